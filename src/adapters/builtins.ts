@@ -1,0 +1,4 @@
+// Every built-in strategy and adapter kind, imported explicitly so bundlers keep the registrations.
+// Strategies first: adapter kinds name them as defaults.
+import './strategies/index.js';
+import './linear/index.js';

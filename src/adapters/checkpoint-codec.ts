@@ -1,0 +1,35 @@
+/**
+ * The adapter-file codec, installed by the `io` layer. The model mixin's `saveAdapters` /
+ * `loadAdapters` delegate here, so this layer does not import the checkpoint layer below it.
+ */
+import { AdapterError } from '../errors.js';
+import type { Module } from '../nn/module.js';
+
+export interface LoadAdaptersResult {
+  loaded: string[];
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+export interface AdapterCheckpointCodec {
+  save(model: Module, names?: string | string[]): Uint8Array;
+  load(model: Module, bytes: Uint8Array, opts?: { names?: string | string[]; strict?: boolean }): LoadAdaptersResult;
+}
+
+let codec: AdapterCheckpointCodec | null = null;
+
+/** Installs the codec (done once by `src/io`). */
+export function setAdapterCheckpointCodec(c: AdapterCheckpointCodec): void {
+  codec = c;
+}
+
+/** The installed codec. */
+export function adapterCheckpointCodec(): AdapterCheckpointCodec {
+  if (!codec) {
+    throw new AdapterError(
+      'UNSUPPORTED_FEATURE',
+      "adapter checkpoints need the io layer: import from 'adapterkit' (not a deep path) so it is loaded",
+    );
+  }
+  return codec;
+}

@@ -1,0 +1,10 @@
+import { registerStrategyType } from '../registry.js';
+import { MhaResidualAddStrategy, ResidualAddStrategy, residualAddSchema } from './residual-add.js';
+import { ReturnResultStrategy, returnResultSchema } from './return-result.js';
+
+registerStrategyType('residualAdd', { ctor: ResidualAddStrategy, schema: residualAddSchema });
+registerStrategyType('mhaResidualAdd', { ctor: MhaResidualAddStrategy, schema: residualAddSchema });
+registerStrategyType('returnResult', { ctor: ReturnResultStrategy, schema: returnResultSchema });
+
+export { MhaResidualAddStrategy, ResidualAddStrategy, ReturnResultStrategy };
+export type { ResidualAddOptions } from './residual-add.js';
