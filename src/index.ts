@@ -1,0 +1,38 @@
+/**
+ * adapterkit: parameter-efficient adaptation of neural networks on TensorFlow.js.
+ *
+ * Layers: `backend` (TensorFlow.js set-up) → `nn` (modules and layers) → `adapters` (NeMo-style
+ * adapters, LoRA and relatives) → `io` (safetensors, adapter files, PEFT) → `models`, `data`,
+ * `train` → `cli`.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, nn, adapters } from 'adapterkit';
+ * await initBackend();
+ * model.addAdapter('decoder:first', { type: 'linear', inFeatures: 256, dim: 32 });
+ * ```
+ */
+export { tf } from './backend/tf.js';
+export { initBackend, getBackendInfo, BACKEND_NAMES, BACKEND_ENV_VAR, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/backend.js';
+export { AdapterError, type AdapterErrorCode } from './errors.js';
+export { setLogger, type Logger } from './logger.js';
+export { createRng, getRng, manualSeed, setRng, type Rng } from './rng.js';
+
+export * as nn from './nn/index.js';
+export * as adapters from './adapters/index.js';
+export * as io from './io/index.js';
+
+// The most used names, also at the top level.
+export { Module } from './nn/module.js';
+export {
+  withAdapters,
+  withAdapterModel,
+  withLayeredAdapters,
+  withAttentionAdapters,
+  registerAdapter,
+  registerAdapterType,
+  LinearAdapter,
+  AdapterModule,
+  unfreezeEnabledAdapters,
+} from './adapters/index.js';
+export { saveAdapters, loadAdapters, saveAdaptersToFile, loadAdaptersFromFile, saveModel, restoreModel } from './io/index.js';

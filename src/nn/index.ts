@@ -1,0 +1,21 @@
+export { Module, toVariable, fmtShape, type ModuleClass, type StateDict, type StateDictLike } from './module.js';
+export {
+  BatchNorm,
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  Dropout,
+  Embedding,
+  LayerNorm,
+  Linear,
+  ModuleDict,
+  Sequential,
+  dropout,
+  layerNorm,
+  linear,
+  type BatchNormOptions,
+  type LayerNormOptions,
+  type LinearOptions,
+} from './layers.js';
+export { ACTIVATIONS, ActivationLayer, activationFn, gelu, swish, type Activation } from './activations.js';
+export { normal, uniform } from './init.js';
