@@ -2,3 +2,6 @@
 // Strategies first: adapter kinds name them as defaults.
 import './strategies/index.js';
 import './linear/index.js';
+import './attention/index.js';
+import './positional/index.js';
+import './infused/index.js';

@@ -11,9 +11,19 @@ export interface LoadAdaptersResult {
   unexpectedKeys: string[];
 }
 
+/** Options of `loadAdapters`. */
+export interface LoadAdaptersOptions {
+  /** Adapters to load (bare or `module:` names); default: every entry in the file. */
+  names?: string | string[];
+  /** Missing or unexpected tensors are errors (default true). Shape mismatches always are. */
+  strict?: boolean;
+  /** Load adapters under new names: `{ nameInFile: newName }`. */
+  rename?: Record<string, string>;
+}
+
 export interface AdapterCheckpointCodec {
   save(model: Module, names?: string | string[]): Uint8Array;
-  load(model: Module, bytes: Uint8Array, opts?: { names?: string | string[]; strict?: boolean }): LoadAdaptersResult;
+  load(model: Module, bytes: Uint8Array, opts?: LoadAdaptersOptions): LoadAdaptersResult;
 }
 
 let codec: AdapterCheckpointCodec | null = null;

@@ -8,7 +8,7 @@ import { AdapterError, check } from '../errors.js';
 import { logger } from '../logger.js';
 import type { Module } from '../nn/module.js';
 import { getAccessContext, getModuleRegistry, withAccess } from './access.js';
-import { adapterCheckpointCodec, type LoadAdaptersResult } from './checkpoint-codec.js';
+import { adapterCheckpointCodec, type LoadAdaptersOptions, type LoadAdaptersResult } from './checkpoint-codec.js';
 import { updateModuleClassWithAdapterClass } from './class-registry.js';
 import {
   adapterNamesInOrder,
@@ -340,7 +340,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
     }
 
     /** Adds the adapters stored in an adapter file (default: every entry in the file). */
-    loadAdapters(bytes: Uint8Array, opts: { names?: string | string[]; strict?: boolean } = {}): LoadAdaptersResult {
+    loadAdapters(bytes: Uint8Array, opts: LoadAdaptersOptions = {}): LoadAdaptersResult {
       return adapterCheckpointCodec().load(this, bytes, opts);
     }
 

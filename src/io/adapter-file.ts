@@ -4,10 +4,16 @@
  * module each belongs to, and an index of fragments (one per host holding the adapter).
  */
 import type { Tensor } from '../backend/tf.js';
-import { setAdapterCheckpointCodec, type LoadAdaptersResult } from '../adapters/checkpoint-codec.js';
+import {
+  setAdapterCheckpointCodec,
+  type LoadAdaptersOptions,
+  type LoadAdaptersResult,
+} from '../adapters/checkpoint-codec.js';
 import { isAdapterHost } from '../adapters/host-brand.js';
 import type { AdapterHostModule } from '../adapters/host.js';
 import type { AdapterModelModule } from '../adapters/model.js';
+
+export type { LoadAdaptersOptions };
 import type { AdapterConfig, AdaptersConfig } from '../adapters/types.js';
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
@@ -20,15 +26,6 @@ export const ADAPTER_FILE_FORMAT = 'adapter-set';
 /** `__metadata__.version` of adapter files this library writes and reads. */
 export const ADAPTER_FILE_VERSION = '1';
 
-/** Options of {@link loadAdapters}. */
-export interface LoadAdaptersOptions {
-  /** Adapters to load (bare or `module:` names); default: every entry in the file. */
-  names?: string | string[];
-  /** Missing or unexpected tensors are errors (default true). Shape mismatches always are. */
-  strict?: boolean;
-  /** Load adapters under new names: `{ nameInFile: newName }`. */
-  rename?: Record<string, string>;
-}
 
 function asModel(model: Module): AdapterModelModule {
   check(

@@ -12,7 +12,7 @@ import { captureLogs, thrown } from '../helpers.js';
 
 /** A host accepting only linear adapters by default (what NeMo's ConvASR blocks do). */
 class ConvHost extends withAdapters(Host) {
-  static override readonly typeName = 'ConvHost';
+  static override readonly typeName: string = 'ConvHost';
   override defaultAcceptedAdapterTypes() {
     return ['linear'];
   }
@@ -21,17 +21,17 @@ class ConvHost extends withAdapters(Host) {
   }
 }
 class TransformerHost extends withAttentionAdapters(Host, { kind: 'transformer' }) {
-  static override readonly typeName = 'TransformerHost';
+  static override readonly typeName: string = 'TransformerHost';
 }
 
 class MockLinear1 extends LinearAdapter {
-  static override readonly typeName = 'MockLinear1';
+  static override readonly typeName: string = 'MockLinear1';
 }
 class MockLinear2 extends LinearAdapter {
-  static override readonly typeName = 'MockLinear2';
+  static override readonly typeName: string = 'MockLinear2';
 }
 class MockLinear1Sub extends MockLinear1 {
-  static override readonly typeName = 'MockLinear1Sub';
+  static override readonly typeName: string = 'MockLinear1Sub';
 }
 registerAdapterType('mockLinear1', { ctor: MockLinear1, schema: linearAdapterSchema, defaultStrategy: { type: 'residualAdd' } });
 registerAdapterType('mockLinear2', { ctor: MockLinear2, schema: linearAdapterSchema, defaultStrategy: { type: 'residualAdd' } });

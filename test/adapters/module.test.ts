@@ -201,7 +201,7 @@ describe('module-level adapters (SPEC §2.5, §3.2)', () => {
 
   it('B-031 a batch norm inside an enabled adapter tracks running stats and is trainable', () => {
     class BnAdapter extends AdapterModule {
-      static override readonly typeName = 'BnAdapter';
+      static override readonly typeName: string = 'BnAdapter';
       readonly bn = this.registerModule('bn', new BatchNorm1d({ features: 50 }));
       override forward(y: Tensor): Tensor {
         return tf.mul(this.bn.forward(y), 0);
@@ -219,7 +219,7 @@ describe('module-level adapters (SPEC §2.5, §3.2)', () => {
 
   it('B-032 unfreezeEnabledAdapters on a plain parent unfreezes each host by its own config', () => {
     class Parent extends Module {
-      static override readonly typeName = 'Parent';
+      static override readonly typeName: string = 'Parent';
       readonly a = this.registerModule('a', new AdapterHost());
       readonly b = this.registerModule('b', new AdapterHost());
     }

@@ -36,7 +36,7 @@ describe('adapter class registry (SPEC §2.4)', () => {
 
   it('B-004 an unregistered class or name returns undefined', () => {
     class Other extends Module {
-      static override readonly typeName = 'Other';
+      static override readonly typeName: string = 'Other';
     }
     expect(getRegisteredAdapter(Other)).toBeUndefined();
     expect(getRegisteredAdapter('Other')).toBeUndefined();
@@ -44,7 +44,7 @@ describe('adapter class registry (SPEC §2.4)', () => {
 
   it('B-005 a second adapter class for Host throws REGISTRY_CONFLICT naming Host', () => {
     class AdapterHost2 extends AdapterHost {
-      static override readonly typeName = 'AdapterHost2';
+      static override readonly typeName: string = 'AdapterHost2';
     }
     const err = thrown(() => registerAdapter(Host, AdapterHost2));
     expect(err.code).toBe('REGISTRY_CONFLICT');
@@ -54,10 +54,10 @@ describe('adapter class registry (SPEC §2.4)', () => {
 
   it('B-006 an adapter class that does not extend the base throws REGISTRY_CONFLICT naming both', () => {
     class Base2 extends Module {
-      static override readonly typeName = 'Base2';
+      static override readonly typeName: string = 'Base2';
     }
     class NotASubclass extends Module {
-      static override readonly typeName = 'NotASubclass';
+      static override readonly typeName: string = 'NotASubclass';
     }
     const err = thrown(() => registerAdapter(Base2, NotASubclass));
     expect(err.code).toBe('REGISTRY_CONFLICT');

@@ -277,10 +277,10 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
 
   it("B-128 a custom adapter 'ad' with a child 'proj_ad' round-trips (only the leading 'ad.' is stripped)", () => {
     class ProjAdapter extends AdapterModule {
-      static override readonly typeName = 'ProjAdapter';
+      static override readonly typeName: string = 'ProjAdapter';
       readonly proj_ad: Linear;
       constructor(opts: { inFeatures: number }) {
-        super(opts);
+        super({});
         this.proj_ad = this.registerModule('proj_ad', new Linear({ inFeatures: opts.inFeatures, outFeatures: opts.inFeatures }));
         this.setupAdapterStrategy({ type: 'returnResult' });
       }

@@ -16,7 +16,7 @@ export const linearAdapterSchema = new ConfigSchema({
 });
 
 /** What a caller writes to add a bottleneck adapter. */
-export interface LinearAdapterConfig {
+export type LinearAdapterConfig = {
   type: 'linear';
   inFeatures: number;
   dim: number;
@@ -30,4 +30,4 @@ export interface LinearAdapterConfig {
   adapterStrategy?: StrategyConfig | null;
   /** Default true. */
   enabled?: boolean;
-}
+};

@@ -11,7 +11,7 @@ export const returnResultSchema = new ConfigSchema({ type: field.string() });
  */
 export class ReturnResultStrategy implements AdapterStrategy {
   constructor(_options: Record<string, never> = {}) {}
-  forward(input: AdapterInput, adapter: Module): AdapterInput {
+  forward(input: AdapterInput, adapter: Module, _ctx?: { module: Module }): AdapterInput {
     return Array.isArray(input) ? adapter.forward(...(input as Tensor[])) : adapter.forward(input);
   }
 }
