@@ -1,0 +1,24 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import '../src/index.js';
+import { runCase } from '../tools/golden/runner.js';
+
+// The golden cases copied from the reference set; each runs through the same runner as `npm run golden`.
+const root = join(import.meta.dirname, 'fixtures', 'golden');
+const cases = readdirSync(root, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+describe('golden fixtures', () => {
+  it('the fixture folder holds cases of every group', () => {
+    const groups = new Set(cases.map((c) => c[0]!.toUpperCase()));
+    for (const g of ['A', 'B', 'C', 'D', 'E', 'F', 'H', 'T']) expect(groups).toContain(g);
+  });
+  it.each(cases)('%s', async (name) => {
+    const outcome = await runCase(join(root, name));
+    expect(outcome.detail && !outcome.ok ? outcome.detail : '').toBe('');
+    expect(outcome.ok).toBe(true);
+  });
+});
