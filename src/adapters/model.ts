@@ -188,7 +188,6 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
     override addAdapter(name: string, cfg: AdapterConfig): void {
       const [moduleSpec, adapterName] = this.resolveAdapterModuleName(name);
       checkAdapterName(adapterName, name);
-      checkConfigShape(cfg, `addAdapter('${name}')`);
       if (!this.restoring) {
         const holders = this.holdersOf(adapterName);
         check(
@@ -198,6 +197,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
           () => ({ name: adapterName, holders }),
         );
       }
+      checkConfigShape(cfg, `addAdapter('${name}')`);
       this.checkValidModelWithAdapterSupport();
       const targets = this.resolveTargets(moduleSpec);
       for (const [, host] of targets) host.checkSupportedAdapterType(cfg);
