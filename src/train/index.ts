@@ -1,0 +1,49 @@
+/**
+ * The training layer: AdamW, learning-rate schedules, gradient clipping, losses, the Trainer and its
+ * checkpoints. Re-exported for `src/index.ts`.
+ */
+export { AdamW, noDecayBiasAndNorm } from './adamw.js';
+export type {
+  AdamWOptions,
+  AdamWParamGroup,
+  AdamWParamState,
+  AdamWState,
+  AdamWStateInput,
+  GradientInput,
+  OptimizerParams,
+} from './adamw.js';
+export {
+  checkpointFileName,
+  decodeTrainerCheckpoint,
+  encodeTrainerCheckpoint,
+  latestTrainerCheckpoint,
+  listTrainerCheckpoints,
+  loadTrainerCheckpoint,
+  saveTrainerCheckpoint,
+} from './checkpoint.js';
+export type { CheckpointArray, EarlyStoppingState, EvalRecord, TrainerCheckpoint } from './checkpoint.js';
+export { clipGradNorm } from './clip.js';
+export type { ClipGradNormOptions, ClipGradNormResult, GradientContainer } from './clip.js';
+export { bitsPerChar, crossEntropy, mseLoss, natsToBits, tokenNll } from './losses.js';
+export type { CrossEntropyOptions, MaskOrOptions } from './losses.js';
+export {
+  constantLr,
+  createSchedule,
+  linearWarmupCosine,
+  SCHEDULE_TYPES,
+  warmupCosineLr,
+} from './schedule.js';
+export type { LrSchedule, ScheduleConfig, WarmupCosineOptions } from './schedule.js';
+export { SeededRng } from './seeded-rng.js';
+export { Trainer } from './trainer.js';
+export type {
+  BatchSource,
+  EarlyStoppingOptions,
+  EvalInfo,
+  FitOptions,
+  FitResult,
+  StepInfo,
+  StopReason,
+  TrainerOptions,
+  TrainerScheduleOptions,
+} from './trainer.js';
