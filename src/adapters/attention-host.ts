@@ -90,6 +90,7 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
 
     override addAdapter(name: string, cfg: AdapterConfig, extra?: Record<string, unknown>): void {
       if (isPlainObject(cfg) && typeof cfg.type === 'string' && kindOfType(cfg.type) === 'conformerAttention') {
+        this.checkSupportedAdapterType(cfg); // an unaccepted type is TYPE_NOT_ACCEPTED, whatever the host
         this.checkSelfAttentionModel();
       }
       super.addAdapter(name, cfg, extra);

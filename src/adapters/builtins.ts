@@ -5,3 +5,4 @@ import './linear/index.js';
 import './attention/index.js';
 import './positional/index.js';
 import './infused/index.js';
+import './transformer-hosts.js';

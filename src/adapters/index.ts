@@ -58,3 +58,13 @@ export {
   type NormalizedAdapterConfig,
   type StrategyConfig,
 } from './types.js';
+export * from './attention/index.js';
+export * from './positional/index.js';
+export * from './infused/index.js';
+export { fromNemoConfig, NEMO_CLASS_PATHS } from './nemo-config.js';
+export {
+  TransformerDecoderAdapter,
+  TransformerDecoderBlockAdapter,
+  TransformerEncoderAdapter,
+  TransformerEncoderBlockAdapter,
+} from './transformer-hosts.js';

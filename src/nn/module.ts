@@ -288,6 +288,28 @@ export class Module {
   }
 
   /**
+   * Runs `fn` (sync or async) with the whole subtree in eval mode, then restores every module's own
+   * mode (frozen base modules may be in eval while adapters train, so one flag cannot restore them).
+   */
+  inEvalMode<T>(fn: () => T): T {
+    const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
+    const restore = () => {
+      for (const [m, training] of modes) m.training = training;
+    };
+    this.eval();
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      restore();
+      throw e;
+    }
+    if (result instanceof Promise) return result.finally(restore) as T;
+    restore();
+    return result;
+  }
+
+  /**
    * Freezes every parameter in the subtree and switches it to eval mode. Remembers which parameters
    * were trainable, so `unfreeze({partial: true})` restores exactly those.
    */

@@ -522,14 +522,7 @@ export class Trainer<B = unknown> {
       () => 'Trainer.evaluate: no evalFn was given',
       () => ({ field: 'evalFn' }),
     );
-    const modes = this.model.namedModules().map(([, m]) => [m, m.training] as const);
-    this.model.eval();
-    let metric: number;
-    try {
-      metric = await evalFn(this.model, this.stepCount);
-    } finally {
-      for (const [m, training] of modes) m.training = training;
-    }
+    const metric = await this.model.inEvalMode(() => evalFn(this.model, this.stepCount));
     check(
       typeof metric === 'number',
       'INVALID_INPUT',

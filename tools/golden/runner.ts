@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { runAdapterCase } from './group-adapters.js';
 import { runSafetensorsCase } from './group-h.js';
 import { runTrainingCase } from './group-t.js';
 import { readCaseTensors } from './tensors.js';
@@ -20,7 +21,16 @@ export interface CaseOutcome {
 
 type GroupRunner = (dir: string, caseJson: any) => Promise<{ ok: boolean; detail: string }>;
 
+const adapterRunner = async (): Promise<GroupRunner> => async (dir, c) =>
+  runAdapterCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors')));
+
 const RUNNERS: Record<string, () => Promise<GroupRunner>> = {
+  A: adapterRunner,
+  B: adapterRunner,
+  C: adapterRunner,
+  D: adapterRunner,
+  E: adapterRunner,
+  F: adapterRunner,
   H: async () => runSafetensorsCase,
   T: async () => (dir, c) => runTrainingCase(dir, c, (file) => readCaseTensors(file)),
 };

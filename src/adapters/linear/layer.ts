@@ -44,11 +44,11 @@ export class LinearAdapter extends AdapterModule {
     const up = new Linear({ inFeatures: dim, outFeatures: inF, bias: false, rng });
     const norm = new LayerNorm({ features: inF });
     if (cfg.normPosition === 'pre') {
-      up.weight.assign(tf.zerosLike(up.weight));
+      tf.tidy(() => up.weight.assign(tf.zerosLike(up.weight)));
       this.module = this.registerModule('module', new Sequential(norm, down, act, up));
     } else {
       // NeMo note: post-norm zero-initialises the final LayerNorm (γ = β = 0), not the up projection.
-      norm.weight.assign(tf.zerosLike(norm.weight));
+      tf.tidy(() => norm.weight.assign(tf.zerosLike(norm.weight)));
       this.module = this.registerModule('module', new Sequential(down, act, up, norm));
     }
     const p = cfg.dropout as number;

@@ -49,7 +49,8 @@ export class ResidualAddStrategy implements AdapterStrategy {
         `residualAdd expects a tensor input, got ${describeValue(input)}; for attention adapters that take {query, key, value} use the 'mhaResidualAdd' strategy`,
       );
     }
-    return this.combine(input, adapter.forward(input) as Tensor, adapter, ctx.module);
+    // Callers run inside tf.tidy; the registered loss is kept by the registry.
+    return tf.tidy(() => this.combine(input, adapter.forward(input) as Tensor, adapter, ctx.module));
   }
 
   /** `base + SD(out)`, registering the L2 loss of `SD(out)` when training. */
@@ -110,6 +111,6 @@ export class MhaResidualAddStrategy extends ResidualAddStrategy {
         `mhaResidualAdd expects an object with 'value' or 'values', got ${got}`,
       );
     }
-    return this.combine(base, adapter.forward(input) as Tensor, adapter, ctx.module);
+    return tf.tidy(() => this.combine(base, adapter.forward(input) as Tensor, adapter, ctx.module));
   }
 }

@@ -1,0 +1,63 @@
+/**
+ * Adapter-capable versions of the library's transformer blocks and stacks, registered with the
+ * adapter class registry: build a model from the plain classes, then
+ * `replaceAdapterCompatibleModules()` upgrades them in place (what NeMo's `register_adapter` does).
+ * Blocks are attention hosts (linear adapters at `'post'`, transformer attention adapters at
+ * `'mha'`); stacks fan an adapter out to every block.
+ */
+import type { Tensor } from '../backend/tf.js';
+import {
+  TransformerDecoder,
+  TransformerDecoderBlock,
+  TransformerEncoder,
+  TransformerEncoderBlock,
+  type AdapterLocation,
+  type AdapterPointContext,
+} from '../nn/transformer.js';
+import { withAttentionAdapters } from './attention-host.js';
+import { registerAdapter } from './class-registry.js';
+import type { AdapterHostModule } from './host.js';
+import { withLayeredAdapters } from './layered-host.js';
+
+/** A {@link TransformerEncoderBlock} that runs adapters at its `'mha'` and `'post'` points. */
+export class TransformerEncoderBlockAdapter extends withAttentionAdapters(TransformerEncoderBlock, { kind: 'transformer' }) {
+  static override readonly typeName: string = 'TransformerEncoderBlockAdapter';
+  protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
+    return this.runAdapterPoint(loc, x, ctx);
+  }
+}
+
+/** A {@link TransformerDecoderBlock} that runs adapters at its `'mha'` and `'post'` points. */
+export class TransformerDecoderBlockAdapter extends withAttentionAdapters(TransformerDecoderBlock, { kind: 'transformer' }) {
+  static override readonly typeName: string = 'TransformerDecoderBlockAdapter';
+  protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
+    return this.runAdapterPoint(loc, x, ctx);
+  }
+}
+
+/** A {@link TransformerEncoder} whose adapters go to every block, sized to `dModel`. */
+export class TransformerEncoderAdapter extends withLayeredAdapters(TransformerEncoder) {
+  static override readonly typeName: string = 'TransformerEncoderAdapter';
+  override adapterLayers(): AdapterHostModule[] {
+    return this.blocks() as unknown as AdapterHostModule[];
+  }
+  override get adapterInputDim(): number {
+    return this.dModel;
+  }
+}
+
+/** A {@link TransformerDecoder} whose adapters go to every block, sized to `dModel`. */
+export class TransformerDecoderAdapter extends withLayeredAdapters(TransformerDecoder) {
+  static override readonly typeName: string = 'TransformerDecoderAdapter';
+  override adapterLayers(): AdapterHostModule[] {
+    return this.blocks() as unknown as AdapterHostModule[];
+  }
+  override get adapterInputDim(): number {
+    return this.dModel;
+  }
+}
+
+registerAdapter(TransformerEncoderBlock, TransformerEncoderBlockAdapter);
+registerAdapter(TransformerDecoderBlock, TransformerDecoderBlockAdapter);
+registerAdapter(TransformerEncoder, TransformerEncoderAdapter);
+registerAdapter(TransformerDecoder, TransformerDecoderAdapter);

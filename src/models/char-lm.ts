@@ -1,0 +1,146 @@
+import { tf, type Tensor } from '../backend/tf.js';
+import { withAdapterModel, type AdapterModelConfig } from '../adapters/model.js';
+import { check } from '../errors.js';
+import { Embedding, Linear } from '../nn/layers.js';
+import { Module, fmtShape } from '../nn/module.js';
+import { TransformerDecoder } from '../nn/transformer.js';
+import { getRng, type Rng } from '../rng.js';
+import { requireChoice, requirePositiveInt } from './common.js';
+
+/** Config of {@link CharLM}. Stored with checkpoints; `adapters` holds the adapters config. */
+export interface CharLMConfig extends AdapterModelConfig {
+  model?: 'char-lm';
+  vocabSize: number;
+  dModel: number;
+  numLayers: number;
+  nHead: number;
+  dFF: number;
+  /** Longest context (positions). */
+  maxLen: number;
+  /** Default 0. */
+  dropout?: number;
+  /** `'learned'` (default) or `'sinusoidal'` position embeddings. */
+  positional?: 'learned' | 'sinusoidal';
+}
+
+/** The model name stored in {@link CharLMConfig.model}. */
+export const CHAR_LM = 'char-lm';
+
+function sinusoidTable(maxLen: number, d: number): Tensor {
+  const data = new Float32Array(maxLen * d);
+  for (let pos = 0; pos < maxLen; pos++) {
+    for (let j = 0; j < d / 2; j++) {
+      const f = Math.exp(-(2 * j * Math.log(10000)) / d);
+      data[pos * d + 2 * j] = Math.sin(pos * f);
+      data[pos * d + 2 * j + 1] = Math.cos(pos * f);
+    }
+  }
+  return tf.tensor2d(data, [maxLen, d]);
+}
+
+class CharLMBase extends Module {
+  static override readonly typeName: string = 'CharLMBase';
+  readonly cfg: CharLMConfig;
+
+  constructor(cfg: CharLMConfig) {
+    super();
+    const name = 'char-lm';
+    const c = cfg as unknown as Record<string, unknown>;
+    for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen']) requirePositiveInt(c, f, name);
+    const positional = requireChoice(c, 'positional', ['learned', 'sinusoidal'] as const, 'learned', name);
+    check(cfg.dModel % cfg.nHead === 0, 'INVALID_CONFIG', () => `${name} config: dModel (${cfg.dModel}) must be divisible by nHead (${cfg.nHead})`);
+    this.cfg = { ...structuredClone(cfg), model: 'char-lm', positional };
+    const { vocabSize, dModel, numLayers, nHead, dFF, maxLen } = cfg;
+    this.registerModule('tok_emb', new Embedding({ numEmbeddings: vocabSize, embeddingDim: dModel }));
+    if (positional === 'learned') {
+      this.registerModule('pos_emb', new Embedding({ numEmbeddings: maxLen, embeddingDim: dModel }));
+    } else {
+      this.registerBuffer('pos_table', sinusoidTable(maxLen, dModel), { persistent: false });
+    }
+    this.registerModule(
+      'decoder',
+      new TransformerDecoder({ numLayers, dModel, nHead, dFF, dropout: cfg.dropout ?? 0, activation: 'gelu' }),
+    );
+    this.registerModule('lm_head', new Linear({ inFeatures: dModel, outFeatures: vocabSize }));
+  }
+}
+
+/**
+ * A character-level decoder-only transformer (pre-LN, GELU): token and position embeddings, a
+ * {@link TransformerDecoder} (causal), and a linear head over the vocabulary.
+ *
+ * Adapter modules: `''` and `'decoder'` (both route to every decoder block). LoRA targets default
+ * to the attention's `q_proj` and `v_proj`; `lm_head` is the output layer (never an `'all-linear'`
+ * target).
+ *
+ * @example
+ * ```ts
+ * const lm = new CharLM({ vocabSize: 91, dModel: 128, numLayers: 4, nHead: 4, dFF: 512, maxLen: 128 });
+ * lm.addAdapter('sotu', { type: 'linear', inFeatures: 128, dim: 32 });
+ * const logits = lm.forward(ids);          // ids: int32 [B, T] → [B, T, vocabSize]
+ * ```
+ */
+export class CharLM extends withAdapterModel(CharLMBase) {
+  static override readonly typeName: string = 'CharLM';
+  /** Module paths LoRA targets by default. */
+  readonly defaultLoraTargets = ['q_proj', 'v_proj'];
+  /** The output layer, excluded from `'all-linear'`. */
+  readonly outputLayerPath = 'lm_head';
+
+  constructor(cfg: CharLMConfig) {
+    super(cfg);
+    this.adapterModuleNames = ['', 'decoder'];
+    this.defaultAdapterModuleName = 'decoder';
+    this.replaceAdapterCompatibleModules();
+    this.setupAdapters();
+  }
+
+  /** `ids` int32 `[B, T]` (T ≤ maxLen) → logits `[B, T, vocabSize]`. */
+  override forward(ids: Tensor): Tensor {
+    check(
+      ids.rank === 2 && ids.dtype === 'int32' && ids.shape[1]! <= this.cfg.maxLen,
+      'INVALID_INPUT',
+      () => `CharLM.forward: expected int32 ids [batch, time ≤ ${this.cfg.maxLen}], got ${ids.dtype} ${fmtShape(ids.shape)}`,
+    );
+    return tf.tidy(() => {
+      const t = ids.shape[1]!;
+      const tok = this.getChild('tok_emb')!.forward(ids) as Tensor;
+      const table = this.cfg.positional === 'learned' ? (this.getChild('pos_emb') as Embedding).weight : this.getBuffer('pos_table')!;
+      const x = tf.add(tok, tf.slice(table, [0, 0], [t, this.cfg.dModel]));
+      const h = this.getChild('decoder')!.forward(x) as Tensor;
+      return this.getChild('lm_head')!.forward(h) as Tensor;
+    });
+  }
+
+  /**
+   * Samples `length` characters after `prompt` (ids), one at a time, from the softmax at
+   * `temperature`, using the last `maxLen` characters as context.
+   */
+  generate(prompt: Int32Array, length: number, opts: { temperature?: number; rng?: Rng } = {}): Int32Array {
+    const temperature = opts.temperature ?? 1;
+    const rng = opts.rng ?? getRng();
+    const out = Array.from(prompt);
+    return this.inEvalMode(() => {
+      for (let i = 0; i < length; i++) {
+        const ctx = out.slice(-this.cfg.maxLen);
+        const probs = tf.tidy(() => {
+          const logits = this.forward(tf.tensor2d(ctx, [1, ctx.length], 'int32'));
+          const last = tf.slice(logits, [0, ctx.length - 1, 0], [1, 1, this.cfg.vocabSize]);
+          return tf.softmax(tf.div(tf.reshape(last, [-1]), temperature)).dataSync() as Float32Array;
+        });
+        out.push(sampleIndex(probs, rng.next()));
+      }
+      return Int32Array.from(out.slice(prompt.length));
+    });
+  }
+}
+
+/** The index whose cumulative probability first exceeds `u`. */
+function sampleIndex(probs: Float32Array, u: number): number {
+  let acc = 0;
+  for (let i = 0; i < probs.length; i++) {
+    acc += probs[i]!;
+    if (u < acc) return i;
+  }
+  return probs.length - 1;
+}
