@@ -5,6 +5,7 @@ import { Embedding, Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { TransformerDecoder } from '../nn/transformer.js';
 import { getRng, type Rng } from '../rng.js';
+import type { CharVocabJSON } from '../data/vocab.js';
 import { requireChoice, requirePositiveInt } from './common.js';
 
 /** Config of {@link CharLM}. Stored with checkpoints; `adapters` holds the adapters config. */
@@ -21,6 +22,8 @@ export interface CharLMConfig extends AdapterModelConfig {
   dropout?: number;
   /** `'learned'` (default) or `'sinusoidal'` position embeddings. */
   positional?: 'learned' | 'sinusoidal';
+  /** The character vocabulary the ids come from (`CharVocab.toJSON()`), kept with checkpoints. */
+  vocab?: CharVocabJSON;
 }
 
 /** The model name stored in {@link CharLMConfig.model}. */

@@ -1,0 +1,124 @@
+/**
+ * One adaptation run as the CLI does it: load the base model, attach a method, train on a corpus,
+ * evaluate held-out bits per character on the target and the source corpus (and, for adapter
+ * methods, with the adapter disabled), save what was trained, and write `result.json` and
+ * `metrics.jsonl` into the run directory.
+ */
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TextCorpusName } from '../data/datasets.js';
+import { saveAdaptersToFile } from '../io/adapter-file.js';
+import { saveModelToDir } from '../io/model-checkpoint.js';
+import { adaptCharLm, ADAPTER_NAME, type AdaptMethod } from '../train/adapt.js';
+import { evaluateBpc, type LanguageModel } from '../train/lm.js';
+import { encodeCorpus, loadBaseModel } from './base-model.js';
+import type { Progress } from './progress.js';
+
+/** Settings of one run. */
+export interface AdaptRunOptions {
+  /** Method label used in reports, e.g. `linear-adapter`. */
+  name: string;
+  baseDir?: string;
+  dataset: TextCorpusName;
+  /** The corpus the base model was trained on (evaluated to show what adaptation forgot). */
+  sourceDataset: TextCorpusName;
+  method: AdaptMethod;
+  steps: number;
+  batch: number;
+  seqLen?: number;
+  lr: number;
+  seed: number;
+  evalWindows: number;
+  outDir: string;
+}
+
+/** What a run reports (`result.json`). */
+export interface AdaptRecord {
+  name: string;
+  method: AdaptMethod;
+  dataset: string;
+  steps: number;
+  batch: number;
+  seqLen: number;
+  lr: number;
+  seed: number;
+  trainableParams: number;
+  totalParams: number;
+  trainablePercent: number;
+  heldOutBpc: number;
+  sourceHeldOutBpc: number;
+  /** With the adapter disabled (adapter methods only): must equal the base model's figures. */
+  disabledHeldOutBpc?: number;
+  disabledSourceHeldOutBpc?: number;
+  seconds: number;
+  tokensPerSecond: number;
+  finalLoss: number;
+  saved: string;
+}
+
+/** Runs one adaptation and writes its run directory (which must already exist). */
+export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<AdaptRecord> {
+  const base = await loadBaseModel(o.baseDir);
+  const seqLen = o.seqLen ?? base.model.cfg.maxLen;
+  const metricsFile = join(o.outDir, 'metrics.jsonl');
+  await writeFile(metricsFile, '');
+  const lines: string[] = [];
+  const result = await adaptCharLm({
+    model: base.model,
+    method: o.method,
+    ids: encodeCorpus(base.vocab, o.dataset, 'train'),
+    steps: o.steps,
+    batch: o.batch,
+    seqLen,
+    lr: o.lr,
+    seed: o.seed,
+    onStep: (i) => {
+      const tokensPerSecond = i.totalTokens / (i.elapsedMs / 1000);
+      lines.push(JSON.stringify({ step: i.step, loss: i.loss, lr: i.lr, tokens: i.totalTokens, elapsedMs: Math.round(i.elapsedMs), tokensPerSecond }));
+      progress.update({ step: i.step, loss: i.loss, tokensPerSecond });
+    },
+  });
+  progress.stop();
+  await appendFile(metricsFile, lines.map((l) => `${l}\n`).join(''));
+  const target = encodeCorpus(base.vocab, o.dataset, 'heldOut');
+  const source = encodeCorpus(base.vocab, o.sourceDataset, 'heldOut');
+  const bpc = (m: LanguageModel, ids: Int32Array) => evaluateBpc(m, ids, { seqLen, batch: o.batch, windows: o.evalWindows });
+  const record: AdaptRecord = {
+    name: o.name,
+    method: o.method,
+    dataset: o.dataset,
+    steps: o.steps,
+    batch: o.batch,
+    seqLen,
+    lr: o.lr,
+    seed: o.seed,
+    trainableParams: result.trainableParams,
+    totalParams: result.totalParams,
+    trainablePercent: (100 * result.trainableParams) / result.totalParams,
+    heldOutBpc: bpc(result.model, target),
+    sourceHeldOutBpc: bpc(result.model, source),
+    seconds: result.seconds,
+    tokensPerSecond: result.tokensPerSecond,
+    finalLoss: result.losses.at(-1)!,
+    saved: '',
+  };
+  if (o.method.kind === 'full') {
+    record.saved = join(o.outDir, 'model');
+    await saveModelToDir(base.model, record.saved);
+  } else {
+    const withDisabled = <T>(fn: () => T): T => {
+      base.model.setEnabledAdapters(ADAPTER_NAME, false);
+      try {
+        return fn();
+      } finally {
+        base.model.setEnabledAdapters(ADAPTER_NAME, true);
+      }
+    };
+    record.disabledHeldOutBpc = withDisabled(() => bpc(base.model, target));
+    record.disabledSourceHeldOutBpc = withDisabled(() => bpc(base.model, source));
+    record.saved = join(o.outDir, 'adapter.safetensors');
+    await saveAdaptersToFile(base.model, record.saved, ADAPTER_NAME);
+  }
+  await writeFile(join(o.outDir, 'result.json'), `${JSON.stringify(record, null, 2)}\n`);
+  return record;
+}

@@ -1,0 +1,38 @@
+/** Loading the pretrained base model and encoding the corpora with its vocabulary. */
+import { fileURLToPath } from 'node:url';
+import { loadTextCorpus, type TextCorpusName } from '../data/datasets.js';
+import { CharVocab } from '../data/vocab.js';
+import { AdapterError } from '../errors.js';
+import { readModelDir, restoreModel } from '../io/model-checkpoint.js';
+import { CharLM, type CharLMConfig } from '../models/char-lm.js';
+
+/** The pretrained Moby-Dick model shipped in the repository. */
+export const DEFAULT_BASE_DIR = fileURLToPath(new URL('../../assets/mobydick-char-lm', import.meta.url));
+
+/** A loaded base model and its vocabulary. */
+export interface BaseModel {
+  model: CharLM;
+  vocab: CharVocab;
+  dir: string;
+}
+
+/** Loads a character LM checkpoint directory (`config.json` + `model.safetensors`). */
+export async function loadBaseModel(dir: string = DEFAULT_BASE_DIR): Promise<BaseModel> {
+  const ckpt = await readModelDir(dir);
+  const cfg = JSON.parse(ckpt.config) as Partial<CharLMConfig>;
+  if (cfg.model !== 'char-lm') {
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${dir} holds a ${JSON.stringify(cfg.model ?? 'unknown')} model; this command needs a 'char-lm' checkpoint`,
+    );
+  }
+  if (!cfg.vocab) throw new AdapterError('CHECKPOINT_FORMAT', `${dir}/config.json has no vocabulary ('vocab')`);
+  const vocab = CharVocab.fromJSON(cfg.vocab);
+  const model = restoreModel((c: CharLMConfig) => new CharLM(c), ckpt);
+  return { model, vocab, dir };
+}
+
+/** A corpus split encoded with `vocab`. */
+export function encodeCorpus(vocab: CharVocab, name: TextCorpusName, split: 'train' | 'heldOut'): Int32Array {
+  return vocab.encode(loadTextCorpus(name)[split]);
+}

@@ -1,0 +1,70 @@
+import { Command, Option } from 'commander';
+import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
+import { ADAPT_METHODS, type AdaptMethod } from '../../train/adapt.js';
+import { nameList, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
+import { runAdapt } from '../adapt-run.js';
+import { DEFAULT_BASE_DIR } from '../base-model.js';
+import { createProgress, type ProgressMode } from '../progress.js';
+import { ensureNewDir, timestamp } from '../run-dir.js';
+import { progressOption } from './pretrain.js';
+
+/** Learning rates chosen by the sweep recorded in the README, per method. */
+export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = { full: 3e-3, linear: 1e-2, lora: 1e-2 };
+
+/** Builds the method from the command's flags. */
+export function methodFromFlags(o: { method: string; dim: number; rank: number; alpha?: number; targets: string[] }): AdaptMethod {
+  if (o.method === 'full') return { kind: 'full' };
+  if (o.method === 'linear') return { kind: 'linear', dim: o.dim };
+  return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
+}
+
+/** `adapterkit adapt`: adapts the base model to a corpus with one method. */
+export function adaptCommand(): Command {
+  return new Command('adapt')
+    .description('adapt the pretrained base model to a text with an adapter, LoRA, or full fine-tuning')
+    .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
+    .addOption(new Option('--dataset <name>', 'text to adapt to').choices(TEXT_CORPUS_NAMES).default('sotu'))
+    .addOption(new Option('--source <name>', 'the base model’s own text, evaluated to show what was forgotten').choices(TEXT_CORPUS_NAMES).default('mobydick'))
+    .addOption(new Option('--method <kind>', 'what to train').choices(ADAPT_METHODS).default('linear'))
+    .option('--dim <n>', 'bottleneck width of the linear adapter', positiveInt('--dim'), 32)
+    .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
+    .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
+    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), ['q_proj', 'v_proj'])
+    .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), 200)
+    .option('--batch <n>', 'sequences per step', positiveInt('--batch'), 16)
+    .option('--seq-len <n>', 'characters per sequence (default: the model context)', positiveInt('--seq-len'))
+    .option('--lr <x>', 'peak learning rate (default: per method, see README)', positiveNumber('--lr'))
+    .option('--seed <n>', 'seed of the batches and the adapter initialisation', nonNegativeInt('--seed'), 0)
+    .option('--eval-windows <n>', 'held-out windows evaluated (evenly spaced)', positiveInt('--eval-windows'), 512)
+    .option('--name <label>', 'label of this run in reports')
+    .option('--out <dir>', 'run directory to create', `runs/adapt-${timestamp()}`)
+    .addOption(progressOption())
+    .action(async (o) => {
+      await ensureNewDir(o.out);
+      const method = methodFromFlags(o);
+      const name = o.name ?? (method.kind === 'full' ? 'full-finetune' : method.kind === 'linear' ? 'linear-adapter' : 'lora');
+      const record = await runAdapt(
+        {
+          name,
+          baseDir: o.base,
+          dataset: o.dataset as TextCorpusName,
+          sourceDataset: o.source as TextCorpusName,
+          method,
+          steps: o.steps,
+          batch: o.batch,
+          seqLen: o.seqLen,
+          lr: o.lr ?? DEFAULT_LR[method.kind],
+          seed: o.seed,
+          evalWindows: o.evalWindows,
+          outDir: o.out,
+        },
+        createProgress(name, o.steps, o.progress as ProgressMode),
+      );
+      if (o.progress === 'json') process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);
+      else {
+        console.log(
+          `${name}: ${record.trainableParams} trainable parameters (${record.trainablePercent.toFixed(2)} %), held-out ${o.dataset} ${record.heldOutBpc.toFixed(3)} bpc, ${o.source} ${record.sourceHeldOutBpc.toFixed(3)} bpc; saved ${record.saved}`,
+        );
+      }
+    });
+}

@@ -1,0 +1,251 @@
+/**
+ * The main job (`npm start`): adapt the pretrained Moby-Dick model to the State of the Union
+ * addresses three ways with the same step budget, and report what each method recovers of full
+ * fine-tuning's improvement, at what share of trainable parameters.
+ *
+ * Each method runs in its own process (`adapterkit adapt --progress json`): TensorFlow.js's wasm
+ * backend uses one thread, so two processes use both cores of a small machine.
+ */
+import { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { getBackendInfo } from '../../backend/backend.js';
+import { AdapterError } from '../../errors.js';
+import { loadAdaptersFromFile } from '../../io/adapter-file.js';
+import { createRng } from '../../rng.js';
+import { evaluateBpc } from '../../train/lm.js';
+import type { AdaptRecord } from '../adapt-run.js';
+import { nameList, positiveInt } from '../args.js';
+import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from '../base-model.js';
+import { lossCurvesSvg, type CurvePoint } from '../plots.js';
+import { createMultiProgress, type Progress, type ProgressMode } from '../progress.js';
+import { ensureNewDir, timestamp } from '../run-dir.js';
+import { DEFAULT_LR } from './adapt.js';
+import { progressOption } from './pretrain.js';
+
+/** One method of the comparison: its label and the `adapt` flags that run it. */
+interface MethodSpec {
+  name: string;
+  flags: string[];
+  lr: number;
+}
+
+/** The methods the main job compares, by label. */
+export const DEMO_METHODS: Record<string, (lr?: number) => MethodSpec> = {
+  'linear-adapter': (lr = DEFAULT_LR.linear) => ({ name: 'linear-adapter', flags: ['--method', 'linear', '--dim', '32'], lr }),
+  'linear-adapter-64': (lr = DEFAULT_LR.linear) => ({ name: 'linear-adapter-64', flags: ['--method', 'linear', '--dim', '64'], lr }),
+  lora: (lr = DEFAULT_LR.lora) => ({ name: 'lora', flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'q_proj,v_proj'], lr }),
+  'full-finetune': (lr = DEFAULT_LR.full) => ({ name: 'full-finetune', flags: ['--method', 'full'], lr }),
+};
+const DEFAULT_METHODS = ['linear-adapter', 'lora', 'full-finetune'];
+
+/** Runs `adapterkit adapt` in a child process, feeding its JSON progress to `progress`. */
+function runChild(args: string[], progress: Progress): Promise<AdaptRecord> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'adapt', ...args, '--progress', 'json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let record: AdaptRecord | undefined;
+    let stderr = '';
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let msg: { event?: string; step?: number; loss?: number; tokensPerSecond?: number; record?: AdaptRecord };
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return; // not a progress line
+      }
+      if (msg.event === 'step') progress.update({ step: msg.step!, loss: msg.loss!, tokensPerSecond: msg.tokensPerSecond! });
+      else if (msg.event === 'result') record = msg.record;
+    });
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      progress.stop();
+      if (code === 0 && record) resolve(record);
+      else reject(new Error(`adapt ${args.join(' ')} failed (exit ${code}):\n${stderr.trim()}`));
+    });
+  });
+}
+
+/** Runs `tasks` with at most `limit` at a time, keeping their order in the result. */
+async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      out[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return out;
+}
+
+const f3 = (x: number) => x.toFixed(3);
+
+/** The share of full fine-tuning's held-out improvement a method recovers. */
+function recovered(base: number, method: number, full: number): number {
+  return (base - method) / (base - full);
+}
+
+/** `adapterkit demo`: the main job. */
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('the main job: adapt the Moby-Dick model to State of the Union addresses with an adapter, LoRA and full fine-tuning, and compare')
+    .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
+    .option('--out <dir>', 'parent of the run directory', 'runs')
+    .option('--steps <n>', 'optimizer steps per method', positiveInt('--steps'), 200)
+    .option('--methods <list>', `methods to compare (${Object.keys(DEMO_METHODS).join(', ')})`, nameList('--methods'), DEFAULT_METHODS)
+    .option('--workers <n>', 'methods trained at the same time (one core each)', positiveInt('--workers'), 2)
+    .option('--eval-windows <n>', 'held-out windows evaluated per text (evenly spaced)', positiveInt('--eval-windows'), 512)
+    .addOption(progressOption())
+    .action(async (o) => {
+      for (const m of o.methods as string[]) {
+        if (!DEMO_METHODS[m]) throw new AdapterError('INVALID_CONFIG', `--methods: unknown method '${m}'; valid: ${Object.keys(DEMO_METHODS).join(', ')}`);
+      }
+      if (!(o.methods as string[]).includes('full-finetune')) {
+        throw new AdapterError('INVALID_CONFIG', '--methods must include full-finetune: the other methods are measured against it');
+      }
+      const t0 = performance.now();
+      const runDir = join(o.out, timestamp());
+      await ensureNewDir(runDir);
+      console.log(`adapterkit main job: Moby-Dick → State of the Union, ${o.steps} steps per method; writing ${runDir}`);
+
+      const base = await loadBaseModel(o.base);
+      const seqLen = base.model.cfg.maxLen;
+      const sotu = encodeCorpus(base.vocab, 'sotu', 'heldOut');
+      const moby = encodeCorpus(base.vocab, 'mobydick', 'heldOut');
+      const bpc = (ids: Int32Array) => evaluateBpc(base.model, ids, { seqLen, batch: 16, windows: o.evalWindows });
+      const baseBpc = { heldOutBpc: bpc(sotu), sourceHeldOutBpc: bpc(moby) };
+      console.log(`base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`);
+
+      const specs = (o.methods as string[]).map((m) => DEMO_METHODS[m]!());
+      // Longest first, so the two workers finish at about the same time.
+      const order = [...specs].sort((a, b) => Number(b.name === 'full-finetune') - Number(a.name === 'full-finetune'));
+      const bars = createMultiProgress(o.progress as ProgressMode);
+      const records = await pool(
+        order.map((s) => () =>
+          runChild(
+            ['--base', o.base, '--steps', String(o.steps), '--lr', String(s.lr), '--eval-windows', String(o.evalWindows), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
+            bars.add(s.name, o.steps),
+          ),
+        ),
+        o.workers,
+      );
+      bars.stop();
+      const byName = new Map(records.map((r) => [r.name, r]));
+      const ordered = specs.map((s) => byName.get(s.name)!);
+      const full = byName.get('full-finetune')!;
+
+      const samples = await sampleTexts(base, ordered);
+      const results = {
+        task: 'mobydick-to-sotu',
+        backend: getBackendInfo().name,
+        steps: o.steps,
+        evalWindows: o.evalWindows,
+        base: baseBpc,
+        methods: ordered.map((r) => ({
+          name: r.name,
+          trainableParams: r.trainableParams,
+          totalParams: r.totalParams,
+          trainablePercent: r.trainablePercent,
+          lr: r.lr,
+          heldOutBpc: r.heldOutBpc,
+          sourceHeldOutBpc: r.sourceHeldOutBpc,
+          recoveredOfFullFinetune: recovered(baseBpc.heldOutBpc, r.heldOutBpc, full.heldOutBpc),
+          disabledMatchesBase:
+            r.disabledHeldOutBpc === undefined
+              ? null
+              : r.disabledHeldOutBpc === baseBpc.heldOutBpc && r.disabledSourceHeldOutBpc === baseBpc.sourceHeldOutBpc,
+          seconds: r.seconds,
+          tokensPerSecond: r.tokensPerSecond,
+          saved: r.saved,
+        })),
+        samples,
+        wallSeconds: (performance.now() - t0) / 1000,
+      };
+      await writeFile(join(runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+      const table = resultsTable(results);
+      await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table));
+      await writeLossCurves(runDir, ordered);
+      console.log(`\n${table}\n`);
+      for (const s of samples) console.log(`[${s.label}]\n${s.text}\n`);
+      console.log(`wrote ${runDir} (results.json, report.md, loss-curves.svg, metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
+    });
+}
+
+type Results = {
+  base: { heldOutBpc: number; sourceHeldOutBpc: number };
+  methods: Array<{ name: string; trainableParams: number; trainablePercent: number; heldOutBpc: number; sourceHeldOutBpc: number; recoveredOfFullFinetune: number; disabledMatchesBase: boolean | null; seconds: number; tokensPerSecond: number; lr: number }>;
+  samples: Array<{ label: string; text: string }>;
+  steps: number;
+  evalWindows: number;
+  backend: string;
+  wallSeconds: number;
+};
+
+/** The results as a Markdown table. */
+function resultsTable(r: Results): string {
+  const rows = [
+    '| method | trainable params | % of model | lr | SOTU bpc before → after | recovered of full FT | Moby-Dick bpc after | disabled = base | seconds | tokens/s |',
+    '|---|---:|---:|---:|---|---:|---:|:---:|---:|---:|',
+  ];
+  for (const m of r.methods) {
+    rows.push(
+      `| ${m.name} | ${m.trainableParams.toLocaleString('en-US')} | ${m.trainablePercent.toFixed(2)} | ${m.lr} | ${f3(r.base.heldOutBpc)} → ${f3(m.heldOutBpc)} | ${(100 * m.recoveredOfFullFinetune).toFixed(1)} % | ${f3(m.sourceHeldOutBpc)} | ${m.disabledMatchesBase === null ? '–' : m.disabledMatchesBase ? 'yes' : 'NO'} | ${m.seconds.toFixed(0)} | ${m.tokensPerSecond.toFixed(0)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function reportMarkdown(r: Results, table: string): string {
+  return [
+    '# Moby-Dick → State of the Union',
+    '',
+    `Base model held-out bits per character: SOTU ${f3(r.base.heldOutBpc)}, Moby-Dick ${f3(r.base.sourceHeldOutBpc)}. ${r.steps} steps per method, backend ${r.backend}, ${r.evalWindows} evenly spaced held-out windows per text.`,
+    '',
+    table,
+    '',
+    '![loss curves](loss-curves.svg)',
+    '',
+    '## Samples',
+    '',
+    ...r.samples.flatMap((s) => [`**${s.label}**`, '', '```', s.text, '```', '']),
+    `Wall time: ${r.wallSeconds.toFixed(0)} s.`,
+    '',
+  ].join('\n');
+}
+
+/** Loss curves (SVG) and all methods' metrics as one JSON-lines log. */
+async function writeLossCurves(runDir: string, records: AdaptRecord[]): Promise<void> {
+  const points: CurvePoint[] = [];
+  const lines: string[] = [];
+  for (const r of records) {
+    const text = await readFile(join(runDir, r.name, 'metrics.jsonl'), 'utf8');
+    for (const line of text.split('\n').filter(Boolean)) {
+      const m = JSON.parse(line);
+      points.push({ method: r.name, step: m.step, loss: m.loss });
+      lines.push(JSON.stringify({ method: r.name, ...m }));
+    }
+  }
+  await writeFile(join(runDir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+  await writeFile(join(runDir, 'loss-curves.svg'), await lossCurvesSvg(points, 'Adapting to State of the Union: training loss'));
+}
+
+const PROMPT = 'Fellow-Citizens of the Senate and House of Representatives: ';
+
+/** Text from the base model with the adapter disabled and enabled (the first adapter method's file). */
+async function sampleTexts(base: Awaited<ReturnType<typeof loadBaseModel>>, records: AdaptRecord[]) {
+  const gen = () => PROMPT + base.vocab.decode(base.model.generate(base.vocab.encode(PROMPT), 160, { temperature: 0.7, rng: createRng(7) }));
+  const samples = [{ label: 'base model (adapter disabled)', text: gen() }];
+  const adapter = records.find((r) => r.saved.endsWith('.safetensors'));
+  if (adapter) {
+    const { loaded } = await loadAdaptersFromFile(base.model, adapter.saved);
+    samples.push({ label: `${adapter.name} enabled`, text: gen() });
+    for (const n of loaded) base.model.setEnabledAdapters(n, false);
+    samples.push({ label: `${adapter.name} loaded but disabled`, text: gen() });
+  }
+  return samples;
+}

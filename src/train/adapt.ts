@@ -1,0 +1,103 @@
+/**
+ * Adapting a pretrained character LM to a new text, one method at a time: a NeMo-style bottleneck
+ * adapter in every block, LoRA on chosen projections, or full fine-tuning as the reference. Each
+ * run trains only its method's parameters, with the same batches for every method.
+ */
+import type { AdapterConfig } from '../adapters/types.js';
+import { AdapterError, check, notOneOf } from '../errors.js';
+import type { CharLM } from '../models/char-lm.js';
+import { trainLm, type LanguageModel } from './lm.js';
+import type { StepInfo } from './trainer.js';
+
+/** The adaptation methods. */
+export const ADAPT_METHODS = ['full', 'linear', 'lora'] as const;
+export type AdaptMethodKind = (typeof ADAPT_METHODS)[number];
+
+/** One method and its options. */
+export type AdaptMethod =
+  | { kind: 'full' }
+  | { kind: 'linear'; dim: number; activation?: string; normPosition?: 'pre' | 'post'; dropout?: number }
+  | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number };
+
+/** The name an adapter is added under. */
+export const ADAPTER_NAME = 'adapted';
+
+/** Prepares `model` for `method`: adds the adapter and freezes everything else (full: all trainable). */
+export function attachMethod(model: CharLM, method: AdaptMethod): LanguageModel {
+  switch (method.kind) {
+    case 'full':
+      model.unfreeze();
+      return model;
+    case 'linear': {
+      const cfg: AdapterConfig = {
+        type: 'linear',
+        inFeatures: model.cfg.dModel,
+        dim: method.dim,
+        ...(method.activation ? { activation: method.activation } : {}),
+        ...(method.normPosition ? { normPosition: method.normPosition } : {}),
+        ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
+      };
+      model.addAdapter(ADAPTER_NAME, cfg);
+      model.freeze();
+      model.unfreezeEnabledAdapters();
+      // Training mode everywhere (as a training loop's model.train() does); trainable flags stay.
+      model.train();
+      return model;
+    }
+    case 'lora':
+      throw new AdapterError('UNSUPPORTED_FEATURE', 'LoRA adaptation is not available in this build');
+    default:
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        notOneOf('adaptation method', (method as { kind: unknown }).kind, ADAPT_METHODS),
+      );
+  }
+}
+
+/** Options of {@link adaptCharLm}. */
+export interface AdaptOptions {
+  model: CharLM;
+  method: AdaptMethod;
+  ids: Int32Array;
+  steps: number;
+  batch: number;
+  seqLen: number;
+  lr: number;
+  seed: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  onStep?: (info: StepInfo) => void;
+}
+
+/** What {@link adaptCharLm} reports. */
+export interface AdaptResult {
+  model: LanguageModel;
+  trainableParams: number;
+  totalParams: number;
+  losses: number[];
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+/** Attaches `method` to `model` and trains it on `ids`. */
+export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
+  check(opts.steps >= 1, 'INVALID_CONFIG', () => `adapt: steps must be ≥ 1, got ${opts.steps}`);
+  const model = attachMethod(opts.model, opts.method);
+  const trainableParams = model.numParameters({ trainableOnly: true });
+  const totalParams = model.numParameters();
+  const t0 = performance.now();
+  const losses = await trainLm({
+    model,
+    ids: opts.ids,
+    steps: opts.steps,
+    batch: opts.batch,
+    seqLen: opts.seqLen,
+    lr: opts.lr,
+    warmupSteps: opts.warmupSteps,
+    weightDecay: opts.weightDecay,
+    seed: opts.seed,
+    onStep: opts.onStep,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return { model, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };
+}

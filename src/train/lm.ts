@@ -1,0 +1,139 @@
+/**
+ * Language-model training and evaluation on character ids: batches from `data`, the masked
+ * cross-entropy of `losses`, the {@link Trainer}. Bits per character are exact sums over targets,
+ * never averages of batch means.
+ */
+import { tf } from '../backend/tf.js';
+import { evalLmWindows, sampleLmBatch, type LmBatch } from '../data/batching.js';
+import { check } from '../errors.js';
+import type { Module } from '../nn/module.js';
+import { createRng } from '../rng.js';
+import { latestTrainerCheckpoint } from './checkpoint.js';
+import { crossEntropy, tokenNll } from './losses.js';
+import { Trainer, type StepInfo } from './trainer.js';
+
+/** A model mapping int32 ids `[B, T]` to logits `[B, T, V]`. */
+export interface LanguageModel extends Module {
+  forward(ids: tf.Tensor): tf.Tensor;
+}
+
+/** Mean cross-entropy (nats) of a training batch. */
+export function lmLoss(batch: LmBatch, model: Module): tf.Scalar {
+  return tf.tidy(() => {
+    const inputs = tf.tensor2d(batch.inputs, batch.shape, 'int32');
+    const targets = tf.tensor2d(batch.targets, batch.shape, 'int32');
+    return crossEntropy((model as LanguageModel).forward(inputs), targets);
+  });
+}
+
+/** Options of {@link evaluateBpc}. */
+export interface EvaluateBpcOptions {
+  seqLen: number;
+  batch: number;
+  /**
+   * Evaluate this many full windows at evenly spaced offsets across the text (a fixed,
+   * deterministic sample) instead of every window. Default: every window, exactly once.
+   */
+  windows?: number;
+}
+
+/** Sum of next-character negative log-likelihoods (nats) and the number of targets. */
+function nllSum(model: LanguageModel, inputs: Int32Array, targets: Int32Array, shape: [number, number], mask?: Uint8Array): number {
+  return tf.tidy(() => {
+    const m = mask ? tf.tensor2d(mask, shape, 'bool') : undefined;
+    const nll = tokenNll(model.forward(tf.tensor2d(inputs, shape, 'int32')), tf.tensor2d(targets, shape, 'int32'), m);
+    return tf.sum(nll).dataSync()[0]!;
+  });
+}
+
+/**
+ * Bits per character of `model` on `ids`, in eval mode (modes restored afterwards). Every window is
+ * evaluated without context from the previous one.
+ */
+export function evaluateBpc(model: LanguageModel, ids: Int32Array, opts: EvaluateBpcOptions): number {
+  check(ids.length > opts.seqLen, 'INVALID_INPUT', () => `evaluateBpc: the text (${ids.length} ids) is shorter than one window (${opts.seqLen + 1})`);
+  return model.inEvalMode(() => {
+    let nats = 0;
+    let count = 0;
+    if (opts.windows === undefined) {
+      for (const b of evalLmWindows(ids, opts.seqLen, opts.batch)) {
+        nats += nllSum(model, b.inputs, b.targets, b.shape, b.mask);
+        count += b.numTargets;
+      }
+    } else {
+      const starts = evenlySpaced(ids.length - opts.seqLen - 1, opts.windows);
+      for (let i = 0; i < starts.length; i += opts.batch) {
+        const rows = starts.slice(i, i + opts.batch);
+        const inputs = new Int32Array(rows.length * opts.seqLen);
+        const targets = new Int32Array(rows.length * opts.seqLen);
+        rows.forEach((s, r) => {
+          inputs.set(ids.subarray(s, s + opts.seqLen), r * opts.seqLen);
+          targets.set(ids.subarray(s + 1, s + 1 + opts.seqLen), r * opts.seqLen);
+        });
+        nats += nllSum(model, inputs, targets, [rows.length, opts.seqLen]);
+        count += inputs.length;
+      }
+    }
+    return nats / count / Math.LN2;
+  });
+}
+
+/** `n` offsets spread evenly over `[0, last]`. */
+function evenlySpaced(last: number, n: number): number[] {
+  if (n <= 1) return [0];
+  return Array.from({ length: n }, (_, i) => Math.round((i * last) / (n - 1)));
+}
+
+/** Options of {@link trainLm}. */
+export interface TrainLmOptions {
+  model: LanguageModel;
+  /** Training text as ids. */
+  ids: Int32Array;
+  steps: number;
+  batch: number;
+  seqLen: number;
+  lr: number;
+  /** Warmup steps (linear), then cosine decay to 0. Default 10 % of `steps`. */
+  warmupSteps?: number;
+  weightDecay?: number;
+  maxGradNorm?: number | null;
+  /** Seeds the batch sampler and the library RNG (dropout). */
+  seed: number;
+  onStep?: (info: StepInfo) => void;
+  /** Checkpoint every N steps into `checkpointDir` (for resumable runs). */
+  checkpointEvery?: number;
+  checkpointDir?: string;
+  /** Continue from the newest checkpoint in `checkpointDir` when there is one. */
+  resume?: boolean;
+}
+
+/**
+ * Trains `model`'s trainable parameters on random windows of `ids` with AdamW and warmup + cosine.
+ * Batch `s` comes from a generator seeded by `(seed, s)`, so a resumed run sees the same batches.
+ * Returns the per-step losses.
+ */
+export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
+  check(Number.isInteger(opts.steps) && opts.steps >= 1, 'INVALID_CONFIG', () => `trainLm: steps must be an integer ≥ 1, got ${opts.steps}`);
+  check(opts.lr > 0, 'INVALID_CONFIG', () => `trainLm: the learning rate must be > 0, got ${opts.lr}`);
+  const trainer = new Trainer<LmBatch>({
+    model: opts.model,
+    loss: lmLoss,
+    optimizer: { lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01 },
+    schedule: { warmupSteps: opts.warmupSteps ?? Math.round(opts.steps * 0.1), totalSteps: opts.steps, minLr: 0 },
+    maxSteps: opts.steps,
+    maxGradNorm: opts.maxGradNorm ?? 1,
+    seed: opts.seed,
+    countTokens: (b) => b.inputs.length,
+    onStep: opts.onStep,
+    checkpointEvery: opts.checkpointEvery,
+    checkpointDir: opts.checkpointDir,
+  });
+  try {
+    const latest = opts.resume && opts.checkpointDir ? await latestTrainerCheckpoint(opts.checkpointDir) : null;
+    if (latest) await trainer.loadCheckpoint(latest);
+    const data = (step: number) => sampleLmBatch(opts.ids, opts.batch, opts.seqLen, createRng(opts.seed * 1_000_003 + step));
+    return (await trainer.fit(data)).losses;
+  } finally {
+    trainer.dispose();
+  }
+}
