@@ -36,3 +36,12 @@ export {
   unfreezeEnabledAdapters,
 } from './adapters/index.js';
 export { saveAdapters, loadAdapters, saveAdaptersToFile, loadAdaptersFromFile, saveModel, restoreModel } from './io/index.js';
+export {
+  PeftModel,
+  inspectTargets,
+  adapterStateDict,
+  trainableParameterReport,
+  formatTrainableParameters,
+  type LoraConfig,
+  type Ia3Config,
+} from './adapters/index.js';

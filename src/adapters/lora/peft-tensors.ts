@@ -1,0 +1,126 @@
+/**
+ * Adapter tensors by PEFT key (SPEC §4.3): the key set a PEFT writer saves and a reader loads. The
+ * adapter name never appears in a key; the prefix `base_model.model.` is kept.
+ */
+import { tf, type Tensor } from '../../backend/tf.js';
+import { AdapterError } from '../../errors.js';
+import { logger } from '../../logger.js';
+import { fmtShape, type Module } from '../../nn/module.js';
+import type { AdapterRecord } from './model.js';
+import { BaseTunerLayer } from './tuner-layer.js';
+import { ModulesToSaveWrapper } from './modules-to-save.js';
+
+/** The prefix PEFT puts in front of model paths. */
+export const PEFT_KEY_PREFIX = 'base_model.model.';
+
+/** @internal One expected tensor: its PEFT key, the live tensor, how to write a loaded value. */
+export interface PeftEntry {
+  key: string;
+  tensor: Tensor;
+  assign(value: Tensor): void;
+}
+
+/** What `loadPeftTensors` returns (non-empty lists only when not strict). */
+export interface LoadPeftTensorsResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+function assignVariable(v: tf.Variable): (value: Tensor) => void {
+  return (value) => tf.tidy(() => v.assign(value.dtype === v.dtype ? value : tf.cast(value, v.dtype)));
+}
+
+/** @internal Every tensor of an adapter, by PEFT key. */
+export function collectPeftEntries(model: Module, record: AdapterRecord): PeftEntry[] {
+  const name = record.name;
+  const out: PeftEntry[] = [];
+  for (const { path, layer } of record.layers) {
+    for (const t of layer.adapterParameters(name)) {
+      out.push({ key: `${PEFT_KEY_PREFIX}${path}.${t.peftKey}`, tensor: t.param, assign: assignVariable(t.param) });
+    }
+  }
+  for (const { path, wrapper } of record.copies) {
+    const copy = wrapper.modules_to_save.get(name);
+    if (!copy) continue;
+    const params = new Map(copy.namedParameters());
+    for (const [k, t] of copy.stateDict()) {
+      const v = params.get(k);
+      const assign = v
+        ? assignVariable(v)
+        : (value: Tensor) => {
+            const i = k.lastIndexOf('.');
+            const owner = i < 0 ? copy : copy.namedModules().find(([p]) => p === k.slice(0, i))![1];
+            owner.setBuffer(k.slice(i + 1), tf.tidy(() => (value.dtype === t.dtype ? tf.clone(value) : tf.cast(value, t.dtype))));
+          };
+      out.push({ key: `${PEFT_KEY_PREFIX}${path}.${k}`, tensor: t, assign });
+    }
+  }
+  const cfg = record.config;
+  if (cfg.type === 'lora' && cfg.bias !== 'none') {
+    const wrapped = new Set<string>();
+    for (const { path, layer } of record.layers) {
+      wrapped.add(path);
+      if (layer.bias) out.push({ key: `${PEFT_KEY_PREFIX}${path}.base_layer.bias`, tensor: layer.bias, assign: assignVariable(layer.bias) });
+    }
+    if (cfg.bias === 'all') {
+      const skip: string[] = [];
+      for (const [p, m] of model.namedModules()) {
+        if (m instanceof BaseTunerLayer) skip.push(`${p}.`);
+        if (m instanceof ModulesToSaveWrapper) skip.push(`${p}.modules_to_save.`);
+      }
+      for (const [key, v] of model.namedParameters()) {
+        if (!(key === 'bias' || key.endsWith('.bias')) || skip.some((s) => key.startsWith(s))) continue;
+        const owner = key.slice(0, Math.max(0, key.length - '.bias'.length));
+        if (wrapped.has(owner)) continue;
+        out.push({ key: `${PEFT_KEY_PREFIX}${key}`, tensor: v, assign: assignVariable(v) });
+      }
+    }
+  }
+  return out;
+}
+
+/** @internal Checks `tensors` against `expected`, then copies. See `PeftModel.loadPeftTensors`. */
+export function loadPeftEntries(
+  expected: PeftEntry[],
+  tensors: Map<string, Tensor>,
+  opts: { strict: boolean; where: string },
+): LoadPeftTensorsResult {
+  const byKey = new Map(expected.map((e) => [e.key, e]));
+  const given = new Map<string, Tensor>();
+  let unprefixed = 0;
+  for (const [k, t] of tensors) {
+    if (k.startsWith(PEFT_KEY_PREFIX)) given.set(k, t);
+    else {
+      unprefixed++;
+      given.set(PEFT_KEY_PREFIX + k, t);
+    }
+  }
+  if (unprefixed) logger().warn(`${opts.where}: ${unprefixed} key(s) had no '${PEFT_KEY_PREFIX}' prefix; read them as model paths`);
+  const missingKeys = [...byKey.keys()].filter((k) => !given.has(k));
+  const unexpectedKeys = [...given.keys()].filter((k) => !byKey.has(k));
+  const mismatched: string[] = [];
+  for (const [k, t] of given) {
+    const e = byKey.get(k);
+    if (!e) continue;
+    const want = e.tensor.shape;
+    const same = t.shape.length === want.length && t.shape.every((d, i) => d === want[i]);
+    if (same) continue;
+    const reversed = [...want].reverse();
+    const transposed = t.shape.length === reversed.length && want.length > 1 && t.shape.every((d, i) => d === reversed[i]);
+    mismatched.push(`'${k}': file shape ${fmtShape(t.shape)}, expected ${fmtShape(want)}${transposed ? ' (looks transposed)' : ''}`);
+  }
+  const parts: string[] = [];
+  if (mismatched.length) parts.push(`shape mismatch for ${mismatched.join('; ')}`);
+  if (missingKeys.length) parts.push(`missing keys: ${missingKeys.join(', ')}`);
+  if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+  if (mismatched.length || (opts.strict && (missingKeys.length || unexpectedKeys.length))) {
+    throw new AdapterError('STATE_DICT_MISMATCH', `${opts.where}: ${parts.join('; ')}`, {
+      missingKeys,
+      unexpectedKeys,
+      shapeMismatches: mismatched,
+    });
+  }
+  if (parts.length) logger().warn(`${opts.where}: ${parts.join('; ')}; the other tensors were loaded`);
+  for (const [k, t] of given) byKey.get(k)?.assign(t);
+  return { missingKeys, unexpectedKeys };
+}

@@ -1,0 +1,169 @@
+/**
+ * What every wrapper layer (LoRA linear/embedding, IA³ linear) shares: the base layer's parameters
+ * kept under their original keys, the per-adapter bookkeeping, the merged list, and the link to the
+ * managing model that says which adapters run.
+ */
+import { tf, type Tensor, type Variable } from '../../backend/tf.js';
+import { check } from '../../errors.js';
+import { Module } from '../../nn/module.js';
+
+/**
+ * Tells wrappers which adapters run on this call, in execution order. The managing `PeftModel`
+ * supplies it (enabled adapters in insertion order, or none inside `withAdaptersDisabled`).
+ *
+ * Seam for per-sample selection (SPEC §4.5): a router can run each row group with its own
+ * `activeAdapters()` answer, or call a wrapper's `adapterDelta` on a row subset directly.
+ */
+export interface TunerContext {
+  activeAdapters(): readonly string[];
+}
+
+/** Parameters keyed by adapter name with no `.weight` suffix: state key `<dict>.<name>`. */
+export class ParameterDict extends Module {
+  static override readonly typeName: string = 'ParameterDict';
+  /** Registers `t` (a tensor is wrapped in a trainable variable) under `name`. */
+  set(name: string, t: Tensor | Variable): Variable {
+    return this.registerParameter(name, t);
+  }
+  /** The parameter `name`, or undefined. */
+  get(name: string): Variable | undefined {
+    return this.getParameter(name);
+  }
+  /** True when `name` is held. */
+  has(name: string): boolean {
+    return this.getParameter(name) !== undefined;
+  }
+  /** Removes and disposes `name`. */
+  delete(name: string): void {
+    this.removeParameter(name)?.dispose();
+  }
+  /** Held names, in insertion order. */
+  keys(): string[] {
+    return [...this._parameters.keys()];
+  }
+}
+
+/** One adapter tensor: its key relative to the wrapper, its PEFT key suffix (§4.3), the variable. */
+export interface AdapterTensor {
+  key: string;
+  peftKey: string;
+  param: Variable;
+}
+
+/** Which method a wrapper implements. */
+export type TunerKind = 'lora' | 'ia3';
+
+/**
+ * Base of the wrapper layers. The wrapped layer's own variables are registered on the wrapper under
+ * their original names (`weight`, `bias`), so the model's state keys do not change when a layer is
+ * wrapped; the original layer object is kept (not registered) in {@link baseLayer} and put back by
+ * `unload()`.
+ *
+ * PEFT note: PEFT moves the base layer under `base_layer` (keys `….base_layer.weight`); the library
+ * keeps the original keys and adds `base_layer` only in PEFT files (§4.3).
+ */
+export abstract class BaseTunerLayer extends Module {
+  static override readonly typeName: string = 'BaseTunerLayer';
+  /** Names of the children holding per-adapter tensors (what PEFT calls `adapter_layer_names`). */
+  static readonly adapterLayerNames: readonly string[] = [];
+  /** The layer this wrapper replaced. It shares its variables with the wrapper. */
+  readonly baseLayer: Module;
+  /** Which adapters run; null: every held adapter. Set by the managing model. */
+  ctx: TunerContext | null = null;
+  /** Path of this layer in its model, for messages. */
+  layerPath = '';
+  /** Adapters merged into the base weights, in merge order. */
+  readonly mergedAdapters: string[] = [];
+
+  abstract readonly tunerKind: TunerKind;
+
+  constructor(base: Module) {
+    super();
+    this.baseLayer = base;
+    this.modelGuid = base.modelGuid;
+    this.training = base.training;
+    for (const [name, p] of base._parameters) this.registerParameter(name, p);
+  }
+
+  /** Held adapter names, in insertion order. */
+  abstract heldAdapters(): string[];
+
+  /** Tensors of adapter `name`: keys relative to this wrapper (e.g. `lora_A.<name>.weight`) and PEFT suffixes. */
+  abstract adapterParameters(name: string): AdapterTensor[];
+
+  /** Removes adapter `name` and frees its tensors (it must not be merged). */
+  abstract removeAdapter(name: string): void;
+
+  /**
+   * Merges adapter `name` into the base weights. With `checkFinite`, a non-finite result →
+   * `NON_FINITE_MERGE` and nothing changes.
+   */
+  abstract mergeAdapter(name: string, checkFinite: boolean): void;
+
+  /** Undoes the merge of adapter `name` (the most recent merge of this layer). */
+  abstract unmergeAdapter(name: string): void;
+
+  /**
+   * Forgets that adapter `name` is merged without touching the weights (used when a failed safe merge
+   * restores a snapshot, and by unload). Subclasses free cached merge state.
+   */
+  forgetMerge(name: string): void {
+    const i = this.mergedAdapters.lastIndexOf(name);
+    if (i >= 0) this.mergedAdapters.splice(i, 1);
+  }
+
+  /** Frees every adapter tensor and merge record, leaving the base weights as they are (unload). */
+  releaseAll(): void {
+    for (const n of [...this.mergedAdapters]) this.forgetMerge(n);
+    for (const n of this.heldAdapters()) this.removeAdapter(n);
+  }
+
+  /** True when adapter `name` is held here. */
+  holds(name: string): boolean {
+    return this.heldAdapters().includes(name);
+  }
+
+  /** Adapters whose branch runs on this call: active, held here, not merged. */
+  runNames(): string[] {
+    const held = this.heldAdapters();
+    const active = this.ctx ? this.ctx.activeAdapters() : held;
+    return active.filter((n) => held.includes(n) && !this.mergedAdapters.includes(n));
+  }
+
+  /** A label for messages. */
+  protected label(): string {
+    return this.layerPath || this.typeName;
+  }
+
+  /** Base weight variable. */
+  get weight(): Variable {
+    return this.getParameter('weight')!;
+  }
+
+  /** Base bias variable, if any. */
+  get bias(): Variable | null {
+    return this.getParameter('bias') ?? null;
+  }
+
+  /** Throws `NON_FINITE_MERGE` if `t` holds NaN or ±∞. */
+  protected checkFinite(t: Tensor, adapter: string): void {
+    const ok = tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+    check(
+      ok,
+      'NON_FINITE_MERGE',
+      () => `merging adapter '${adapter}' into '${this.label()}' gives non-finite weights; the weights were left untouched`,
+      () => ({ adapter, layer: this.label() }),
+    );
+  }
+}
+
+/** Assigns `value` (float32) to `v`, cast to `v`'s dtype. `value` is disposed. */
+export function assignCast(v: Variable, value: Tensor): void {
+  tf.tidy(() => v.assign(value.dtype === v.dtype ? value : tf.cast(value, v.dtype)));
+  value.dispose();
+}
+
+/** Float32 view of a variable (for merges computed in float32). */
+export function f32(t: Tensor): Tensor {
+  return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+}
