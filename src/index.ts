@@ -45,3 +45,15 @@ export {
   type LoraConfig,
   type Ia3Config,
 } from './adapters/index.js';
+export * as models from './models/index.js';
+export {
+  savePretrained,
+  loadPretrained,
+  loadAdapter,
+  type FileSink,
+  type FileSource,
+  type SavePretrainedOptions,
+  type LoadPretrainedOptions,
+  type LoadAdapterOptions,
+  type PeftAutoMapping,
+} from './io/index.js';

@@ -1,12 +1,13 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import { withAdapterModel, type AdapterModelConfig } from '../adapters/model.js';
 import { check } from '../errors.js';
-import { Embedding, Linear } from '../nn/layers.js';
+import { Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { TransformerDecoder } from '../nn/transformer.js';
 import { getRng, type Rng } from '../rng.js';
 import type { CharVocabJSON } from '../data/vocab.js';
 import { requireChoice, requirePositiveInt } from './common.js';
+import { embed, POSITIONAL_KINDS, registerEmbeddings } from './positions.js';
 
 /** Config of {@link CharLM}. Stored with checkpoints; `adapters` holds the adapters config. */
 export interface CharLMConfig extends AdapterModelConfig {
@@ -29,18 +30,6 @@ export interface CharLMConfig extends AdapterModelConfig {
 /** The model name stored in {@link CharLMConfig.model}. */
 export const CHAR_LM = 'char-lm';
 
-function sinusoidTable(maxLen: number, d: number): Tensor {
-  const data = new Float32Array(maxLen * d);
-  for (let pos = 0; pos < maxLen; pos++) {
-    for (let j = 0; j < d / 2; j++) {
-      const f = Math.exp(-(2 * j * Math.log(10000)) / d);
-      data[pos * d + 2 * j] = Math.sin(pos * f);
-      data[pos * d + 2 * j + 1] = Math.cos(pos * f);
-    }
-  }
-  return tf.tensor2d(data, [maxLen, d]);
-}
-
 class CharLMBase extends Module {
   static override readonly typeName: string = 'CharLMBase';
   readonly cfg: CharLMConfig;
@@ -50,16 +39,11 @@ class CharLMBase extends Module {
     const name = 'char-lm';
     const c = cfg as unknown as Record<string, unknown>;
     for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen']) requirePositiveInt(c, f, name);
-    const positional = requireChoice(c, 'positional', ['learned', 'sinusoidal'] as const, 'learned', name);
+    const positional = requireChoice(c, 'positional', POSITIONAL_KINDS, 'learned', name);
     check(cfg.dModel % cfg.nHead === 0, 'INVALID_CONFIG', () => `${name} config: dModel (${cfg.dModel}) must be divisible by nHead (${cfg.nHead})`);
     this.cfg = { ...structuredClone(cfg), model: 'char-lm', positional };
-    const { vocabSize, dModel, numLayers, nHead, dFF, maxLen } = cfg;
-    this.registerModule('tok_emb', new Embedding({ numEmbeddings: vocabSize, embeddingDim: dModel }));
-    if (positional === 'learned') {
-      this.registerModule('pos_emb', new Embedding({ numEmbeddings: maxLen, embeddingDim: dModel }));
-    } else {
-      this.registerBuffer('pos_table', sinusoidTable(maxLen, dModel), { persistent: false });
-    }
+    const { vocabSize, dModel, numLayers, nHead, dFF } = cfg;
+    registerEmbeddings(this, cfg, positional);
     this.registerModule(
       'decoder',
       new TransformerDecoder({ numLayers, dModel, nHead, dFF, dropout: cfg.dropout ?? 0, activation: 'gelu' }),
@@ -106,11 +90,7 @@ export class CharLM extends withAdapterModel(CharLMBase) {
       () => `CharLM.forward: expected int32 ids [batch, time ≤ ${this.cfg.maxLen}], got ${ids.dtype} ${fmtShape(ids.shape)}`,
     );
     return tf.tidy(() => {
-      const t = ids.shape[1]!;
-      const tok = this.getChild('tok_emb')!.forward(ids) as Tensor;
-      const table = this.cfg.positional === 'learned' ? (this.getChild('pos_emb') as Embedding).weight : this.getBuffer('pos_table')!;
-      const x = tf.add(tok, tf.slice(table, [0, 0], [t, this.cfg.dModel]));
-      const h = this.getChild('decoder')!.forward(x) as Tensor;
+      const h = this.getChild('decoder')!.forward(embed(this, ids)) as Tensor;
       return this.getChild('lm_head')!.forward(h) as Tensor;
     });
   }
