@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { TextCorpusName } from '../data/datasets.js';
 import { saveAdaptersToFile } from '../io/adapter-file.js';
 import { saveModelToDir } from '../io/model-checkpoint.js';
-import { adaptCharLm, ADAPTER_NAME, type AdaptMethod } from '../train/adapt.js';
+import type { CharLM } from '../models/char-lm.js';
+import { savePretrained } from '../io/peft.js';
+import { adaptCharLm, ADAPTER_NAME, type AdaptMethod, type AdaptResult } from '../train/adapt.js';
 import { evaluateBpc, type LanguageModel } from '../train/lm.js';
 import { encodeCorpus, loadBaseModel } from './base-model.js';
 import type { Progress } from './progress.js';
@@ -54,6 +56,23 @@ export interface AdaptRecord {
   tokensPerSecond: number;
   finalLoss: number;
   saved: string;
+}
+
+/** Saves what a run trained: the adapter file, the PEFT directory (LoRA), or the whole model (full). */
+async function saveMethod(model: CharLM, result: AdaptResult, outDir: string): Promise<string> {
+  if (result.peft) {
+    const dir = join(outDir, 'peft');
+    await savePretrained(result.peft, dir);
+    return dir;
+  }
+  if (!result.withAdapterDisabled) {
+    const dir = join(outDir, 'model');
+    await saveModelToDir(model, dir);
+    return dir;
+  }
+  const file = join(outDir, 'adapter.safetensors');
+  await saveAdaptersToFile(model, file, ADAPTER_NAME);
+  return file;
 }
 
 /** Runs one adaptation and writes its run directory (which must already exist). */
@@ -102,23 +121,11 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
     finalLoss: result.losses.at(-1)!,
     saved: '',
   };
-  if (o.method.kind === 'full') {
-    record.saved = join(o.outDir, 'model');
-    await saveModelToDir(base.model, record.saved);
-  } else {
-    const withDisabled = <T>(fn: () => T): T => {
-      base.model.setEnabledAdapters(ADAPTER_NAME, false);
-      try {
-        return fn();
-      } finally {
-        base.model.setEnabledAdapters(ADAPTER_NAME, true);
-      }
-    };
-    record.disabledHeldOutBpc = withDisabled(() => bpc(base.model, target));
-    record.disabledSourceHeldOutBpc = withDisabled(() => bpc(base.model, source));
-    record.saved = join(o.outDir, 'adapter.safetensors');
-    await saveAdaptersToFile(base.model, record.saved, ADAPTER_NAME);
+  if (result.withAdapterDisabled) {
+    record.disabledHeldOutBpc = result.withAdapterDisabled(() => bpc(result.model, target));
+    record.disabledSourceHeldOutBpc = result.withAdapterDisabled(() => bpc(result.model, source));
   }
+  record.saved = await saveMethod(base.model, result, o.outDir);
   await writeFile(join(o.outDir, 'result.json'), `${JSON.stringify(record, null, 2)}\n`);
   return record;
 }

@@ -21,3 +21,32 @@ export {
   type ModelCheckpoint,
 } from './model-checkpoint.js';
 export { readFileBytes, writeFileAtomic } from './atomic-file.js';
+export {
+  PEFT_CONFIG_FILE,
+  PEFT_DEFAULT_ADAPTER,
+  PEFT_PICKLE_FILE,
+  PEFT_WEIGHTS_FILE,
+  loadAdapter,
+  loadPretrained,
+  peftFiles,
+  savePretrained,
+  type FileSink,
+  type FileSource,
+  type LoadAdapterOptions,
+  type LoadPretrainedOptions,
+  type SavePretrainedOptions,
+} from './peft.js';
+export {
+  PEFT_LORA_INERT_DEFAULTS,
+  PEFT_LORA_UNSUPPORTED_DEFAULTS,
+  PEFT_TASK_TYPES,
+  PEFT_TYPES,
+  dumpPeftJson,
+  parsePeftConfig,
+  peftConfigObject,
+  type ParsedPeftConfig,
+  type PeftAutoMapping,
+  type PeftConfigExtras,
+  type PeftConfigMeta,
+  type PeftType,
+} from './peft-config.js';

@@ -3,6 +3,7 @@
  * adapter in every block, LoRA on chosen projections, or full fine-tuning as the reference. Each
  * run trains only its method's parameters, with the same batches for every method.
  */
+import { PeftModel } from '../adapters/lora/model.js';
 import type { AdapterConfig } from '../adapters/types.js';
 import { AdapterError, check, notOneOf } from '../errors.js';
 import type { CharLM } from '../models/char-lm.js';
@@ -22,12 +23,22 @@ export type AdaptMethod =
 /** The name an adapter is added under. */
 export const ADAPTER_NAME = 'adapted';
 
+/** A model prepared for one method. */
+export interface AttachedMethod {
+  /** What to train and evaluate (the model itself, or its PEFT wrapper). */
+  model: LanguageModel;
+  /** Runs `fn` with the method's adapter disabled (undefined for full fine-tuning). */
+  withAdapterDisabled?: <T>(fn: () => T) => T;
+  /** The PEFT wrapper, for LoRA. */
+  peft?: PeftModel;
+}
+
 /** Prepares `model` for `method`: adds the adapter and freezes everything else (full: all trainable). */
-export function attachMethod(model: CharLM, method: AdaptMethod): LanguageModel {
+export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod {
   switch (method.kind) {
     case 'full':
       model.unfreeze();
-      return model;
+      return { model };
     case 'linear': {
       const cfg: AdapterConfig = {
         type: 'linear',
@@ -42,10 +53,27 @@ export function attachMethod(model: CharLM, method: AdaptMethod): LanguageModel 
       model.unfreezeEnabledAdapters();
       // Training mode everywhere (as a training loop's model.train() does); trainable flags stay.
       model.train();
-      return model;
+      return {
+        model,
+        withAdapterDisabled: (fn) => {
+          model.setEnabledAdapters(ADAPTER_NAME, false);
+          try {
+            return fn();
+          } finally {
+            model.setEnabledAdapters(ADAPTER_NAME, true);
+          }
+        },
+      };
     }
-    case 'lora':
-      throw new AdapterError('UNSUPPORTED_FEATURE', 'LoRA adaptation is not available in this build');
+    case 'lora': {
+      const peft = PeftModel.wrap(
+        model,
+        { type: 'lora', r: method.r, loraAlpha: method.alpha, targetModules: method.targetModules, loraDropout: method.dropout ?? 0 },
+        { adapterName: ADAPTER_NAME },
+      );
+      peft.train();
+      return { model: peft as unknown as LanguageModel, peft, withAdapterDisabled: (fn) => peft.withAdaptersDisabled(fn) };
+    }
     default:
       throw new AdapterError(
         'INVALID_CONFIG',
@@ -70,8 +98,7 @@ export interface AdaptOptions {
 }
 
 /** What {@link adaptCharLm} reports. */
-export interface AdaptResult {
-  model: LanguageModel;
+export interface AdaptResult extends AttachedMethod {
   trainableParams: number;
   totalParams: number;
   losses: number[];
@@ -82,7 +109,8 @@ export interface AdaptResult {
 /** Attaches `method` to `model` and trains it on `ids`. */
 export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
   check(opts.steps >= 1, 'INVALID_CONFIG', () => `adapt: steps must be ≥ 1, got ${opts.steps}`);
-  const model = attachMethod(opts.model, opts.method);
+  const attached = attachMethod(opts.model, opts.method);
+  const model = attached.model;
   const trainableParams = model.numParameters({ trainableOnly: true });
   const totalParams = model.numParameters();
   const t0 = performance.now();
@@ -99,5 +127,5 @@ export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
     onStep: opts.onStep,
   });
   const seconds = (performance.now() - t0) / 1000;
-  return { model, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };
+  return { ...attached, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };
 }

@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runAdapterCase } from './group-adapters.js';
+import { runPeftCase } from './group-g.js';
 import { runSafetensorsCase } from './group-h.js';
 import { runTrainingCase } from './group-t.js';
 import { readCaseTensors } from './tensors.js';
@@ -31,6 +32,7 @@ const RUNNERS: Record<string, () => Promise<GroupRunner>> = {
   D: adapterRunner,
   E: adapterRunner,
   F: adapterRunner,
+  G: async () => runPeftCase,
   H: async () => runSafetensorsCase,
   T: async () => (dir, c) => runTrainingCase(dir, c, (file) => readCaseTensors(file)),
 };

@@ -1,0 +1,646 @@
+/**
+ * The PEFT checkpoint directory (SPEC §4.3; what Hugging Face PEFT's `save_pretrained` /
+ * `from_pretrained` read and write): `adapter_config.json` + `adapter_model.safetensors` for the
+ * adapter named `default`, the same pair under `<name>/` for every other adapter.
+ *
+ * Node: `target` / `source` is a directory path (files are written atomically). Browsers (or any
+ * storage): pass a {@link FileSink} / {@link FileSource} object; paths are relative and use `/`.
+ *
+ * Importing this module also installs the methods on {@link PeftModel}:
+ * `peft.savePretrained(target, opts)`, `peft.loadAdapter(source, name, opts)` and
+ * `PeftModel.loadPretrained(model, source, opts)` (the io layer sits below `adapters`, so the
+ * adapters layer cannot import this one; importing from the package root loads it). The same
+ * operations are exported as functions: {@link savePretrained}, {@link loadPretrained}, {@link loadAdapter}.
+ */
+import { tf, type Tensor } from '../backend/tf.js';
+import { libraryFrozen } from '../adapters/host.js';
+import { PeftModel, peftModelOf } from '../adapters/lora/model.js';
+import type { LoadPeftTensorsResult } from '../adapters/lora/peft-tensors.js';
+import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
+import { BatchNorm } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import {
+  PEFT_CONFIG_FILE,
+  PEFT_TASK_TYPES,
+  parsePeftConfig,
+  serializePeftConfig,
+  withPeftKeyNames,
+  type ParsedPeftConfig,
+  type PeftAutoMapping,
+  type PeftConfigExtras,
+} from './peft-config.js';
+import { writeFileAtomic } from './atomic-file.js';
+import {
+  safetensorsFromTensors,
+  tensorsFromSafetensors,
+  type SafetensorsWriteDtype,
+} from './safetensors-tf.js';
+
+export { PEFT_CONFIG_FILE } from './peft-config.js';
+/** Tensor file name inside a PEFT directory. */
+export const PEFT_WEIGHTS_FILE = 'adapter_model.safetensors';
+/** PEFT's legacy pickle tensor file, which the library refuses to read. */
+export const PEFT_PICKLE_FILE = 'adapter_model.bin';
+/** The adapter written at the directory's root; every other adapter goes to `<name>/`. */
+export const PEFT_DEFAULT_ADAPTER = 'default';
+
+/** Where {@link savePretrained} writes: any object that stores a file under a relative `/` path. */
+export interface FileSink {
+  /** Stores `data` (bytes, or a UTF-8 string) under `path` (e.g. `task2/adapter_config.json`). */
+  writeFile(path: string, data: Uint8Array | string): void | Promise<void>;
+}
+
+/** Where {@link loadPretrained} reads: any object that returns a stored file, or null when absent. */
+export interface FileSource {
+  /** The bytes stored under `path` (e.g. `adapter_config.json`), or null when there is no such file. */
+  readFile(path: string): Uint8Array | null | Promise<Uint8Array | null>;
+  /** Optional: whether `path` exists, without reading it (used to detect `adapter_model.bin`). */
+  exists?(path: string): boolean | Promise<boolean>;
+}
+
+/** Options of {@link savePretrained}. */
+export interface SavePretrainedOptions {
+  /** Adapters to write, in this order; default every adapter. Unknown names → `UNKNOWN_ADAPTER`. */
+  selectedAdapters?: string[];
+  /** Storage dtype of the tensors: `float32` (default, `F32`), `float16` (`F16`) or `bfloat16` (`BF16`). */
+  dtype?: SafetensorsWriteDtype;
+  /**
+   * `base_model_name_or_path`. Default: the value read from the file the adapter was loaded from, else null.
+   */
+  baseModelNameOrPath?: string | null;
+  /**
+   * `task_type`, one of PEFT's task types (`CAUSAL_LM`, `SEQ_CLS`, …) or null. Default: the value read from
+   * the file the adapter was loaded from, else null.
+   */
+  taskType?: string | null;
+  /**
+   * `auto_mapping` (`{base_model_class, parent_library}`), written only when the task type is null;
+   * PEFT derives it from the Python class of the base model, which a TypeScript model does not have.
+   * Default null.
+   */
+  autoMapping?: PeftAutoMapping | null;
+  /** `peft_version`, written only when given (PEFT always writes its own version). */
+  peftVersion?: string;
+}
+
+/** Options of {@link loadPretrained}. */
+export interface LoadPretrainedOptions {
+  /** Name the adapter is registered under (the files never store it). Default `'default'`. */
+  adapterName?: string;
+  /** Read from this sub-directory of the source (e.g. `'task2'`). */
+  subfolder?: string;
+  /** Leave the adapter trainable; default false: its tensors are frozen and the model is put in eval mode (as PEFT). */
+  isTrainable?: boolean;
+  /** Missing or unexpected tensors are errors (default true); shape mismatches always are. */
+  strict?: boolean;
+  /**
+   * `target_modules` entries that match no module warn instead of failing (default true, as PEFT, which
+   * fails only when nothing matches). Tensor keys are still checked strictly.
+   */
+  allowPartialMatch?: boolean;
+}
+
+/** Options of {@link loadAdapter}. */
+export type LoadAdapterOptions = Omit<LoadPretrainedOptions, 'adapterName'>;
+
+// ---- file access ----
+
+function joinRel(subfolder: string | undefined, file: string): string {
+  const sub = (subfolder ?? '').replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
+  return sub ? `${sub}/${file}` : file;
+}
+
+async function nodeDirSink(dir: string): Promise<FileSink> {
+  const fs = await import('node:fs/promises');
+  const { dirname, join } = await import('node:path');
+  const info = await fs.stat(dir).catch(() => null);
+  check(
+    info === null || info.isDirectory(),
+    'INVALID_INPUT',
+    () =>
+      `savePretrained: ${dir} is a file; give a directory path (PEFT writes ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE} into it)`,
+    () => ({ path: dir }),
+  );
+  return {
+    async writeFile(rel, data) {
+      const full = join(dir, ...rel.split('/'));
+      await fs.mkdir(dirname(full), { recursive: true });
+      await writeFileAtomic(full, data);
+    },
+  };
+}
+
+async function nodeDirSource(dir: string): Promise<FileSource> {
+  const fs = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const info = await fs.stat(dir).catch(() => null);
+  check(
+    info?.isDirectory(),
+    'CHECKPOINT_FORMAT',
+    () =>
+      `loadPretrained: ${dir} is not a directory; give the PEFT adapter directory (holding ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE})`,
+    () => ({ path: dir }),
+  );
+  const missing = (e: unknown) =>
+    ['ENOENT', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
+  return {
+    async readFile(rel) {
+      try {
+        return new Uint8Array(await fs.readFile(join(dir, ...rel.split('/'))));
+      } catch (e) {
+        if (missing(e)) return null;
+        throw e;
+      }
+    },
+    async exists(rel) {
+      return (await fs.stat(join(dir, ...rel.split('/'))).catch(() => null))?.isFile() ?? false;
+    },
+  };
+}
+
+interface ReadAdapter {
+  parsed: ParsedPeftConfig;
+  tensors: Map<string, Tensor>;
+  configLabel: string;
+  weightsLabel: string;
+}
+
+/**
+ * Reads and validates one adapter's config and tensors (nothing is added to a model yet). The tensors
+ * are created last, so a failure leaks nothing; the caller disposes them.
+ */
+async function readAdapter(
+  source: string | FileSource,
+  subfolder: string | undefined,
+  model: Module,
+  where: string,
+): Promise<ReadAdapter> {
+  let src: FileSource;
+  if (typeof source === 'string') {
+    src = await nodeDirSource(source);
+  } else {
+    check(
+      source !== null && typeof source === 'object' && typeof (source as FileSource).readFile === 'function',
+      'INVALID_INPUT',
+      () =>
+        `${where}: source must be a directory path or an object with readFile(path), got ${describeValue(source)}`,
+    );
+    src = source;
+  }
+  const label = (file: string) => {
+    const rel = joinRel(subfolder, file);
+    return typeof source === 'string' ? `${source.replace(/[\\/]+$/, '')}/${rel}` : rel;
+  };
+  const weights = await src.readFile(joinRel(subfolder, PEFT_WEIGHTS_FILE));
+  if (!weights) {
+    const pickleRel = joinRel(subfolder, PEFT_PICKLE_FILE);
+    const pickle = src.exists ? await src.exists(pickleRel) : (await src.readFile(pickleRel)) !== null;
+    if (pickle) {
+      throw new AdapterError(
+        'CHECKPOINT_FORMAT',
+        `${label(PEFT_PICKLE_FILE)}: the adapter is stored only as ${PEFT_PICKLE_FILE}, a PyTorch pickle; pickle files are not read (loading one can run arbitrary code). Convert the adapter to safetensors (in Python: PeftModel.from_pretrained(base, dir).save_pretrained(out, safe_serialization=True)) and load the ${PEFT_WEIGHTS_FILE} it writes`,
+        { source: label(PEFT_PICKLE_FILE) },
+      );
+    }
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${label(PEFT_WEIGHTS_FILE)}: no such file; a PEFT adapter directory holds ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE}`,
+      {
+        source: label(PEFT_WEIGHTS_FILE),
+      },
+    );
+  }
+  const configBytes = await src.readFile(joinRel(subfolder, PEFT_CONFIG_FILE));
+  if (!configBytes) {
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${label(PEFT_CONFIG_FILE)}: no such file; a PEFT adapter directory holds ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE}`,
+      {
+        source: label(PEFT_CONFIG_FILE),
+      },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(configBytes));
+  } catch (e) {
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${label(PEFT_CONFIG_FILE)}: not valid UTF-8 JSON (${(e as Error).message})`,
+      {
+        source: label(PEFT_CONFIG_FILE),
+      },
+    );
+  }
+  const parsed = parsePeftConfig(json, label(PEFT_CONFIG_FILE), model);
+  const tensors = tensorsFromSafetensors(weights, label(PEFT_WEIGHTS_FILE));
+  return { parsed, tensors, configLabel: label(PEFT_CONFIG_FILE), weightsLabel: label(PEFT_WEIGHTS_FILE) };
+}
+
+// ---- what a loaded file said beyond the library config ----
+
+const loadedExtras = new WeakMap<PeftModel, Map<string, { extras: PeftConfigExtras; snapshot: string }>>();
+
+function rememberExtras(peft: PeftModel, name: string, extras: PeftConfigExtras): void {
+  let m = loadedExtras.get(peft);
+  if (!m) loadedExtras.set(peft, (m = new Map()));
+  m.set(name, { extras, snapshot: JSON.stringify(peft.peftConfigFor(name)) });
+}
+
+/** The extras read for `name`, when its config is still the one that was loaded. */
+function extrasFor(peft: PeftModel, name: string, snapshot: string): PeftConfigExtras | null {
+  const e = loadedExtras.get(peft)?.get(name);
+  return e && e.snapshot === snapshot ? e.extras : null;
+}
+
+/** Sets the trainable flag of every tensor adapter `name` saves (LoRA/IA³ tensors, copies, unfrozen biases). */
+function setAdapterTensorsTrainable(peft: PeftModel, name: string, trainable: boolean): void {
+  peft.setAdapterTrainable(name, trainable);
+  for (const t of peft.peftTensorsFor(name).values()) if (t instanceof tf.Variable) t.trainable = trainable;
+}
+
+function finishLoad(peft: PeftModel, name: string, read: ReadAdapter, isTrainable: boolean): void {
+  setAdapterTensorsTrainable(peft, name, isTrainable);
+  if (!isTrainable) peft.eval();
+  rememberExtras(peft, name, read.parsed.extras);
+}
+
+function loadTensors(
+  peft: PeftModel,
+  name: string,
+  read: ReadAdapter,
+  strict: boolean,
+): LoadPeftTensorsResult {
+  try {
+    return peft.loadPeftTensors(name, read.tensors, { strict });
+  } catch (e) {
+    if (e instanceof AdapterError)
+      throw new AdapterError(e.code, `${read.weightsLabel}: ${e.message}`, {
+        ...e.details,
+        source: read.weightsLabel,
+      });
+    throw e;
+  }
+}
+
+function checkLoadOptions(opts: LoadPretrainedOptions, where: string): void {
+  check(
+    isPlainObject(opts),
+    'INVALID_CONFIG',
+    () => `${where}: options must be an object, got ${describeValue(opts)}`,
+  );
+  for (const k of ['isTrainable', 'strict', 'allowPartialMatch'] as const) {
+    check(
+      opts[k] === undefined || typeof opts[k] === 'boolean',
+      'INVALID_CONFIG',
+      () => `${where}: option '${k}' must be true or false, got ${describeValue(opts[k])}`,
+      () => ({ field: k }),
+    );
+  }
+  check(
+    opts.subfolder === undefined || typeof opts.subfolder === 'string',
+    'INVALID_CONFIG',
+    () => `${where}: option 'subfolder' must be a string, got ${describeValue(opts.subfolder)}`,
+    () => ({ field: 'subfolder' }),
+  );
+}
+
+// ---- public API ----
+
+/**
+ * Loads a PEFT adapter directory onto `model` (what PEFT calls `PeftModel.from_pretrained`): reads
+ * `adapter_config.json` (SPEC §4.3 "Reading"), wraps the model's targeted layers, and loads
+ * `adapter_model.safetensors` (F32, F16 or BF16; keys without `base_model.model.` accepted with one
+ * warning). The config and the tensor file are validated before the model is touched; a tensor
+ * mismatch (`STATE_DICT_MISMATCH`, naming the keys, both shapes and "looks transposed") unwraps the
+ * model again, restoring its trainable flags.
+ *
+ * With `isTrainable: false` (default) every tensor of the adapter is frozen and the model is put in
+ * eval mode, as PEFT does.
+ *
+ * Errors: `CHECKPOINT_FORMAT` (missing files, `adapter_model.bin` only, bad JSON, missing `peft_type`,
+ * malformed safetensors), `UNSUPPORTED_FEATURE` (other PEFT types, features the library cannot
+ * honour; or `model` already managed by a PeftModel: use {@link loadAdapter}), `INVALID_CONFIG`
+ * (bad values, naming the PEFT key; `target_modules` missing without a model default),
+ * `TARGET_NOT_FOUND` / `UNSUPPORTED_TARGET` (§4.2), `STATE_DICT_MISMATCH`.
+ *
+ * @example
+ * ```ts
+ * const peft = await loadPretrained(model, './my-adapter', { adapterName: 'sql' });
+ * const y = peft.forward(x);
+ * ```
+ */
+export async function loadPretrained(
+  model: Module,
+  source: string | FileSource,
+  opts: LoadPretrainedOptions = {},
+): Promise<PeftModel> {
+  const where = 'loadPretrained';
+  check(
+    model instanceof Module,
+    'INVALID_INPUT',
+    () => `${where}: expected a Module, got ${describeValue(model)}`,
+  );
+  check(
+    !(model instanceof PeftModel) && !peftModelOf(model),
+    'UNSUPPORTED_FEATURE',
+    () =>
+      `${where}: the model is already managed by a PeftModel; add another adapter with loadAdapter(peft, source, name) (peft.loadAdapter)`,
+  );
+  checkLoadOptions(opts, where);
+  const name = opts.adapterName ?? PEFT_DEFAULT_ADAPTER;
+  const read = await readAdapter(source, opts.subfolder, model, where);
+  try {
+    // Snapshot what wrapping changes, to undo it if the tensors do not fit.
+    const trainable = new Map(model.parameters().map((p) => [p, p.trainable] as const));
+    const batchNorms = model
+      .namedModules()
+      .map(([, m]) => m)
+      .filter((m) => m instanceof BatchNorm && !libraryFrozen.has(m));
+    const undo = (peft: PeftModel | null) => {
+      peft?.unload();
+      for (const [p, t] of trainable) p.trainable = t;
+      for (const m of batchNorms) libraryFrozen.delete(m);
+    };
+    let peft: PeftModel;
+    try {
+      peft = PeftModel.wrap(model, read.parsed.config, {
+        adapterName: name,
+        allowPartialMatch: opts.allowPartialMatch ?? true,
+      });
+    } catch (e) {
+      if (!peftModelOf(model)) undo(null);
+      throw withPeftKeyNames(e, read.configLabel);
+    }
+    try {
+      loadTensors(peft, name, read, opts.strict ?? true);
+    } catch (e) {
+      undo(peft);
+      throw e;
+    }
+    finishLoad(peft, name, read, opts.isTrainable ?? false);
+    return peft;
+  } finally {
+    for (const t of read.tensors.values()) t.dispose();
+  }
+}
+
+/**
+ * Adds the adapter stored in a PEFT directory to an existing PeftModel under `adapterName` (what PEFT
+ * calls `load_adapter`). Same reading rules and options as {@link loadPretrained}; any failure leaves
+ * `peft` as it was. The name already held → `DUPLICATE_ADAPTER`; mixing LoRA and IA³ →
+ * `UNSUPPORTED_FEATURE`.
+ *
+ * PEFT note: the new adapter is enabled (as `addAdapter` does here); PEFT leaves it inactive until
+ * `set_adapter`. Use `peft.setActiveAdapters([...])` to choose.
+ *
+ * @returns The missing and unexpected tensor keys (non-empty only with `strict: false`).
+ */
+export async function loadAdapter(
+  peft: PeftModel,
+  source: string | FileSource,
+  adapterName: string,
+  opts: LoadAdapterOptions = {},
+): Promise<LoadPeftTensorsResult> {
+  const where = `loadAdapter('${adapterName}')`;
+  check(
+    peft instanceof PeftModel,
+    'INVALID_INPUT',
+    () => `${where}: expected a PeftModel, got ${describeValue(peft)}`,
+  );
+  check(
+    typeof adapterName === 'string',
+    'INVALID_ADAPTER_NAME',
+    () => `loadAdapter: the adapter name must be a string, got ${describeValue(adapterName)}`,
+  );
+  check(
+    !peft.adapterNames().includes(adapterName),
+    'DUPLICATE_ADAPTER',
+    () => `${where}: adapter '${adapterName}' already exists; held: ${peft.adapterNames().join(', ')}`,
+    () => ({ name: adapterName }),
+  );
+  checkLoadOptions(opts, where);
+  const read = await readAdapter(source, opts.subfolder, peft.model, where);
+  try {
+    try {
+      peft.addAdapter(adapterName, read.parsed.config, { allowPartialMatch: opts.allowPartialMatch ?? true });
+    } catch (e) {
+      throw withPeftKeyNames(e, read.configLabel);
+    }
+    let result: LoadPeftTensorsResult;
+    try {
+      result = loadTensors(peft, adapterName, read, opts.strict ?? true);
+    } catch (e) {
+      peft.deleteAdapter(adapterName);
+      throw e;
+    }
+    finishLoad(peft, adapterName, read, opts.isTrainable ?? false);
+    return result;
+  } finally {
+    for (const t of read.tensors.values()) t.dispose();
+  }
+}
+
+const WRITE_DTYPES: readonly SafetensorsWriteDtype[] = ['float32', 'float16', 'bfloat16'];
+
+function checkSaveOptions(opts: SavePretrainedOptions): void {
+  const where = 'savePretrained';
+  check(
+    isPlainObject(opts),
+    'INVALID_CONFIG',
+    () => `${where}: options must be an object, got ${describeValue(opts)}`,
+  );
+  const dtype = opts.dtype ?? 'float32';
+  check(
+    (WRITE_DTYPES as readonly unknown[]).includes(dtype),
+    'INVALID_CONFIG',
+    () => `${where}: ${notOneOf('dtype', dtype, WRITE_DTYPES)}`,
+    () => ({ field: 'dtype', value: dtype }),
+  );
+  const t = opts.taskType;
+  check(
+    t === undefined || t === null || (PEFT_TASK_TYPES as readonly unknown[]).includes(t),
+    'INVALID_CONFIG',
+    () => `${where}: ${notOneOf('taskType', t, [...PEFT_TASK_TYPES, 'null'])}`,
+    () => ({ field: 'taskType', value: t }),
+  );
+  const b = opts.baseModelNameOrPath;
+  check(
+    b === undefined || b === null || typeof b === 'string',
+    'INVALID_CONFIG',
+    () => `${where}: baseModelNameOrPath must be a string or null, got ${describeValue(b)}`,
+    () => ({ field: 'baseModelNameOrPath' }),
+  );
+  const a = opts.autoMapping;
+  check(
+    a === undefined ||
+      a === null ||
+      (isPlainObject(a) && typeof a.baseModelClass === 'string' && typeof a.parentLibrary === 'string'),
+    'INVALID_CONFIG',
+    () =>
+      `${where}: autoMapping must be {baseModelClass: string, parentLibrary: string} or null, got ${JSON.stringify(a)}`,
+    () => ({ field: 'autoMapping' }),
+  );
+  check(
+    opts.peftVersion === undefined || typeof opts.peftVersion === 'string',
+    'INVALID_CONFIG',
+    () => `${where}: peftVersion must be a string, got ${describeValue(opts.peftVersion)}`,
+    () => ({ field: 'peftVersion' }),
+  );
+  check(
+    opts.selectedAdapters === undefined ||
+      (Array.isArray(opts.selectedAdapters) && opts.selectedAdapters.every((n) => typeof n === 'string')),
+    'INVALID_CONFIG',
+    () =>
+      `${where}: selectedAdapters must be a list of adapter names, got ${describeValue(opts.selectedAdapters)}`,
+    () => ({ field: 'selectedAdapters' }),
+  );
+}
+
+/**
+ * Every file {@link savePretrained} would write, by relative path (`adapter_config.json`,
+ * `adapter_model.safetensors`, `<name>/…`), without writing anything. Same options and errors.
+ */
+export function peftFiles(
+  peft: PeftModel,
+  opts: SavePretrainedOptions = {},
+): Map<string, Uint8Array | string> {
+  const where = 'savePretrained';
+  check(
+    peft instanceof PeftModel,
+    'INVALID_INPUT',
+    () => `${where}: expected a PeftModel, got ${describeValue(peft)}`,
+  );
+  checkSaveOptions(opts);
+  const all = peft.adapterNames();
+  check(all.length > 0, 'NO_ADAPTERS', () => `${where}: the model holds no adapters; add one first`);
+  const selected = [...new Set(opts.selectedAdapters ?? all)];
+  const unknown = selected.filter((n) => !all.includes(n));
+  check(
+    unknown.length === 0,
+    'UNKNOWN_ADAPTER',
+    () =>
+      `${where}: unknown adapter${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; existing adapters: ${all.join(', ')}`,
+    () => ({ names: unknown, valid: all }),
+  );
+  const files = new Map<string, Uint8Array | string>();
+  for (const name of selected) {
+    const dir = name === PEFT_DEFAULT_ADAPTER ? '' : `${name}/`;
+    const cfg = peft.peftConfigFor(name);
+    const extras = extrasFor(peft, name, JSON.stringify(cfg));
+    const taskType = opts.taskType !== undefined ? opts.taskType : (extras?.taskType ?? null);
+    const config = serializePeftConfig(cfg, {
+      taskType,
+      baseModelNameOrPath:
+        opts.baseModelNameOrPath !== undefined
+          ? opts.baseModelNameOrPath
+          : (extras?.baseModelNameOrPath ?? null),
+      revision: extras?.revision ?? null,
+      autoMapping: opts.autoMapping ?? null,
+      peftVersion: opts.peftVersion,
+      inert: extras?.inert ?? {},
+    });
+    const weights = safetensorsFromTensors(peft.peftTensorsFor(name), {
+      dtype: opts.dtype ?? 'float32',
+      metadata: { format: 'pt' },
+      source: `${dir}${PEFT_WEIGHTS_FILE}`,
+    });
+    files.set(`${dir}${PEFT_CONFIG_FILE}`, config);
+    files.set(`${dir}${PEFT_WEIGHTS_FILE}`, weights);
+  }
+  return files;
+}
+
+/**
+ * Writes adapters as a PEFT directory (what PEFT calls `save_pretrained`): for `default`,
+ * `adapter_config.json` and `adapter_model.safetensors` at the root; for every other adapter the same
+ * pair under `<name>/`. The adapter name never appears in a tensor key (`base_model.model.<path>.lora_A.weight`,
+ * …, SPEC §4.3); the tensor file carries `{"format": "pt"}` metadata. The config holds exactly PEFT's
+ * keys for the method (LoRA: every key of PEFT's `LoraConfig`, features the library lacks at PEFT's
+ * defaults; IA³: PEFT's `IA3Config` keys), sorted, two-space indented, list-valued module fields sorted.
+ * Everything is serialised before the first file is written; in Node each file is written atomically.
+ *
+ * Errors: `NO_ADAPTERS`, `UNKNOWN_ADAPTER` (listing the adapters), `INVALID_CONFIG` (bad option,
+ * naming it and the valid choices), `INVALID_INPUT` (target is a file).
+ *
+ * @example
+ * ```ts
+ * await savePretrained(peft, './out', { baseModelNameOrPath: 'my-org/tiny-llama', taskType: 'CAUSAL_LM' });
+ * // browser: collect the files in memory
+ * const files = new Map();
+ * await savePretrained(peft, { writeFile: (p, d) => void files.set(p, d) });
+ * ```
+ */
+export async function savePretrained(
+  peft: PeftModel,
+  target: string | FileSink,
+  opts: SavePretrainedOptions = {},
+): Promise<void> {
+  const files = peftFiles(peft, opts);
+  let sink: FileSink;
+  if (typeof target === 'string') {
+    sink = await nodeDirSink(target);
+  } else {
+    check(
+      target !== null && typeof target === 'object' && typeof (target as FileSink).writeFile === 'function',
+      'INVALID_INPUT',
+      () =>
+        `savePretrained: target must be a directory path or an object with writeFile(path, data), got ${describeValue(target)}`,
+    );
+    sink = target;
+  }
+  for (const [path, data] of files) await sink.writeFile(path, data);
+}
+
+// ---- methods on PeftModel ----
+
+declare module '../adapters/lora/model.js' {
+  interface PeftModel {
+    /** See {@link savePretrained} (installed by the io layer). */
+    savePretrained(target: string | FileSink, opts?: SavePretrainedOptions): Promise<void>;
+    /** See {@link loadAdapter} (installed by the io layer). */
+    loadAdapter(
+      source: string | FileSource,
+      adapterName: string,
+      opts?: LoadAdapterOptions,
+    ): Promise<LoadPeftTensorsResult>;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace PeftModel {
+    /** See {@link loadPretrained} (installed by the io layer). */
+    function loadPretrained(
+      model: Module,
+      source: string | FileSource,
+      opts?: LoadPretrainedOptions,
+    ): Promise<PeftModel>;
+  }
+}
+
+Object.defineProperty(PeftModel.prototype, 'savePretrained', {
+  value: function savePretrainedMethod(
+    this: PeftModel,
+    target: string | FileSink,
+    opts?: SavePretrainedOptions,
+  ) {
+    return savePretrained(this, target, opts);
+  },
+  writable: true,
+  configurable: true,
+});
+Object.defineProperty(PeftModel.prototype, 'loadAdapter', {
+  value: function loadAdapterMethod(
+    this: PeftModel,
+    source: string | FileSource,
+    adapterName: string,
+    opts?: LoadAdapterOptions,
+  ) {
+    return loadAdapter(this, source, adapterName, opts);
+  },
+  writable: true,
+  configurable: true,
+});
+Object.defineProperty(PeftModel, 'loadPretrained', {
+  value: loadPretrained,
+  writable: true,
+  configurable: true,
+});
