@@ -11,6 +11,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
 
 /** The program with every subcommand. */
@@ -23,7 +24,16 @@ export function buildProgram(): Command {
       const backend = cmd.opts().backend as string | undefined;
       await initBackend(backend ? { backend: backend as 'wasm' } : {});
     });
-  for (const c of [demoCommand(), pretrainCommand(), adaptCommand(), evalCommand(), generateCommand(), inspectCommand()]) {
+  for (const c of [
+    demoCommand(),
+    pretrainCommand(),
+    adaptCommand(),
+    evalCommand(),
+    generateCommand(),
+    inspectCommand(),
+    mergeCommand(),
+    exportCommand(),
+  ]) {
     program.addCommand(c);
   }
   return program;

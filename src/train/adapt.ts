@@ -69,7 +69,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
       const peft = PeftModel.wrap(
         model,
         { type: 'lora', r: method.r, loraAlpha: method.alpha, targetModules: method.targetModules, loraDropout: method.dropout ?? 0 },
-        { adapterName: ADAPTER_NAME },
+        { adapterName: 'default' }, // PEFT's name: its directory layout puts 'default' at the root
       );
       peft.train();
       return { model: peft as unknown as LanguageModel, peft, withAdapterDisabled: (fn) => peft.withAdaptersDisabled(fn) };
