@@ -32,6 +32,11 @@ export interface AdaptRunOptions {
   seed: number;
   evalWindows: number;
   outDir: string;
+  /**
+   * Tuning mode: train on the training text minus its validation part and report bits per
+   * character on the validation part, so hyper-parameters are chosen without the held-out text.
+   */
+  tune?: boolean;
 }
 
 /** What a run reports (`result.json`). */
@@ -39,6 +44,8 @@ export interface AdaptRecord {
   name: string;
   method: AdaptMethod;
   dataset: string;
+  /** `heldOut`, or `validation` in tuning mode: where `heldOutBpc` was measured. */
+  evalSplit: 'heldOut' | 'validation';
   steps: number;
   batch: number;
   seqLen: number;
@@ -85,7 +92,7 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
   const result = await adaptCharLm({
     model: base.model,
     method: o.method,
-    ids: encodeCorpus(base.vocab, o.dataset, 'train'),
+    ids: encodeCorpus(base.vocab, o.dataset, o.tune ? 'tuneTrain' : 'train'),
     steps: o.steps,
     batch: o.batch,
     seqLen,
@@ -99,13 +106,15 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
   });
   progress.stop();
   await appendFile(metricsFile, lines.map((l) => `${l}\n`).join(''));
-  const target = encodeCorpus(base.vocab, o.dataset, 'heldOut');
-  const source = encodeCorpus(base.vocab, o.sourceDataset, 'heldOut');
+  const evalSplit = o.tune ? 'validation' : 'heldOut';
+  const target = encodeCorpus(base.vocab, o.dataset, evalSplit);
+  const source = encodeCorpus(base.vocab, o.sourceDataset, evalSplit);
   const bpc = (m: LanguageModel, ids: Int32Array) => evaluateBpc(m, ids, { seqLen, batch: o.batch, windows: o.evalWindows });
   const record: AdaptRecord = {
     name: o.name,
     method: o.method,
     dataset: o.dataset,
+    evalSplit,
     steps: o.steps,
     batch: o.batch,
     seqLen,

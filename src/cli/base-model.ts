@@ -1,6 +1,6 @@
 /** Loading the pretrained base model and encoding the corpora with its vocabulary. */
 import { fileURLToPath } from 'node:url';
-import { loadTextCorpus, type TextCorpusName } from '../data/datasets.js';
+import { loadTextCorpus, loadTuningSplit, type TextCorpusName } from '../data/datasets.js';
 import { CharVocab } from '../data/vocab.js';
 import { AdapterError } from '../errors.js';
 import { readModelDir, restoreModel } from '../io/model-checkpoint.js';
@@ -32,7 +32,12 @@ export async function loadBaseModel(dir: string = DEFAULT_BASE_DIR): Promise<Bas
   return { model, vocab, dir };
 }
 
+/** The splits a command can read: the standard ones, and the tuning split of the training text. */
+export type CorpusSplit = 'train' | 'heldOut' | 'tuneTrain' | 'validation';
+
 /** A corpus split encoded with `vocab`. */
-export function encodeCorpus(vocab: CharVocab, name: TextCorpusName, split: 'train' | 'heldOut'): Int32Array {
+export function encodeCorpus(vocab: CharVocab, name: TextCorpusName, split: CorpusSplit): Int32Array {
+  if (split === 'tuneTrain') return vocab.encode(loadTuningSplit(name).train);
+  if (split === 'validation') return vocab.encode(loadTuningSplit(name).validation);
   return vocab.encode(loadTextCorpus(name)[split]);
 }

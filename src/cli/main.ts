@@ -13,6 +13,7 @@ import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { sweepCommand } from './commands/sweep.js';
 
 /** The program with every subcommand. */
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     inspectCommand(),
     mergeCommand(),
     exportCommand(),
+    sweepCommand(),
   ]) {
     program.addCommand(c);
   }

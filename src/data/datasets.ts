@@ -10,7 +10,7 @@
  */
 import { check, notOneOf } from '../errors.js';
 import { mobyDickText, splitMobyDick } from './mobydick.js';
-import { splitSotu } from './sotu.js';
+import { splitSotu, splitSotuForTuning } from './sotu.js';
 import { loadSpamSplits, type SpamLoadOptions, type SpamSplits } from './spamassassin.js';
 
 /** Names of the text corpora (character-level language modelling). */
@@ -82,6 +82,23 @@ export function loadTextCorpus(name: TextCorpusName): TextCorpusSplits {
     textCache.set(name, splits);
   }
   return { name, train: splits.train, heldOut: splits.heldOut };
+}
+
+/**
+ * The training split divided again for hyper-parameter tuning: `train` minus a validation part, and
+ * `validation`. SOTU: the training addresses with chronological index `i % 10 === 8` are validation;
+ * Moby-Dick: the last 5 % of the training text. The held-out split is never touched.
+ */
+export function loadTuningSplit(name: TextCorpusName): { train: string; validation: string } {
+  check(
+    (TEXT_CORPUS_NAMES as readonly unknown[]).includes(name),
+    'INVALID_CONFIG',
+    () => notOneOf('text corpus', name, TEXT_CORPUS_NAMES),
+    () => ({ name, valid: [...TEXT_CORPUS_NAMES] }),
+  );
+  if (name === 'sotu') return splitSotuForTuning();
+  const { train, heldOut } = splitMobyDick(loadTextCorpus('mobydick').train);
+  return { train, validation: heldOut };
 }
 
 /**

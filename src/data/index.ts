@@ -32,6 +32,7 @@ export {
   isDatasetName,
   loadDataset,
   loadTextCorpus,
+  loadTuningSplit,
   type DatasetName,
   type TextCorpusName,
   type TextCorpusSplits,
@@ -49,6 +50,8 @@ export {
 export {
   loadSotu,
   splitSotu,
+  splitSotuForTuning,
+  isSotuValidation,
   sotuDocument,
   isSotuHeldOut,
   SOTU_HELD_OUT_EVERY,

@@ -89,6 +89,25 @@ export function splitSotu(addresses: readonly SotuAddress[] = loadSotu()): {
   return { train: train.join(DOCUMENT_SEPARATOR), heldOut: heldOut.join(DOCUMENT_SEPARATOR) };
 }
 
+/** Validation addresses for choosing hyper-parameters: chronological index `i % 10 === 8`. */
+export function isSotuValidation(index: number): boolean {
+  return index % SOTU_HELD_OUT_EVERY === SOTU_HELD_OUT_EVERY - 2;
+}
+
+/**
+ * The training addresses split again for hyper-parameter tuning, so that choices never look at the
+ * held-out addresses: `train` without the validation addresses, and `validation`.
+ */
+export function splitSotuForTuning(addresses: readonly SotuAddress[] = loadSotu()): { train: string; validation: string } {
+  const train: string[] = [];
+  const validation: string[] = [];
+  for (const a of addresses) {
+    if (isSotuHeldOut(a.index)) continue;
+    (isSotuValidation(a.index) ? validation : train).push(sotuDocument(a));
+  }
+  return { train: train.join(DOCUMENT_SEPARATOR), validation: validation.join(DOCUMENT_SEPARATOR) };
+}
+
 /**
  * One address as it appears in the corpus: normalised, then trimmed.
  *

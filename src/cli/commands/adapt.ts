@@ -36,6 +36,7 @@ export function adaptCommand(): Command {
     .option('--lr <x>', 'peak learning rate (default: per method, see README)', positiveNumber('--lr'))
     .option('--seed <n>', 'seed of the batches and the adapter initialisation', nonNegativeInt('--seed'), 0)
     .option('--eval-windows <n>', 'held-out windows evaluated (evenly spaced)', positiveInt('--eval-windows'), 512)
+    .option('--tune', 'train without the validation part of the training text and evaluate on it (for choosing hyper-parameters; the held-out text is not used)')
     .option('--name <label>', 'label of this run in reports')
     .option('--out <dir>', 'run directory to create', `runs/adapt-${timestamp()}`)
     .addOption(progressOption())
@@ -57,6 +58,7 @@ export function adaptCommand(): Command {
           seed: o.seed,
           evalWindows: o.evalWindows,
           outDir: o.out,
+          tune: Boolean(o.tune),
         },
         createProgress(name, o.steps, o.progress as ProgressMode),
       );

@@ -7,10 +7,8 @@
  * backend uses one thread, so two processes use both cores of a small machine.
  */
 import { Command } from 'commander';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { getBackendInfo } from '../../backend/backend.js';
 import { AdapterError } from '../../errors.js';
 import { loadAdaptersFromFile } from '../../io/adapter-file.js';
@@ -20,7 +18,8 @@ import type { AdaptRecord } from '../adapt-run.js';
 import { nameList, positiveInt } from '../args.js';
 import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from '../base-model.js';
 import { lossCurvesSvg, type CurvePoint } from '../plots.js';
-import { createMultiProgress, type Progress, type ProgressMode } from '../progress.js';
+import { pool, runAdaptChild } from '../child-runs.js';
+import { createMultiProgress, type ProgressMode } from '../progress.js';
 import { ensureNewDir, timestamp } from '../run-dir.js';
 import { DEFAULT_LR } from './adapt.js';
 import { progressOption } from './pretrain.js';
@@ -40,48 +39,6 @@ export const DEMO_METHODS: Record<string, (lr?: number) => MethodSpec> = {
   'full-finetune': (lr = DEFAULT_LR.full) => ({ name: 'full-finetune', flags: ['--method', 'full'], lr }),
 };
 const DEFAULT_METHODS = ['linear-adapter', 'lora', 'full-finetune'];
-
-/** Runs `adapterkit adapt` in a child process, feeding its JSON progress to `progress`. */
-function runChild(args: string[], progress: Progress): Promise<AdaptRecord> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'adapt', ...args, '--progress', 'json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let record: AdaptRecord | undefined;
-    let stderr = '';
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let msg: { event?: string; step?: number; loss?: number; tokensPerSecond?: number; record?: AdaptRecord };
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        return; // not a progress line
-      }
-      if (msg.event === 'step') progress.update({ step: msg.step!, loss: msg.loss!, tokensPerSecond: msg.tokensPerSecond! });
-      else if (msg.event === 'result') record = msg.record;
-    });
-    child.stderr!.on('data', (d) => (stderr += String(d)));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      progress.stop();
-      if (code === 0 && record) resolve(record);
-      else reject(new Error(`adapt ${args.join(' ')} failed (exit ${code}):\n${stderr.trim()}`));
-    });
-  });
-}
-
-/** Runs `tasks` with at most `limit` at a time, keeping their order in the result. */
-async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return out;
-}
 
 const f3 = (x: number) => x.toFixed(3);
 
@@ -127,7 +84,7 @@ export function demoCommand(): Command {
       const bars = createMultiProgress(o.progress as ProgressMode);
       const records = await pool(
         order.map((s) => () =>
-          runChild(
+          runAdaptChild(
             ['--base', o.base, '--steps', String(o.steps), '--lr', String(s.lr), '--eval-windows', String(o.evalWindows), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
             bars.add(s.name, o.steps),
           ),
