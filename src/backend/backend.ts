@@ -13,7 +13,7 @@ export interface BackendInfo {
   name: string;
   /** Whether the wasm backend runs with SIMD (always true in Node 20; detected in browsers). */
   simd: boolean | null;
-  /** Threads the wasm backend uses (TensorFlow.js runs it single-threaded in Node). */
+  /** Threads the wasm backend uses (1 in Node; null when a browser decides). */
   threads: number | null;
   /** `node` or `browser`. */
   platform: 'node' | 'browser';
@@ -100,7 +100,8 @@ export function getBackendInfo(): BackendInfo {
   let threads: number | null = null;
   if (name === 'wasm') {
     simd = isNode ? true : Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
-    threads = isNode ? 1 : tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 0 : 1;
+    // TensorFlow.js runs wasm single-threaded in Node; in browsers threads need cross-origin isolation.
+    threads = isNode || !tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 1 : null;
   }
   return { name, simd, threads, platform: isNode ? 'node' : 'browser', tfjsVersion: tf.version_core };
 }
