@@ -1,13 +1,15 @@
 /**
  * Hosts with two insertion points per block (transformer and conformer blocks): adapters run at
  * `'mha'` (after the self-attention residual) and `'post'` (end of block). Linear adapters run only
- * at `'post'`, attention adapters only at `'mha'`; anything else passes through unchanged.
+ * at `'post'`, attention adapters only at `'mha'`; parallel adapters read the `'mha'` value and add
+ * their branch at `'post'`; anything else passes through unchanged.
  */
 import type { Tensor } from '../backend/tf.js';
 import { AdapterError, isPlainObject, notOneOf } from '../errors.js';
 import type { Module, ModuleClass } from '../nn/module.js';
 import type { AdapterModule } from './adapter-module.js';
 import { withAdapters } from './host.js';
+import { POINT_DISPATCH, type AdapterSelection } from './per-sample.js';
 import { adapterClassOf } from './registry.js';
 import type { AdapterConfig, AdapterInput, AdapterStrategy } from './types.js';
 
@@ -30,7 +32,7 @@ export const SELF_ATTENTION_MODELS = ['rel_pos', 'abs_pos'] as const;
 
 const CONFORMER_ATTENTION = ['multiHeadAttention', 'relPositionMultiHeadAttention'] as const;
 
-type AdapterKind = 'linear' | 'conformerAttention' | 'transformerAttention' | 'other';
+type AdapterKind = 'linear' | 'parallel' | 'conformerAttention' | 'transformerAttention' | 'other';
 
 function isA(adapter: Module, type: string): boolean {
   const cls = adapterClassOf(type);
@@ -40,6 +42,7 @@ function isA(adapter: Module, type: string): boolean {
 /** How an attention host treats an adapter, from its class. */
 function kindOf(adapter: Module): AdapterKind {
   if (isA(adapter, 'linear')) return 'linear';
+  if (isA(adapter, 'parallel')) return 'parallel';
   if (isA(adapter, 'transformerMultiHeadAttention')) return 'transformerAttention';
   if (CONFORMER_ATTENTION.some((t) => isA(adapter, t))) return 'conformerAttention';
   return 'other';
@@ -53,6 +56,7 @@ function kindOfType(type: string): AdapterKind {
 
 const LOCATIONS: Record<AdapterKind, AdapterLocation[]> = {
   linear: ['post'],
+  parallel: ['mha', 'post'],
   conformerAttention: ['mha'],
   transformerAttention: ['mha'],
   other: [],
@@ -71,8 +75,10 @@ export interface AttentionHostOptions {
 export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opts: AttentionHostOptions) {
   class AttentionAdapterHost extends withAdapters(Base) {
     override defaultAcceptedAdapterTypes(): Array<string | ModuleClass> {
+      // `parallel` (He et al. 2021) sits beside a transformer block's FFN, whose input is the 'mha'
+      // value; conformer blocks run other modules between 'mha' and their FFN, so they do not take it.
       return opts.kind === 'transformer'
-        ? ['linear', 'transformerMultiHeadAttention']
+        ? ['linear', 'transformerMultiHeadAttention', ...(adapterClassOf('parallel') ? ['parallel'] : [])]
         : ['linear', ...CONFORMER_ATTENTION];
     }
 
@@ -80,6 +86,15 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
     runAdapterPoint(loc: AdapterLocation, x: Tensor, ctx: { attMask?: Tensor; posEmb?: Tensor } = {}): Tensor {
       if (!this.isAdapterAvailable()) return x;
       return this.forwardEnabledAdapters({ x, loc, ...ctx } as AdapterPointInput).x;
+    }
+
+    /**
+     * As the base method. A `'mha'` point starts a new forward of the block, so parallel-adapter
+     * inputs left by an earlier forward that never reached `'post'` are dropped first.
+     */
+    override forwardEnabledAdapters<T extends AdapterInput>(input: T, opts: { adapterNames?: AdapterSelection[] } = {}): T {
+      if (isPlainObject(input) && input.loc === 'mha') parallelInputs.delete(this);
+      return super.forwardEnabledAdapters(input, opts);
     }
 
     /** The insertion points where adapter `name` runs (`[]` if it never runs here). */
@@ -131,7 +146,15 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
       if (!LOCATIONS[kind].includes(point.loc)) return point;
       const run = (arg: AdapterInput) => ctx.adapterStrategy.forward(arg, adapter, { module: this }) as Tensor;
       let x: Tensor;
-      if (kind === 'linear') {
+      if (kind === 'parallel') {
+        // Parallel adapter: at 'mha' keep the FFN input h (the value is unchanged); at 'post' the
+        // strategy adds the branch computed from it: h_post = h + FFN(LN(h)) + s·A(h).
+        if (point.loc === 'mha') {
+          pushParallelInput(this, ctx.adapterName, point.x);
+          return point;
+        }
+        x = run({ value: point.x, x: takeParallelInput(this, ctx.adapterName) });
+      } else if (kind === 'linear') {
         x = run(point.x);
       } else if (kind === 'transformerAttention') {
         x = run({ queries: point.x, keys: point.x, values: point.x, attentionMask: point.attMask });
@@ -142,5 +165,39 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
       return { ...point, x };
     }
   }
+  // Linear adapters act on `x` at 'post' only: per-sample selection may batch them in one pass.
+  Object.defineProperty(AttentionAdapterHost.prototype, POINT_DISPATCH, { value: true });
   return AttentionAdapterHost;
+}
+
+/**
+ * Per-forward store of parallel-adapter inputs, by host and adapter name: `'mha'` appends the FFN
+ * input, `'post'` takes the oldest one. A queue, not a single slot, because per-sample selection may
+ * run the same adapter for several row groups, each group visiting 'mha' then 'post' in the same
+ * order. Every `'mha'` point clears the host's store first (a new forward), so nothing from a forward
+ * that failed between the two points is ever used. The tensors belong to the caller's forward scope
+ * (not kept); disposed entries are skipped as a second safeguard.
+ */
+const parallelInputs = new WeakMap<Module, Map<string, Tensor[]>>();
+
+function pushParallelInput(host: Module, name: string, h: Tensor): void {
+  let byName = parallelInputs.get(host);
+  if (!byName) parallelInputs.set(host, (byName = new Map()));
+  const queue = (byName.get(name) ?? []).filter((t) => !t.isDisposed);
+  queue.push(h);
+  byName.set(name, queue);
+}
+
+function takeParallelInput(host: Module & { hostLabel(): string }, name: string): Tensor {
+  const queue = parallelInputs.get(host)?.get(name) ?? [];
+  let h = queue.shift();
+  while (h && h.isDisposed) h = queue.shift();
+  if (!h) {
+    throw new AdapterError(
+      'INVALID_INPUT',
+      `parallel adapter '${name}' on '${host.hostLabel()}' reached 'post' without an input from 'mha' in the same forward; the block must run its 'mha' point first`,
+      { name, host: host.hostLabel() },
+    );
+  }
+  return h;
 }

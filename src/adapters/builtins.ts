@@ -5,4 +5,5 @@ import './linear/index.js';
 import './attention/index.js';
 import './positional/index.js';
 import './infused/index.js';
+import './parallel/index.js';
 import './transformer-hosts.js';

@@ -117,3 +117,20 @@ export {
 } from './lora/index.js';
 export { IA3_UNMERGE_EPS, Ia3Linear, ia3ConfigSchema, parseIa3Config, type Ia3Config, type NormalizedIa3Config } from './ia3/index.js';
 export { formatTrainableParameters, trainableParameterReport, type TrainableParameterReport } from './report.js';
+export {
+  PARALLEL_DEFAULT_STRATEGY,
+  ParallelAdapter,
+  parallelAdapterSchema,
+  type ParallelAdapterConfig,
+  type ParallelAdapterOptions,
+} from './parallel/index.js';
+export {
+  batchSizeOf,
+  groupRows,
+  normalizeSelection,
+  rowDropout,
+  rowSelection,
+  runRowGroups,
+  selectPerRow,
+  type RowGroup,
+} from './per-sample.js';

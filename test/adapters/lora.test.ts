@@ -541,11 +541,10 @@ describe('PeftModel management', () => {
     expect(Math.max(...values(peft.forward(ids)).map((v, i) => Math.abs(v - y[i]!)))).toBeLessThan(1e-5);
   });
 
-  it('forward with adapterNames → UNSUPPORTED_FEATURE (per-sample selection is not implemented here); wrapping twice → UNSUPPORTED_FEATURE', () => {
+  it('wrapping twice → UNSUPPORTED_FEATURE; duplicate, invalid and unknown names are rejected', () => {
     seed();
     const model = new TinyLM();
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'] }));
-    expect(thrown(() => peft.forward(makeIds(), { adapterNames: ['default', 'default'] })).code).toBe('UNSUPPORTED_FEATURE');
     expect(thrown(() => PeftModel.wrap(model, lora({ targetModules: ['v_proj'] }))).code).toBe('UNSUPPORTED_FEATURE');
     expect(thrown(() => peft.addAdapter('default', lora({ targetModules: ['v_proj'] }))).code).toBe('DUPLICATE_ADAPTER');
     expect(thrown(() => peft.addAdapter('a.b', lora({ targetModules: ['v_proj'] }))).code).toBe('INVALID_ADAPTER_NAME');

@@ -3,12 +3,14 @@
  * wrapped layer's variables under their original keys and adds per-adapter low-rank factors.
  */
 import { tf, type Tensor } from '../../backend/tf.js';
-import { embeddingLookup, matMulWeightT } from '../../backend/kernels.js';
+import { embeddingLookup, matMulWeightT, permuteRows } from '../../backend/kernels.js';
 import { AdapterError, check } from '../../errors.js';
 import { normal, uniform } from '../../nn/init.js';
 import { Dropout, Embedding, Linear, ModuleDict, linear } from '../../nn/layers.js';
+import { batchedMatMul } from '../../nn/attention.js';
 import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
+import { invertPerm, padCols, padRows, rowDropout, rowSelection, selectPerRow } from '../per-sample.js';
 import { loraScaling, type InitLoraWeights } from './config.js';
 import { assignCast, BaseTunerLayer, f32, ParameterDict, type AdapterTensor } from './tuner-layer.js';
 
@@ -175,13 +177,95 @@ export class LoraLinear extends BaseTunerLayer {
     this.info.delete(name);
   }
 
-  /** `x [..., in]` → `[..., out]`. */
+  /** `x [..., in]` → `[..., out]`. With a per-sample plan (SPEC §4.5), row `b` adds only its adapter's delta. */
   override forward(x: Tensor): Tensor {
     return tf.tidy(() => {
       const base = this.baseLayer.forward(x);
+      const plan = this.rowPlan(x);
+      if (plan) {
+        const delta = this.perRowDelta(x, base, plan);
+        return delta ? tf.add(base, delta) : base;
+      }
       let y = base;
       for (const n of this.runNames()) y = tf.add(y, this.adapterDelta(x, n, base));
       return y;
+    });
+  }
+
+  /**
+   * Per-sample selection (SPEC §4.5): `delta[b] = s_{n_b}·B_{n_b}(A_{n_b}(Dropout_{n_b}(x[b])))` for
+   * the adapter `n_b` of row `b` (zero for base rows and adapters not held here).
+   *
+   * Plain LoRA adapters run in one pass: the selected adapters' `Aᵀ` are stacked `[K, in, rmax]` and
+   * `(s·B)ᵀ` `[K, rmax, out]` (zero-padded to the largest rank, scaling folded in), each row picks
+   * its pair with a one-hot product (`selectPerRow`; base rows pick zeros), and the per-row products
+   * run as two batched matMuls `[B, T, in]·[B, in, rmax]·[B, rmax, out]`. LoRA dropout is drawn per
+   * row with that row's adapter's probability (training only). Only adapters some row selects enter
+   * the computation, so no other adapter receives a gradient.
+   *
+   * DoRA adapters fall back to row groups: each DoRA adapter's rows are gathered by a permutation,
+   * run through {@link adapterDelta} as a group, and put back.
+   */
+  private perRowDelta(x: Tensor, base: Tensor, plan: readonly (string | null)[]): Tensor | null {
+    const held = this.heldAdapters();
+    const selected: string[] = [];
+    for (const n of plan) if (n !== null && held.includes(n) && !selected.includes(n)) selected.push(n);
+    const plain = selected.filter((n) => !this.info.get(n)!.useDora);
+    const dora = selected.filter((n) => this.info.get(n)!.useDora);
+    const parts: Tensor[] = [];
+    if (plain.length) parts.push(this.gatherDelta(x, plain, plan.map((n) => (n === null ? -1 : plain.indexOf(n)))));
+    if (dora.length) parts.push(this.groupedDelta(x, base, dora, plan));
+    if (!parts.length) return null; // every row is base here (or runs an adapter this layer does not hold)
+    return parts.length === 1 ? parts[0]! : tf.add(parts[0]!, parts[1]!);
+  }
+
+  /** One-pass delta of the plain adapters `names`; `rowIdx[b]` indexes `names` (−1 = none). */
+  private gatherDelta(x: Tensor, names: string[], rowIdx: number[]): Tensor {
+    return tf.tidy(() => {
+      const k = names.length;
+      const b = x.shape[0]!;
+      const inF = this.inFeatures;
+      const outF = this.outFeatures;
+      const idx = rowIdx.map((i) => (i < 0 ? k : i));
+      const sel = rowSelection(idx, k);
+      const rMax = Math.max(...names.map((n) => this.info.get(n)!.r));
+      const aT = names.map((n) => padCols(tf.transpose(this.lora_A.get(n)!.weight), rMax));
+      const bT = names.map((n) => padRows(tf.transpose(tf.mul(this.lora_B.get(n)!.weight, this.info.get(n)!.scaling)), rMax));
+      const pRow = idx.map((i) => {
+        const d = i < k ? this.lora_dropout.get(names[i]!)! : null;
+        return d && d.training ? d.p : 0;
+      });
+      const xd = tf.reshape(rowDropout(x, pRow), [b, -1, inF]);
+      const h = batchedMatMul(xd, selectPerRow(sel, aT));
+      let delta = batchedMatMul(h, selectPerRow(sel, bT));
+      if (names.some((n) => this.lora_B.get(n)!.bias)) {
+        const biases = names.map((n) => {
+          const bias = this.lora_B.get(n)!.bias;
+          return bias ? tf.mul(bias, this.info.get(n)!.scaling) : tf.zeros([outF]);
+        });
+        delta = tf.add(delta, tf.reshape(selectPerRow(sel, biases), [b, 1, outF]));
+      }
+      return tf.reshape(delta, [...x.shape.slice(0, -1), outF]);
+    });
+  }
+
+  /** Delta of the DoRA adapters `names`, each computed on its own rows (zero elsewhere). */
+  private groupedDelta(x: Tensor, base: Tensor, names: string[], plan: readonly (string | null)[]): Tensor {
+    return tf.tidy(() => {
+      const groups = names.map((n) => plan.flatMap((p, row) => (p === n ? [row] : [])));
+      const rest = plan.flatMap((p, row) => (p !== null && names.includes(p) ? [] : [row]));
+      const perm = [...groups.flat(), ...rest];
+      const xp = permuteRows(x, perm);
+      const bp = permuteRows(base, perm);
+      const parts: Tensor[] = [];
+      let offset = 0;
+      names.forEach((n, i) => {
+        const len = groups[i]!.length;
+        parts.push(this.adapterDelta(tf.slice(xp, offset, len), n, tf.slice(bp, offset, len)));
+        offset += len;
+      });
+      if (rest.length) parts.push(tf.zeros([rest.length, ...base.shape.slice(1)]));
+      return permuteRows(tf.concat(parts, 0), invertPerm(perm));
     });
   }
 
@@ -363,12 +447,47 @@ export class LoraEmbedding extends BaseTunerLayer {
     this.info.delete(name);
   }
 
-  /** `ids` (int32, any shape) → `[...ids.shape, dim]`. */
+  /** `ids` (int32, any shape) → `[...ids.shape, dim]`. With a per-sample plan (SPEC §4.5), row `b` adds only its adapter's delta. */
   override forward(ids: Tensor): Tensor {
     return tf.tidy(() => {
       let y = this.baseLayer.forward(ids);
+      const plan = this.rowPlan(ids);
+      if (plan) {
+        const delta = this.perRowDelta(ids, plan);
+        return delta ? tf.add(y, delta) : y;
+      }
       for (const n of this.runNames()) y = tf.add(y, this.adapterDelta(ids, n));
       return y;
+    });
+  }
+
+  /**
+   * Per-sample delta in one pass: the selected adapters' `Aᵀ` tables are concatenated `[num, Σr]`
+   * and `s·B` `[dim, Σr]`; one lookup gives every adapter's low-rank codes, a constant row mask keeps
+   * only the columns of row `b`'s adapter (all zero for base rows), and one matMul maps them back.
+   * The lookup uses `embeddingLookup`, whose gradient is a matMul (no gather gradient on wasm).
+   */
+  private perRowDelta(ids: Tensor, plan: readonly (string | null)[]): Tensor | null {
+    const held = this.heldAdapters();
+    const names: string[] = [];
+    for (const n of plan) if (n !== null && held.includes(n) && !names.includes(n)) names.push(n);
+    if (!names.length) return null;
+    return tf.tidy(() => {
+      const ranks = names.map((n) => this.info.get(n)!.r);
+      const total = ranks.reduce((a, c) => a + c, 0);
+      const table = tf.concat(names.map((n) => tf.transpose(this.lora_embedding_A.get(n)!)), 1);
+      const up = tf.concat(names.map((n) => tf.mul(this.lora_embedding_B.get(n)!, this.info.get(n)!.scaling)), 1);
+      const owner = ranks.flatMap((r, i) => new Array<number>(r).fill(i));
+      const mask = new Float32Array(plan.length * total);
+      plan.forEach((n, row) => {
+        const k = n === null ? -1 : names.indexOf(n);
+        owner.forEach((o, c) => {
+          if (o === k) mask[row * total + c] = 1;
+        });
+      });
+      const maskT = tf.tensor(mask, [plan.length, ...ids.shape.slice(1).map(() => 1), total]);
+      const codes = tf.mul(embeddingLookup(ids, table), maskT);
+      return matMulWeightT(codes, up);
     });
   }
 

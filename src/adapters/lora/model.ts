@@ -10,6 +10,7 @@ import { BatchNorm, Embedding, Linear } from '../../nn/layers.js';
 import { Module, type StateDict } from '../../nn/module.js';
 import { isAdapterHost } from '../host-brand.js';
 import { checkAdapterName, libraryFrozen, type AdapterHostModule } from '../host.js';
+import { BASE_SELECTION, batchSizeOf, groupRows, normalizeSelection, runRowGroups } from '../per-sample.js';
 import { Ia3Linear } from '../ia3/layer.js';
 import { LoraEmbedding, LoraLinear } from './layer.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
@@ -79,6 +80,8 @@ export class PeftModel extends Module {
   private readonly records = new Map<string, AdapterRecord>();
   private readonly enabled = new Set<string>();
   private override: readonly string[] | null = null;
+  /** Per-sample selection of the current call: adapter of each batch row (null = base), else null. */
+  private rowPlan: (string | null)[] | null = null;
   /** Shared with every wrapper layer: which adapters run. */
   private readonly ctx: TunerContext;
 
@@ -87,7 +90,7 @@ export class PeftModel extends Module {
     this.model = model;
     this.modelGuid = model.modelGuid;
     this.training = model.training;
-    this.ctx = { activeAdapters: () => this.override ?? this.getEnabledAdapters() };
+    this.ctx = { activeAdapters: () => this.override ?? this.getEnabledAdapters(), rowAdapters: () => this.rowPlan };
   }
 
   /**
@@ -479,17 +482,73 @@ export class PeftModel extends Module {
   /**
    * Runs the wrapped model's forward with the enabled adapters.
    *
-   * Per-sample selection (`adapterNames`, SPEC §4.5) is not implemented yet → `UNSUPPORTED_FEATURE`.
-   * Seam for it: every wrapper reads which adapters run from this model's context, and exposes
-   * `adapterDelta(x, name, …)` for running one adapter on a row subset.
+   * With `adapterNames` (per-sample selection, SPEC §4.5), row `i` of the batch (dim 0 of the input,
+   * or of its first tensor) runs adapter `adapterNames[i]`, `'__base__'` for none, whatever the
+   * enabled flags (which stay unchanged). Each row gets exactly what a forward with only its adapter
+   * enabled gives it, in the current mode; training is allowed and gradients reach only adapters some
+   * row selects. Errors: length ≠ batch → `BATCH_SELECTION` naming both numbers; an unknown name →
+   * `UNKNOWN_ADAPTER` listing the valid names and `'__base__'`; any adapter merged →
+   * `BATCH_SELECTION` (unmerge first); a list entry → `BATCH_SELECTION`.
+   *
+   * How: LoRA wrappers compute every row in one pass per layer from a per-row plan (a one-hot
+   * selection of stacked, zero-padded `A`/`B` and batched matMuls; see `LoraLinear`), with DoRA
+   * adapters run per row group inside the layer. IA³ adapters, and selections of adapters that hold
+   * `modulesToSave` copies, run the whole model once per row group (rows with the same selection) and
+   * stitch the rows back: the same result, one pass per group. A single group is a plain forward with
+   * that selection active.
+   *
+   * PEFT note: PEFT's mixed-batch inference forbids training and merged adapters; here training is
+   * allowed.
    */
   override forward(input: unknown, opts: { adapterNames?: string[] } = {}): any {
-    if (opts.adapterNames !== undefined) {
-      throw new AdapterError('UNSUPPORTED_FEATURE', 'PeftModel.forward: per-sample adapter selection (adapterNames) is not supported yet', {
-        feature: 'adapterNames',
-      });
-    }
+    if (opts.adapterNames !== undefined) return this.forwardPerSample(input, opts.adapterNames);
     return tf.tidy(() => this.model.forward(input));
+  }
+
+  /** Per-sample selection (SPEC §4.5); see {@link forward}. */
+  private forwardPerSample(input: unknown, selection: readonly string[]): any {
+    const merged = this.adapterNames().filter((n) => this.isMerged(n));
+    check(
+      merged.length === 0,
+      'BATCH_SELECTION',
+      () => `forward with adapterNames: adapter(s) ${merged.join(', ')} are merged into the base weights, so rows cannot opt out of them; call unmergeAdapters() first`,
+      () => ({ merged }),
+    );
+    check(Array.isArray(selection), 'BATCH_SELECTION', () => `forward: adapterNames must be an array with one adapter name per batch row, got ${typeof selection}`);
+    const bad = selection.findIndex((n) => typeof n !== 'string');
+    check(
+      bad < 0,
+      'BATCH_SELECTION',
+      () => `forward: adapterNames[${bad}] must be one adapter name or '${BASE_SELECTION}' (LoRA adapters are summed, not chained), got ${JSON.stringify(selection[bad])}`,
+    );
+    const batch = batchSizeOf(input);
+    const perRow = normalizeSelection(selection, batch, this.adapterNames());
+    const groups = groupRows(perRow);
+    const selected = groups.flatMap((g) => g.names);
+    const prevOverride = this.override;
+    try {
+      if (groups.length === 1) {
+        this.override = selected;
+        return tf.tidy(() => this.model.forward(input));
+      }
+      const grouped = this.tunerType === 'ia3' || selected.some((n) => this.records.get(n)!.copies.length > 0);
+      if (grouped) {
+        return tf.tidy(() =>
+          runRowGroups(input, batch, groups, (part, names) => {
+            this.override = names;
+            return this.model.forward(part);
+          }) as tf.TensorContainer,
+        );
+      }
+      // One pass: every wrapper reads the per-row plan (modules-to-save wrappers see `selected`,
+      // none of which holds a copy, and run their original module).
+      this.override = selected;
+      this.rowPlan = perRow.map((names) => names[0] ?? null);
+      return tf.tidy(() => this.model.forward(input));
+    } finally {
+      this.override = prevOverride;
+      this.rowPlan = null;
+    }
   }
 
   /** Wrapper layers in the model, in module order. */

@@ -11,11 +11,18 @@ import { Module } from '../../nn/module.js';
  * Tells wrappers which adapters run on this call, in execution order. The managing `PeftModel`
  * supplies it (enabled adapters in insertion order, or none inside `withAdaptersDisabled`).
  *
- * Seam for per-sample selection (SPEC §4.5): a router can run each row group with its own
- * `activeAdapters()` answer, or call a wrapper's `adapterDelta` on a row subset directly.
+ * Per-sample selection (SPEC §4.5): during `PeftModel.forward(input, {adapterNames})` the model
+ * either runs each row group with its own `activeAdapters()` answer (grouped fallback), or answers
+ * {@link TunerContext.rowAdapters} so that every wrapper computes all rows in one pass.
  */
 export interface TunerContext {
   activeAdapters(): readonly string[];
+  /**
+   * The adapter batch row `b` runs on this call (`null` = none, the base), or `null` when there is
+   * no per-sample selection and every row runs `activeAdapters()`. Wrappers given a plan expect
+   * dim 0 of their input to be the batch.
+   */
+  rowAdapters?(): readonly (string | null)[] | null;
 }
 
 /** Parameters keyed by adapter name with no `.weight` suffix: state key `<dict>.<name>`. */
@@ -128,6 +135,23 @@ export abstract class BaseTunerLayer extends Module {
     const held = this.heldAdapters();
     const active = this.ctx ? this.ctx.activeAdapters() : held;
     return active.filter((n) => held.includes(n) && !this.mergedAdapters.includes(n));
+  }
+
+  /**
+   * The per-sample plan of this call (SPEC §4.5), or null. Input `x` must carry the batch on dim 0,
+   * else `BATCH_SELECTION` naming this layer and both sizes.
+   */
+  protected rowPlan(x: Tensor): readonly (string | null)[] | null {
+    const plan = this.ctx?.rowAdapters?.() ?? null;
+    if (!plan) return null;
+    check(
+      x.rank > 0 && x.shape[0] === plan.length,
+      'BATCH_SELECTION',
+      () =>
+        `per-sample adapter selection: '${this.label()}' received an input of shape [${x.shape.join(', ')}] whose dim 0 is not the batch of ${plan.length} rows; per-row LoRA needs the batch on dim 0 of every wrapped layer's input`,
+      () => ({ layer: this.label(), batch: plan.length, shape: x.shape }),
+    );
+    return plan;
   }
 
   /** A label for messages. */
