@@ -77,13 +77,21 @@ function disabledOverhead(): { plainMs: number; disabledMs: number; overhead: nu
     tf.tidy(() => m.forward(ids).dataSync());
     return performance.now() - t0;
   };
-  for (let i = 0; i < 2; i++) (fwd(plain), fwd(held));
+  for (let i = 0; i < 2; i++) {
+    fwd(plain);
+    fwd(held);
+  }
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < 4 * REPS; i++) {
     // Alternate the order so drifting machine load hits both sides alike.
-    if (i % 2) (a.push(fwd(plain)), b.push(fwd(held)));
-    else (b.push(fwd(held)), a.push(fwd(plain)));
+    if (i % 2) {
+      a.push(fwd(plain));
+      b.push(fwd(held));
+    } else {
+      b.push(fwd(held));
+      a.push(fwd(plain));
+    }
   }
   ids.dispose();
   const plainMs = median(a);

@@ -29,11 +29,13 @@ import {
 } from './types.js';
 
 type ModuleCtor = new (...args: any[]) => Module;
+/** Any class (accepted-type entries are checked to extend Module at run time). */
+type AnyClass = abstract new (...args: any[]) => unknown;
 
 /** One accepted type: its name (registered type name, else the class's typeName) and class. */
 export interface AcceptedType {
   name: string;
-  cls: Function;
+  cls: AnyClass;
 }
 
 interface HostState {
@@ -84,7 +86,7 @@ export function checkAdapterName(adapterName: string, written: string): void {
 }
 
 /** Maps accepted-type entries (type names or module classes) to {name, cls}. */
-function toAcceptedTypes(types: Iterable<string | ModuleClass | Function>, where: string): AcceptedType[] {
+function toAcceptedTypes(types: Iterable<string | ModuleClass | AnyClass>, where: string): AcceptedType[] {
   const out: AcceptedType[] = [];
   for (const t of types) {
     if (typeof t === 'string') {

@@ -107,7 +107,7 @@ export function adapterClassOf(type: string): AdapterClass | undefined {
 }
 
 /** The registered type name whose class is exactly `cls`, if any. */
-export function adapterTypeOfClass(cls: Function): string | undefined {
+export function adapterTypeOfClass(cls: abstract new (...args: any[]) => unknown): string | undefined {
   for (const [name, e] of adapterTypes) if (e.ctor === cls) return name;
   return undefined;
 }
