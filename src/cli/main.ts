@@ -3,6 +3,7 @@
  * message naming the flag and the valid values; library errors print their message and exit 1.
  */
 import { Command, CommanderError } from 'commander';
+import { pathToFileURL } from 'node:url';
 import { initBackend } from '../backend/backend.js';
 import { AdapterError } from '../errors.js';
 import '../index.js';
@@ -60,5 +61,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntry) process.exitCode = await main(process.argv);
