@@ -321,7 +321,7 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
       const accepted = this.acceptedTypes();
       if (accepted.length === 0) return;
       const skipped = this.heldAdapterNames().filter((n) => {
-        const a = this.peekAdapterLayer()!.get(n)!;
+        const a = this.getAdapterModule(n)!; // layered hosts hold adapters in their layers
         return !accepted.some((t) => a instanceof (t.cls as ModuleClass));
       });
       if (skipped.length) {

@@ -6,6 +6,7 @@
 import { AdapterError } from '../errors.js';
 import { logger } from '../logger.js';
 import type { Module, ModuleClass } from '../nn/module.js';
+import { isAdapterHost } from './host-brand.js';
 import { withAdapters, type AdapterHostModule } from './host.js';
 import type { AdapterConfig, AdaptersConfig } from './types.js';
 
@@ -44,6 +45,12 @@ export function withLayeredAdapters<TBase extends ModuleCtor>(Base: TBase) {
       const done: AdapterHostModule[] = [];
       try {
         for (const [i, layer] of this.adapterLayers().entries()) {
+          if (!isAdapterHost(layer)) {
+            throw new AdapterError(
+              'MODULE_NOT_ADAPTER_CAPABLE',
+              `layer ${i} of ${this.hostLabel()} (${(layer as Module).typeName}) cannot hold adapters; register its adapter class and call replaceAdapterCompatibleModules()`,
+            );
+          }
           if (this.adapterHostPath) layer.adapterHostPath = `${this.adapterHostPath}.layers.${i}`;
           layer.adapterCfg = this.adapterCfg;
           layer.addAdapter(name, corrected, extra);

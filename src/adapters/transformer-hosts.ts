@@ -13,9 +13,11 @@ import {
   TransformerEncoderBlock,
   type AdapterLocation,
   type AdapterPointContext,
+  type TransformerDecoderOptions,
+  type TransformerStackOptions as TransformerEncoderOptions,
 } from '../nn/transformer.js';
 import { withAttentionAdapters } from './attention-host.js';
-import { registerAdapter } from './class-registry.js';
+import { registerAdapter, updateModuleClassWithAdapterClass } from './class-registry.js';
 import type { AdapterHostModule } from './host.js';
 import { withLayeredAdapters } from './layered-host.js';
 
@@ -38,6 +40,11 @@ export class TransformerDecoderBlockAdapter extends withAttentionAdapters(Transf
 /** A {@link TransformerEncoder} whose adapters go to every block, sized to `dModel`. */
 export class TransformerEncoderAdapter extends withLayeredAdapters(TransformerEncoder) {
   static override readonly typeName: string = 'TransformerEncoderAdapter';
+  /** Built directly (not upgraded in place): its blocks become adapter hosts too. */
+  constructor(options: TransformerEncoderOptions) {
+    super(options);
+    for (const b of this.blocks()) updateModuleClassWithAdapterClass(b);
+  }
   override adapterLayers(): AdapterHostModule[] {
     return this.blocks() as unknown as AdapterHostModule[];
   }
@@ -49,6 +56,11 @@ export class TransformerEncoderAdapter extends withLayeredAdapters(TransformerEn
 /** A {@link TransformerDecoder} whose adapters go to every block, sized to `dModel`. */
 export class TransformerDecoderAdapter extends withLayeredAdapters(TransformerDecoder) {
   static override readonly typeName: string = 'TransformerDecoderAdapter';
+  /** Built directly (not upgraded in place): its blocks become adapter hosts too. */
+  constructor(options: TransformerDecoderOptions) {
+    super(options);
+    for (const b of this.blocks()) updateModuleClassWithAdapterClass(b);
+  }
   override adapterLayers(): AdapterHostModule[] {
     return this.blocks() as unknown as AdapterHostModule[];
   }
