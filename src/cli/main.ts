@@ -14,6 +14,7 @@ import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { spamCommand } from './commands/spam.js';
 import { sweepCommand } from './commands/sweep.js';
 
 /** The program with every subcommand. */
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     mergeCommand(),
     exportCommand(),
     sweepCommand(),
+    spamCommand(),
   ]) {
     program.addCommand(c);
   }

@@ -87,8 +87,8 @@ export interface TrainSpamClassifierOptions {
   /** `'scratch'` (default), or `{ lm }` to take the LM's vocabulary and character embeddings. */
   init?: SpamInit;
   /**
-   * An adapter config for `addAdapter` (e.g. `{ type: 'linear', inFeatures: 64, dim: 16 }`;
-   * `inFeatures` is set to `dModel`). When given, the model is frozen and only the adapter and the
+   * An adapter config for `addAdapter` (e.g. `{ type: 'linear', inFeatures: 64, dim: 16 }`; the
+   * encoder corrects `inFeatures` to its width, as NeMo's layered hosts do). When given, the model is frozen and only the adapter and the
    * new `classifier` head train.
    */
   adapter?: AdapterConfig;

@@ -37,7 +37,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('adapterkit CLI', () => {
   it('every command has --help', async () => {
-    for (const c of ['demo', 'pretrain', 'adapt', 'eval', 'generate', 'inspect', 'merge', 'export']) {
+    for (const c of ['demo', 'pretrain', 'adapt', 'eval', 'generate', 'inspect', 'merge', 'export', 'sweep', 'spam']) {
       const r = await run(c, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toContain(`Usage: adapterkit ${c}`);
@@ -113,6 +113,12 @@ describe('adapterkit CLI', () => {
     const full = join(tmp, 'run-full');
     expect((await run('adapt', '--base', base, '--method', 'full', '--steps', '2', '--batch', '4', '--eval-windows', '8', '--out', full, '--progress', 'none')).code).toBe(0);
     expect(existsSync(join(full, 'model', 'model.safetensors'))).toBe(true);
+  });
+
+  it('spam trains a classifier with an adapter on the LM embeddings and reports test accuracy', async () => {
+    const r = await run('spam', '--init', 'lm', '--base', base, '--adapter', 'linear', '--dim', '4', '--steps', '2', '--batch', '4', '--max-len', '16', '--progress', 'none');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/test accuracy \d+\.\d % on \d+ messages/);
   });
 
   it('inspect gives a clear error on a corrupt file and on a missing path', async () => {
