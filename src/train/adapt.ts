@@ -11,13 +11,14 @@ import { trainLm, type LanguageModel } from './lm.js';
 import type { StepInfo } from './trainer.js';
 
 /** The adaptation methods. */
-export const ADAPT_METHODS = ['full', 'linear', 'lora'] as const;
+export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora'] as const;
 export type AdaptMethodKind = (typeof ADAPT_METHODS)[number];
 
 /** One method and its options. */
 export type AdaptMethod =
   | { kind: 'full' }
   | { kind: 'linear'; dim: number; activation?: string; normPosition?: 'pre' | 'post'; dropout?: number }
+  | { kind: 'parallel'; dim: number; scaling: number }
   | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number };
 
 /** The name an adapter is added under. */
@@ -39,15 +40,19 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
     case 'full':
       model.unfreeze();
       return { model };
-    case 'linear': {
-      const cfg: AdapterConfig = {
-        type: 'linear',
-        inFeatures: model.cfg.dModel,
-        dim: method.dim,
-        ...(method.activation ? { activation: method.activation } : {}),
-        ...(method.normPosition ? { normPosition: method.normPosition } : {}),
-        ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
-      };
+    case 'linear':
+    case 'parallel': {
+      const cfg: AdapterConfig =
+        method.kind === 'parallel'
+          ? { type: 'parallel', inFeatures: model.cfg.dModel, dim: method.dim, scaling: method.scaling }
+          : {
+              type: 'linear',
+              inFeatures: model.cfg.dModel,
+              dim: method.dim,
+              ...(method.activation ? { activation: method.activation } : {}),
+              ...(method.normPosition ? { normPosition: method.normPosition } : {}),
+              ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
+            };
       model.addAdapter(ADAPTER_NAME, cfg);
       model.freeze();
       model.unfreezeEnabledAdapters();

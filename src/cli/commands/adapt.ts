@@ -9,12 +9,13 @@ import { ensureNewDir, timestamp } from '../run-dir.js';
 import { progressOption } from './pretrain.js';
 
 /** Learning rates chosen by the sweep recorded in the README, per method. */
-export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = { full: 3e-3, linear: 1e-2, lora: 1e-2 };
+export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = { full: 3e-3, linear: 3e-2, parallel: 1e-2, lora: 1e-2 };
 
 /** Builds the method from the command's flags. */
-export function methodFromFlags(o: { method: string; dim: number; rank: number; alpha?: number; targets: string[] }): AdaptMethod {
+export function methodFromFlags(o: { method: string; dim: number; scaling: number; rank: number; alpha?: number; targets: string[] }): AdaptMethod {
   if (o.method === 'full') return { kind: 'full' };
   if (o.method === 'linear') return { kind: 'linear', dim: o.dim };
+  if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling };
   return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
 }
 
@@ -26,7 +27,8 @@ export function adaptCommand(): Command {
     .addOption(new Option('--dataset <name>', 'text to adapt to').choices(TEXT_CORPUS_NAMES).default('sotu'))
     .addOption(new Option('--source <name>', 'the base model’s own text, evaluated to show what was forgotten').choices(TEXT_CORPUS_NAMES).default('mobydick'))
     .addOption(new Option('--method <kind>', 'what to train').choices(ADAPT_METHODS).default('linear'))
-    .option('--dim <n>', 'bottleneck width of the linear adapter', positiveInt('--dim'), 32)
+    .option('--dim <n>', 'bottleneck width of the linear or parallel adapter', positiveInt('--dim'), 32)
+    .option('--scaling <x>', 'output scale of the parallel adapter (4 = scaled parallel)', positiveNumber('--scaling'), 4)
     .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
     .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), ['q_proj', 'v_proj'])
@@ -43,7 +45,7 @@ export function adaptCommand(): Command {
     .action(async (o) => {
       await ensureNewDir(o.out);
       const method = methodFromFlags(o);
-      const name = o.name ?? (method.kind === 'full' ? 'full-finetune' : method.kind === 'linear' ? 'linear-adapter' : 'lora');
+      const name = o.name ?? { full: 'full-finetune', linear: 'linear-adapter', parallel: 'parallel-adapter', lora: 'lora' }[method.kind];
       const record = await runAdapt(
         {
           name,

@@ -35,6 +35,7 @@ interface MethodSpec {
 export const DEMO_METHODS: Record<string, (lr?: number) => MethodSpec> = {
   'linear-adapter': (lr = DEFAULT_LR.linear) => ({ name: 'linear-adapter', flags: ['--method', 'linear', '--dim', '32'], lr }),
   'linear-adapter-64': (lr = DEFAULT_LR.linear) => ({ name: 'linear-adapter-64', flags: ['--method', 'linear', '--dim', '64'], lr }),
+  'parallel-adapter': (lr = DEFAULT_LR.parallel) => ({ name: 'parallel-adapter', flags: ['--method', 'parallel', '--dim', '32', '--scaling', '4'], lr }),
   lora: (lr = DEFAULT_LR.lora) => ({ name: 'lora', flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'q_proj,v_proj'], lr }),
   'full-finetune': (lr = DEFAULT_LR.full) => ({ name: 'full-finetune', flags: ['--method', 'full'], lr }),
 };
