@@ -63,40 +63,58 @@ function freshModel(): CharLM {
   return new CharLM(structuredClone(CFG));
 }
 
-/** Forward time of a model without adapters vs an identical one holding disabled adapters, interleaved. */
+/**
+ * Forward time of one model without adapters vs the same model holding disabled adapters. The
+ * adapters are added before and deleted after each "held" measurement, and the order alternates, so
+ * both sides run on the same weights, memory and machine load.
+ */
 function disabledOverhead(): { plainMs: number; disabledMs: number; overhead: number } {
-  const plain = freshModel().eval();
-  const held = freshModel();
-  held.addAdapter('a', { type: 'linear', inFeatures: CFG.dModel, dim: 32 });
-  held.addAdapter('b', { type: 'linear', inFeatures: CFG.dModel, dim: 64 });
-  held.setEnabledAdapters(null, false);
-  held.eval();
+  const model = freshModel().eval();
   const { ids } = makeBatch();
-  const fwd = (m: CharLM) => {
+  const fwd = () => {
     const t0 = performance.now();
-    tf.tidy(() => m.forward(ids).dataSync());
+    tf.tidy(() => model.forward(ids).dataSync());
     return performance.now() - t0;
   };
+  const held = () => {
+    model.addAdapter('a', { type: 'linear', inFeatures: CFG.dModel, dim: 32 });
+    model.addAdapter('b', { type: 'linear', inFeatures: CFG.dModel, dim: 64 });
+    model.setEnabledAdapters(null, false);
+    model.eval();
+    fwd(); // the first forward after allocating the adapters pays for memory growth, not for adapters
+    const ms = fwd();
+    model.deleteAdapter('a');
+    model.deleteAdapter('b');
+    return ms;
+  };
   for (let i = 0; i < 2; i++) {
-    fwd(plain);
-    fwd(held);
+    fwd();
+    held();
   }
+  // Paired measurements: machine load drifts slowly, so each pair sees the same load; the median
+  // of the per-pair ratios is robust to the occasional slow run.
   const a: number[] = [];
   const b: number[] = [];
-  for (let i = 0; i < 4 * REPS; i++) {
-    // Alternate the order so drifting machine load hits both sides alike.
+  const ratios: number[] = [];
+  for (let i = 0; i < 6 * REPS; i++) {
+    let plain: number;
+    let disabled: number;
     if (i % 2) {
-      a.push(fwd(plain));
-      b.push(fwd(held));
+      plain = fwd();
+      disabled = held();
     } else {
-      b.push(fwd(held));
-      a.push(fwd(plain));
+      disabled = held();
+      plain = fwd();
     }
+    a.push(plain);
+    b.push(disabled);
+    ratios.push(disabled / plain - 1);
   }
   ids.dispose();
+  model.dispose();
   const plainMs = median(a);
   const disabledMs = median(b);
-  return { plainMs, disabledMs, overhead: (disabledMs - plainMs) / plainMs };
+  return { plainMs, disabledMs, overhead: median(ratios) };
 }
 
 /** The PyTorch step, the faster of 1 and 2 threads; null when torch is not importable. */

@@ -67,7 +67,7 @@ export function adaptCommand(): Command {
       if (o.progress === 'json') process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);
       else {
         console.log(
-          `${name}: ${record.trainableParams} trainable parameters (${record.trainablePercent.toFixed(2)} %), held-out ${o.dataset} ${record.heldOutBpc.toFixed(3)} bpc, ${o.source} ${record.sourceHeldOutBpc.toFixed(3)} bpc; saved ${record.saved}`,
+          `${name}: ${record.trainableParams} trainable parameters (${record.trainablePercent.toFixed(2)} %), ${record.evalSplit} ${o.dataset} ${record.heldOutBpc.toFixed(3)} bpc, ${o.source} ${record.sourceHeldOutBpc.toFixed(3)} bpc; saved ${record.saved}`,
         );
       }
     });
