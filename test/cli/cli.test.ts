@@ -47,7 +47,7 @@ describe('adapterkit CLI', () => {
   it('rejects bad flag values naming the valid values', async () => {
     const method = await run('adapt', '--method', 'adaptr');
     expect(method.code).not.toBe(0);
-    expect(method.err).toContain('full, linear, lora');
+    expect(method.err).toContain('full, linear, parallel, lora');
     const steps = await run('adapt', '--steps', '0');
     expect(steps.code).not.toBe(0);
     expect(steps.err).toContain('--steps must be a whole number ≥ 1');
