@@ -6,9 +6,8 @@ import { tf, type Tensor } from '../../backend/tf.js';
 import { check } from '../../errors.js';
 import { normal } from '../../nn/init.js';
 import { Linear } from '../../nn/layers.js';
-import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
-import { assignCast, BaseTunerLayer, f32, ParameterDict, type AdapterTensor } from '../lora/tuner-layer.js';
+import { assignCast, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../lora/tuner-layer.js';
 
 /** What unmerge divides by: `l + 1e-8` (PEFT's guard against division by zero). */
 export const IA3_UNMERGE_EPS = 1e-8;
@@ -27,32 +26,16 @@ export const IA3_UNMERGE_EPS = 1e-8;
  * ia3.updateLayer('default', { feedforward: false });
  * ```
  */
-export class Ia3Linear extends BaseTunerLayer {
+export class Ia3Linear extends LinearTunerLayer {
   static override readonly typeName: string = 'Ia3Linear';
   static override readonly adapterLayerNames = ['ia3_l'] as const;
   readonly tunerKind = 'ia3' as const;
-  override readonly baseLayer: Linear;
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** The base weight is stored `[in, out]`. */
-  readonly fanInFanOut: boolean;
   readonly ia3_l: ParameterDict;
   /** Per adapter: whether it scales the input (feed-forward). Insertion order. */
   readonly feedforward = new Map<string, boolean>();
 
   constructor(options: { base: Linear; fanInFanOut?: boolean }) {
-    const base = options.base;
-    check(
-      base instanceof Linear,
-      'UNSUPPORTED_TARGET',
-      () => `Ia3Linear wraps a Linear, got ${(base as Module)?.typeName ?? typeof base}`,
-    );
-    super(base);
-    this.baseLayer = base;
-    this.fanInFanOut = options.fanInFanOut ?? false;
-    const [d0, d1] = base.weight.shape as [number, number];
-    this.inFeatures = this.fanInFanOut ? d0 : d1;
-    this.outFeatures = this.fanInFanOut ? d1 : d0;
+    super(options);
     this.ia3_l = this.registerModule('ia3_l', new ParameterDict());
   }
 

@@ -12,7 +12,7 @@ import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { invertPerm, padCols, padRows, rowDropout, rowSelection, selectPerRow } from '../per-sample.js';
 import { loraScaling, type InitLoraWeights } from './config.js';
-import { assignCast, BaseTunerLayer, f32, ParameterDict, type AdapterTensor } from './tuner-layer.js';
+import { assignCast, BaseTunerLayer, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from './tuner-layer.js';
 
 /** Per-adapter options of a LoRA layer (resolved from the config and the rank/alpha patterns). */
 export interface LoraAdapterOptions {
@@ -85,17 +85,10 @@ function doraWeightNorm(w: Tensor, b: Tensor, a: Tensor, scaling: number, fanInF
  * const y = lora.forward(x); // equals the base output at init (B = 0)
  * ```
  */
-export class LoraLinear extends BaseTunerLayer {
+export class LoraLinear extends LinearTunerLayer {
   static override readonly typeName: string = 'LoraLinear';
   static override readonly adapterLayerNames = ['lora_A', 'lora_B', 'lora_magnitude_vector'] as const;
   readonly tunerKind = 'lora' as const;
-  override readonly baseLayer: Linear;
-  /** Input width of the layer. */
-  readonly inFeatures: number;
-  /** Output width of the layer. */
-  readonly outFeatures: number;
-  /** The base weight is stored `[in, out]`. */
-  readonly fanInFanOut: boolean;
   readonly lora_dropout: ModuleDict<Dropout>;
   readonly lora_A: ModuleDict<Linear>;
   readonly lora_B: ModuleDict<Linear>;
@@ -105,18 +98,7 @@ export class LoraLinear extends BaseTunerLayer {
   private readonly doraFactors = new Map<string, Tensor>();
 
   constructor(options: { base: Linear; fanInFanOut?: boolean }) {
-    const base = options.base;
-    check(
-      base instanceof Linear,
-      'UNSUPPORTED_TARGET',
-      () => `LoraLinear wraps a Linear, got ${(base as Module)?.typeName ?? typeof base}`,
-    );
-    super(base);
-    this.baseLayer = base;
-    this.fanInFanOut = options.fanInFanOut ?? false;
-    const [d0, d1] = base.weight.shape as [number, number];
-    this.inFeatures = this.fanInFanOut ? d0 : d1;
-    this.outFeatures = this.fanInFanOut ? d1 : d0;
+    super(options);
     this.lora_dropout = this.registerModule('lora_dropout', new ModuleDict<Dropout>());
     this.lora_A = this.registerModule('lora_A', new ModuleDict<Linear>());
     this.lora_B = this.registerModule('lora_B', new ModuleDict<Linear>());

@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { check } from '../../errors.js';
+import { Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 
 /**
@@ -190,4 +191,34 @@ export function assignCast(v: Variable, value: Tensor): void {
 /** Float32 view of a variable (for merges computed in float32). */
 export function f32(t: Tensor): Tensor {
   return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+}
+
+/**
+ * Base of the wrappers of a `Linear` (LoRA, IA³): checks the wrapped layer and reads its sizes,
+ * honouring `fanInFanOut` (a base weight stored `[in, out]`).
+ */
+export abstract class LinearTunerLayer extends BaseTunerLayer {
+  static override readonly typeName: string = 'LinearTunerLayer';
+  override readonly baseLayer: Linear;
+  /** Input width of the layer. */
+  readonly inFeatures: number;
+  /** Output width of the layer. */
+  readonly outFeatures: number;
+  /** The base weight is stored `[in, out]`. */
+  readonly fanInFanOut: boolean;
+
+  constructor(options: { base: Linear; fanInFanOut?: boolean }) {
+    const base = options.base;
+    check(
+      base instanceof Linear,
+      'UNSUPPORTED_TARGET',
+      () => `${new.target.typeName} wraps a Linear, got ${(base as Module)?.typeName ?? typeof base}`,
+    );
+    super(base);
+    this.baseLayer = base;
+    this.fanInFanOut = options.fanInFanOut ?? false;
+    const [d0, d1] = base.weight.shape as [number, number];
+    this.inFeatures = this.fanInFanOut ? d0 : d1;
+    this.outFeatures = this.fanInFanOut ? d1 : d0;
+  }
 }
