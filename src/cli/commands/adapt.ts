@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
+import { ACTIVATIONS, type Activation } from '../../nn/activations.js';
 import { ADAPT_METHODS, type AdaptMethod } from '../../train/adapt.js';
 import { nameList, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { runAdapt } from '../adapt-run.js';
@@ -12,9 +13,18 @@ import { progressOption } from './pretrain.js';
 export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = { full: 3e-3, linear: 3e-2, parallel: 1e-2, lora: 1e-2 };
 
 /** Builds the method from the command's flags. */
-export function methodFromFlags(o: { method: string; dim: number; scaling: number; rank: number; alpha?: number; targets: string[] }): AdaptMethod {
+export function methodFromFlags(o: {
+  method: string;
+  dim: number;
+  activation: Activation;
+  normPosition: 'pre' | 'post';
+  scaling: number;
+  rank: number;
+  alpha?: number;
+  targets: string[];
+}): AdaptMethod {
   if (o.method === 'full') return { kind: 'full' };
-  if (o.method === 'linear') return { kind: 'linear', dim: o.dim };
+  if (o.method === 'linear') return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
   if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling };
   return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
 }
@@ -28,6 +38,8 @@ export function adaptCommand(): Command {
     .addOption(new Option('--source <name>', 'the base model’s own text, evaluated to show what was forgotten').choices(TEXT_CORPUS_NAMES).default('mobydick'))
     .addOption(new Option('--method <kind>', 'what to train').choices(ADAPT_METHODS).default('linear'))
     .option('--dim <n>', 'bottleneck width of the linear or parallel adapter', positiveInt('--dim'), 32)
+    .addOption(new Option('--activation <name>', 'activation of the linear adapter').choices(ACTIVATIONS).default('swish'))
+    .addOption(new Option('--norm-position <where>', 'LayerNorm before or after the linear adapter').choices(['pre', 'post']).default('pre'))
     .option('--scaling <x>', 'output scale of the parallel adapter (4 = scaled parallel)', positiveNumber('--scaling'), 4)
     .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
