@@ -6,8 +6,8 @@ import { Module, fmtShape } from '../nn/module.js';
 import { TransformerDecoder } from '../nn/transformer.js';
 import { getRng, type Rng } from '../rng.js';
 import type { CharVocabJSON } from '../data/vocab.js';
-import { requireChoice, requirePositiveInt } from './common.js';
-import { embed, POSITIONAL_KINDS, registerEmbeddings } from './positions.js';
+import { checkSequenceConfig } from './common.js';
+import { embed, registerEmbeddings } from './positions.js';
 
 /** Config of {@link CharLM}. Stored with checkpoints; `adapters` holds the adapters config. */
 export interface CharLMConfig extends AdapterModelConfig {
@@ -37,10 +37,7 @@ class CharLMBase extends Module {
   constructor(cfg: CharLMConfig) {
     super();
     const name = 'char-lm';
-    const c = cfg as unknown as Record<string, unknown>;
-    for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen']) requirePositiveInt(c, f, name);
-    const positional = requireChoice(c, 'positional', POSITIONAL_KINDS, 'learned', name);
-    check(cfg.dModel % cfg.nHead === 0, 'INVALID_CONFIG', () => `${name} config: dModel (${cfg.dModel}) must be divisible by nHead (${cfg.nHead})`);
+    const positional = checkSequenceConfig(cfg, name);
     this.cfg = { ...structuredClone(cfg), model: 'char-lm', positional };
     const { vocabSize, dModel, numLayers, nHead, dFF } = cfg;
     registerEmbeddings(this, cfg, positional);

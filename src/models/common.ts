@@ -1,4 +1,6 @@
+import { CharVocab, type CharVocabJSON } from '../data/vocab.js';
 import { AdapterError, check, notOneOf } from '../errors.js';
+import { POSITIONAL_KINDS, type PositionalKind } from './positions.js';
 
 /** Checks a model config field is an integer ≥ 1, naming the model and field otherwise. */
 export function requirePositiveInt(cfg: Record<string, unknown>, field: string, model: string): number {
@@ -25,4 +27,43 @@ export function requireChoice<T extends string>(
     throw new AdapterError('INVALID_CONFIG', `${model} config: ${notOneOf(field, v, choices)}`, { field, valid: [...choices] });
   }
   return v as T;
+}
+
+/** The fields every transformer sequence model's config has. */
+export interface SequenceModelConfig {
+  vocabSize: number;
+  dModel: number;
+  numLayers: number;
+  nHead: number;
+  dFF: number;
+  maxLen: number;
+  positional?: PositionalKind;
+  vocab?: CharVocabJSON;
+}
+
+/**
+ * Checks a sequence model's config: sizes are integers ≥ 1 (plus `extraFields`), `positional` is
+ * known, `dModel` divides by `nHead`, and a stored vocabulary has `vocabSize` entries. Returns the
+ * positional kind with its default.
+ */
+export function checkSequenceConfig(cfg: SequenceModelConfig, model: string, extraFields: readonly string[] = []): PositionalKind {
+  const c = cfg as unknown as Record<string, unknown>;
+  for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen', ...extraFields]) requirePositiveInt(c, f, model);
+  const positional = requireChoice(c, 'positional', POSITIONAL_KINDS, 'learned', model);
+  check(
+    cfg.dModel % cfg.nHead === 0,
+    'INVALID_CONFIG',
+    () => `${model} config: dModel (${cfg.dModel}) must be divisible by nHead (${cfg.nHead})`,
+    () => ({ field: 'nHead', value: cfg.nHead }),
+  );
+  if (cfg.vocab !== undefined) {
+    const size = CharVocab.fromJSON(cfg.vocab).size;
+    check(
+      size === cfg.vocabSize,
+      'INVALID_CONFIG',
+      () => `${model} config: vocabSize (${cfg.vocabSize}) differs from the size of the stored vocabulary (${size})`,
+      () => ({ field: 'vocabSize', value: cfg.vocabSize, expected: size }),
+    );
+  }
+  return positional;
 }

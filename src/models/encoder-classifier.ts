@@ -11,8 +11,8 @@ import { Embedding, Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { TransformerEncoder } from '../nn/transformer.js';
 import type { CharLM } from './char-lm.js';
-import { requireChoice, requirePositiveInt } from './common.js';
-import { embed, POSITIONAL_KINDS, registerEmbeddings } from './positions.js';
+import { checkSequenceConfig } from './common.js';
+import { embed, registerEmbeddings } from './positions.js';
 
 /** Config of {@link EncoderClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
 export interface EncoderClassifierConfig extends AdapterModelConfig {
@@ -53,26 +53,7 @@ class EncoderClassifierBase extends Module {
   constructor(cfg: EncoderClassifierConfig) {
     super();
     const name = ENCODER_CLASSIFIER;
-    const c = cfg as unknown as Record<string, unknown>;
-    for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen', 'numClasses'])
-      requirePositiveInt(c, f, name);
-    const positional = requireChoice(c, 'positional', POSITIONAL_KINDS, 'learned', name);
-    check(
-      cfg.dModel % cfg.nHead === 0,
-      'INVALID_CONFIG',
-      () => `${name} config: dModel (${cfg.dModel}) must be divisible by nHead (${cfg.nHead})`,
-      () => ({ field: 'nHead', value: cfg.nHead }),
-    );
-    if (cfg.vocab !== undefined) {
-      const size = CharVocab.fromJSON(cfg.vocab).size;
-      check(
-        size === cfg.vocabSize,
-        'INVALID_CONFIG',
-        () =>
-          `${name} config: vocabSize (${cfg.vocabSize}) differs from the size of the stored vocabulary (${size})`,
-        () => ({ field: 'vocabSize', value: cfg.vocabSize, expected: size }),
-      );
-    }
+    const positional = checkSequenceConfig(cfg, name, ['numClasses']);
     this.cfg = { ...structuredClone(cfg), model: ENCODER_CLASSIFIER, positional };
     const { dModel, numLayers, nHead, dFF, numClasses } = cfg;
     registerEmbeddings(this, cfg, positional);
