@@ -16,7 +16,14 @@ export type AdaptMethodKind = (typeof ADAPT_METHODS)[number];
 
 /** One method and its options. */
 export type AdaptMethod =
-  | { kind: 'full' }
+  | {
+      kind: 'full';
+      /**
+       * Train only the parameters whose path (e.g. `decoder.layers.0.ffn.fc1.weight`) matches this
+       * regular expression; the rest stay frozen. Default: every parameter.
+       */
+      trainable?: string;
+    }
   | { kind: 'linear'; dim: number; activation?: string; normPosition?: 'pre' | 'post'; dropout?: number }
   | { kind: 'parallel'; dim: number; scaling: number }
   | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number };
@@ -38,7 +45,8 @@ export interface AttachedMethod {
 export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod {
   switch (method.kind) {
     case 'full':
-      model.unfreeze();
+      if (method.trainable === undefined) model.unfreeze();
+      else trainOnlyMatching(model, method.trainable);
       return { model };
     case 'linear':
     case 'parallel': {
@@ -85,6 +93,26 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
         notOneOf('adaptation method', (method as { kind: unknown }).kind, ADAPT_METHODS),
       );
   }
+}
+
+/** Freezes `model` except the parameters whose path matches `pattern` (a regular expression). */
+function trainOnlyMatching(model: CharLM, pattern: string): void {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch (e) {
+    throw new AdapterError('INVALID_CONFIG', `trainable parameters: '${pattern}' is not a valid regular expression (${(e as Error).message})`);
+  }
+  const paths = model.namedParameters().map(([path]) => path);
+  const matched = paths.filter((path) => re.test(path));
+  check(
+    matched.length > 0,
+    'INVALID_CONFIG',
+    () => `trainable parameters: '${pattern}' matches no parameter path; paths look like ${paths.filter((_, i) => i % 8 === 0).slice(0, 5).join(', ')}, …`,
+  );
+  model.freeze();
+  for (const [path, p] of model.namedParameters()) if (matched.includes(path)) p.trainable = true;
+  model.train();
 }
 
 /** Options of {@link adaptCharLm}. */

@@ -91,6 +91,34 @@ describe('adapterkit CLI', () => {
     expect(insModel.out).toContain('char-lm checkpoint');
   });
 
+  it('--trainable fine-tunes only the matching parameters and leaves the rest bit-identical', async () => {
+    const out = join(tmp, 'run-partial');
+    const r = await run('adapt', '--base', base, '--method', 'full', '--trainable', '^lm_head\\.', '--steps', '2', '--batch', '4', '--eval-windows', '8', '--out', out, '--progress', 'none');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('partial-finetune');
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    const cfg = JSON.parse(readFileSync(join(base, 'config.json'), 'utf8'));
+    expect(result.trainableParams).toBe(cfg.dModel * cfg.vocabSize + cfg.vocabSize);
+    const { parseSafetensors } = await import('../../src/io/safetensors.js');
+    const before = parseSafetensors(readFileSync(join(base, 'model.safetensors')));
+    const after = parseSafetensors(readFileSync(join(out, 'model', 'model.safetensors')));
+    expect(before.tensors.size).toBeGreaterThan(2);
+    for (const [name, entry] of before.tensors) {
+      const same = Buffer.from(entry.data).equals(Buffer.from(after.tensors.get(name)!.data));
+      expect([name, same]).toEqual([name, !name.startsWith('lm_head.')]);
+    }
+    const invalid = await run('adapt', '--base', base, '--method', 'full', '--trainable', '(', '--out', join(tmp, 'p1'), '--progress', 'none');
+    expect(invalid.code).toBe(1);
+    expect(invalid.err).toContain('not a valid regular expression');
+    const none = await run('adapt', '--base', base, '--method', 'full', '--trainable', 'nothing-here', '--out', join(tmp, 'p2'), '--progress', 'none');
+    expect(none.code).toBe(1);
+    expect(none.err).toContain('matches no parameter path');
+    expect(none.err).toContain('tok_emb.weight');
+    const wrongMethod = await run('adapt', '--base', base, '--method', 'linear', '--trainable', 'ffn', '--out', join(tmp, 'p3'), '--progress', 'none');
+    expect(wrongMethod.code).toBe(1);
+    expect(wrongMethod.err).toContain('--method full only');
+  });
+
   it('a LoRA run saves a PEFT directory that merge and export accept; full fine-tuning saves a model', async () => {
     const out = join(tmp, 'run-lora');
     const r = await run('adapt', '--base', base, '--method', 'lora', '--rank', '2', '--steps', '2', '--batch', '4', '--eval-windows', '8', '--out', out, '--progress', 'none');

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
 import { ACTIVATIONS, type Activation } from '../../nn/activations.js';
+import { AdapterError } from '../../errors.js';
 import { ADAPT_METHODS, type AdaptMethod } from '../../train/adapt.js';
 import { nameList, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { runAdapt } from '../adapt-run.js';
@@ -22,8 +23,12 @@ export function methodFromFlags(o: {
   rank: number;
   alpha?: number;
   targets: string[];
+  trainable?: string;
 }): AdaptMethod {
-  if (o.method === 'full') return { kind: 'full' };
+  if (o.trainable !== undefined && o.method !== 'full') {
+    throw new AdapterError('INVALID_CONFIG', `--trainable applies to --method full only (got --method ${o.method})`);
+  }
+  if (o.method === 'full') return o.trainable === undefined ? { kind: 'full' } : { kind: 'full', trainable: o.trainable };
   if (o.method === 'linear') return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
   if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling };
   return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
@@ -44,6 +49,7 @@ export function adaptCommand(): Command {
     .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
     .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), ['q_proj', 'v_proj'])
+    .option('--trainable <regex>', "with --method full: train only the parameters whose path matches, e.g. '^lm_head' or 'ffn'")
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), 200)
     .option('--batch <n>', 'sequences per step', positiveInt('--batch'), 16)
     .option('--seq-len <n>', 'characters per sequence (default: the model context)', positiveInt('--seq-len'))
@@ -57,7 +63,8 @@ export function adaptCommand(): Command {
     .action(async (o) => {
       await ensureNewDir(o.out);
       const method = methodFromFlags(o);
-      const name = o.name ?? { full: 'full-finetune', linear: 'linear-adapter', parallel: 'parallel-adapter', lora: 'lora' }[method.kind];
+      const partial = method.kind === 'full' && method.trainable !== undefined;
+      const name = o.name ?? (partial ? 'partial-finetune' : undefined) ?? { full: 'full-finetune', linear: 'linear-adapter', parallel: 'parallel-adapter', lora: 'lora' }[method.kind];
       const record = await runAdapt(
         {
           name,

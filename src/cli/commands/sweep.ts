@@ -19,6 +19,7 @@ const DEFAULT_GRID = {
   'full-finetune': [1e-3, 3e-3, 1e-2],
   'linear-adapter': [3e-3, 1e-2, 3e-2],
   lora: [3e-3, 1e-2, 3e-2],
+  'lora-ffn': [3e-3, 1e-2, 3e-2],
 };
 
 function parseLrs(v: string): number[] {
