@@ -14,12 +14,11 @@ import { getBackendInfo } from '../../backend/backend.js';
 import { AdapterError } from '../../errors.js';
 import { loadAdaptersFromFile } from '../../io/adapter-file.js';
 import { createRng } from '../../rng.js';
-import { evaluateBpc } from '../../train/lm.js';
 import type { AdaptRecord } from '../adapt-run.js';
 import { nameList, positiveInt } from '../args.js';
-import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from '../base-model.js';
+import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
 import { lossCurvesSvg, type CurvePoint } from '../plots.js';
-import { pool, runAdaptChild } from '../child-runs.js';
+import { pool, runAdaptChild, runCliChild, type EvalRecord } from '../child-runs.js';
 import { createMultiProgress, type ProgressMode } from '../progress.js';
 import { ensureNewDir, timestamp } from '../run-dir.js';
 import { DEFAULT_LR } from './adapt.js';
@@ -46,6 +45,18 @@ export const DEMO_METHODS: Record<string, (lr?: number) => MethodSpec> = {
 const DEFAULT_METHODS = ['linear-adapter', 'lora', 'lora-ffn', 'full-finetune'];
 
 const f3 = (x: number) => x.toFixed(3);
+
+/** Sequences per step, and windows per evaluation pass (the same everywhere, so figures compare exactly). */
+const BATCH = 16;
+
+/**
+ * Longest runs first (full fine-tuning, then LoRA, then the rest), so the workers finish at about
+ * the same time.
+ */
+function longestFirst(specs: MethodSpec[]): MethodSpec[] {
+  const cost = (s: MethodSpec) => (s.name === 'full-finetune' ? 3 : s.flags.includes('lora') ? 2 : 1);
+  return [...specs].sort((a, b) => cost(b) - cost(a));
+}
 
 /** The share of full fine-tuning's held-out improvement a method recovers. */
 function recovered(base: number, method: number, full: number): number {
@@ -76,27 +87,26 @@ export function demoCommand(): Command {
       console.log(`adapterkit main job: Moby-Dick → State of the Union, ${o.steps} steps per method; writing ${runDir}`);
 
       const base = await loadBaseModel(o.base);
-      const seqLen = base.model.cfg.maxLen;
-      const sotu = encodeCorpus(base.vocab, 'sotu', 'heldOut');
-      const moby = encodeCorpus(base.vocab, 'mobydick', 'heldOut');
-      const bpc = (ids: Int32Array) => evaluateBpc(base.model, ids, { seqLen, batch: 16, windows: o.evalWindows });
-      const baseBpc = { heldOutBpc: bpc(sotu), sourceHeldOutBpc: bpc(moby) };
-      console.log(`base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`);
-
       const specs = (o.methods as string[]).map((m) => DEMO_METHODS[m]!());
-      // Longest first, so the two workers finish at about the same time.
-      const order = [...specs].sort((a, b) => Number(b.name === 'full-finetune') - Number(a.name === 'full-finetune'));
       const bars = createMultiProgress(o.progress as ProgressMode);
-      const records = await pool(
-        order.map((s) => () =>
-          runAdaptChild(
-            ['--base', o.base, '--steps', String(o.steps), '--lr', String(s.lr), '--eval-windows', String(o.evalWindows), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
-            bars.add(s.name, o.steps),
-          ),
+      const common = ['--base', o.base, '--eval-windows', String(o.evalWindows)];
+      const methodTasks = longestFirst(specs).map((s) => () =>
+        runAdaptChild(
+          [...common, '--steps', String(o.steps), '--batch', String(BATCH), '--lr', String(s.lr), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
+          bars.add(s.name, o.steps),
         ),
-        o.workers,
       );
+      // The base model's figures come from separate processes, queued last: they fill the time a
+      // worker would otherwise wait for the longest run, and disabled adapters are compared with them.
+      const baseTasks = (['sotu', 'mobydick'] as const).map((dataset) => () =>
+        runCliChild<EvalRecord>(['eval', '--base', o.base, '--dataset', dataset, '--windows', String(o.evalWindows), '--batch', String(BATCH), '--json']),
+      );
+      const done = await pool<AdaptRecord | EvalRecord>([...methodTasks, ...baseTasks], o.workers);
       bars.stop();
+      const records = done.slice(0, methodTasks.length) as AdaptRecord[];
+      const [sotuBase, mobyBase] = done.slice(methodTasks.length) as EvalRecord[];
+      const baseBpc = { heldOutBpc: sotuBase!.bpc, sourceHeldOutBpc: mobyBase!.bpc };
+      console.log(`base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`);
       const byName = new Map(records.map((r) => [r.name, r]));
       const ordered = specs.map((s) => byName.get(s.name)!);
       const full = byName.get('full-finetune')!;
