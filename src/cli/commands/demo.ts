@@ -1,7 +1,7 @@
 /**
  * The main job (`npm start`): adapt the pretrained Moby-Dick model to the State of the Union
- * addresses with a LinearAdapter, LoRA on the attention, LoRA on the feed-forward layers and full
- * fine-tuning, all with the same step budget, and report what each method recovers of full
+ * addresses with a LinearAdapter, LoRA on the feed-forward layers and full fine-tuning (LoRA on the
+ * attention on request), all with the same step budget, and report what each method recovers of full
  * fine-tuning's improvement, at what share of trainable parameters.
  *
  * Each method runs in its own process (`adapterkit adapt --progress json`): TensorFlow.js's wasm
@@ -42,7 +42,9 @@ export const DEMO_METHODS: Record<string, (lr?: number) => MethodSpec> = {
   'lora-ffn': (lr = DEFAULT_LR.lora) => ({ name: 'lora-ffn', description: 'LoRA r 8 on the feed-forward layers fc1, fc2', flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'fc1,fc2'], lr }),
   'full-finetune': (lr = DEFAULT_LR.full) => ({ name: 'full-finetune', description: 'every parameter', flags: ['--method', 'full'], lr }),
 };
-const DEFAULT_METHODS = ['linear-adapter', 'lora', 'lora-ffn', 'full-finetune'];
+// LoRA on the attention (`lora`) recovers 34 %; with it the job takes about 9 min 50 s on two cores,
+// too close to the 10-minute budget, so it runs only when asked for (`--methods`).
+const DEFAULT_METHODS = ['linear-adapter', 'lora-ffn', 'full-finetune'];
 
 const f3 = (x: number) => x.toFixed(3);
 
@@ -66,7 +68,7 @@ function recovered(base: number, method: number, full: number): number {
 /** `adapterkit demo`: the main job. */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('the main job: adapt the Moby-Dick model to State of the Union addresses with a LinearAdapter, LoRA (attention and FFN) and full fine-tuning, and compare')
+    .description('the main job: adapt the Moby-Dick model to State of the Union addresses with a LinearAdapter, LoRA and full fine-tuning, and compare')
     .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
     .option('--out <dir>', 'parent of the run directory', 'runs')
     .option('--steps <n>', 'optimizer steps per method', positiveInt('--steps'), 200)
