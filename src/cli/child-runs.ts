@@ -49,15 +49,6 @@ export function runAdaptChild(args: string[], progress: Progress): Promise<Adapt
   return runCliChild<AdaptRecord>(['adapt', ...args, '--progress', 'json'], progress);
 }
 
-/** What `adapterkit eval --json` reports. */
-export interface EvalRecord {
-  dataset: string;
-  split: string;
-  windows: number | null;
-  adapters: string[];
-  bpc: number;
-}
-
 /** Runs `tasks` with at most `limit` at a time, keeping their order in the result. */
 export async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
   const out: T[] = new Array(tasks.length);

@@ -36,9 +36,8 @@ class CharLMBase extends Module {
 
   constructor(cfg: CharLMConfig) {
     super();
-    const name = 'char-lm';
-    const positional = checkSequenceConfig(cfg, name);
-    this.cfg = { ...structuredClone(cfg), model: 'char-lm', positional };
+    const positional = checkSequenceConfig(cfg, CHAR_LM);
+    this.cfg = { ...structuredClone(cfg), model: CHAR_LM, positional };
     const { vocabSize, dModel, numLayers, nHead, dFF } = cfg;
     registerEmbeddings(this, cfg, positional);
     this.registerModule(

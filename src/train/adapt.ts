@@ -103,15 +103,15 @@ function trainOnlyMatching(model: CharLM, pattern: string): void {
   } catch (e) {
     throw new AdapterError('INVALID_CONFIG', `trainable parameters: '${pattern}' is not a valid regular expression (${(e as Error).message})`);
   }
-  const paths = model.namedParameters().map(([path]) => path);
-  const matched = paths.filter((path) => re.test(path));
+  const named = model.namedParameters();
+  const matched = named.filter(([path]) => re.test(path));
   check(
     matched.length > 0,
     'INVALID_CONFIG',
-    () => `trainable parameters: '${pattern}' matches no parameter path; paths look like ${paths.filter((_, i) => i % 8 === 0).slice(0, 5).join(', ')}, …`,
+    () => `trainable parameters: '${pattern}' matches no parameter path; paths look like ${named.filter((_, i) => i % 8 === 0).slice(0, 5).map(([path]) => path).join(', ')}, …`,
   );
   model.freeze();
-  for (const [path, p] of model.namedParameters()) if (matched.includes(path)) p.trainable = true;
+  for (const [, p] of matched) p.trainable = true;
   model.train();
 }
 

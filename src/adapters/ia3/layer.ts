@@ -93,19 +93,7 @@ export class Ia3Linear extends LinearTunerLayer {
     const bias = this.bias;
     const newB = bias && !this.feedforward.get(name) ? tf.tidy(() => tf.mul(f32(bias), tf.reshape(scale, [-1]))) : null;
     scale.dispose();
-    if (checkFinite) {
-      try {
-        this.checkFinite(newW, name);
-        if (newB) this.checkFinite(newB, name);
-      } catch (e) {
-        newW.dispose();
-        newB?.dispose();
-        throw e;
-      }
-    }
-    assignCast(this.weight, newW);
-    if (newB) assignCast(bias!, newB);
-    this.mergedAdapters.push(name);
+    this.commitMerge(name, newW, newB, checkFinite);
   }
 
   /** Divides by `l + 1e-8`: approximate (the managing model warns). */

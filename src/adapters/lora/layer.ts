@@ -303,21 +303,8 @@ export class LoraLinear extends LinearTunerLayer {
     const bias = this.bias;
     const B = this.lora_B.get(name)!;
     const newB = loraBias && bias && B.bias ? tf.tidy(() => tf.add(f32(bias), tf.mul(f32(B.bias!), scaling))) : null;
-    if (checkFinite) {
-      try {
-        this.checkFinite(newW, name);
-        if (newB) this.checkFinite(newB, name);
-      } catch (e) {
-        newW.dispose();
-        newB?.dispose();
-        factor?.dispose();
-        throw e;
-      }
-    }
-    assignCast(this.weight, newW);
-    if (newB) assignCast(bias!, newB);
+    this.commitMerge(name, newW, newB, checkFinite, factor);
     if (factor) this.doraFactors.set(name, factor);
-    this.mergedAdapters.push(name);
   }
 
   override unmergeAdapter(name: string): void {
@@ -491,16 +478,7 @@ export class LoraEmbedding extends BaseTunerLayer {
 
   override mergeAdapter(name: string, checkFinite: boolean): void {
     const newW = tf.tidy(() => tf.add(f32(this.weight), this.deltaWeight(name)));
-    if (checkFinite) {
-      try {
-        this.checkFinite(newW, name);
-      } catch (e) {
-        newW.dispose();
-        throw e;
-      }
-    }
-    assignCast(this.weight, newW);
-    this.mergedAdapters.push(name);
+    this.commitMerge(name, newW, null, checkFinite);
   }
 
   override unmergeAdapter(name: string): void {

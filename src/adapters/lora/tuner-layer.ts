@@ -170,6 +170,28 @@ export abstract class BaseTunerLayer extends Module {
     return this.getParameter('bias') ?? null;
   }
 
+  /**
+   * Writes a merge's new weight (and bias) into the base layer and records the merge; the new tensors
+   * are consumed. With `checkFinite`, a non-finite result frees them (and `alsoFree`) and throws
+   * `NON_FINITE_MERGE` before anything is written.
+   */
+  protected commitMerge(name: string, newW: Tensor, newB: Tensor | null, checkFinite: boolean, alsoFree?: Tensor | null): void {
+    if (checkFinite) {
+      try {
+        this.checkFinite(newW, name);
+        if (newB) this.checkFinite(newB, name);
+      } catch (e) {
+        newW.dispose();
+        newB?.dispose();
+        alsoFree?.dispose();
+        throw e;
+      }
+    }
+    assignCast(this.weight, newW);
+    if (newB) assignCast(this.bias!, newB);
+    this.mergedAdapters.push(name);
+  }
+
   /** Throws `NON_FINITE_MERGE` if `t` holds NaN or ±∞. */
   protected checkFinite(t: Tensor, adapter: string): void {
     const ok = tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);

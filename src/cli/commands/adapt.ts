@@ -13,6 +13,9 @@ import { progressOption } from './pretrain.js';
 /** Learning rates chosen by the sweep recorded in the README, per method. */
 export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = { full: 3e-3, linear: 3e-2, parallel: 1e-2, lora: 1e-2 };
 
+/** Default label of a run, per method. */
+const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = { full: 'full-finetune', linear: 'linear-adapter', parallel: 'parallel-adapter', lora: 'lora' };
+
 /** Builds the method from the command's flags. */
 export function methodFromFlags(o: {
   method: string;
@@ -64,7 +67,7 @@ export function adaptCommand(): Command {
       await ensureNewDir(o.out);
       const method = methodFromFlags(o);
       const partial = method.kind === 'full' && method.trainable !== undefined;
-      const name = o.name ?? (partial ? 'partial-finetune' : undefined) ?? { full: 'full-finetune', linear: 'linear-adapter', parallel: 'parallel-adapter', lora: 'lora' }[method.kind];
+      const name = o.name ?? (partial ? 'partial-finetune' : RUN_NAMES[method.kind]);
       const record = await runAdapt(
         {
           name,

@@ -18,10 +18,11 @@ import type { AdaptRecord } from '../adapt-run.js';
 import { nameList, positiveInt } from '../args.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
 import { lossCurvesSvg, type CurvePoint } from '../plots.js';
-import { pool, runAdaptChild, runCliChild, type EvalRecord } from '../child-runs.js';
+import { pool, runAdaptChild, runCliChild } from '../child-runs.js';
 import { createMultiProgress, type ProgressMode } from '../progress.js';
 import { ensureNewDir, timestamp } from '../run-dir.js';
 import { DEFAULT_LR } from './adapt.js';
+import type { EvalRecord } from './eval.js';
 import { progressOption } from './pretrain.js';
 
 /** One method of the comparison: its label, what it trains, and the `adapt` flags that run it. */

@@ -3,8 +3,16 @@ import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
 import { loadAdaptersFromFile } from '../../io/adapter-file.js';
 import { evaluateBpc } from '../../train/lm.js';
 import { positiveInt } from '../args.js';
-import type { EvalRecord } from '../child-runs.js';
 import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from '../base-model.js';
+
+/** What `adapterkit eval --json` reports. */
+export interface EvalRecord {
+  dataset: string;
+  split: string;
+  windows: number | null;
+  adapters: string[];
+  bpc: number;
+}
 
 /** `adapterkit eval`: bits per character of the base model, with or without an adapter file. */
 export function evalCommand(): Command {
