@@ -7,5 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
 export { tf };
+export { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 export type Tensor = tf.Tensor;
 export type Variable = tf.Variable;

@@ -22,8 +22,8 @@ export {
   saveTrainerCheckpoint,
 } from './checkpoint.js';
 export type { CheckpointArray, EarlyStoppingState, EvalRecord, TrainerCheckpoint } from './checkpoint.js';
-export { clipGradNorm } from './clip.js';
-export type { ClipGradNormOptions, ClipGradNormResult, GradientContainer } from './clip.js';
+export { clipGradNorm, clipGradNormOnDevice } from './clip.js';
+export type { ClipGradNormOptions, ClipGradNormResult, ClipGradNormTensors, GradientContainer } from './clip.js';
 export { bitsPerChar, crossEntropy, mseLoss, natsToBits, tokenNll } from './losses.js';
 export type { CrossEntropyOptions, MaskOrOptions } from './losses.js';
 export {
