@@ -15,7 +15,7 @@ import {
   savePretrained,
   tf,
   trainableParameterReport,
-} from '../src/index.js';
+} from '../src/node.js';
 
 export async function quickstart(): Promise<string[]> {
   const log: string[] = [];

@@ -1,6 +1,10 @@
 /**
  * adapterkit: parameter-efficient adaptation of neural networks on TensorFlow.js.
  *
+ * This is the core entry (`adapterkit`): it runs in Node and in browsers and imports no Node module.
+ * What needs Node (paths, atomic files, trainer checkpoint files, the dataset loaders) is in
+ * `adapterkit/node` (`src/node.ts`), which also re-exports everything here.
+ *
  * Layers: `backend` (TensorFlow.js set-up) → `nn` (modules and layers) → `adapters` (NeMo-style
  * adapters, LoRA and relatives) → `io` (safetensors, adapter files, PEFT) → `models`, `data`,
  * `train` → `cli`.
@@ -35,7 +39,7 @@ export {
   AdapterModule,
   unfreezeEnabledAdapters,
 } from './adapters/index.js';
-export { saveAdapters, loadAdapters, saveAdaptersToFile, loadAdaptersFromFile, saveModel, restoreModel } from './io/index.js';
+export { saveAdapters, loadAdapters, saveModel, restoreModel, setPathFiles, type PathFiles } from './io/index.js';
 export {
   PeftModel,
   inspectTargets,
@@ -46,6 +50,11 @@ export {
   type Ia3Config,
 } from './adapters/index.js';
 export * as models from './models/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';
+// The training layer, the vocabulary and batching helpers at the top level too.
+export * from './train/index.js';
+export * from './data/index.js';
 export {
   savePretrained,
   loadPretrained,

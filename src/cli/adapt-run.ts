@@ -7,8 +7,7 @@
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TextCorpusName } from '../data/datasets.js';
-import { saveAdaptersToFile } from '../io/adapter-file.js';
-import { saveModelToDir } from '../io/model-checkpoint.js';
+import { saveAdaptersToFile, saveModelToDir } from '../io/files-by-path.js';
 import type { CharLM } from '../models/char-lm.js';
 import { savePretrained } from '../io/peft.js';
 import { adaptCharLm, ADAPTER_NAME, type AdaptMethod, type AdaptResult } from '../train/adapt.js';

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { loadTextCorpus, loadTuningSplit, type TextCorpusName } from '../data/datasets.js';
 import { CharVocab } from '../data/vocab.js';
 import { AdapterError } from '../errors.js';
-import { readModelDir, restoreModel } from '../io/model-checkpoint.js';
+import { readModelDir } from '../io/files-by-path.js';
+import { restoreModel } from '../io/model-checkpoint.js';
 import { CharLM, type CharLMConfig } from '../models/char-lm.js';
 
 /** The pretrained Moby-Dick model shipped in the repository. */

@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 import { initBackend } from '../backend/backend.js';
 import { AdapterError } from '../errors.js';
-import '../index.js';
+import '../node.js'; // the whole library, with Node's file system installed for paths
 import { adaptCommand } from './commands/adapt.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';

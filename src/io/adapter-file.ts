@@ -17,7 +17,6 @@ export type { LoadAdaptersOptions };
 import type { AdapterConfig, AdaptersConfig } from '../adapters/types.js';
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
-import { readFileBytes, writeFileAtomic } from './atomic-file.js';
 import { parseSafetensors } from './safetensors.js';
 import { safetensorsFromTensors, tensorFromEntry } from './safetensors-tf.js';
 
@@ -234,16 +233,6 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
     throw e;
   }
   return { loaded: added, missingKeys, unexpectedKeys };
-}
-
-/** Writes adapters `names` of `model` to `path` atomically (Node). */
-export async function saveAdaptersToFile(model: Module, path: string, names?: string | string[]): Promise<void> {
-  await writeFileAtomic(path, saveAdapters(model, names));
-}
-
-/** Loads the adapters in the file at `path` into `model` (Node). */
-export async function loadAdaptersFromFile(model: Module, path: string, opts: LoadAdaptersOptions = {}): Promise<LoadAdaptersResult> {
-  return loadAdapters(model, await readFileBytes(path), opts);
 }
 
 setAdapterCheckpointCodec({ save: saveAdapters, load: loadAdapters });

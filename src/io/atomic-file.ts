@@ -1,13 +1,14 @@
 /**
  * Crash-safe file writes for Node: write a temporary file next to the target, flush it to disk, then
  * rename it over the target. A crash at any point leaves either the old file or the new one, never a
- * half-written file. Node modules are imported lazily so browser bundles never load them.
+ * half-written file. Node only: exported from `adapterkit/node`, never from the core entry.
  */
+import * as fs from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { AdapterError } from '../errors.js';
 
 /** Writes `bytes` to `path` atomically (temporary file, fsync, rename, directory fsync). */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const { dirname, basename, join } = await import('node:path');
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
   const handle = await fs.open(tmp, 'w');
@@ -38,13 +39,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
 
 /** Reads a whole file, with a clear error naming the path when it is missing. */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
-  const fs = await import('node:fs/promises');
   try {
     return new Uint8Array(await fs.readFile(path));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') {
-      const { AdapterError } = await import('../errors.js');
       throw new AdapterError('CHECKPOINT_FORMAT', `no such file: ${path}`, { path });
     }
     throw e;

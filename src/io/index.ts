@@ -1,26 +1,26 @@
+/**
+ * The io layer's browser-safe part: safetensors, adapter files, model checkpoints and PEFT directories
+ * as bytes in and bytes out (PEFT through a FileSink / FileSource). Paths: see `node-index.ts`.
+ */
 export * from './safetensors.js';
 export * from './safetensors-tf.js';
 export {
   ADAPTER_FILE_FORMAT,
   ADAPTER_FILE_VERSION,
   loadAdapters,
-  loadAdaptersFromFile,
   parseAdapterFile,
   saveAdapters,
-  saveAdaptersToFile,
   type LoadAdaptersOptions,
 } from './adapter-file.js';
 export {
   MODEL_CONFIG_FILE,
   MODEL_WEIGHTS_FILE,
-  readModelDir,
   restoreModel,
   saveModel,
-  saveModelToDir,
   type ConfiguredModule,
   type ModelCheckpoint,
 } from './model-checkpoint.js';
-export { readFileBytes, writeFileAtomic } from './atomic-file.js';
+export { requirePathFiles, setPathFiles, type PathFiles, type PathKind } from './path-files.js';
 export {
   PEFT_CONFIG_FILE,
   PEFT_DEFAULT_ADAPTER,

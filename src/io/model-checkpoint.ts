@@ -4,7 +4,6 @@
  */
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
-import { readFileBytes, writeFileAtomic } from './atomic-file.js';
 import { safetensorsFromTensors, tensorsFromSafetensors } from './safetensors-tf.js';
 
 /** A whole-model checkpoint: the config as JSON text and the state dict as safetensors bytes. */
@@ -54,20 +53,3 @@ export function restoreModel<M extends Module>(factory: (cfg: any) => M, ckpt: M
 /** File names of a model checkpoint directory. */
 export const MODEL_CONFIG_FILE = 'config.json';
 export const MODEL_WEIGHTS_FILE = 'model.safetensors';
-
-/** Writes `model` to `dir/config.json` and `dir/model.safetensors`, each atomically (Node). */
-export async function saveModelToDir(model: ConfiguredModule, dir: string): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  await mkdir(dir, { recursive: true });
-  const ckpt = saveModel(model);
-  await writeFileAtomic(join(dir, MODEL_WEIGHTS_FILE), ckpt.weights);
-  await writeFileAtomic(join(dir, MODEL_CONFIG_FILE), `${JSON.stringify(JSON.parse(ckpt.config), null, 2)}\n`);
-}
-
-/** Reads a checkpoint directory written by {@link saveModelToDir} (Node). */
-export async function readModelDir(dir: string): Promise<ModelCheckpoint> {
-  const { join } = await import('node:path');
-  const config = new TextDecoder().decode(await readFileBytes(join(dir, MODEL_CONFIG_FILE)));
-  return { config, weights: await readFileBytes(join(dir, MODEL_WEIGHTS_FILE)) };
-}

@@ -3,8 +3,9 @@
  * `from_pretrained` read and write): `adapter_config.json` + `adapter_model.safetensors` for the
  * adapter named `default`, the same pair under `<name>/` for every other adapter.
  *
- * Node: `target` / `source` is a directory path (files are written atomically). Browsers (or any
- * storage): pass a {@link FileSink} / {@link FileSource} object; paths are relative and use `/`.
+ * Node: `target` / `source` is a directory path (files are written atomically); paths need the file
+ * access that `adapterkit/node` installs. Browsers (or any storage): pass a {@link FileSink} /
+ * {@link FileSource} object; paths inside it are relative and use `/`.
  *
  * Importing this module also installs the methods on {@link PeftModel}:
  * `peft.savePretrained(target, opts)`, `peft.loadAdapter(source, name, opts)` and
@@ -29,7 +30,7 @@ import {
   type PeftAutoMapping,
   type PeftConfigExtras,
 } from './peft-config.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { requirePathFiles } from './path-files.js';
 import {
   safetensorsFromTensors,
   tensorsFromSafetensors,
@@ -110,12 +111,11 @@ function joinRel(subfolder: string | undefined, file: string): string {
   return sub ? `${sub}/${file}` : file;
 }
 
-async function nodeDirSink(dir: string): Promise<FileSink> {
-  const fs = await import('node:fs/promises');
-  const { dirname, join } = await import('node:path');
-  const info = await fs.stat(dir).catch(() => null);
+async function directorySink(dir: string): Promise<FileSink> {
+  const files = requirePathFiles('savePretrained');
+  const kind = await files.kind(dir);
   check(
-    info === null || info.isDirectory(),
+    kind === null || kind === 'directory',
     'INVALID_INPUT',
     () =>
       `savePretrained: ${dir} is a file; give a directory path (PEFT writes ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE} into it)`,
@@ -123,38 +123,23 @@ async function nodeDirSink(dir: string): Promise<FileSink> {
   );
   return {
     async writeFile(rel, data) {
-      const full = join(dir, ...rel.split('/'));
-      await fs.mkdir(dirname(full), { recursive: true });
-      await writeFileAtomic(full, data);
+      await files.writeFile(files.join(dir, ...rel.split('/')), data);
     },
   };
 }
 
-async function nodeDirSource(dir: string): Promise<FileSource> {
-  const fs = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const info = await fs.stat(dir).catch(() => null);
+async function directorySource(dir: string, where: string): Promise<FileSource> {
+  const files = requirePathFiles(where);
   check(
-    info?.isDirectory(),
+    (await files.kind(dir)) === 'directory',
     'CHECKPOINT_FORMAT',
     () =>
       `loadPretrained: ${dir} is not a directory; give the PEFT adapter directory (holding ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE})`,
     () => ({ path: dir }),
   );
-  const missing = (e: unknown) =>
-    ['ENOENT', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
   return {
-    async readFile(rel) {
-      try {
-        return new Uint8Array(await fs.readFile(join(dir, ...rel.split('/'))));
-      } catch (e) {
-        if (missing(e)) return null;
-        throw e;
-      }
-    },
-    async exists(rel) {
-      return (await fs.stat(join(dir, ...rel.split('/'))).catch(() => null))?.isFile() ?? false;
-    },
+    readFile: (rel) => files.readFile(files.join(dir, ...rel.split('/'))),
+    exists: async (rel) => (await files.kind(files.join(dir, ...rel.split('/')))) === 'file',
   };
 }
 
@@ -177,7 +162,7 @@ async function readAdapter(
 ): Promise<ReadAdapter> {
   let src: FileSource;
   if (typeof source === 'string') {
-    src = await nodeDirSource(source);
+    src = await directorySource(source, where);
   } else {
     check(
       source !== null && typeof source === 'object' && typeof (source as FileSource).readFile === 'function',
@@ -579,7 +564,7 @@ export async function savePretrained(
   const files = peftFiles(peft, opts);
   let sink: FileSink;
   if (typeof target === 'string') {
-    sink = await nodeDirSink(target);
+    sink = await directorySink(target);
   } else {
     check(
       target !== null && typeof target === 'object' && typeof (target as FileSink).writeFile === 'function',

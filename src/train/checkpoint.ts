@@ -1,8 +1,8 @@
 /**
  * Trainer checkpoints: everything needed to resume a run exactly (trainable parameters and persistent
  * buffers by path, AdamW state, step, RNG state, losses, evaluations, early-stopping state), stored as one
- * safetensors file whose `__metadata__` holds a JSON index. Files are written atomically (temporary file,
- * fsync, rename; see `io/atomic-file.ts`), so a crash never leaves a truncated checkpoint under the final name.
+ * safetensors file whose `__metadata__` holds a JSON index. In memory here (`encodeTrainerCheckpoint` /
+ * `decodeTrainerCheckpoint`); files, written atomically, are in `checkpoint-files.ts` (Node).
  */
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import {
@@ -13,7 +13,7 @@ import {
   type SafetensorsDtype,
   type SafetensorsEntry,
 } from '../io/safetensors.js';
-import { readFileBytes, writeFileAtomic } from '../io/atomic-file.js';
+import type { PathFiles } from '../io/path-files.js';
 import type { AdamWParamState, AdamWState } from './adamw.js';
 
 /** A tensor's values held in plain memory (no TensorFlow.js). */
@@ -316,54 +316,18 @@ export function checkpointFileName(step: number): string {
 
 const NAME_PATTERN = /^checkpoint-(\d+)\.safetensors$/;
 
-/** Trainer checkpoints in `dir` as `{step, file}`, ascending by step (Node only). */
-export async function listTrainerCheckpoints(dir: string): Promise<Array<{ step: number; file: string }>> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+/**
+ * Trainer checkpoints in `dir` as `{step, file}`, ascending by step, read through `files` (an empty list
+ * when `dir` does not exist). By path in Node: `listTrainerCheckpoints` of `adapterkit/node`.
+ */
+export async function trainerCheckpointsIn(
+  files: PathFiles,
+  dir: string,
+): Promise<Array<{ step: number; file: string }>> {
+  const names = (await files.readdir(dir)) ?? [];
   return names
     .map((n) => ({ m: NAME_PATTERN.exec(n), n }))
     .filter((x): x is { m: RegExpExecArray; n: string } => x.m !== null)
-    .map(({ m, n }) => ({ step: Number(m[1]), file: path.join(dir, n) }))
+    .map(({ m, n }) => ({ step: Number(m[1]), file: files.join(dir, n) }))
     .sort((a, b) => a.step - b.step);
-}
-
-/** The newest trainer checkpoint in `dir`, or `null` when there is none (Node only). */
-export async function latestTrainerCheckpoint(dir: string): Promise<string | null> {
-  const all = await listTrainerCheckpoints(dir);
-  return all.length ? all[all.length - 1]!.file : null;
-}
-
-/**
- * Saves a trainer checkpoint to `file` atomically (Node only).
- *
- * @example
- * ```ts
- * await saveTrainerCheckpoint('runs/a/checkpoint-00000010.safetensors', trainer.checkpoint());
- * ```
- */
-export async function saveTrainerCheckpoint(file: string, ckpt: TrainerCheckpoint): Promise<void> {
-  const bytes = encodeTrainerCheckpoint(ckpt);
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, bytes);
-}
-
-/**
- * Loads a trainer checkpoint written by {@link saveTrainerCheckpoint} (Node only).
- *
- * @example
- * ```ts
- * const ckpt = await loadTrainerCheckpoint(file);
- * ```
- */
-export async function loadTrainerCheckpoint(file: string): Promise<TrainerCheckpoint> {
-  return decodeTrainerCheckpoint(await readFileBytes(file), file);
 }

@@ -1,6 +1,7 @@
 /**
  * The training layer: AdamW, learning-rate schedules, gradient clipping, losses, the Trainer and its
- * checkpoints. Re-exported for `src/index.ts`.
+ * checkpoints (in memory; checkpoint files are in `checkpoint-files.ts`, for Node). Re-exported by
+ * `src/index.ts`.
  */
 export { AdamW, noDecayBiasAndNorm } from './adamw.js';
 export type {
@@ -16,10 +17,7 @@ export {
   checkpointFileName,
   decodeTrainerCheckpoint,
   encodeTrainerCheckpoint,
-  latestTrainerCheckpoint,
-  listTrainerCheckpoints,
-  loadTrainerCheckpoint,
-  saveTrainerCheckpoint,
+  trainerCheckpointsIn,
 } from './checkpoint.js';
 export type { CheckpointArray, EarlyStoppingState, EvalRecord, TrainerCheckpoint } from './checkpoint.js';
 export { clipGradNorm, clipGradNormOnDevice } from './clip.js';

@@ -8,7 +8,7 @@ import { evalLmWindows, sampleLmBatch, type LmBatch } from '../data/batching.js'
 import { check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { createRng } from '../rng.js';
-import { latestTrainerCheckpoint } from './checkpoint.js';
+import { latestTrainerCheckpoint } from './checkpoint-files.js';
 import { crossEntropy, tokenNll } from './losses.js';
 import { Trainer, type StepInfo } from './trainer.js';
 

@@ -8,12 +8,12 @@ import { AdapterError, check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { setRng } from '../rng.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
+import { requirePathFiles } from '../io/path-files.js';
 import {
   checkpointFileName,
-  latestTrainerCheckpoint,
-  listTrainerCheckpoints,
-  loadTrainerCheckpoint,
-  saveTrainerCheckpoint,
+  decodeTrainerCheckpoint,
+  encodeTrainerCheckpoint,
+  trainerCheckpointsIn,
   type CheckpointArray,
   type EarlyStoppingState,
   type EvalRecord,
@@ -286,6 +286,7 @@ export class Trainer<B = unknown> {
         o.checkpointDir,
         'a directory path when checkpointEvery is set',
       );
+      requirePathFiles('Trainer: checkpointDir'); // fail now, not at the first periodic save
     }
     if (o.keepLastCheckpoints !== undefined) {
       optionCheck(
@@ -724,9 +725,11 @@ export class Trainer<B = unknown> {
 
   /**
    * Saves a checkpoint atomically to `file` (default: `checkpointDir/checkpoint-<step>.safetensors`) and
-   * prunes old periodic checkpoints when `keepLastCheckpoints` is set. Returns the file written. Node only.
+   * prunes old periodic checkpoints when `keepLastCheckpoints` is set. Returns the file written. Needs
+   * file access: in Node, import from `adapterkit/node`; elsewhere keep {@link Trainer.checkpoint} in memory.
    */
   async saveCheckpoint(file?: string): Promise<string> {
+    const files = requirePathFiles('Trainer.saveCheckpoint');
     const dir = this.options.checkpointDir;
     let target = file;
     if (target === undefined) {
@@ -736,48 +739,49 @@ export class Trainer<B = unknown> {
         () => 'Trainer.saveCheckpoint: give a file or set checkpointDir',
         () => ({ field: 'checkpointDir' }),
       );
-      const path = await import('node:path');
-      target = path.join(dir, checkpointFileName(this.stepCount));
+      target = files.join(dir, checkpointFileName(this.stepCount));
     }
-    await saveTrainerCheckpoint(target, this.checkpoint());
+    await files.writeFile(target, encodeTrainerCheckpoint(this.checkpoint()));
     const keep = this.options.keepLastCheckpoints;
     if (file === undefined && keep !== undefined && dir !== undefined) {
-      const fs = await import('node:fs/promises');
-      const all = await listTrainerCheckpoints(dir);
-      for (const old of all.slice(0, Math.max(0, all.length - keep))) await fs.rm(old.file, { force: true });
+      const all = await trainerCheckpointsIn(files, dir);
+      for (const old of all.slice(0, Math.max(0, all.length - keep))) await files.remove(old.file);
     }
     return target;
   }
 
   /**
    * Loads a checkpoint file, or the newest `checkpoint-*.safetensors` of a directory, and restores it
-   * (see {@link Trainer.restore}). Returns the file loaded. Node only.
+   * (see {@link Trainer.restore}). Returns the file loaded. Needs file access: in Node, import from
+   * `adapterkit/node`; elsewhere restore a {@link TrainerCheckpoint} with {@link Trainer.restore}.
    */
   async loadCheckpoint(fileOrDir: string): Promise<string> {
-    const fs = await import('node:fs/promises');
+    const files = requirePathFiles('Trainer.loadCheckpoint');
     let file = fileOrDir;
-    const stat = await fs.stat(fileOrDir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') {
-        throw new AdapterError(
-          'INVALID_INPUT',
-          `Trainer.loadCheckpoint: no such file or directory: ${fileOrDir}`,
-          {
-            path: fileOrDir,
-          },
-        );
-      }
-      throw e;
-    });
-    if (stat.isDirectory()) {
-      const latest = await latestTrainerCheckpoint(fileOrDir);
+    const kind = await files.kind(fileOrDir);
+    check(
+      kind !== null,
+      'INVALID_INPUT',
+      () => `Trainer.loadCheckpoint: no such file or directory: ${fileOrDir}`,
+      () => ({ path: fileOrDir }),
+    );
+    if (kind === 'directory') {
+      const all = await trainerCheckpointsIn(files, fileOrDir);
       check(
-        latest !== null,
+        all.length > 0,
         'INVALID_INPUT',
         () => `Trainer.loadCheckpoint: no checkpoint-*.safetensors file in ${fileOrDir}`,
       );
-      file = latest;
+      file = all[all.length - 1]!.file;
     }
-    this.restore(await loadTrainerCheckpoint(file));
+    const bytes = await files.readFile(file);
+    check(
+      bytes !== null,
+      'CHECKPOINT_FORMAT',
+      () => `no such file: ${file}`,
+      () => ({ path: file }),
+    );
+    this.restore(decodeTrainerCheckpoint(bytes, file));
     return file;
   }
 

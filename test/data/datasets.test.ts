@@ -20,7 +20,7 @@ import {
   type MobyDickChapter,
   type SotuAddress,
   type SpamSplits,
-} from '../../src/data/index.js';
+} from '../../src/data/node-index.js';
 
 function thrown(fn: () => unknown): AdapterError {
   try {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
+import '../../src/io/node-path-files.js'; // paths in savePretrained / loadPretrained
 import { PeftModel, peftModelOf, type Ia3Config, type LoraConfig } from '../../src/adapters/index.js';
 import { setLogger } from '../../src/logger.js';
 import { Linear } from '../../src/nn/layers.js';

@@ -7,6 +7,7 @@ import { AdapterError } from '../../src/errors.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { BatchNorm1d, Dropout, Linear } from '../../src/nn/layers.js';
 import { Module } from '../../src/nn/module.js';
+import '../../src/io/node-path-files.js'; // checkpointDir, saveCheckpoint, loadCheckpoint
 import { createRng, manualSeed } from '../../src/rng.js';
 import { decodeTrainerCheckpoint, encodeTrainerCheckpoint } from '../../src/train/checkpoint.js';
 import { mseLoss } from '../../src/train/losses.js';

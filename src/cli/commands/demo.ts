@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getBackendInfo } from '../../backend/backend.js';
 import { AdapterError } from '../../errors.js';
-import { loadAdaptersFromFile } from '../../io/adapter-file.js';
+import { loadAdaptersFromFile } from '../../io/files-by-path.js';
 import { createRng } from '../../rng.js';
 import type { AdaptRecord } from '../adapt-run.js';
 import { nameList, positiveInt } from '../args.js';

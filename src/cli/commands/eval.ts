@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
-import { loadAdaptersFromFile } from '../../io/adapter-file.js';
+import { loadAdaptersFromFile } from '../../io/files-by-path.js';
 import { evaluateBpc } from '../../train/lm.js';
 import { positiveInt } from '../args.js';
 import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from '../base-model.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadAdaptersFromFile } from '../../io/adapter-file.js';
+import { loadAdaptersFromFile } from '../../io/files-by-path.js';
 import { createRng } from '../../rng.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterError } from '../../errors.js';
-import { saveModelToDir } from '../../io/model-checkpoint.js';
+import { saveModelToDir } from '../../io/files-by-path.js';
 import { loadPretrained, savePretrained } from '../../io/peft.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
 import { ensureNewDir } from '../run-dir.js';

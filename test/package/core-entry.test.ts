@@ -1,0 +1,56 @@
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { models, PeftModel, savePretrained, setPathFiles, tf, Trainer } from '../../src/index.js';
+import { nodePathFiles } from '../../src/io/node-path-files.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** Every Node built-in module the given entry reaches through static or dynamic imports. */
+async function nodeImportsOf(entry: string): Promise<string[]> {
+  const result = await build({
+    entryPoints: [path.join(root, entry)],
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'neutral',
+    format: 'esm',
+    logLevel: 'silent',
+    // Only the library's own graph matters here; packages are checked by the bundler tests.
+    packages: 'external',
+  });
+  const found = new Set<string>();
+  for (const input of Object.values(result.metafile.inputs))
+    for (const imp of input.imports)
+      if (imp.path.startsWith('node:') || builtinModules.includes(imp.path)) found.add(imp.path);
+  return [...found].sort();
+}
+
+describe('the core entry is browser-safe', () => {
+  it('src/index.ts reaches no node: module, src/node.ts does', async () => {
+    expect(await nodeImportsOf('src/index.ts')).toEqual([]);
+    expect(await nodeImportsOf('src/node.ts')).toContain('node:fs/promises');
+  });
+
+  it('paths fail with a clear error until Node file access is installed, then work', async () => {
+    setPathFiles(null);
+    const cfg = { vocabSize: 11, dModel: 8, numLayers: 1, nHead: 2, dFF: 16, maxLen: 8 };
+    const peft = PeftModel.wrap(new models.CharLM(cfg), { type: 'lora', r: 2, targetModules: ['q_proj'] });
+    const err = await savePretrained(peft, 'out/peft').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UNSUPPORTED_FEATURE' });
+    expect(String((err as Error).message)).toContain("import from 'adapterkit/node'");
+    expect(
+      () => new Trainer({ model: peft, loss: () => tf.scalar(0), checkpointEvery: 1, checkpointDir: 'runs' }),
+    ).toThrow(/adapterkit\/node/);
+    // In-memory storage needs nothing from Node.
+    const files = new Map<string, Uint8Array | string>();
+    await savePretrained(peft, { writeFile: (p, d) => void files.set(p, d) });
+    expect([...files.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    setPathFiles(nodePathFiles);
+    expect(
+      () => new Trainer({ model: peft, loss: () => tf.scalar(0), checkpointEvery: 1, checkpointDir: 'runs' }),
+    ).not.toThrow();
+    peft.dispose();
+  });
+});
