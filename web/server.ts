@@ -40,8 +40,6 @@ export async function bundleDemoPage(entry = join(repo, 'web', 'demo', 'main.ts'
     write: false,
     sourcemap: 'inline',
     logLevel: 'silent',
-    // Node-only code paths of the library (file access) are dynamic imports the page never reaches.
-    external: ['node:*'],
   });
   return result.outputFiles[0]!.text;
 }

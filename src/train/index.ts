@@ -45,3 +45,7 @@ export type {
   TrainerOptions,
   TrainerScheduleOptions,
 } from './trainer.js';
+export { evaluateBpc, lmLoss, trainLm } from './lm.js';
+export type { EvaluateBpcOptions, LanguageModel, TrainLmOptions } from './lm.js';
+export { ADAPT_METHODS, ADAPTER_NAME, adaptCharLm, attachMethod } from './adapt.js';
+export type { AdaptMethod, AdaptMethodKind, AdaptOptions, AdaptResult, AttachedMethod } from './adapt.js';

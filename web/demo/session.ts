@@ -5,16 +5,27 @@
  * adapter as the library's adapter file or as a PEFT directory.
  */
 import { unzipSync, zipSync } from 'fflate';
-import { loadAdapters, loadPretrained, models, saveAdapters, tf, type FileSource, type PeftModel } from '../../src/index.js';
-import { normalizeText } from '../../src/data/normalize.js';
-import { CharVocab } from '../../src/data/vocab.js';
-import type { CharLM } from '../../src/models/char-lm.js';
-import { createRng, manualSeed } from '../../src/rng.js';
-import { ADAPTER_NAME, attachMethod } from '../../src/train/adapt.js';
-import { trainLm } from '../../src/train/lm.js';
-import { crossEntropy } from '../../src/train/losses.js';
-import type { StepInfo } from '../../src/train/trainer.js';
-import { peftFiles } from '../../src/io/peft.js';
+import {
+  ADAPTER_NAME,
+  attachMethod,
+  CharVocab,
+  createRng,
+  crossEntropy,
+  loadAdapters,
+  loadPretrained,
+  manualSeed,
+  models,
+  normalizeText,
+  io,
+  saveAdapters,
+  tf,
+  trainLm,
+  type FileSource,
+  type PeftModel,
+  type StepInfo,
+} from '../../src/index.js';
+
+type CharLM = InstanceType<typeof models.CharLM>;
 
 /** The methods the page offers. */
 export type DemoMethod = 'linear' | 'lora';
@@ -162,7 +173,7 @@ export class DemoSession {
     }
     if (this.kind === 'peft' && this.peft) {
       const files: Record<string, Uint8Array> = {};
-      for (const [path, data] of peftFiles(this.peft)) {
+      for (const [path, data] of io.peftFiles(this.peft)) {
         files[path] = typeof data === 'string' ? new TextEncoder().encode(data) : data;
       }
       return { kind: 'peft', fileName: 'peft-adapter.zip', bytes: zipSync(files) };
