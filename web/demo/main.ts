@@ -39,6 +39,11 @@ function showAdapter(): void {
     kind === null ? 'no adapter' : kind === 'peft' ? 'LoRA adapter (saves as a PEFT directory)' : 'LinearAdapter (saves as an adapter file)';
 }
 
+/** Runs a button's action; a failure is already shown in the status line. */
+function onClick(what: string, fn: () => Promise<unknown>): () => void {
+  return () => void guarded(what, fn).catch(() => undefined);
+}
+
 async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
   if (busy) throw new Error('busy: wait for the running action to finish');
   busy = true;
@@ -140,17 +145,21 @@ async function start(): Promise<void> {
   await useSotu();
   showAdapter();
 
-  $('backend-switch').onclick = () => void guarded('switching backend', () => setBackend($<HTMLSelectElement>('backend-select').value as BackendName));
-  $('use-sotu').onclick = () => void guarded('loading the sample', useSotu);
-  $('train').onclick = () => void guarded('training', () => train(formOptions()));
-  $('sample').onclick = () => void guarded('sampling', () => sample($<HTMLInputElement>('prompt').value, num('sample-len'), num('seed')));
+  $('backend-switch').onclick = onClick('switching backend', () => setBackend($<HTMLSelectElement>('backend-select').value as BackendName));
+  $('use-sotu').onclick = onClick('loading the sample', useSotu);
+  $('train').onclick = onClick('training', () => train(formOptions()));
+  $('sample').onclick = onClick('sampling', () => sample($<HTMLInputElement>('prompt').value, num('sample-len'), num('seed')));
+  // Each method's usual learning rate (LoRA's scaled update diverges at a LinearAdapter's rate).
+  document.querySelectorAll<HTMLInputElement>('input[name=method]').forEach((r) => {
+    r.onchange = () => ($<HTMLInputElement>('lr').value = r.value === 'lora' ? '0.003' : '0.01');
+  });
   $('download-adapter').onclick = $('download-peft').onclick = () => {
     const { fileName, bytes } = session.exportAdapter();
     download(fileName, bytes);
   };
   $<HTMLInputElement>('upload').onchange = (ev) => {
     const file = (ev.target as HTMLInputElement).files?.[0];
-    if (file) void guarded(`loading ${file.name}`, async () => session.importAdapter(new Uint8Array(await file.arrayBuffer())));
+    if (file) onClick(`loading ${file.name}`, async () => session.importAdapter(new Uint8Array(await file.arrayBuffer())))();
   };
   status('ready');
 }
