@@ -48,6 +48,8 @@ export interface DemoTrainOptions {
 export interface DemoTrainResult {
   losses: number[];
   msPerStep: number;
+  /** Milliseconds each step took (the first includes kernel compilation on webgl and webgpu). */
+  stepMs: number[];
   trainableParams: number;
 }
 
@@ -118,6 +120,8 @@ export class DemoSession {
     );
     this.peft = attached.peft ?? null;
     this.kind = o.method === 'linear' ? 'adapter-file' : 'peft';
+    const stepMs: number[] = [];
+    let last = 0;
     const t0 = performance.now();
     const losses = await trainLm({
       model: attached.model,
@@ -127,11 +131,16 @@ export class DemoSession {
       seqLen: o.seqLen,
       lr: o.lr,
       seed: o.seed,
-      onStep: o.onStep,
+      onStep: (info) => {
+        stepMs.push(info.elapsedMs - last);
+        last = info.elapsedMs;
+        o.onStep?.(info);
+      },
     });
     return {
       losses,
       msPerStep: (performance.now() - t0) / o.steps,
+      stepMs,
       trainableParams: attached.model.numParameters({ trainableOnly: true }),
     };
   }
