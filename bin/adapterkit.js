@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when the package is built, else the TypeScript sources through tsx.
+// The `adapterkit` command: runs the compiled CLI in dist/, which `npm run build` writes (the `prepare`
+// script runs it on `npm ci`, `npm install` from a checkout, and `npm pack`).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const dist = new URL('../dist/cli/main.js', import.meta.url);
-let mod;
-if (existsSync(fileURLToPath(dist))) {
-  mod = await import(dist.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  mod = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(compiled))) {
+  console.error(
+    `adapterkit: the compiled CLI ${fileURLToPath(compiled)} is missing; run \`npm run build\` in ${fileURLToPath(new URL('..', import.meta.url))}`,
+  );
+  process.exit(1);
 }
-process.exitCode = await mod.main(process.argv);
+const { main } = await import(compiled.href);
+process.exitCode = await main(process.argv);

@@ -17,7 +17,7 @@ import { createRng } from '../../rng.js';
 import type { AdaptRecord } from '../adapt-run.js';
 import { nameList, positiveInt } from '../args.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
-import { lossCurvesSvg, type CurvePoint } from '../plots.js';
+import { lossCurvesSvg, PLOT_PACKAGES_MISSING, type CurvePoint } from '../plots.js';
 import { pool, runAdaptChild, runCliChild } from '../child-runs.js';
 import { createMultiProgress, type ProgressMode } from '../progress.js';
 import { ensureNewDir, timestamp } from '../run-dir.js';
@@ -144,8 +144,8 @@ export function demoCommand(): Command {
       };
       await writeFile(join(runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
       const table = resultsTable(results);
-      await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table));
-      await writeLossCurves(runDir, ordered);
+      const chart = await writeLossCurves(runDir, ordered);
+      await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table, chart));
       console.log(`\n${table}\n`);
       for (const s of samples) console.log(`[${s.label}]\n${s.text}\n`);
       console.log(`wrote ${runDir} (results.json, report.md, loss-curves.svg, metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
@@ -176,7 +176,7 @@ function resultsTable(r: Results): string {
   return rows.join('\n');
 }
 
-function reportMarkdown(r: Results, table: string): string {
+function reportMarkdown(r: Results, table: string, chart: boolean): string {
   return [
     '# Moby-Dick → State of the Union',
     '',
@@ -184,8 +184,7 @@ function reportMarkdown(r: Results, table: string): string {
     '',
     table,
     '',
-    '![loss curves](loss-curves.svg)',
-    '',
+    ...(chart ? ['![loss curves](loss-curves.svg)', ''] : []),
     '## Samples',
     '',
     ...r.samples.flatMap((s) => [`**${s.label}**`, '', '```', s.text, '```', '']),
@@ -194,8 +193,8 @@ function reportMarkdown(r: Results, table: string): string {
   ].join('\n');
 }
 
-/** Loss curves (SVG) and all methods' metrics as one JSON-lines log. */
-async function writeLossCurves(runDir: string, records: AdaptRecord[]): Promise<void> {
+/** Loss curves (SVG) and all methods' metrics as one JSON-lines log; false when no chart was drawn. */
+async function writeLossCurves(runDir: string, records: AdaptRecord[]): Promise<boolean> {
   const points: CurvePoint[] = [];
   const lines: string[] = [];
   for (const r of records) {
@@ -207,7 +206,13 @@ async function writeLossCurves(runDir: string, records: AdaptRecord[]): Promise<
     }
   }
   await writeFile(join(runDir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
-  await writeFile(join(runDir, 'loss-curves.svg'), await lossCurvesSvg(points, 'Adapting to State of the Union: training loss'));
+  const svg = await lossCurvesSvg(points, 'Adapting to State of the Union: training loss');
+  if (svg === null) {
+    console.log(PLOT_PACKAGES_MISSING);
+    return false;
+  }
+  await writeFile(join(runDir, 'loss-curves.svg'), svg);
+  return true;
 }
 
 const PROMPT = 'Fellow-Citizens of the Senate and House of Representatives: ';

@@ -1,0 +1,4 @@
+// CommonJS consumers: require() of the ES module package (Node ≥ 20.19).
+const core = require('adapterkit');
+const node = require('adapterkit/node');
+console.log(JSON.stringify({ core: typeof core.Trainer, node: typeof node.saveAdaptersToFile }));
