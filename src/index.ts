@@ -17,7 +17,19 @@
  * ```
  */
 export { tf } from './backend/tf.js';
-export { initBackend, getBackendInfo, BACKEND_NAMES, BACKEND_ENV_VAR, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/backend.js';
+export {
+  initBackend,
+  getBackendInfo,
+  BACKEND_NAMES,
+  BACKEND_ENV_VAR,
+  BROWSER_DEFAULT_BACKENDS,
+  WASM_FILE_NAMES,
+  WEBGPU_PACKAGE,
+  type BackendInfo,
+  type BackendName,
+  type InitBackendOptions,
+  type WasmFileName,
+} from './backend/backend.js';
 export { AdapterError, type AdapterErrorCode } from './errors.js';
 export { setLogger, type Logger } from './logger.js';
 export { createRng, getRng, manualSeed, setRng, type Rng } from './rng.js';

@@ -1,5 +1,5 @@
-import { tf } from './tf.js';
-import { AdapterError, notOneOf } from '../errors.js';
+import { setWasmPaths, tf } from './tf.js';
+import { AdapterError, describeValue, notOneOf } from '../errors.js';
 
 /** Backends the library knows how to select. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
@@ -7,6 +7,24 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** Environment variable that selects the Node backend when no option is given. */
 export const BACKEND_ENV_VAR = 'ADAPTERKIT_BACKEND';
+
+/**
+ * The default preference order in browsers. Measured in headless Chromium with this library's own
+ * training step (README, "Browser"): wasm was 5–10× faster than webgl and cpu on small models, and webgpu
+ * is only used when asked for by name (it needs `@tensorflow/tfjs-backend-webgpu`).
+ */
+export const BROWSER_DEFAULT_BACKENDS: readonly BackendName[] = Object.freeze(['wasm', 'webgl', 'cpu']);
+
+/** The npm package that provides the webgpu backend (an optional peer dependency). */
+export const WEBGPU_PACKAGE = '@tensorflow/tfjs-backend-webgpu';
+
+/** The `.wasm` files of `@tensorflow/tfjs-backend-wasm`; TensorFlow.js picks one by browser support. */
+export const WASM_FILE_NAMES = [
+  'tfjs-backend-wasm.wasm',
+  'tfjs-backend-wasm-simd.wasm',
+  'tfjs-backend-wasm-threaded-simd.wasm',
+] as const;
+export type WasmFileName = (typeof WASM_FILE_NAMES)[number];
 
 export interface BackendInfo {
   /** The active TensorFlow.js backend. */
@@ -19,18 +37,32 @@ export interface BackendInfo {
   platform: 'node' | 'browser';
   /** TensorFlow.js version. */
   tfjsVersion: string;
+  /** The known backends registered in this build (webgpu only once its package is imported). */
+  registered: BackendName[];
+  /** Where the `.wasm` files are fetched from, when {@link InitBackendOptions.wasmPaths} set it. */
+  wasmPaths: string | Readonly<Record<WasmFileName, string>> | null;
 }
 
 export interface InitBackendOptions {
   /**
    * Backend name, or an ordered list of preferences (first one that initialises wins).
    * Default in Node: `ADAPTERKIT_BACKEND` if set, else `wasm`. Default in browsers:
-   * `['webgpu', 'webgl', 'wasm', 'cpu']`.
+   * {@link BROWSER_DEFAULT_BACKENDS} (`['wasm', 'webgl', 'cpu']`).
    */
   backend?: BackendName | readonly BackendName[];
+  /**
+   * Where the wasm backend fetches its `.wasm` files: a URL prefix ending in `/` (e.g. `'/wasm/'` or a
+   * CDN directory), or a map from each file name in {@link WASM_FILE_NAMES} to its URL. Passed to
+   * TensorFlow.js's `setWasmPaths` before the wasm backend starts. Without it, browsers fetch the files
+   * relative to the page's URL. Must be set before the first wasm initialisation (it cannot change after).
+   */
+  wasmPaths?: string | Readonly<Record<WasmFileName, string>>;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** The wasm paths given to `setWasmPaths`, as a comparable key and as given. */
+let wasmPathsSet: { key: string; value: string | Readonly<Record<WasmFileName, string>> } | null = null;
 
 function parsePreference(value: unknown, source: string): BackendName[] {
   const list = Array.isArray(value) ? value : [value];
@@ -48,16 +80,84 @@ function parsePreference(value: unknown, source: string): BackendName[] {
   return list as BackendName[];
 }
 
+function wasmInitialised(): boolean {
+  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry['wasm'] !== undefined;
+}
+
+/** Checks `wasmPaths` and hands it to TensorFlow.js, once; a different value after wasm started is an error. */
+function applyWasmPaths(paths: unknown): void {
+  const where = 'initBackend({wasmPaths})';
+  if (typeof paths === 'string') {
+    if (paths.length === 0 || !paths.endsWith('/')) {
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        `${where}: a URL prefix must be non-empty and end with '/', got ${JSON.stringify(paths)} (e.g. '/wasm/' or 'https://example.org/tfjs-wasm/')`,
+        { field: 'wasmPaths', value: paths },
+      );
+    }
+  } else if (paths !== null && typeof paths === 'object' && !Array.isArray(paths)) {
+    const map = paths as Record<string, unknown>;
+    const missing = WASM_FILE_NAMES.filter((f) => typeof map[f] !== 'string' || (map[f] as string).length === 0);
+    const unknown = Object.keys(map).filter((k) => !(WASM_FILE_NAMES as readonly string[]).includes(k));
+    if (missing.length || unknown.length) {
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        `${where}: a file map needs a URL for each of ${WASM_FILE_NAMES.join(', ')}` +
+          (missing.length ? `; missing: ${missing.join(', ')}` : '') +
+          (unknown.length ? `; unknown: ${unknown.join(', ')}` : ''),
+        { field: 'wasmPaths', missing, unknown },
+      );
+    }
+  } else {
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${where}: expected a URL prefix ending in '/' or a map of ${WASM_FILE_NAMES.join(', ')} to URLs, got ${describeValue(paths)}`,
+      { field: 'wasmPaths' },
+    );
+  }
+  const value = paths as string | Readonly<Record<WasmFileName, string>>;
+  const key = JSON.stringify(value);
+  if (wasmPathsSet?.key === key) return;
+  if (wasmInitialised()) {
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${where}: the wasm backend has already started${wasmPathsSet ? ` with wasmPaths ${wasmPathsSet.key}` : ''}; pass wasmPaths to the first initBackend call`,
+      { field: 'wasmPaths' },
+    );
+  }
+  setWasmPaths(value);
+  wasmPathsSet = { key, value };
+}
+
+/** Why a backend has no factory here, in the user's terms. */
+function notRegisteredReason(name: BackendName): string {
+  if (name !== 'webgpu') return `${name}: not registered in this build`;
+  const hasGpu = typeof navigator !== 'undefined' && 'gpu' in (navigator as object);
+  if (!isNode && !hasGpu) {
+    return (
+      'webgpu: this browser exposes no WebGPU (navigator.gpu is missing; Chromium needs a GPU or ' +
+      `--enable-unsafe-webgpu), and the backend also needs ${WEBGPU_PACKAGE}`
+    );
+  }
+  return (
+    `webgpu: not registered; install the optional peer dependency ${WEBGPU_PACKAGE} (the same version as ` +
+    `@tensorflow/tfjs, ${tf.version_core}) and \`import '${WEBGPU_PACKAGE}'\` before initBackend` +
+    (isNode ? ' (Node has no WebGPU: use it in a browser)' : '')
+  );
+}
+
 /**
  * Selects and initialises the TensorFlow.js backend. Call once before building models.
  *
  * An explicitly requested backend that fails to initialise is an error naming it; the library never
- * falls back silently. Pass a list (e.g. `['wasm', 'cpu']`) to allow a fallback.
+ * falls back silently. Pass a list (e.g. `['wasm', 'cpu']`) to allow a fallback. webgpu is available
+ * once the application imports `@tensorflow/tfjs-backend-webgpu` (the library never imports it).
  *
  * @example
  * ```ts
- * await initBackend();                       // wasm in Node
- * await initBackend({ backend: 'cpu' });     // the pure-JS fallback
+ * await initBackend();                                  // wasm in Node; wasm, webgl, cpu in browsers
+ * await initBackend({ backend: 'cpu' });                // the pure-JS fallback
+ * await initBackend({ wasmPaths: '/static/tfjs-wasm/' }); // where the page serves the .wasm files
  * ```
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
@@ -67,13 +167,14 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   } else if (isNode && process.env[BACKEND_ENV_VAR]) {
     prefs = parsePreference(process.env[BACKEND_ENV_VAR]!.split(',').map((s) => s.trim()), BACKEND_ENV_VAR);
   } else {
-    prefs = isNode ? ['wasm'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+    prefs = isNode ? ['wasm'] : [...BROWSER_DEFAULT_BACKENDS];
   }
+  if (opts.wasmPaths !== undefined) applyWasmPaths(opts.wasmPaths);
   const failures: string[] = [];
   for (const name of prefs) {
     if (tf.getBackend() === name) return getBackendInfo();
     if (!tf.findBackendFactory(name)) {
-      failures.push(`${name}: not registered in this build`);
+      failures.push(notRegisteredReason(name));
       continue;
     }
     try {
@@ -83,17 +184,20 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       }
       failures.push(`${name}: failed to initialise`);
     } catch (e) {
-      failures.push(`${name}: ${(e as Error).message}`);
+      failures.push(`${name}: ${(e as Error)?.message ?? String(e)}`);
+    }
+    if (name === 'wasm' && !isNode && !wasmPathsSet) {
+      failures.push('(the .wasm files are fetched relative to the page; serve them and pass initBackend({ wasmPaths }))');
     }
   }
   throw new AdapterError(
     'BACKEND_UNSUPPORTED',
     `no requested backend could be initialised (${failures.join('; ')}); valid backends: ${BACKEND_NAMES.join(', ')}`,
-    { requested: prefs },
+    { requested: prefs, failures },
   );
 }
 
-/** Reports the active backend. */
+/** Reports the active backend and what else is registered. */
 export function getBackendInfo(): BackendInfo {
   const name = tf.getBackend();
   let simd: boolean | null = null;
@@ -103,5 +207,13 @@ export function getBackendInfo(): BackendInfo {
     // TensorFlow.js runs wasm single-threaded in Node; in browsers threads need cross-origin isolation.
     threads = isNode || !tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 1 : null;
   }
-  return { name, simd, threads, platform: isNode ? 'node' : 'browser', tfjsVersion: tf.version_core };
+  return {
+    name,
+    simd,
+    threads,
+    platform: isNode ? 'node' : 'browser',
+    tfjsVersion: tf.version_core,
+    registered: BACKEND_NAMES.filter((n) => tf.findBackendFactory(n) !== null),
+    wasmPaths: wasmPathsSet?.value ?? null,
+  };
 }

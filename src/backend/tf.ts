@@ -24,5 +24,6 @@ if (tfjs.Tensor !== tf.Tensor || typeof tfjsWasm.setWasmPaths !== 'function') {
 }
 
 export { tf };
+export { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 export type Tensor = tf.Tensor;
 export type Variable = tf.Variable;

@@ -101,15 +101,45 @@ export class CharLM extends withAdapterModel(CharLMBase) {
     const out = Array.from(prompt);
     return this.inEvalMode(() => {
       for (let i = 0; i < length; i++) {
-        const ctx = out.slice(-this.cfg.maxLen);
-        const probs = tf.tidy(() => {
-          const logits = this.forward(tf.tensor2d(ctx, [1, ctx.length], 'int32'));
-          const last = tf.slice(logits, [0, ctx.length - 1, 0], [1, 1, this.cfg.vocabSize]);
-          return tf.softmax(tf.div(tf.reshape(last, [-1]), temperature)).dataSync() as Float32Array;
-        });
+        const probsT = this.nextCharProbs(out, temperature);
+        const probs = probsT.dataSync() as Float32Array;
+        probsT.dispose();
         out.push(sampleIndex(probs, rng.next()));
       }
       return Int32Array.from(out.slice(prompt.length));
+    });
+  }
+
+  /**
+   * {@link CharLM.generate} with each step's probabilities read asynchronously, so webgl and webgpu
+   * are never stalled by a synchronous read. Same draws as `generate` for the same RNG.
+   */
+  async generateAsync(prompt: Int32Array, length: number, opts: { temperature?: number; rng?: Rng } = {}): Promise<Int32Array> {
+    const temperature = opts.temperature ?? 1;
+    const rng = opts.rng ?? getRng();
+    const out = Array.from(prompt);
+    return this.inEvalMode(async () => {
+      for (let i = 0; i < length; i++) {
+        const probsT = this.nextCharProbs(out, temperature);
+        let probs: Float32Array;
+        try {
+          probs = (await probsT.data()) as Float32Array;
+        } finally {
+          probsT.dispose();
+        }
+        out.push(sampleIndex(probs, rng.next()));
+      }
+      return Int32Array.from(out.slice(prompt.length));
+    });
+  }
+
+  /** Softmax at `temperature` over the character after `ids` (the last `maxLen` of them as context). */
+  private nextCharProbs(ids: readonly number[], temperature: number): Tensor {
+    const ctx = ids.slice(-this.cfg.maxLen);
+    return tf.tidy(() => {
+      const logits = this.forward(tf.tensor2d(ctx, [1, ctx.length], 'int32'));
+      const last = tf.slice(logits, [0, ctx.length - 1, 0], [1, 1, this.cfg.vocabSize]);
+      return tf.softmax(tf.div(tf.reshape(last, [-1]), temperature));
     });
   }
 }

@@ -51,26 +51,35 @@ function mapContainer<G extends GradientContainer>(grads: G, f: (t: Tensor) => T
   return out as G;
 }
 
+/** What {@link clipGradNormOnDevice} returns: the same as {@link ClipGradNormResult}, with the scalars left on the device. */
+export interface ClipGradNormTensors<G> {
+  /** New gradient tensors, same container kind and keys as the input; the caller owns (disposes) them. */
+  grads: G;
+  /** The total norm before clipping, a 0-d tensor the caller owns (read it with `await t.data()`). */
+  totalNorm: tf.Scalar;
+  /** The factor every gradient was multiplied by, a 0-d tensor the caller owns. */
+  clipCoef: tf.Scalar;
+}
+
 /**
- * Clips gradients by their global norm, with `torch.nn.utils.clip_grad_norm_` (PyTorch 1.13) semantics:
- * the total norm is the p-norm of the vector of per-tensor p-norms (for p = 2, the L2 norm over every
- * element of every gradient together), the clip coefficient is `maxNorm / (total + 1e-6)` clamped at 1,
- * and every gradient is multiplied by it (by 1, i.e. unchanged, when the total is within `maxNorm`).
- *
- * TensorFlow.js tensors are immutable, so instead of clipping in place this returns new tensors (always
- * new, clipped or not) in a container of the same kind; the input gradients are not disposed.
+ * {@link clipGradNorm} without reading anything back from the device: the total norm and the clip
+ * coefficient stay tensors, and the scaling happens on the device. This is what a training loop on
+ * webgl or webgpu wants (a synchronous read per step stalls the GPU pipeline, and on webgpu breaks it);
+ * read the norm later with `await totalNorm.data()`. Same numbers as {@link clipGradNorm}.
  *
  * @example
  * ```ts
- * const { value, grads } = tf.variableGrads(lossFn, model.trainableParameters());
- * const { grads: clipped, totalNorm } = clipGradNorm(grads, 1.0);
+ * const { grads: clipped, totalNorm, clipCoef } = clipGradNormOnDevice(grads, 1.0);
+ * optimizer.step(clipped);
+ * const norm = (await totalNorm.data())[0];
+ * tf.dispose([totalNorm, clipCoef]);
  * ```
  */
-export function clipGradNorm<G extends GradientContainer>(
+export function clipGradNormOnDevice<G extends GradientContainer>(
   grads: G,
   maxNorm: number,
   options: ClipGradNormOptions = {},
-): ClipGradNormResult<G> {
+): ClipGradNormTensors<G> {
   const p = options.normType ?? 2;
   const eps = options.eps ?? 1e-6;
   check(
@@ -100,7 +109,7 @@ export function clipGradNorm<G extends GradientContainer>(
     );
   }
   if (tensors.length === 0) {
-    return { grads: mapContainer(grads, (t) => t), totalNorm: 0, clipCoef: 1 };
+    return { grads: mapContainer(grads, (t) => t), totalNorm: tf.scalar(0), clipCoef: tf.scalar(1) };
   }
   const [totalT, coefT] = tf.tidy(() => {
     const norms = tensors.map((t) => {
@@ -117,12 +126,38 @@ export function clipGradNorm<G extends GradientContainer>(
     else if (p === 2) total = tf.sqrt(tf.sum(tf.square(stacked)));
     else total = tf.pow(tf.sum(tf.pow(stacked, p)), 1 / p);
     const coef = tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(total, eps)), 1);
-    return [total, coef];
+    return [total, coef] as [tf.Scalar, tf.Scalar];
   });
-  const totalNorm = totalT.dataSync()[0]!;
-  const clipCoef = coefT.dataSync()[0]!;
   const out = mapContainer(grads, (t) => tf.tidy(() => tf.mul(t, coefT)));
-  totalT.dispose();
-  coefT.dispose();
-  return { grads: out, totalNorm, clipCoef };
+  return { grads: out, totalNorm: totalT, clipCoef: coefT };
+}
+
+/**
+ * Clips gradients by their global norm, with `torch.nn.utils.clip_grad_norm_` (PyTorch 1.13) semantics:
+ * the total norm is the p-norm of the vector of per-tensor p-norms (for p = 2, the L2 norm over every
+ * element of every gradient together), the clip coefficient is `maxNorm / (total + 1e-6)` clamped at 1,
+ * and every gradient is multiplied by it (by 1, i.e. unchanged, when the total is within `maxNorm`).
+ *
+ * TensorFlow.js tensors are immutable, so instead of clipping in place this returns new tensors (always
+ * new, clipped or not) in a container of the same kind; the input gradients are not disposed. The norm is
+ * read back synchronously; on webgl or webgpu prefer {@link clipGradNormOnDevice}.
+ *
+ * @example
+ * ```ts
+ * const { value, grads } = tf.variableGrads(lossFn, model.trainableParameters());
+ * const { grads: clipped, totalNorm } = clipGradNorm(grads, 1.0);
+ * ```
+ */
+export function clipGradNorm<G extends GradientContainer>(
+  grads: G,
+  maxNorm: number,
+  options: ClipGradNormOptions = {},
+): ClipGradNormResult<G> {
+  const r = clipGradNormOnDevice(grads, maxNorm, options);
+  try {
+    return { grads: r.grads, totalNorm: r.totalNorm.dataSync()[0]!, clipCoef: r.clipCoef.dataSync()[0]! };
+  } finally {
+    r.totalNorm.dispose();
+    r.clipCoef.dispose();
+  }
 }

@@ -20,8 +20,8 @@ export {
   trainerCheckpointsIn,
 } from './checkpoint.js';
 export type { CheckpointArray, EarlyStoppingState, EvalRecord, TrainerCheckpoint } from './checkpoint.js';
-export { clipGradNorm } from './clip.js';
-export type { ClipGradNormOptions, ClipGradNormResult, GradientContainer } from './clip.js';
+export { clipGradNorm, clipGradNormOnDevice } from './clip.js';
+export type { ClipGradNormOptions, ClipGradNormResult, ClipGradNormTensors, GradientContainer } from './clip.js';
 export { bitsPerChar, crossEntropy, mseLoss, natsToBits, tokenNll } from './losses.js';
 export type { CrossEntropyOptions, MaskOrOptions } from './losses.js';
 export {
@@ -45,3 +45,7 @@ export type {
   TrainerOptions,
   TrainerScheduleOptions,
 } from './trainer.js';
+export { evaluateBpc, lmLoss, trainLm } from './lm.js';
+export type { EvaluateBpcOptions, LanguageModel, TrainLmOptions } from './lm.js';
+export { ADAPT_METHODS, ADAPTER_NAME, adaptCharLm, attachMethod } from './adapt.js';
+export type { AdaptMethod, AdaptMethodKind, AdaptOptions, AdaptResult, AttachedMethod } from './adapt.js';

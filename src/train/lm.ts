@@ -8,7 +8,8 @@ import { evalLmWindows, sampleLmBatch, type LmBatch } from '../data/batching.js'
 import { check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { createRng } from '../rng.js';
-import { latestTrainerCheckpoint } from './checkpoint-files.js';
+import { requirePathFiles } from '../io/path-files.js';
+import { trainerCheckpointsIn } from './checkpoint.js';
 import { crossEntropy, tokenNll } from './losses.js';
 import { Trainer, type StepInfo } from './trainer.js';
 
@@ -129,8 +130,12 @@ export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
     checkpointDir: opts.checkpointDir,
   });
   try {
-    const latest = opts.resume && opts.checkpointDir ? await latestTrainerCheckpoint(opts.checkpointDir) : null;
-    if (latest) await trainer.loadCheckpoint(latest);
+    // Through the installed file access (adapterkit/node), so this module stays browser-safe.
+    const found =
+      opts.resume && opts.checkpointDir
+        ? await trainerCheckpointsIn(requirePathFiles('trainLm({resume})'), opts.checkpointDir)
+        : [];
+    if (found.length) await trainer.loadCheckpoint(found[found.length - 1]!.file);
     const data = (step: number) => sampleLmBatch(opts.ids, opts.batch, opts.seqLen, createRng(opts.seed * 1_000_003 + step));
     return (await trainer.fit(data)).losses;
   } finally {

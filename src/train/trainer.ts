@@ -19,7 +19,7 @@ import {
   type EvalRecord,
   type TrainerCheckpoint,
 } from './checkpoint.js';
-import { clipGradNorm } from './clip.js';
+import { clipGradNormOnDevice } from './clip.js';
 import {
   constantLr,
   createSchedule,
@@ -462,7 +462,9 @@ export class Trainer<B = unknown> {
     const lr = this.schedule(this.stepCount);
     const { loss, grads: accumulated } = this.computeGradients(batches);
     let grads = accumulated;
-    let gradNorm: number | null = null;
+    // Scalars stay on the device until the update is queued, then are read asynchronously: a
+    // synchronous read per step stalls webgl and breaks webgpu.
+    let normT: tf.Scalar | null = null;
     try {
       if (this.options.onGradients) {
         const byPath = new Map<string, Tensor>();
@@ -474,23 +476,29 @@ export class Trainer<B = unknown> {
       }
       const maxNorm = this.options.maxGradNorm;
       if (maxNorm !== undefined && maxNorm !== null) {
-        const clipped = clipGradNorm(grads, maxNorm);
-        gradNorm = clipped.totalNorm;
+        const clipped = clipGradNormOnDevice(grads, maxNorm);
+        normT = clipped.totalNorm;
+        clipped.clipCoef.dispose();
         tf.dispose([...grads.values()]);
         grads = clipped.grads as Map<Variable, Tensor>;
       }
       this.optimizer.step(grads, lr);
     } catch (e) {
       loss.dispose();
+      normT?.dispose();
       throw e;
     } finally {
       tf.dispose([...grads.values()]);
     }
     let lossValue: number;
+    let gradNorm: number | null = null;
     try {
-      lossValue = (await loss.data())[0]!;
+      const [lossData, normData] = await Promise.all([loss.data(), normT?.data()]);
+      lossValue = lossData[0]!;
+      if (normData) gradNorm = normData[0]!;
     } finally {
       loss.dispose();
+      normT?.dispose();
     }
     let tokens = 0;
     if (this.options.countTokens) for (const b of batches) tokens += this.options.countTokens(b);

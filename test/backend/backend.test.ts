@@ -47,8 +47,24 @@ describe('backend selection', () => {
     const err = await thrownAsync(() => initBackend({ backend: 'webgpu' }));
     expect(err.code).toBe('BACKEND_UNSUPPORTED');
     expect(err.message).toContain('webgpu');
+    expect(err.message).toContain('@tensorflow/tfjs-backend-webgpu');
     const info = await initBackend({ backend: ['webgpu', 'cpu'] });
     expect(info.name).toBe('cpu');
+  });
+
+  it('checks wasmPaths and refuses to change them once wasm has started', async () => {
+    const noSlash = await thrownAsync(() => initBackend({ wasmPaths: '/wasm' }));
+    expect(noSlash.code).toBe('INVALID_CONFIG');
+    expect(noSlash.message).toContain("end with '/'");
+    const partial = await thrownAsync(() => initBackend({ wasmPaths: { 'tfjs-backend-wasm.wasm': '/a.wasm' } as never }));
+    expect(partial.code).toBe('INVALID_CONFIG');
+    expect(partial.message).toContain('missing: tfjs-backend-wasm-simd.wasm, tfjs-backend-wasm-threaded-simd.wasm');
+    // The test set-up started wasm already: new paths could no longer take effect.
+    const late = await thrownAsync(() => initBackend({ backend: 'wasm', wasmPaths: '/static/wasm/' }));
+    expect(late.code).toBe('INVALID_CONFIG');
+    expect(late.message).toContain('already started');
+    expect(getBackendInfo().registered).toEqual(expect.arrayContaining(['wasm', 'cpu']));
+    expect(getBackendInfo().wasmPaths).toBeNull();
   });
 
   it('training math agrees between the cpu fallback and wasm (gradients included)', async () => {
