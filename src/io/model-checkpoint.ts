@@ -4,7 +4,8 @@
  */
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
-import { readFileBytes, writeFileAtomic } from './atomic-file.js';
+import { readDirConsistent, writeDirAtomic } from './atomic-dir.js';
+import { readFileBytes } from './atomic-file.js';
 import { safetensorsFromTensors, tensorsFromSafetensors } from './safetensors-tf.js';
 
 /** A whole-model checkpoint: the config as JSON text and the state dict as safetensors bytes. */
@@ -55,19 +56,24 @@ export function restoreModel<M extends Module>(factory: (cfg: any) => M, ckpt: M
 export const MODEL_CONFIG_FILE = 'config.json';
 export const MODEL_WEIGHTS_FILE = 'model.safetensors';
 
-/** Writes `model` to `dir/config.json` and `dir/model.safetensors`, each atomically (Node). */
+/**
+ * Writes `model` to `dir/config.json` and `dir/model.safetensors` (Node). The directory is replaced as a
+ * whole (see `atomic-dir.ts`): a crash at any moment leaves the old pair or the new one, never a mix.
+ */
 export async function saveModelToDir(model: ConfiguredModule, dir: string): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  await mkdir(dir, { recursive: true });
   const ckpt = saveModel(model);
-  await writeFileAtomic(join(dir, MODEL_WEIGHTS_FILE), ckpt.weights);
-  await writeFileAtomic(join(dir, MODEL_CONFIG_FILE), `${JSON.stringify(JSON.parse(ckpt.config), null, 2)}\n`);
+  const files = new Map<string, Uint8Array | string>([
+    [MODEL_WEIGHTS_FILE, ckpt.weights],
+    [MODEL_CONFIG_FILE, `${JSON.stringify(JSON.parse(ckpt.config), null, 2)}\n`],
+  ]);
+  await writeDirAtomic(dir, files, 'saveModelToDir');
 }
 
-/** Reads a checkpoint directory written by {@link saveModelToDir} (Node). */
+/** Reads a checkpoint directory written by {@link saveModelToDir} as one consistent pair (Node). */
 export async function readModelDir(dir: string): Promise<ModelCheckpoint> {
   const { join } = await import('node:path');
-  const config = new TextDecoder().decode(await readFileBytes(join(dir, MODEL_CONFIG_FILE)));
-  return { config, weights: await readFileBytes(join(dir, MODEL_WEIGHTS_FILE)) };
+  return readDirConsistent(dir, async (root) => {
+    const config = new TextDecoder().decode(await readFileBytes(join(root, MODEL_CONFIG_FILE)));
+    return { config, weights: await readFileBytes(join(root, MODEL_WEIGHTS_FILE)) };
+  });
 }
