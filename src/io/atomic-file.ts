@@ -42,11 +42,31 @@ export async function writeAndSync(path: string, bytes: Uint8Array | string): Pr
   }
 }
 
-/** Reads a whole file, with a clear error naming the path when it is missing. */
+/** The largest file read into memory: what Node's `fs.readFile` can return (2 GiB − 1 byte). */
+export const MAX_FILE_BYTES = 2 ** 31 - 1;
+
+/**
+ * Reads a whole file, with a clear error naming the path when it is missing or larger than
+ * {@link MAX_FILE_BYTES}.
+ */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
   const fs = await import('node:fs/promises');
   try {
-    return new Uint8Array(await fs.readFile(path));
+    const handle = await fs.open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > MAX_FILE_BYTES) {
+        const { AdapterError } = await import('../errors.js');
+        throw new AdapterError(
+          'CHECKPOINT_FORMAT',
+          `${path}: the file is ${size} bytes, above the limit of ${MAX_FILE_BYTES} bytes a file can be read into memory`,
+          { path, size },
+        );
+      }
+      return new Uint8Array(await handle.readFile());
+    } finally {
+      await handle.close();
+    }
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') {

@@ -20,7 +20,7 @@ export {
   type ConfiguredModule,
   type ModelCheckpoint,
 } from './model-checkpoint.js';
-export { readFileBytes, writeFileAtomic } from './atomic-file.js';
+export { MAX_FILE_BYTES, readFileBytes, writeFileAtomic } from './atomic-file.js';
 export {
   PEFT_CONFIG_FILE,
   PEFT_DEFAULT_ADAPTER,

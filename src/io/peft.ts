@@ -30,6 +30,7 @@ import {
   type PeftConfigExtras,
 } from './peft-config.js';
 import { readDirConsistent, writeDirAtomic } from './atomic-dir.js';
+import { readFileBytes } from './atomic-file.js';
 import {
   safetensorsFromTensors,
   tensorsFromSafetensors,
@@ -140,8 +141,10 @@ async function nodeDirSource(root: string, dir: string): Promise<FileSource> {
     ['ENOENT', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
   return {
     async readFile(rel) {
+      const file = join(dir, ...rel.split('/'));
+      if (!(await fs.stat(file).catch(() => null))?.isFile()) return null;
       try {
-        return new Uint8Array(await fs.readFile(join(dir, ...rel.split('/'))));
+        return await readFileBytes(file);
       } catch (e) {
         if (missing(e)) return null;
         throw e;
