@@ -52,7 +52,9 @@ export async function writeDirAtomic(
   await recoverDir(parent, base);
   const info = await fs.stat(target).catch(() => null);
   if (info && !info.isDirectory()) {
-    throw new AdapterError('INVALID_INPUT', `${where}: ${dir} is a file; give a directory path`, { path: dir });
+    throw new AdapterError('INVALID_INPUT', `${where}: ${dir} is a file; give a directory path`, {
+      path: dir,
+    });
   }
   const token = newToken();
   const staging = path.join(parent, tempSiblingName(base, 'staging', token));
@@ -78,7 +80,8 @@ export async function writeDirAtomic(
     } catch (e) {
       // Leave things as they were: the old directory back in place, nothing of this save behind.
       if (!(await exists(target)) && (await exists(old))) await fs.rename(old, target).catch(() => undefined);
-      for (const p of [staging, ready]) await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
+      for (const p of [staging, ready])
+        await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
       throw e;
     }
     await fs.rm(old, { recursive: true, force: true }).catch(() => undefined);
@@ -133,7 +136,8 @@ async function completeCopy(target: string): Promise<string | null> {
   const parent = path.dirname(target);
   const base = path.basename(target);
   const mine = (await listTempSiblings(parent)).filter((t) => t.target === base);
-  const newest = (kind: TempSibling['kind']) => mine.filter((t) => t.kind === kind).sort((a, b) => b.ms - a.ms)[0];
+  const newest = (kind: TempSibling['kind']) =>
+    mine.filter((t) => t.kind === kind).sort((a, b) => b.ms - a.ms)[0];
   const best = newest('ready') ?? newest('old');
   return best ? path.join(parent, best.name) : null;
 }

@@ -10,7 +10,6 @@ import { parseExpectedName, runAdapterCase, type FixtureTensor } from '../../too
 
 const IN = 4;
 const DIM = 3;
-const BATCH = 2;
 type Matrix = number[][];
 
 /** Deterministic values in [-1, 1). */
@@ -35,7 +34,9 @@ function params(seed: number): AdapterParams {
     gamma: v.slice(0, IN).map((x) => 1 + 0.3 * x),
     beta: v.slice(IN, 2 * IN).map((x) => 0.2 * x),
     down: Array.from({ length: DIM }, (_, o) => v.slice(2 * IN + o * IN, 2 * IN + (o + 1) * IN)),
-    up: Array.from({ length: IN }, (_, o) => v.slice(2 * IN + DIM * IN + o * DIM, 2 * IN + DIM * IN + (o + 1) * DIM)),
+    up: Array.from({ length: IN }, (_, o) =>
+      v.slice(2 * IN + DIM * IN + o * DIM, 2 * IN + DIM * IN + (o + 1) * DIM),
+    ),
   };
 }
 
@@ -73,7 +74,12 @@ interface Spec {
 }
 
 /** A case in the shared format: `case.json` (as an object) and its tensors by name. */
-function buildCase(group: string, specs: Spec[], training: boolean, expected: Record<string, Matrix | number>) {
+function buildCase(
+  group: string,
+  specs: Spec[],
+  training: boolean,
+  expected: Record<string, Matrix | number>,
+) {
   const tensors = new Map<string, FixtureTensor>();
   const declared: Array<{ name: string; role: string }> = [];
   const add = (name: string, role: string, t: FixtureTensor) => {
@@ -93,7 +99,11 @@ function buildCase(group: string, specs: Spec[], training: boolean, expected: Re
   });
   for (const s of specs) {
     const prefix = chained ? `${s.adapter}.` : '';
-    add(`${prefix}norm.weight`, 'param', { shape: [IN], data: new Float32Array(s.params.gamma), dtype: 'F32' });
+    add(`${prefix}norm.weight`, 'param', {
+      shape: [IN],
+      data: new Float32Array(s.params.gamma),
+      dtype: 'F32',
+    });
     add(`${prefix}norm.bias`, 'param', { shape: [IN], data: new Float32Array(s.params.beta), dtype: 'F32' });
     add(`${prefix}down.weight`, 'param', f32(s.params.down));
     add(`${prefix}up.weight`, 'param', f32(s.params.up));
@@ -103,7 +113,13 @@ function buildCase(group: string, specs: Spec[], training: boolean, expected: Re
   const config = chained
     ? { adapters: specs.map(entry), order: specs.map((s) => s.adapter), training }
     : { ...entry(specs[0]!), training };
-  const caseJson = { name: `synthetic-${group}`, group, config, tensors: declared, tolerance: { atol: 1e-5, rtol: 1e-4 } };
+  const caseJson = {
+    name: `synthetic-${group}`,
+    group,
+    config,
+    tensors: declared,
+    tolerance: { atol: 1e-5, rtol: 1e-4 },
+  };
   return { caseJson, tensors };
 }
 
@@ -160,26 +176,37 @@ function l2Case() {
 const CASES = { chain: chainCase, 'stochastic depth': stochasticDepthCase, l2: l2Case };
 
 describe('golden runner: the naming rules of expected tensors (groups A–F)', () => {
-  it.each(Object.entries(CASES))('computes every expected tensor of a synthetic %s case', async (_label, make) => {
-    const { caseJson, tensors } = make();
-    const before = tf.memory().numTensors;
-    const r = await runAdapterCase('synthetic', caseJson, tensors);
-    expect(r.ok, r.detail).toBe(true);
-    for (const d of caseJson.tensors.filter((t) => t.role === 'expected')) expect(r.detail).toContain(`${d.name}: max |Δ|`);
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  it.each(Object.entries(CASES))(
+    'computes every expected tensor of a synthetic %s case',
+    async (_label, make) => {
+      const { caseJson, tensors } = make();
+      const before = tf.memory().numTensors;
+      const r = await runAdapterCase('synthetic', caseJson, tensors);
+      expect(r.ok, r.detail).toBe(true);
+      for (const d of caseJson.tensors.filter((t) => t.role === 'expected'))
+        expect(r.detail).toContain(`${d.name}: max |Δ|`);
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
-  it.each(Object.entries(CASES))('a wrong value under any expected name of the %s case fails it', async (_label, make) => {
-    const { caseJson, tensors } = make();
-    for (const d of caseJson.tensors.filter((t) => t.role === 'expected')) {
-      const want = tensors.get(d.name)!;
-      const data = Float32Array.from(want.data);
-      data[0] = data[0]! + 0.05;
-      const r = await runAdapterCase('synthetic', caseJson, new Map([...tensors, [d.name, { ...want, data }]]));
-      expect([d.name, r.ok]).toEqual([d.name, false]);
-      expect(r.detail).toContain(`${d.name}: max |Δ|`);
-    }
-  });
+  it.each(Object.entries(CASES))(
+    'a wrong value under any expected name of the %s case fails it',
+    async (_label, make) => {
+      const { caseJson, tensors } = make();
+      for (const d of caseJson.tensors.filter((t) => t.role === 'expected')) {
+        const want = tensors.get(d.name)!;
+        const data = Float32Array.from(want.data);
+        data[0] = data[0]! + 0.05;
+        const r = await runAdapterCase(
+          'synthetic',
+          caseJson,
+          new Map([...tensors, [d.name, { ...want, data }]]),
+        );
+        expect([d.name, r.ok]).toEqual([d.name, false]);
+        expect(r.detail).toContain(`${d.name}: max |Δ|`);
+      }
+    },
+  );
 
   it('every rule parses; names outside the rules, or naming an adapter the case lacks, fail the case by name', async () => {
     const names = ['a', 'total_x'];
@@ -187,14 +214,28 @@ describe('golden runner: the naming rules of expected tensors (groups A–F)', (
     expect(parseExpectedName('after_total_x', names)).toEqual({ kind: 'after', adapter: 'total_x' });
     expect(parseExpectedName('l2_loss.a', names)).toEqual({ kind: 'loss', draw: null, scope: 'a' });
     expect(parseExpectedName('l2_loss.total', names)).toEqual({ kind: 'loss', draw: null, scope: 'total' });
-    expect(parseExpectedName('l2_loss_dropped', names)).toEqual({ kind: 'loss', draw: 'dropped', scope: 'one' });
-    for (const bad of ['strategy_output', 'adapter_loss', 'l2_loss_total', 'l2_loss.', 'l2_loss.nobody', 'after_nobody', 'mystery']) {
+    expect(parseExpectedName('l2_loss_dropped', names)).toEqual({
+      kind: 'loss',
+      draw: 'dropped',
+      scope: 'one',
+    });
+    for (const bad of [
+      'strategy_output',
+      'adapter_loss',
+      'l2_loss_total',
+      'l2_loss.',
+      'l2_loss.nobody',
+      'after_nobody',
+      'mystery',
+    ]) {
       expect(() => parseExpectedName(bad, names)).toThrow(bad);
     }
     const { caseJson, tensors } = l2Case();
     const renamed = {
       ...caseJson,
-      tensors: caseJson.tensors.map((t) => (t.name === 'expected.l2_loss.adapter_0' ? { ...t, name: 'expected.l2_loss.other' } : t)),
+      tensors: caseJson.tensors.map((t) =>
+        t.name === 'expected.l2_loss.adapter_0' ? { ...t, name: 'expected.l2_loss.other' } : t,
+      ),
     };
     tensors.set('expected.l2_loss.other', tensors.get('expected.l2_loss.adapter_0')!);
     const r = await runAdapterCase('synthetic', renamed, tensors);

@@ -32,29 +32,51 @@ async function outcome(fn: () => unknown): Promise<string> {
 
 const lora = (extra: Partial<LoraConfig>): LoraConfig => ({ type: 'lora', ...extra });
 const lines: Array<{ case: string; outcome: string; detail?: unknown }> = [];
-const keyLength = Math.max(...model().namedModules().map(([k]) => k.length));
+const keyLength = Math.max(
+  ...model()
+    .namedModules()
+    .map(([k]) => k.length),
+);
 
 for (const p of HOSTILE) {
-  lines.push({ case: `targetModules ${p}`, outcome: await outcome(() => PeftModel.wrap(model(), lora({ targetModules: p }))) });
+  lines.push({
+    case: `targetModules ${p}`,
+    outcome: await outcome(() => PeftModel.wrap(model(), lora({ targetModules: p }))),
+  });
   lines.push({
     case: `excludeModules ${p}`,
-    outcome: await outcome(() => PeftModel.wrap(model(), lora({ targetModules: ['q_proj'], excludeModules: p }))),
+    outcome: await outcome(() =>
+      PeftModel.wrap(model(), lora({ targetModules: ['q_proj'], excludeModules: p })),
+    ),
   });
-  const peft = PeftModel.wrap(model(), lora({ targetModules: ['q_proj', 'v_proj'], r: 2, rankPattern: { [p]: 4 }, alphaPattern: { [p]: 3 } }));
+  const peft = PeftModel.wrap(
+    model(),
+    lora({ targetModules: ['q_proj', 'v_proj'], r: 2, rankPattern: { [p]: 4 }, alphaPattern: { [p]: 3 } }),
+  );
   const files = peftFiles(peft);
-  const source = { readFile: (rel: string) => { const f = files.get(rel); return f === undefined ? null : typeof f === 'string' ? new TextEncoder().encode(f) : f; } };
+  const source = {
+    readFile: (rel: string) => {
+      const f = files.get(rel);
+      return f === undefined ? null : typeof f === 'string' ? new TextEncoder().encode(f) : f;
+    },
+  };
   let ranks: number[] = [];
   const loaded = await outcome(async () => {
     const back = await loadPretrained(model(), source);
     // The rank each wrapped layer got: the pattern matches no module, so every layer keeps r = 2.
-    const shapes = [...back.peftTensorsFor('default')].filter(([k]) => k.includes('lora_A')).map(([, t]) => t.shape[0]!);
+    const shapes = [...back.peftTensorsFor('default')]
+      .filter(([k]) => k.includes('lora_A'))
+      .map(([, t]) => t.shape[0]!);
     ranks = [...new Set(shapes)];
   });
   lines.push({ case: `rank/alpha pattern ${p}`, outcome: loaded, detail: ranks });
   const config = JSON.parse(files.get('adapter_config.json') as string);
   config.target_modules = p;
   files.set('adapter_config.json', JSON.stringify(config));
-  lines.push({ case: `file target_modules ${p}`, outcome: await outcome(() => loadPretrained(model(), source)) });
+  lines.push({
+    case: `file target_modules ${p}`,
+    outcome: await outcome(() => loadPretrained(model(), source)),
+  });
 }
 lines.push({
   case: 'backreference',

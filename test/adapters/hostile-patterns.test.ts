@@ -13,7 +13,10 @@ const TIMEOUT_MS = 30_000;
 
 describe('hostile patterns', () => {
   it('target_modules, exclude_modules, rank_pattern and alpha_pattern with (.+)+X-style patterns return, and backreferences are refused', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD], { encoding: 'utf8', timeout: TIMEOUT_MS });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD], {
+      encoding: 'utf8',
+      timeout: TIMEOUT_MS,
+    });
     expect(r.signal, 'the child was killed by the timeout: a pattern hung').toBeNull();
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const { keyLength, lines } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
@@ -25,7 +28,8 @@ describe('hostile patterns', () => {
     for (const l of lines) {
       if (l.case.startsWith('targetModules') || l.case.startsWith('file target_modules'))
         expect([l.case, l.outcome]).toEqual([l.case, 'TARGET_NOT_FOUND']);
-      else if (l.case.startsWith('rank/alpha')) expect([l.case, l.outcome, l.detail]).toEqual([l.case, 'ok', [2]]);
+      else if (l.case.startsWith('rank/alpha'))
+        expect([l.case, l.outcome, l.detail]).toEqual([l.case, 'ok', [2]]);
       else if (l.case.startsWith('excludeModules')) expect([l.case, l.outcome]).toEqual([l.case, 'ok']);
       else expect([l.case, l.outcome]).toEqual(['backreference', 'INVALID_CONFIG']);
     }

@@ -1,6 +1,14 @@
 /** Directory saves replaced as a whole, recovery after a writer died between its renames, and the sweep of dead writers' leftovers. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,7 +35,9 @@ const set = (tag: string) =>
   ]);
 
 function readSet(root: string): Record<string, string> {
-  return Object.fromEntries(['config.json', 'weights.bin', 'sub/extra.txt'].map((f) => [f, readFileSync(join(root, f), 'utf8')]));
+  return Object.fromEntries(
+    ['config.json', 'weights.bin', 'sub/extra.txt'].map((f) => [f, readFileSync(join(root, f), 'utf8')]),
+  );
 }
 
 const temps = () => readdirSync(place).filter((n) => parseTempSibling(n) !== null);
@@ -60,19 +70,26 @@ describe('writeDirAtomic', () => {
     await writeDirAtomic(old, set('a'));
     await writeDirAtomic(ready, set('b'));
     expect(existsSync(join(place, 'out'))).toBe(false);
-    expect(await readDirConsistent(join(place, 'out'), async (root) => readSet(root))).toEqual(Object.fromEntries(set('b')));
+    expect(await readDirConsistent(join(place, 'out'), async (root) => readSet(root))).toEqual(
+      Object.fromEntries(set('b')),
+    );
     await writeDirAtomic(join(place, 'out'), new Map([['config.json', '{"tag":"c"}']]));
     // The recovered set was in place, so files this save does not write come from it.
-    expect(readSet(join(place, 'out'))).toEqual({ ...Object.fromEntries(set('b')), 'config.json': '{"tag":"c"}' });
+    expect(readSet(join(place, 'out'))).toEqual({
+      ...Object.fromEntries(set('b')),
+      'config.json': '{"tag":"c"}',
+    });
     expect(temps()).toEqual([]);
   });
 
   it('with only the moved-aside old copy left, that one is read', async () => {
     await writeDirAtomic(join(place, `.out.${deadPid()}.${Date.now()}.k2.old`), set('a'));
-    expect(await readDirConsistent(join(place, 'out'), async (root) => readSet(root))).toEqual(Object.fromEntries(set('a')));
+    expect(await readDirConsistent(join(place, 'out'), async (root) => readSet(root))).toEqual(
+      Object.fromEntries(set('a')),
+    );
   });
 
-  it("a reader never sees a mix while another save swaps the directory", async () => {
+  it('a reader never sees a mix while another save swaps the directory', async () => {
     const dir = join(place, 'out');
     await writeDirAtomic(dir, set('a'));
     let writing = true;
@@ -123,4 +140,3 @@ describe('dead writers leave nothing behind', () => {
     expect(temps()).toEqual([ready]);
   });
 });
-

@@ -36,7 +36,13 @@ export interface KillStats {
 
 /** Bundles the child (inside the repository, so its TensorFlow.js imports resolve). */
 async function bundleChild(kind: SaveKind): Promise<string> {
-  const out = join(ROOT, 'node_modules', '.cache', 'adapterkit-kill-tests', `saver-${kind}-${process.pid}.mjs`);
+  const out = join(
+    ROOT,
+    'node_modules',
+    '.cache',
+    'adapterkit-kill-tests',
+    `saver-${kind}-${process.pid}.mjs`,
+  );
   mkdirSync(dirname(out), { recursive: true });
   await build({
     entryPoints: [join(HERE, 'saver.child.ts')],
@@ -45,7 +51,10 @@ async function bundleChild(kind: SaveKind): Promise<string> {
     format: 'esm',
     outfile: out,
     logLevel: 'warning',
-    alias: { '@tensorflow/tfjs': join(HERE, 'tfjs-light.ts'), '@tensorflow/tfjs-backend-wasm': join(HERE, 'empty.ts') },
+    alias: {
+      '@tensorflow/tfjs': join(HERE, 'tfjs-light.ts'),
+      '@tensorflow/tfjs-backend-wasm': join(HERE, 'empty.ts'),
+    },
     external: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu'],
   });
   return out;
@@ -202,6 +211,7 @@ async function killLoop(
     anySaveCompleted = true;
     const left = tempEntries(place);
     if (left.length) stats.problems.push(`${where}: left after the next save: ${left.join(', ')}`);
-    if (!sameSet(snapshot(target), states[which]!)) stats.problems.push(`${where}: the next save did not write state ${which}`);
+    if (!sameSet(snapshot(target), states[which]!))
+      stats.problems.push(`${where}: the next save did not write state ${which}`);
   }
 }

@@ -11,7 +11,11 @@ import { readModelDir, restoreModel, saveModelToDir } from '../../../src/io/mode
 import { loadPretrained, savePretrained } from '../../../src/io/peft.js';
 import { CharLM, type CharLMConfig } from '../../../src/models/char-lm.js';
 import { createRng, setRng } from '../../../src/rng.js';
-import { loadTrainerCheckpoint, saveTrainerCheckpoint, type TrainerCheckpoint } from '../../../src/train/checkpoint.js';
+import {
+  loadTrainerCheckpoint,
+  saveTrainerCheckpoint,
+  type TrainerCheckpoint,
+} from '../../../src/train/checkpoint.js';
 import { TinyLM } from '../../fixtures/lora-models.js';
 import { TestModel, cfgPre } from '../../fixtures/spec-models.js';
 
@@ -31,7 +35,11 @@ function values(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => 2 * rng.next() - 1);
 }
 
-function randomizeMatching(model: { namedParameters(): Array<[string, tf.Variable]> }, part: string, seed: number): void {
+function randomizeMatching(
+  model: { namedParameters(): Array<[string, tf.Variable]> },
+  part: string,
+  seed: number,
+): void {
   let s = seed;
   for (const [path, p] of model.namedParameters()) {
     if (path.includes(part)) p.assign(tf.tensor(values(p.size, s++), p.shape));
@@ -66,7 +74,12 @@ function peftDir(): SavePath {
     { seed: 2, r: 24, loraAlpha: 48 },
   ].map(({ seed, r, loraAlpha }) => {
     setRng(createRng(seed));
-    const peft = PeftModel.wrap(new TinyLM(TINY), { type: 'lora', targetModules: ['q_proj', 'v_proj', 'fc1'], r, loraAlpha });
+    const peft = PeftModel.wrap(new TinyLM(TINY), {
+      type: 'lora',
+      targetModules: ['q_proj', 'v_proj', 'fc1'],
+      r,
+      loraAlpha,
+    });
     randomizeMatching(peft.model, 'lora_', seed * 1000);
     return peft;
   });
@@ -108,7 +121,14 @@ function trainerCheckpoint(): SavePath {
       params: new Map([['w', { dtype: 'float32', shape: [n], data: values(n, seed) }]]),
       buffers: new Map(),
       optimizer: {
-        params: { w: { step: seed * 10, shape: [n], expAvg: values(n, seed + 10), expAvgSq: values(n, seed + 20).map(Math.abs) } },
+        params: {
+          w: {
+            step: seed * 10,
+            shape: [n],
+            expAvg: values(n, seed + 10),
+            expAvgSq: values(n, seed + 20).map(Math.abs),
+          },
+        },
       },
       rngState: seed,
       losses: Array.from({ length: seed * 10 }, (_, i) => 1 / (i + 1)),
