@@ -29,14 +29,17 @@ import {
   type TempSibling,
 } from './temp-siblings.js';
 
-/** How often a reader re-reads a directory that was swapped under it, and a writer retries a swap. */
+/** How often a writer retries a swap that raced with another process. */
 const ATTEMPTS = 5;
+/** How often a reader reads again a directory that was swapped while it read. */
+const READ_ATTEMPTS = 20;
 
 /**
  * Replaces directory `dir` with one holding `files` (relative `/` paths → contents) plus every other
  * entry the old `dir` held, atomically as a whole (see the module comment).
  *
- * @throws AdapterError `INVALID_INPUT` when `dir` exists and is not a directory.
+ * @throws AdapterError `INVALID_INPUT` when `dir` exists and is not a directory, or is the working
+ * directory (or holds it), or a file-system root.
  */
 export async function writeDirAtomic(
   dir: string,
@@ -48,6 +51,14 @@ export async function writeDirAtomic(
   const target = await resolveTarget(dir);
   const parent = path.dirname(target);
   const base = path.basename(target);
+  const cwd = path.resolve(process.cwd());
+  if (parent === target || cwd === target || cwd.startsWith(target + path.sep)) {
+    throw new AdapterError(
+      'INVALID_INPUT',
+      `${where}: ${dir} is ${parent === target ? 'a file-system root' : 'the working directory or holds it'}, which cannot be replaced as a whole; save into a sub-directory (e.g. ${path.join(dir, 'out')})`,
+      { path: dir },
+    );
+  }
   await fs.mkdir(parent, { recursive: true });
   await recoverDir(parent, base);
   const info = await fs.stat(target).catch(() => null);
@@ -96,16 +107,19 @@ export async function writeDirAtomic(
 export async function readDirConsistent<T>(dir: string, read: (root: string) => Promise<T>): Promise<T> {
   const target = await resolveTarget(dir);
   for (let attempt = 1; ; attempt++) {
+    const last = attempt >= READ_ATTEMPTS;
     const root = (await exists(target)) ? target : ((await completeCopy(target)) ?? target);
     const before = await identity(root);
+    // The copy was renamed into place (or away) since it was found: look again.
+    if (before === 'missing' && root !== target && !last) continue;
     let result: T;
     try {
       result = await read(root);
     } catch (e) {
-      if (attempt < ATTEMPTS && (await identity(root)) !== before) continue;
+      if (!last && (await identity(root)) !== before) continue;
       throw e;
     }
-    if (attempt >= ATTEMPTS || (await identity(root)) === before) return result;
+    if (last || (await identity(root)) === before) return result;
   }
 }
 

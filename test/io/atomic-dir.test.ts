@@ -63,6 +63,14 @@ describe('writeDirAtomic', () => {
     expect(err.message).toContain(join(place, 'f'));
   });
 
+  it('the working directory (or one holding it) cannot be replaced as a whole → INVALID_INPUT', async () => {
+    for (const dir of [process.cwd(), join(process.cwd(), '..')]) {
+      const err = await writeDirAtomic(dir, set('a')).catch((e) => e);
+      expect(err.code).toBe('INVALID_INPUT');
+      expect(err.message).toContain('working directory');
+    }
+  });
+
   it('a writer that died between its renames: loads read the complete new copy; the next save puts it back first and cleans up', async () => {
     const pid = deadPid();
     const old = join(place, `.out.${pid}.${Date.now() - 10}.k1.old`);
