@@ -95,6 +95,7 @@ export {
   parseWrapperConfig,
   peftModelOf,
   pythonRegexToJs,
+  pythonRegexToRe2,
   type AdapterTensor,
   type CombinationType,
   type InitLoraWeights,

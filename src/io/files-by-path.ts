@@ -3,11 +3,11 @@
  * `model-checkpoint.ts`, read from and written atomically to the file system. Node only: exported from
  * `adapterkit/node`.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadAdaptersOptions, LoadAdaptersResult } from '../adapters/checkpoint-codec.js';
 import type { Module } from '../nn/module.js';
 import { loadAdapters, saveAdapters } from './adapter-file.js';
+import { readDirConsistent, writeDirAtomic } from './atomic-dir.js';
 import { readFileBytes, writeFileAtomic } from './atomic-file.js';
 import {
   MODEL_CONFIG_FILE,
@@ -36,19 +36,23 @@ export async function loadAdaptersFromFile(
   return loadAdapters(model, await readFileBytes(path), opts);
 }
 
-/** Writes `model` to `dir/config.json` and `dir/model.safetensors`, each atomically. */
+/**
+ * Writes `model` to `dir/config.json` and `dir/model.safetensors`. The directory is replaced as a whole
+ * (see `atomic-dir.ts`): a crash at any moment leaves the old pair or the new one, never a mix.
+ */
 export async function saveModelToDir(model: ConfiguredModule, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const ckpt = saveModel(model);
-  await writeFileAtomic(join(dir, MODEL_WEIGHTS_FILE), ckpt.weights);
-  await writeFileAtomic(
-    join(dir, MODEL_CONFIG_FILE),
-    `${JSON.stringify(JSON.parse(ckpt.config), null, 2)}\n`,
-  );
+  const files = new Map<string, Uint8Array | string>([
+    [MODEL_WEIGHTS_FILE, ckpt.weights],
+    [MODEL_CONFIG_FILE, `${JSON.stringify(JSON.parse(ckpt.config), null, 2)}\n`],
+  ]);
+  await writeDirAtomic(dir, files, 'saveModelToDir');
 }
 
-/** Reads a checkpoint directory written by {@link saveModelToDir}. */
+/** Reads a checkpoint directory written by {@link saveModelToDir} as one consistent pair. */
 export async function readModelDir(dir: string): Promise<ModelCheckpoint> {
-  const config = new TextDecoder().decode(await readFileBytes(join(dir, MODEL_CONFIG_FILE)));
-  return { config, weights: await readFileBytes(join(dir, MODEL_WEIGHTS_FILE)) };
+  return readDirConsistent(dir, async (root) => {
+    const config = new TextDecoder().decode(await readFileBytes(join(root, MODEL_CONFIG_FILE)));
+    return { config, weights: await readFileBytes(join(root, MODEL_WEIGHTS_FILE)) };
+  });
 }

@@ -4,6 +4,6 @@
  * accept a directory path (`savePretrained`, `loadPretrained`, `loadAdapter`).
  */
 export * from './index.js';
-export { readFileBytes, writeFileAtomic } from './atomic-file.js';
+export { MAX_FILE_BYTES, readFileBytes, writeFileAtomic } from './atomic-file.js';
 export { loadAdaptersFromFile, readModelDir, saveAdaptersToFile, saveModelToDir } from './files-by-path.js';
 export { nodePathFiles } from './node-path-files.js';

@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { readDirConsistent, writeDirAtomic } from './atomic-dir.js';
+import { readFileBytes, writeFileAtomic } from './atomic-file.js';
 import { setPathFiles, type PathFiles } from './path-files.js';
 
 const MISSING = ['ENOENT', 'ENOTDIR', 'EISDIR'];
@@ -26,7 +27,8 @@ export const nodePathFiles: PathFiles = {
   },
   async readFile(path) {
     try {
-      return new Uint8Array(await fs.readFile(path));
+      if (!(await fs.stat(path)).isFile()) return null;
+      return await readFileBytes(path);
     } catch (e) {
       if (isMissing(e)) return null;
       throw e;
@@ -47,6 +49,8 @@ export const nodePathFiles: PathFiles = {
   async remove(path) {
     await fs.rm(path, { force: true });
   },
+  writeDirectory: (dir, files, where) => writeDirAtomic(dir, files, where),
+  readDirectory: (dir, read) => readDirConsistent(dir, read),
 };
 
 setPathFiles(nodePathFiles);

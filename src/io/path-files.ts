@@ -23,6 +23,18 @@ export interface PathFiles {
   readdir(dir: string): Promise<string[] | null>;
   /** Removes a file; a missing file is not an error. */
   remove(path: string): Promise<void>;
+  /**
+   * Replaces directory `dir` with one holding `files` (relative `/` paths → contents) plus whatever
+   * else it held, atomically as a whole: a reader sees the old complete set or the new one.
+   * `where` names the caller in errors.
+   */
+  writeDirectory(dir: string, files: ReadonlyMap<string, Uint8Array | string>, where: string): Promise<void>;
+  /**
+   * Runs `read` on a complete version of directory `dir` (`read` gets the directory to read from:
+   * `dir`, or the complete copy a writer that died mid-swap left), reading again if a writer replaced
+   * `dir` meanwhile.
+   */
+  readDirectory<T>(dir: string, read: (root: string) => Promise<T>): Promise<T>;
 }
 
 let installed: PathFiles | null = null;

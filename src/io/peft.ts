@@ -3,8 +3,8 @@
  * `from_pretrained` read and write): `adapter_config.json` + `adapter_model.safetensors` for the
  * adapter named `default`, the same pair under `<name>/` for every other adapter.
  *
- * Node: `target` / `source` is a directory path (files are written atomically); paths need the file
- * access that `adapterkit/node` installs. Browsers (or any storage): pass a {@link FileSink} /
+ * Node: `target` / `source` is a directory path (replaced as a whole, see `atomic-dir.ts`); paths need
+ * the file access that `adapterkit/node` installs. Browsers (or any storage): pass a {@link FileSink} /
  * {@link FileSource} object; paths inside it are relative and use `/`.
  *
  * Importing this module also installs the methods on {@link PeftModel}:
@@ -30,7 +30,7 @@ import {
   type PeftAutoMapping,
   type PeftConfigExtras,
 } from './peft-config.js';
-import { requirePathFiles } from './path-files.js';
+import { requirePathFiles, type PathFiles } from './path-files.js';
 import {
   safetensorsFromTensors,
   tensorsFromSafetensors,
@@ -111,8 +111,8 @@ function joinRel(subfolder: string | undefined, file: string): string {
   return sub ? `${sub}/${file}` : file;
 }
 
-async function directorySink(dir: string): Promise<FileSink> {
-  const files = requirePathFiles('savePretrained');
+/** A directory target must be a directory path (or not exist yet). */
+async function checkDirTarget(files: PathFiles, dir: string): Promise<void> {
   const kind = await files.kind(dir);
   check(
     kind === null || kind === 'directory',
@@ -121,25 +121,20 @@ async function directorySink(dir: string): Promise<FileSink> {
       `savePretrained: ${dir} is a file; give a directory path (PEFT writes ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE} into it)`,
     () => ({ path: dir }),
   );
-  return {
-    async writeFile(rel, data) {
-      await files.writeFile(files.join(dir, ...rel.split('/')), data);
-    },
-  };
 }
 
-async function directorySource(dir: string, where: string): Promise<FileSource> {
-  const files = requirePathFiles(where);
+/** Files under `root`, which is the directory `dir` names or the complete copy read in its place. */
+async function directorySource(files: PathFiles, root: string, dir: string): Promise<FileSource> {
   check(
-    (await files.kind(dir)) === 'directory',
+    (await files.kind(root)) === 'directory',
     'CHECKPOINT_FORMAT',
     () =>
       `loadPretrained: ${dir} is not a directory; give the PEFT adapter directory (holding ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE})`,
     () => ({ path: dir }),
   );
   return {
-    readFile: (rel) => files.readFile(files.join(dir, ...rel.split('/'))),
-    exists: async (rel) => (await files.kind(files.join(dir, ...rel.split('/')))) === 'file',
+    readFile: (rel) => files.readFile(files.join(root, ...rel.split('/'))),
+    exists: async (rel) => (await files.kind(files.join(root, ...rel.split('/')))) === 'file',
   };
 }
 
@@ -150,32 +145,18 @@ interface ReadAdapter {
   weightsLabel: string;
 }
 
-/**
- * Reads and validates one adapter's config and tensors (nothing is added to a model yet). The tensors
- * are created last, so a failure leaks nothing; the caller disposes them.
- */
-async function readAdapter(
-  source: string | FileSource,
+/** The two files of one adapter, as stored. */
+interface AdapterFiles {
+  weights: Uint8Array;
+  config: Uint8Array;
+}
+
+/** Reads one adapter's two files from `src`; missing files (or a pickle only) → `CHECKPOINT_FORMAT`. */
+async function readAdapterFiles(
+  src: FileSource,
   subfolder: string | undefined,
-  model: Module,
-  where: string,
-): Promise<ReadAdapter> {
-  let src: FileSource;
-  if (typeof source === 'string') {
-    src = await directorySource(source, where);
-  } else {
-    check(
-      source !== null && typeof source === 'object' && typeof (source as FileSource).readFile === 'function',
-      'INVALID_INPUT',
-      () =>
-        `${where}: source must be a directory path or an object with readFile(path), got ${describeValue(source)}`,
-    );
-    src = source;
-  }
-  const label = (file: string) => {
-    const rel = joinRel(subfolder, file);
-    return typeof source === 'string' ? `${source.replace(/[\\/]+$/, '')}/${rel}` : rel;
-  };
+  label: (file: string) => string,
+): Promise<AdapterFiles> {
   const weights = await src.readFile(joinRel(subfolder, PEFT_WEIGHTS_FILE));
   if (!weights) {
     const pickleRel = joinRel(subfolder, PEFT_PICKLE_FILE);
@@ -195,8 +176,8 @@ async function readAdapter(
       },
     );
   }
-  const configBytes = await src.readFile(joinRel(subfolder, PEFT_CONFIG_FILE));
-  if (!configBytes) {
+  const config = await src.readFile(joinRel(subfolder, PEFT_CONFIG_FILE));
+  if (!config) {
     throw new AdapterError(
       'CHECKPOINT_FORMAT',
       `${label(PEFT_CONFIG_FILE)}: no such file; a PEFT adapter directory holds ${PEFT_CONFIG_FILE} and ${PEFT_WEIGHTS_FILE}`,
@@ -205,9 +186,44 @@ async function readAdapter(
       },
     );
   }
+  return { weights, config };
+}
+
+/**
+ * Reads and validates one adapter's config and tensors (nothing is added to a model yet). A directory
+ * path is read as one consistent set (see `atomic-dir.ts`). The tensors are created last, so a failure
+ * leaks nothing; the caller disposes them.
+ */
+async function readAdapter(
+  source: string | FileSource,
+  subfolder: string | undefined,
+  model: Module,
+  where: string,
+): Promise<ReadAdapter> {
+  if (typeof source !== 'string') {
+    check(
+      source !== null && typeof source === 'object' && typeof (source as FileSource).readFile === 'function',
+      'INVALID_INPUT',
+      () =>
+        `${where}: source must be a directory path or an object with readFile(path), got ${describeValue(source)}`,
+    );
+  }
+  const label = (file: string) => {
+    const rel = joinRel(subfolder, file);
+    return typeof source === 'string' ? `${source.replace(/[\\/]+$/, '')}/${rel}` : rel;
+  };
+  let files: AdapterFiles;
+  if (typeof source === 'string') {
+    const fsys = requirePathFiles(where);
+    files = await fsys.readDirectory(source, async (root) =>
+      readAdapterFiles(await directorySource(fsys, root, source), subfolder, label),
+    );
+  } else {
+    files = await readAdapterFiles(source, subfolder, label);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(configBytes));
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(files.config));
   } catch (e) {
     throw new AdapterError(
       'CHECKPOINT_FORMAT',
@@ -218,7 +234,7 @@ async function readAdapter(
     );
   }
   const parsed = parsePeftConfig(json, label(PEFT_CONFIG_FILE), model);
-  const tensors = tensorsFromSafetensors(weights, label(PEFT_WEIGHTS_FILE));
+  const tensors = tensorsFromSafetensors(files.weights, label(PEFT_WEIGHTS_FILE));
   return { parsed, tensors, configLabel: label(PEFT_CONFIG_FILE), weightsLabel: label(PEFT_WEIGHTS_FILE) };
 }
 
@@ -543,7 +559,9 @@ export function peftFiles(
  * …, SPEC §4.3); the tensor file carries `{"format": "pt"}` metadata. The config holds exactly PEFT's
  * keys for the method (LoRA: every key of PEFT's `LoraConfig`, features the library lacks at PEFT's
  * defaults; IA³: PEFT's `IA3Config` keys), sorted, two-space indented, list-valued module fields sorted.
- * Everything is serialised before the first file is written; in Node each file is written atomically.
+ * Everything is serialised before the first file is written. In Node the directory is replaced as a whole
+ * (see `atomic-dir.ts`): a crash at any moment leaves the old complete set or the new one, never a mix;
+ * other files already in the directory are kept.
  *
  * Errors: `NO_ADAPTERS`, `UNKNOWN_ADAPTER` (listing the adapters), `INVALID_CONFIG` (bad option,
  * naming it and the valid choices), `INVALID_INPUT` (target is a file).
@@ -562,19 +580,19 @@ export async function savePretrained(
   opts: SavePretrainedOptions = {},
 ): Promise<void> {
   const files = peftFiles(peft, opts);
-  let sink: FileSink;
   if (typeof target === 'string') {
-    sink = await directorySink(target);
-  } else {
-    check(
-      target !== null && typeof target === 'object' && typeof (target as FileSink).writeFile === 'function',
-      'INVALID_INPUT',
-      () =>
-        `savePretrained: target must be a directory path or an object with writeFile(path, data), got ${describeValue(target)}`,
-    );
-    sink = target;
+    const fsys = requirePathFiles('savePretrained');
+    await checkDirTarget(fsys, target);
+    await fsys.writeDirectory(target, files, 'savePretrained');
+    return;
   }
-  for (const [path, data] of files) await sink.writeFile(path, data);
+  check(
+    target !== null && typeof target === 'object' && typeof (target as FileSink).writeFile === 'function',
+    'INVALID_INPUT',
+    () =>
+      `savePretrained: target must be a directory path or an object with writeFile(path, data), got ${describeValue(target)}`,
+  );
+  for (const [path, data] of files) await target.writeFile(path, data);
 }
 
 // ---- methods on PeftModel ----

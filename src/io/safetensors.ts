@@ -122,8 +122,8 @@ interface TensorInfo {
  * header; `__metadata__` that is not a string → string map; an entry without a known dtype, a shape of
  * non-negative integers, or `data_offsets` of two non-negative integers with `begin ≤ end`; a byte length other
  * than `product(shape) × dtype size`; offsets past the buffer; gaps, overlaps or bytes after the last tensor.
- * Zero-element tensors (`begin = end`) may share an offset with a neighbour. Unknown fields inside an entry
- * are ignored, as the reference reader does.
+ * Zero-element tensors (`begin = end`) may share an offset with a neighbour. An entry holds exactly `dtype`,
+ * `shape` and `data_offsets`: any other key is rejected, naming the tensor and the key.
  *
  * @param bytes - The whole file.
  * @param source - Label used in error messages, e.g. the file path.
@@ -263,10 +263,18 @@ function checkStringMap(metadata: Record<string, unknown>, source: string): void
   }
 }
 
+/** The keys of a tensor entry, exactly (the reference reader rejects any other). */
+const ENTRY_KEYS: readonly string[] = ['dtype', 'shape', 'data_offsets'];
+
 function readTensorInfo(name: string, value: unknown, dataLength: number, source: string): TensorInfo {
   ensure(isPlainObject(value), source, name, () => {
     return `header entry must be an object {dtype, shape, data_offsets}, got ${describeValue(value)}`;
   });
+  for (const key of Object.keys(value)) {
+    ensure(ENTRY_KEYS.includes(key), source, name, () => {
+      return `unexpected key ${quote(key)} in the header entry; an entry holds exactly ${ENTRY_KEYS.join(', ')}`;
+    });
+  }
   const dtype = checkDtype(value.dtype, name, source);
   const shape = checkShape(value.shape, name, source);
   const offsets = value.data_offsets;

@@ -4,6 +4,7 @@
  * run trains only its method's parameters, with the same batches for every method.
  */
 import { PeftModel } from '../adapters/lora/model.js';
+import { compilePattern } from '../adapters/lora/regex.js';
 import type { AdapterConfig } from '../adapters/types.js';
 import { AdapterError, check, notOneOf } from '../errors.js';
 import type { CharLM } from '../models/char-lm.js';
@@ -95,14 +96,12 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
   }
 }
 
-/** Freezes `model` except the parameters whose path matches `pattern` (a regular expression). */
+/**
+ * Freezes `model` except the parameters whose path contains a match of `pattern` (a regular expression,
+ * run on the linear-time engine: a user's pattern cannot hang the process).
+ */
 function trainOnlyMatching(model: CharLM, pattern: string): void {
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch (e) {
-    throw new AdapterError('INVALID_CONFIG', `trainable parameters: '${pattern}' is not a valid regular expression (${(e as Error).message})`);
-  }
+  const re = compilePattern(pattern, 'trainable parameters', (p) => p);
   const named = model.namedParameters();
   const matched = named.filter(([path]) => re.test(path));
   check(

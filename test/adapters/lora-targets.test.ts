@@ -175,7 +175,11 @@ describe('§4.2 target-module matching', () => {
     expect(pythonRegexToJs('a\\\\Z')).toBe('a\\\\Z');
     expect(matched(m, lora({ targetModules: '(?P<x>q)_proj' }))).toEqual(matched(m, lora({ targetModules: '(?<x>q)_proj' })));
     expect(matched(m, lora({ targetModules: '.*\\.(?P<x>q)_proj\\Z' }))).toEqual([Q0, Q1]);
-    expect(matched(m, lora({ targetModules: '.*\\.(?P<x>[xq])(?P=x)_proj' }))).toEqual([]);
+    // A backreference needs a backtracking engine: refused by name (patterns run in linear time).
+    const backref = thrown(() => inspectTargets(m, lora({ targetModules: '.*\\.(?P<x>[xq])(?P=x)_proj' })));
+    expect(backref.code).toBe('INVALID_CONFIG');
+    expect(backref.message).toContain('(?P=x)');
+    expect(backref.message).toContain('backreference');
     const err = thrown(() => inspectTargets(m, lora({ targetModules: '(unclosed' })));
     expect(err.code).toBe('INVALID_CONFIG');
     expect(err.message).toContain('(unclosed');

@@ -301,12 +301,24 @@ describe('B-241 reader validation', () => {
     expect(decodeToFloat32(parsed.tensors.get('z1')!)).toEqual(new Float32Array(0));
   });
 
-  it('B-241 accepts whitespace inside the header, null metadata and unknown entry fields (as the reference does)', () => {
+  it('B-241 accepts whitespace inside the header and null metadata', () => {
     const header =
-      '{ "__metadata__" : null ,\n "a" : { "dtype" : "F32", "shape" : [ 1 ], "data_offsets" : [0, 4], "extra": [1] } }  ';
+      '{ "__metadata__" : null ,\n "a" : { "dtype" : "F32", "shape" : [ 1 ], "data_offsets" : [0, 4] } }  ';
     const parsed = parseSafetensors(container(header, f32(2)));
     expect(parsed.metadata).toBeNull();
     expect(decodeToFloat32(parsed.tensors.get('a')!)).toEqual(new Float32Array([2]));
+  });
+
+  it('B-241 an entry holds exactly dtype, shape and data_offsets: an extra key names the file, tensor and key; a missing one is rejected too', () => {
+    const entry = (extra: string) => `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]${extra}}}`;
+    const msg = rejects(container(entry(',"extra":{}'), f32(1, 2)), 'tensor "a"', '"extra"', 'dtype, shape, data_offsets');
+    expect(msg.startsWith(`${SOURCE}: tensor "a": unexpected key "extra"`)).toBe(true);
+    rejects(container(entry(',"__proto__":1'), f32(1, 2)), 'tensor "a"', '"__proto__"');
+    rejects(container(entry(',"dtype2":"F32"'), f32(1, 2)), '"dtype2"');
+    rejects(container('{"a":{"dtype":"F32","shape":[2]}}', f32(1, 2)), 'tensor "a"', 'data_offsets must be');
+    rejects(container('{"a":{"shape":[2],"data_offsets":[0,8]}}', f32(1, 2)), 'tensor "a"', 'unsupported dtype');
+    const err = thrown(() => parseSafetensors(container(entry(',"x":0'), f32(1, 2)), '/models/x.safetensors'));
+    expect(err.details).toEqual({ source: '/models/x.safetensors', tensor: 'a' });
   });
 
   it('B-241 every rejection names its source; the default label is "safetensors data"', () => {

@@ -16,13 +16,15 @@
  *   prefix names with the adapter name. Everything is loaded with a strict `loadStateDict`.
  * - `input` tensors: a single tensor named `input` or `x` is passed as is; otherwise the inputs form one
  *   named-argument object with camelCase keys (`pos_emb` → `posEmb`), BOOL tensors as booleans.
- * - `expected.<what>`: `adapter_output` (the single adapter's forward), `output` / `residual_output` /
- *   `strategy_output` (the host's output), `after_<adapter>` (the running output after that adapter),
- *   `kept_output` / `dropped_output` (training with the stochastic-depth draw forced to 0 (kept) or
- *   just below 1 (dropped), as the rule `u < 1 − p` → kept reads), `eval_output` (eval mode),
- *   `l2_loss` / `adapter_loss` (the `adapter_loss` registered by the main forward, read from each
- *   adapter's `registry`; a 0-d expectation needs exactly one value, `[n]` takes the list in order).
- *   Main runs use `config.training`. Anything else fails the case with a reason.
+ * - `expected.<what>`, by the README's naming rules ({@link parseExpectedName}): `adapter_output` (the
+ *   single adapter's forward), `output` / `residual_output` (the host's output), `after_<adapter>` (the
+ *   running output after that adapter, enabled ones in insertion order), `kept_output` /
+ *   `dropped_output` (training with the stochastic-depth draw forced to 0 (kept) or just below 1
+ *   (dropped), as the rule `u < 1 − p` → kept reads), `eval_output` (eval mode), `l2_loss` (the one
+ *   `adapter_loss` the main forward registered, read from the adapters' registries), `l2_loss.<adapter>`
+ *   (that adapter's), `l2_loss.total` (their sum), `l2_loss_kept` / `l2_loss_dropped` (the loss of a
+ *   training forward with the draw forced kept / dropped). A 0-d expectation needs exactly one value;
+ *   `[n]` takes the list in order. Main runs use `config.training`. Anything else fails the case, naming it.
  * - Pass when `|got − want| ≤ atol + rtol·|want|` elementwise (`exact: true` → atol = rtol = 0), shapes
  *   equal. With `exact` or `config.initRule`, every parameter the fixture holds as a constant tensor
  *   (zeros, ones) must also be reproduced by the library's own initialisation.
@@ -66,6 +68,7 @@ const OPTION_ALIASES: Readonly<Record<string, string>> = { usePytorchSdpa: 'useF
 /** Case-config keys the runner handles itself (not adapter options). */
 const RUNNER_KEYS = new Set([
   'adapterType',
+  'enabled',
   'type',
   'strategy',
   'training',
@@ -184,6 +187,10 @@ function planAdapter(entry: Record<string, unknown>, name: string, ignored: stri
   }
   const strategy = strategyFrom(entry.strategy, `${where}.strategy`, ignored);
   if (strategy) cfg.adapterStrategy = strategy;
+  if (entry.enabled !== undefined) {
+    if (typeof entry.enabled !== 'boolean') fail(`${where}: enabled must be true or false, got ${JSON.stringify(entry.enabled)}`);
+    cfg.enabled = entry.enabled;
+  }
   return { name, cfg, entry };
 }
 
@@ -281,6 +288,39 @@ function compare(name: string, got: Tensor, want: FixtureTensor, atol: number, r
     ? ''
     : `, ${bad} element(s) out of tolerance, first at ${firstBad} (got ${g[firstBad]}, want ${want.data[firstBad]})`;
   return { ok, line: `${name}: max |Δ| = ${worst}${where}` };
+}
+
+/** What an expected tensor holds, by the naming rules of the golden README (groups A–F). */
+export type ExpectedRule =
+  | { kind: 'output' | 'adapter_output' | 'kept_output' | 'dropped_output' | 'eval_output' }
+  | { kind: 'after'; adapter: string }
+  /** An auxiliary loss: of the main forward or of a forced stochastic-depth draw; one, per adapter, or summed. */
+  | { kind: 'loss'; draw: 'kept' | 'dropped' | null; scope: 'one' | 'total' | string };
+
+/**
+ * Reads `<what>` of `expected.<what>` by the README's rules: `output` / `residual_output`,
+ * `adapter_output`, `after_<adapter>`, `kept_output` / `dropped_output` / `eval_output`, `l2_loss`,
+ * `l2_loss.<adapter>`, `l2_loss.total`, `l2_loss_kept` / `l2_loss_dropped`. Anything else (or an adapter
+ * the case does not define) fails the case, naming it.
+ */
+export function parseExpectedName(what: string, adapterNames: readonly string[]): ExpectedRule {
+  const adapter = (name: string): string => {
+    if (!adapterNames.includes(name))
+      fail(`expected tensor '${what}' names adapter '${name}', which the case does not define (adapters: ${adapterNames.join(', ')})`);
+    return name;
+  };
+  if (what === 'output' || what === 'residual_output') return { kind: 'output' };
+  if (what === 'adapter_output' || what === 'kept_output' || what === 'dropped_output' || what === 'eval_output')
+    return { kind: what };
+  if (what.startsWith('after_')) return { kind: 'after', adapter: adapter(what.slice('after_'.length)) };
+  if (what === 'l2_loss') return { kind: 'loss', draw: null, scope: 'one' };
+  if (what === 'l2_loss_kept') return { kind: 'loss', draw: 'kept', scope: 'one' };
+  if (what === 'l2_loss_dropped') return { kind: 'loss', draw: 'dropped', scope: 'one' };
+  if (what === 'l2_loss.total') return { kind: 'loss', draw: null, scope: 'total' };
+  if (what.startsWith('l2_loss.')) return { kind: 'loss', draw: null, scope: adapter(what.slice('l2_loss.'.length)) };
+  return fail(
+    `don't know how to compute expected tensor '${what}'; the naming rules allow output, residual_output, adapter_output, after_<adapter>, kept_output, dropped_output, eval_output, l2_loss, l2_loss.<adapter>, l2_loss.total, l2_loss_kept, l2_loss_dropped`,
+  );
 }
 
 /**
@@ -450,48 +490,62 @@ export async function runAdapterCase(
         }
       };
 
-      // Main run (configured mode): its output and the auxiliary losses it registers.
+      // Main run (configured mode): its output and the auxiliary losses it registers, per adapter.
+      // Losses are cloned out of the registries, which later runs reset.
+      const lossesOf = (): Map<string, Tensor[]> =>
+        new Map(plans.map((p, i) => [p.name, (adapters[i]!.registry['adapter_loss'] ?? []).map((t) => keep(t.clone()))]));
       resetRegistry(h);
       const mainOutput = run(training, null);
-      const losses: Tensor[] = adapters.flatMap((a) => a.registry['adapter_loss'] ?? []);
+      const mainLosses = lossesOf();
+      resetRegistry(h);
+      const drawLosses = (draw: number): Map<string, Tensor[]> => {
+        resetRegistry(h); // other runs since may have registered losses
+        run(true, draw);
+        const out = lossesOf();
+        resetRegistry(h);
+        return out;
+      };
 
       const enabledOrder = h.getEnabledAdapters();
       const compute = (what: string, want: FixtureTensor): Tensor => {
-        if (what === 'output' || what === 'residual_output' || what === 'strategy_output') return mainOutput;
-        if (what === 'adapter_output') {
-          if (adapters.length !== 1) fail(`'adapter_output' is ambiguous with ${adapters.length} adapters`);
-          h.train(training);
-          return keep((adapters[0] as Module).forward(input));
-        }
-        if (what === 'kept_output') return run(true, KEPT_DRAW);
-        if (what === 'dropped_output') return run(true, DROPPED_DRAW);
-        if (what === 'eval_output') return run(false, null);
-        if (what.startsWith('after_')) {
-          const name = what.slice('after_'.length);
-          const pos = plans.findIndex((p) => p.name === name);
-          if (pos < 0) fail(`'${what}' names no adapter of the case`);
-          const upTo = new Set(plans.slice(0, pos + 1).map((p) => p.name));
-          return run(
-            training,
-            null,
-            enabledOrder.filter((n) => upTo.has(n)),
-          );
-        }
-        if (
-          what === 'l2_loss' ||
-          what === 'adapter_loss' ||
-          what === 'l2_losses' ||
-          what === 'adapter_losses'
-        ) {
-          if (want.shape.length === 0) {
-            if (losses.length !== 1)
-              fail(`'${what}' expects one registered loss, the forward registered ${losses.length}`);
-            return losses[0]!;
+        const rule = parseExpectedName(what, plans.map((p) => p.name));
+        switch (rule.kind) {
+          case 'output':
+            return mainOutput;
+          case 'adapter_output': {
+            if (adapters.length !== 1) fail(`'adapter_output' is ambiguous with ${adapters.length} adapters`);
+            h.train(training);
+            return keep((adapters[0] as Module).forward(input));
           }
-          if (losses.length === 0) fail(`'${what}': the forward registered no loss`);
-          return keep(tf.stack(losses));
+          case 'kept_output':
+            return run(true, KEPT_DRAW);
+          case 'dropped_output':
+            return run(true, DROPPED_DRAW);
+          case 'eval_output':
+            return run(false, null);
+          case 'after': {
+            const pos = plans.findIndex((p) => p.name === rule.adapter);
+            const upTo = new Set(plans.slice(0, pos + 1).map((p) => p.name));
+            return run(
+              training,
+              null,
+              enabledOrder.filter((n) => upTo.has(n)),
+            );
+          }
+          case 'loss': {
+            const byAdapter = rule.draw === null ? mainLosses : drawLosses(rule.draw === 'kept' ? KEPT_DRAW : DROPPED_DRAW);
+            const all = [...byAdapter.values()].flat();
+            if (rule.scope === 'total') return keep(all.length ? tf.addN(all) : tf.scalar(0));
+            const list = rule.scope === 'one' ? all : byAdapter.get(rule.scope)!;
+            const whose = rule.scope === 'one' ? 'the forward' : `adapter '${rule.scope}'`;
+            if (want.shape.length === 0) {
+              if (list.length !== 1) fail(`'${what}' expects one registered loss, ${whose} registered ${list.length}`);
+              return list[0]!;
+            }
+            if (list.length === 0) fail(`'${what}': ${whose} registered no loss`);
+            return keep(tf.stack(list));
+          }
         }
-        return fail(`don't know how to compute expected tensor '${what}'`);
       };
 
       const lines: string[] = [];

@@ -101,7 +101,10 @@ export interface LoraConfig {
   loraAlpha?: number;
   /** Dropout on the LoRA branch input of linears, training only. Default 0. */
   loraDropout?: number;
-  /** List (suffix match at `.` boundaries), full-match regex or `'all-linear'`. Default: the model's `defaultLoraTargets`. */
+  /**
+   * List (suffix match at `.` boundaries), full-match regex or `'all-linear'`. Default: the model's `defaultLoraTargets`.
+   * Regexes run in linear time (RE2 syntax, see `compilePattern`); backreferences and lookaheads are refused.
+   */
   targetModules?: TargetSpec | null;
   /** List or regex of modules never targeted. Default null. */
   excludeModules?: TargetSpec | null;
@@ -109,7 +112,7 @@ export interface LoraConfig {
   layersToTransform?: number | number[] | null;
   /** Name(s) of the layer container whose index `layersToTransform` filters. Default null. */
   layersPattern?: string | string[] | null;
-  /** Per-module rank overrides, `pattern → r`. Default {}. */
+  /** Per-module rank overrides, `pattern → r` (a regex matched against the end of a module path, at a `.`). Default {}. */
   rankPattern?: Record<string, number>;
   /** Per-module alpha overrides, `pattern → α`. Default {}. */
   alphaPattern?: Record<string, number>;

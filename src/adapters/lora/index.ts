@@ -17,7 +17,7 @@ export { LoraEmbedding, LoraLinear, type LoraAdapterInfo, type LoraAdapterOption
 export { BaseTunerLayer, ParameterDict, type AdapterTensor, type TunerContext, type TunerKind } from './tuner-layer.js';
 export { ModulesToSaveWrapper, cloneModule } from './modules-to-save.js';
 export { inspectTargets, matchesModulesToSave, type MatchedTarget, type ModelTargetHints, type TargetReport } from './targets.js';
-export { compilePattern, pythonRegexToJs } from './regex.js';
+export { compilePattern, pythonRegexToJs, pythonRegexToRe2, type LinearPattern } from './regex.js';
 export { PeftModel, peftModelOf, type WrapOptions } from './model.js';
 export { adapterStateDict, BATCH_NORM_STAT_BUFFERS } from './state.js';
 export { PEFT_KEY_PREFIX, type LoadPeftTensorsResult } from './peft-tensors.js';

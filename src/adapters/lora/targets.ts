@@ -9,7 +9,7 @@ import type { Module } from '../../nn/module.js';
 import { checkIa3CrossFields, type NormalizedIa3Config } from '../ia3/config.js';
 import { checkLoraCrossFields, loraScaling, type NormalizedLoraConfig, type TargetSpec } from './config.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
-import { compilePattern, escapeRegex } from './regex.js';
+import { compilePattern } from './regex.js';
 import { BaseTunerLayer } from './tuner-layer.js';
 import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './wrapper-kinds.js';
 
@@ -91,7 +91,7 @@ export function scanModules(model: Module): { keys: string[]; candidates: Candid
 /** Rule 1: `key` is `m` or lies under a module named `m`, at `.` boundaries. */
 export function matchesModulesToSave(key: string, modulesToSave: readonly string[] | null): boolean {
   if (!modulesToSave) return false;
-  return modulesToSave.some((m) => new RegExp(`^(.*\\.)?${escapeRegex(m)}(\\..*)?$`).test(key));
+  return modulesToSave.some((m) => `.${key}.`.includes(`.${m}.`));
 }
 
 /** List rule: `key === t` or `key` ends with `.t`. */
