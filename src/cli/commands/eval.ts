@@ -64,6 +64,6 @@ export function evalCommand(): Command {
         return;
       }
       const sample = windows === undefined ? 'every window' : `${windows} windows`;
-      console.log(`${o.dataset} ${o.split}: ${bpc.toFixed(4)} bits per character (${loaded.description}; ${sample})`);
+      console.log(`${o.dataset} ${o.split} (${sample}): ${bpc.toFixed(4)} bits per character (${loaded.description})`);
     });
 }
