@@ -121,4 +121,5 @@ async function useRecordedSettings(o: Record<string, unknown>, cmd: Command): Pr
     }
     o[key] = value;
   }
+  if (cmd.getOptionValueSource('base') !== 'cli') o.base = rec.base.path; // absolute, whatever the working directory
 }
