@@ -1,11 +1,12 @@
 /**
  * Output directories of the commands that write one (`adapt`, `pretrain`, `merge`, `export`, `demo`,
  * `sweep`). A command never writes into an existing directory unless told: `--force` replaces an earlier
- * adapterkit output, `--resume` (adapt) continues an interrupted run. A command that fails removes the
+ * adapterkit output (moved aside while the new one is written, and put back if the command fails),
+ * `--resume` (adapt) continues an interrupted run. A command that fails removes the
  * directory it created (and the parents it had to create), so no half-written run is left behind; one
  * stopped by Ctrl-C keeps it, with its metrics and last checkpoint, to be resumed or inspected.
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AdapterError } from '../errors.js';
 import { Interrupted } from './interrupt.js';
@@ -49,6 +50,8 @@ export async function withOutputDir<T>(dir: string, opts: OutputDirOptions, fn: 
   if (opts.force && opts.resume) throw new UsageError('--force and --resume exclude each other: --force starts the run again, --resume continues it');
   let created: string | undefined;
   let resumed = false;
+  /** With --force, the earlier directory, moved aside until the new run has something to keep. */
+  let previous: string | undefined;
   if (await exists(dir)) {
     const info = await stat(dir);
     if (!info.isDirectory()) throw new AdapterError('INVALID_INPUT', `--out ${dir} is a file; give a directory path`, { path: dir });
@@ -58,7 +61,8 @@ export async function withOutputDir<T>(dir: string, opts: OutputDirOptions, fn: 
       if (!(await isAdapterkitOutput(dir))) {
         throw new AdapterError('INVALID_INPUT', `--force: ${dir} is not an adapterkit output directory (none of ${OUTPUT_MARKERS.join(', ')}); remove it yourself if it should go`, { path: dir });
       }
-      await rm(dir, { recursive: true, force: true });
+      previous = `${dir}.replaced-${process.pid}`;
+      await rename(dir, previous);
       created = (await mkdir(dir, { recursive: true })) ?? dir;
     } else {
       const alternatives = opts.resumable ? ', pass --resume to continue its run or --force to replace it' : ', or pass --force to replace it';
@@ -69,11 +73,15 @@ export async function withOutputDir<T>(dir: string, opts: OutputDirOptions, fn: 
     created = (await mkdir(dir, { recursive: true })) ?? dir;
   }
   try {
-    return await fn({ path: dir, resumed });
+    const result = await fn({ path: dir, resumed });
+    if (previous) await rm(previous, { recursive: true, force: true });
+    return result;
   } catch (e) {
     // A stopped run keeps what it wrote (to resume or inspect), unless it had not written anything yet.
-    const keep = e instanceof Interrupted && ((await readdir(dir).catch(() => [])).length > 0);
+    const keep = e instanceof Interrupted && (await readdir(dir).catch(() => [])).length > 0;
     if (created && !keep) await rm(resolve(created), { recursive: true, force: true }).catch(() => {});
+    // A failed --force run leaves the earlier directory as it was; a kept one replaces it.
+    if (previous) await (keep ? rm(previous, { recursive: true, force: true }) : rename(previous, dir)).catch(() => {});
     throw e;
   }
 }

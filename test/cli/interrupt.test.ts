@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,7 +7,7 @@ import { handleSignal, onInterrupt } from '../../src/cli/interrupt.js';
 import { main } from '../../src/cli/main.js';
 import { createProgress } from '../../src/cli/progress.js';
 import { loadTrainerCheckpoint } from '../../src/train/checkpoint.js';
-import { isOneShortLine, startCli, cli } from './cli-process.js';
+import { isOneShortLine, startCli } from './cli-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-cli-interrupt-'));
 const base = join(tmp, 'base');
@@ -140,11 +140,22 @@ describe('interrupted and failed runs', () => {
       process.chdir(cwd);
     }
     expect(readdirSync(work)).toEqual([]);
+    // A failed --force run leaves the directory it was to replace as it was.
+    const earlier = join(tmp, 'earlier');
+    expect((await run(...adaptArgs(earlier), '--steps', '2', '--progress', 'none')).code).toBe(0);
+    const before = readFileSync(join(earlier, 'result.json'), 'utf8');
+    expect((await run(...failing, '--out', earlier, '--force')).code).toBe(1);
+    expect(readFileSync(join(earlier, 'result.json'), 'utf8')).toBe(before);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('earlier'))).toEqual(['earlier']);
   });
 
-  it('--force replaces only adapterkit output directories', () => {
-    const r = cli('pretrain', '--out', join(tmp, '..'), '--force', '--steps', '1');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('is not an adapterkit output directory');
+  it('--force replaces only adapterkit output directories', async () => {
+    const mine = join(tmp, 'not-a-run');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'notes.txt'), 'keep me');
+    const r = await run('pretrain', '--out', mine, '--force', '--steps', '1', '--progress', 'none');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('is not an adapterkit output directory');
+    expect(readFileSync(join(mine, 'notes.txt'), 'utf8')).toBe('keep me');
   });
 });
