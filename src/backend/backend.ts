@@ -177,14 +177,18 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       failures.push(notRegisteredReason(name));
       continue;
     }
+    const listenersBefore = processListeners();
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
+        quietCpuBanner(name);
         return getBackendInfo();
       }
       failures.push(`${name}: failed to initialise`);
     } catch (e) {
       failures.push(`${name}: ${(e as Error)?.message ?? String(e)}`);
+    } finally {
+      removeListenersAddedSince(listenersBefore);
     }
     if (name === 'wasm' && !isNode && !wasmPathsSet) {
       failures.push('(the .wasm files are fetched relative to the page; serve them and pass initBackend({ wasmPaths }))');
@@ -195,6 +199,43 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     `no requested backend could be initialised (${failures.join('; ')}); valid backends: ${BACKEND_NAMES.join(', ')}`,
     { requested: prefs, failures },
   );
+}
+
+/** Process-wide error events that Emscripten-generated code (the wasm backend) hooks in Node. */
+const PROCESS_ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+type ListenerSnapshot = Map<string, Set<(...args: unknown[]) => void>>;
+
+function processListeners(): ListenerSnapshot | null {
+  if (!isNode || typeof process.listeners !== 'function') return null;
+  return new Map(PROCESS_ERROR_EVENTS.map((ev) => [ev, new Set(process.listeners(ev as 'uncaughtException') as Array<(...args: unknown[]) => void>)]));
+}
+
+/**
+ * The wasm backend's Emscripten glue adds `uncaughtException` and `unhandledRejection` listeners that
+ * rethrow, so any later uncaught error (the application's too) is reported with the glue's one-line,
+ * ~40 KB minified source as its location, and the process's own handlers never decide. They are only
+ * meant for Emscripten's `exit()`, which the backend never calls, so they are removed once the backend
+ * is ready; errors then reach Node's default handling or the application's handlers unchanged.
+ */
+function removeListenersAddedSince(before: ListenerSnapshot | null): void {
+  if (!before) return;
+  for (const ev of PROCESS_ERROR_EVENTS) {
+    for (const l of process.listeners(ev as 'uncaughtException') as Array<(...args: unknown[]) => void>) {
+      if (!before.get(ev)!.has(l)) process.removeListener(ev, l);
+    }
+  }
+}
+
+/**
+ * The cpu backend prints a multi-line "install our node backend" banner on its first tensor in Node.
+ * That advice (a native addon) does not apply to this library, which chooses its backends itself, so
+ * the banner is marked as already shown. `firstUse` is the backend's own flag for it.
+ */
+function quietCpuBanner(name: string): void {
+  if (name !== 'cpu' || !isNode) return;
+  const backend = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (backend && 'firstUse' in backend) backend.firstUse = false;
 }
 
 /** Reports the active backend and what else is registered. */

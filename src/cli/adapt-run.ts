@@ -1,18 +1,23 @@
 /**
  * One adaptation run as the CLI does it: load the base model, attach a method, train on a corpus,
  * evaluate held-out bits per character on the target and the source corpus (and, for adapter
- * methods, with the adapter disabled), save what was trained, and write `result.json` and
- * `metrics.jsonl` into the run directory.
+ * methods, with the adapter disabled), save what was trained, and write `result.json` into the run
+ * directory. While it trains, `metrics.jsonl` gets one JSON line per step as it happens and
+ * `checkpoints/` holds the newest resumable checkpoint, so a run stopped by a signal keeps both and
+ * `adapt --resume` continues it; a finished run removes its checkpoints.
  */
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { listTrainerCheckpoints } from '../train/checkpoint-files.js';
+import { Interrupted, stoppableTask, throwIfInterrupted } from './interrupt.js';
+import { writeRunRecord } from './run-record.js';
 import type { TextCorpusName } from '../data/datasets.js';
 import { saveAdaptersToFile, saveModelToDir } from '../io/files-by-path.js';
 import type { CharLM } from '../models/char-lm.js';
 import { savePretrained } from '../io/peft.js';
 import { adaptCharLm, ADAPTER_NAME, type AdaptMethod, type AdaptResult } from '../train/adapt.js';
 import { evaluateBpc, type LanguageModel } from '../train/lm.js';
-import { encodeCorpus, loadBaseModel } from './base-model.js';
+import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from './base-model.js';
 import type { Progress } from './progress.js';
 
 /** Settings of one run. */
@@ -29,8 +34,15 @@ export interface AdaptRunOptions {
   seqLen?: number;
   lr: number;
   seed: number;
-  evalWindows: number;
+  /** Evenly spaced evaluation windows; undefined: every window. */
+  evalWindows?: number;
   outDir: string;
+  /** Save a resumable checkpoint every this many steps (the newest is kept until the run finishes). */
+  checkpointEvery: number;
+  /** Continue the run in `outDir` from its newest checkpoint. */
+  resume?: boolean;
+  /** Settings recorded in `run.json` (the command's flags). */
+  recordedOptions?: Record<string, unknown>;
   /**
    * Tuning mode: train on the training text minus its validation part and report bits per
    * character on the validation part, so hyper-parameters are chosen without the held-out text.
@@ -81,34 +93,75 @@ async function saveMethod(model: CharLM, result: AdaptResult, outDir: string): P
   return file;
 }
 
+/** Keeps the lines of `metrics.jsonl` up to `step` (a resumed run appends from there). */
+async function truncateMetrics(file: string, step: number): Promise<void> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const kept = text.split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      return (JSON.parse(line) as { step: number }).step <= step;
+    } catch {
+      return false; // a line cut short when the process was killed
+    }
+  });
+  await writeFile(file, kept.map((l) => `${l}\n`).join(''));
+}
+
 /** Runs one adaptation and writes its run directory (which must already exist). */
 export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<AdaptRecord> {
-  const base = await loadBaseModel(o.baseDir);
+  const baseDir = o.baseDir ?? DEFAULT_BASE_DIR;
+  const base = await loadBaseModel(baseDir);
   const seqLen = o.seqLen ?? base.model.cfg.maxLen;
   const metricsFile = join(o.outDir, 'metrics.jsonl');
-  await writeFile(metricsFile, '');
-  const lines: string[] = [];
-  const result = await adaptCharLm({
-    model: base.model,
-    method: o.method,
-    ids: encodeCorpus(base.vocab, o.dataset, o.tune ? 'tuneTrain' : 'train'),
-    steps: o.steps,
-    batch: o.batch,
-    seqLen,
-    lr: o.lr,
-    seed: o.seed,
-    onStep: (i) => {
-      const tokensPerSecond = i.totalTokens / (i.elapsedMs / 1000);
-      lines.push(JSON.stringify({ step: i.step, loss: i.loss, lr: i.lr, tokens: i.totalTokens, elapsedMs: Math.round(i.elapsedMs), tokensPerSecond }));
-      progress.update({ step: i.step, loss: i.loss, tokensPerSecond });
-    },
+  const checkpointDir = join(o.outDir, 'checkpoints');
+  let resumeStep = 0;
+  if (o.resume) {
+    const latest = (await listTrainerCheckpoints(checkpointDir)).at(-1);
+    resumeStep = latest?.step ?? 0;
+    await truncateMetrics(metricsFile, resumeStep);
+  } else {
+    await writeRunRecord(o.outDir, baseDir, base.model.cfg, o.recordedOptions ?? {});
+    await writeFile(metricsFile, '');
+  }
+  let lastStep = resumeStep;
+  const result = await stoppableTask(() =>
+    adaptCharLm({
+      model: base.model,
+      method: o.method,
+      ids: encodeCorpus(base.vocab, o.dataset, o.tune ? 'tuneTrain' : 'train'),
+      steps: o.steps,
+      batch: o.batch,
+      seqLen,
+      lr: o.lr,
+      seed: o.seed,
+      checkpointEvery: o.checkpointEvery,
+      checkpointDir,
+      resume: o.resume,
+      onStep: async (i) => {
+        const tokensPerSecond = i.totalTokens / (i.elapsedMs / 1000);
+        // Appended as it happens (awaited, so the line is on disk before the next step starts).
+        await appendFile(metricsFile, `${JSON.stringify({ step: i.step, loss: i.loss, lr: i.lr, tokens: i.totalTokens, elapsedMs: Math.round(i.elapsedMs), tokensPerSecond })}\n`);
+        lastStep = i.step;
+        progress.update({ step: i.step, loss: i.loss, tokensPerSecond });
+        throwIfInterrupted();
+      },
+    }),
+  ).catch(async (e) => {
+    progress.stop();
+    if (!(e instanceof Interrupted)) throw e;
+    const ckpt = (await listTrainerCheckpoints(checkpointDir)).at(-1);
+    const kept = ckpt ? `the checkpoint of step ${ckpt.step}` : `no checkpoint yet (one is saved every ${o.checkpointEvery} steps)`;
+    throw new Interrupted(
+      e.signal,
+      `interrupted by ${e.signal} after step ${lastStep} of ${o.steps}; ${o.outDir} keeps metrics.jsonl and ${kept}: continue with adapt --resume --out ${o.outDir}, or start again with --force`,
+    );
   });
   progress.stop();
-  await appendFile(metricsFile, lines.map((l) => `${l}\n`).join(''));
   const evalSplit = o.tune ? 'validation' : 'heldOut';
   const target = encodeCorpus(base.vocab, o.dataset, evalSplit);
   const source = encodeCorpus(base.vocab, o.sourceDataset, evalSplit);
   const bpc = (m: LanguageModel, ids: Int32Array) => evaluateBpc(m, ids, { seqLen, batch: o.batch, windows: o.evalWindows });
+  throwIfInterrupted();
   const record: AdaptRecord = {
     name: o.name,
     method: o.method,
@@ -135,5 +188,6 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
   }
   record.saved = await saveMethod(base.model, result, o.outDir);
   await writeFile(join(o.outDir, 'result.json'), `${JSON.stringify(record, null, 2)}\n`);
+  await rm(checkpointDir, { recursive: true, force: true });
   return record;
 }

@@ -45,3 +45,24 @@ export function nameList(flag: string): (v: string) => string[] {
     return names;
   };
 }
+
+/** A number of evaluation windows (an integer ≥ 1), or `all` for every window of the split (undefined). */
+export function windowCount(flag: string): (v: string) => number | 'all' {
+  const int = positiveInt(flag);
+  return (v) => {
+    if (v === 'all') return 'all';
+    try {
+      return int(v);
+    } catch {
+      throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1 or 'all', got '${v}'`);
+    }
+  };
+}
+
+/** Non-empty text. */
+export function nonEmptyText(flag: string, why: string): (v: string) => string {
+  return (v) => {
+    if (v === '') throw new InvalidArgumentError(`${flag} must not be empty (${why})`);
+    return v;
+  };
+}

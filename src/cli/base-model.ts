@@ -1,10 +1,12 @@
 /** Loading the pretrained base model and encoding the corpora with its vocabulary. */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTextCorpus, loadTuningSplit, type TextCorpusName } from '../data/datasets.js';
 import { CharVocab } from '../data/vocab.js';
 import { AdapterError } from '../errors.js';
 import { readModelDir } from '../io/files-by-path.js';
-import { restoreModel } from '../io/model-checkpoint.js';
+import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, restoreModel } from '../io/model-checkpoint.js';
 import { CharLM, type CharLMConfig } from '../models/char-lm.js';
 
 /** The pretrained Moby-Dick model shipped in the repository. */
@@ -19,12 +21,22 @@ export interface BaseModel {
 
 /** Loads a character LM checkpoint directory (`config.json` + `model.safetensors`). */
 export async function loadBaseModel(dir: string = DEFAULT_BASE_DIR): Promise<BaseModel> {
+  const info = await stat(dir).catch(() => null);
+  if (!info) throw new AdapterError('INVALID_INPUT', `base model ${dir}: no such directory`, { path: dir });
+  if (!info.isDirectory()) {
+    throw new AdapterError('INVALID_INPUT', `base model ${dir} is a file; --base takes a model directory (${MODEL_CONFIG_FILE} + ${MODEL_WEIGHTS_FILE})`, { path: dir });
+  }
   const ckpt = await readModelDir(dir);
-  const cfg = JSON.parse(ckpt.config) as Partial<CharLMConfig>;
-  if (cfg.model !== 'char-lm') {
+  let cfg: Partial<CharLMConfig>;
+  try {
+    cfg = JSON.parse(ckpt.config) as Partial<CharLMConfig>;
+  } catch (e) {
+    throw new AdapterError('CHECKPOINT_FORMAT', `${join(dir, MODEL_CONFIG_FILE)} is not valid JSON (${(e as Error).message})`, { path: dir });
+  }
+  if (cfg === null || typeof cfg !== 'object' || cfg.model !== 'char-lm') {
     throw new AdapterError(
       'INVALID_CONFIG',
-      `${dir} holds a ${JSON.stringify(cfg.model ?? 'unknown')} model; this command needs a 'char-lm' checkpoint`,
+      `${dir} holds a ${JSON.stringify(cfg?.model ?? 'unknown')} model; this command needs a 'char-lm' checkpoint`,
     );
   }
   if (!cfg.vocab) throw new AdapterError('CHECKPOINT_FORMAT', `${dir}/config.json has no vocabulary ('vocab')`);

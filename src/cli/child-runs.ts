@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BACKEND_ENV_VAR, getBackendInfo } from '../backend/backend.js';
+import { AdapterError, type AdapterErrorCode } from '../errors.js';
 import type { AdaptRecord } from './adapt-run.js';
 import type { Progress } from './progress.js';
 
@@ -23,9 +24,10 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
       env,
     });
     let record: T | undefined;
+    let failure: { code: string; message: string } | undefined;
     let stderr = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let msg: { event?: string; step?: number; loss?: number; tokensPerSecond?: number; record?: T };
+      let msg: { event?: string; step?: number; loss?: number; tokensPerSecond?: number; record?: T; code?: string; message?: string };
       try {
         msg = JSON.parse(line);
       } catch {
@@ -33,13 +35,20 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
       }
       if (msg.event === 'step') progress?.update({ step: msg.step!, loss: msg.loss!, tokensPerSecond: msg.tokensPerSecond! });
       else if (msg.event === 'result') record = msg.record;
+      else if (msg.event === 'error') failure = { code: String(msg.code), message: String(msg.message) };
     });
     child.stderr!.on('data', (d) => (stderr += String(d)));
     child.on('error', reject);
     child.on('close', (code) => {
       progress?.stop();
       if (code === 0 && record !== undefined) resolve(record);
-      else reject(new Error(`adapterkit ${args.join(' ')} failed (exit ${code}):\n${stderr.trim()}`));
+      else {
+        // The child's own one-line report (its JSON error event, else its last line of standard error).
+        const why = failure?.message ?? stderr.trim().split('\n').at(-1) ?? '';
+        const out = args.indexOf('--out');
+        const command = `adapterkit ${args[0]}${out >= 0 ? ` --out ${args[out + 1]}` : ''}`;
+        reject(new AdapterError((failure?.code ?? 'INVALID_INPUT') as AdapterErrorCode, `${command} failed (exit ${code}): ${why}`));
+      }
     });
   });
 }

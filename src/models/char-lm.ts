@@ -97,6 +97,9 @@ export class CharLM extends withAdapterModel(CharLMBase) {
    */
   generate(prompt: Int32Array, length: number, opts: { temperature?: number; rng?: Rng } = {}): Int32Array {
     const temperature = opts.temperature ?? 1;
+    check(prompt.length > 0, 'INVALID_INPUT', () => 'CharLM.generate: the prompt is empty; give at least one id to continue from');
+    check(Number.isInteger(length) && length >= 0, 'INVALID_INPUT', () => `CharLM.generate: length must be an integer ≥ 0, got ${length}`);
+    check(temperature > 0, 'INVALID_INPUT', () => `CharLM.generate: temperature must be > 0, got ${temperature}`);
     const rng = opts.rng ?? getRng();
     const out = Array.from(prompt);
     return this.inEvalMode(() => {

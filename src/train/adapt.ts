@@ -126,7 +126,12 @@ export interface AdaptOptions {
   seed: number;
   warmupSteps?: number;
   weightDecay?: number;
-  onStep?: (info: StepInfo) => void;
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  /** Save a resumable checkpoint every this many steps into `checkpointDir` (only the newest is kept). */
+  checkpointEvery?: number;
+  checkpointDir?: string;
+  /** Continue from the newest checkpoint in `checkpointDir` when there is one. */
+  resume?: boolean;
 }
 
 /** What {@link adaptCharLm} reports. */
@@ -157,6 +162,10 @@ export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
     weightDecay: opts.weightDecay,
     seed: opts.seed,
     onStep: opts.onStep,
+    checkpointEvery: opts.checkpointEvery,
+    checkpointDir: opts.checkpointDir,
+    keepLastCheckpoints: opts.checkpointEvery !== undefined ? 1 : undefined,
+    resume: opts.resume,
   });
   const seconds = (performance.now() - t0) / 1000;
   return { ...attached, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };

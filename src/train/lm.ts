@@ -4,7 +4,7 @@
  * never averages of batch means.
  */
 import { tf } from '../backend/tf.js';
-import { evalLmWindows, sampleLmBatch, type LmBatch } from '../data/batching.js';
+import { countLmEvalBatches, evalLmWindows, sampleLmBatch, type LmBatch } from '../data/batching.js';
 import { check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { createRng } from '../rng.js';
@@ -38,6 +38,12 @@ export interface EvaluateBpcOptions {
   windows?: number;
 }
 
+/** Options of {@link evaluateBpcAsync}. */
+export interface EvaluateBpcAsyncOptions extends EvaluateBpcOptions {
+  /** Called after each batch with the batches done and the total (for progress displays). */
+  onBatch?: (done: number, total: number) => void | Promise<void>;
+}
+
 /** Sum of next-character negative log-likelihoods (nats) and the number of targets. */
 function nllSum(model: LanguageModel, inputs: Int32Array, targets: Int32Array, shape: [number, number], mask?: Uint8Array): number {
   return tf.tidy(() => {
@@ -47,33 +53,74 @@ function nllSum(model: LanguageModel, inputs: Int32Array, targets: Int32Array, s
   });
 }
 
+/** One evaluation batch and how many targets it scores. */
+interface BpcBatch {
+  inputs: Int32Array;
+  targets: Int32Array;
+  shape: [number, number];
+  mask?: Uint8Array;
+  count: number;
+}
+
+/** The batches an evaluation scores, and how many there are. */
+function bpcBatches(ids: Int32Array, opts: EvaluateBpcOptions): { total: number; batches: Iterable<BpcBatch> } {
+  check(ids.length > opts.seqLen, 'INVALID_INPUT', () => `evaluateBpc: the text (${ids.length} ids) is shorter than one window (${opts.seqLen + 1})`);
+  if (opts.windows === undefined) {
+    const total = countLmEvalBatches(ids.length, opts.seqLen, opts.batch);
+    const batches = (function* () {
+      for (const b of evalLmWindows(ids, opts.seqLen, opts.batch)) yield { ...b, count: b.numTargets };
+    })();
+    return { total, batches };
+  }
+  const starts = evenlySpaced(ids.length - opts.seqLen - 1, opts.windows);
+  const batches = (function* () {
+    for (let i = 0; i < starts.length; i += opts.batch) {
+      const rows = starts.slice(i, i + opts.batch);
+      const inputs = new Int32Array(rows.length * opts.seqLen);
+      const targets = new Int32Array(rows.length * opts.seqLen);
+      rows.forEach((s, r) => {
+        inputs.set(ids.subarray(s, s + opts.seqLen), r * opts.seqLen);
+        targets.set(ids.subarray(s + 1, s + 1 + opts.seqLen), r * opts.seqLen);
+      });
+      yield { inputs, targets, shape: [rows.length, opts.seqLen] as [number, number], count: inputs.length };
+    }
+  })();
+  return { total: Math.ceil(starts.length / opts.batch), batches };
+}
+
 /**
  * Bits per character of `model` on `ids`, in eval mode (modes restored afterwards). Every window is
  * evaluated without context from the previous one.
  */
 export function evaluateBpc(model: LanguageModel, ids: Int32Array, opts: EvaluateBpcOptions): number {
-  check(ids.length > opts.seqLen, 'INVALID_INPUT', () => `evaluateBpc: the text (${ids.length} ids) is shorter than one window (${opts.seqLen + 1})`);
+  const { batches } = bpcBatches(ids, opts);
   return model.inEvalMode(() => {
     let nats = 0;
     let count = 0;
-    if (opts.windows === undefined) {
-      for (const b of evalLmWindows(ids, opts.seqLen, opts.batch)) {
-        nats += nllSum(model, b.inputs, b.targets, b.shape, b.mask);
-        count += b.numTargets;
-      }
-    } else {
-      const starts = evenlySpaced(ids.length - opts.seqLen - 1, opts.windows);
-      for (let i = 0; i < starts.length; i += opts.batch) {
-        const rows = starts.slice(i, i + opts.batch);
-        const inputs = new Int32Array(rows.length * opts.seqLen);
-        const targets = new Int32Array(rows.length * opts.seqLen);
-        rows.forEach((s, r) => {
-          inputs.set(ids.subarray(s, s + opts.seqLen), r * opts.seqLen);
-          targets.set(ids.subarray(s + 1, s + 1 + opts.seqLen), r * opts.seqLen);
-        });
-        nats += nllSum(model, inputs, targets, [rows.length, opts.seqLen]);
-        count += inputs.length;
-      }
+    for (const b of batches) {
+      nats += nllSum(model, b.inputs, b.targets, b.shape, b.mask);
+      count += b.count;
+    }
+    return nats / count / Math.LN2;
+  });
+}
+
+/**
+ * {@link evaluateBpc} for long evaluations: the same result, bit for bit, but it reports each batch
+ * through `onBatch` and lets the event loop run between batches (timers, signals, I/O), so a
+ * progress display updates and Ctrl-C is handled promptly.
+ */
+export async function evaluateBpcAsync(model: LanguageModel, ids: Int32Array, opts: EvaluateBpcAsyncOptions): Promise<number> {
+  const { total, batches } = bpcBatches(ids, opts);
+  return model.inEvalMode(async () => {
+    let nats = 0;
+    let count = 0;
+    let done = 0;
+    for (const b of batches) {
+      nats += nllSum(model, b.inputs, b.targets, b.shape, b.mask);
+      count += b.count;
+      await opts.onBatch?.(++done, total);
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     return nats / count / Math.LN2;
   });
@@ -100,10 +147,12 @@ export interface TrainLmOptions {
   maxGradNorm?: number | null;
   /** Seeds the batch sampler and the library RNG (dropout). */
   seed: number;
-  onStep?: (info: StepInfo) => void;
+  onStep?: (info: StepInfo) => void | Promise<void>;
   /** Checkpoint every N steps into `checkpointDir` (for resumable runs). */
   checkpointEvery?: number;
   checkpointDir?: string;
+  /** Keep only the newest this many periodic checkpoints. Default: keep all. */
+  keepLastCheckpoints?: number;
   /** Continue from the newest checkpoint in `checkpointDir` when there is one. */
   resume?: boolean;
 }
@@ -128,6 +177,7 @@ export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
     onStep: opts.onStep,
     checkpointEvery: opts.checkpointEvery,
     checkpointDir: opts.checkpointDir,
+    keepLastCheckpoints: opts.keepLastCheckpoints,
   });
   try {
     // Through the installed file access (adapterkit/node), so this module stays browser-safe.

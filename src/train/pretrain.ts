@@ -58,7 +58,7 @@ export interface PretrainResult {
 /** Trains a {@link CharLM} from scratch on Moby-Dick's training split. */
 export async function pretrainCharLm(
   options: Partial<PretrainOptions> = {},
-  hooks: { onStep?: (info: StepInfo) => void; checkpointDir?: string; resume?: boolean } = {},
+  hooks: { onStep?: (info: StepInfo) => void | Promise<void>; checkpointDir?: string; resume?: boolean } = {},
 ): Promise<PretrainResult> {
   const o: PretrainOptions = { ...DEFAULT_PRETRAIN, ...options };
   manualSeed(o.seed); // initial weights

@@ -56,7 +56,7 @@ describe('adapterkit CLI', () => {
     const dataset = await run('eval', '--dataset', 'wikipedia');
     expect(dataset.err).toContain('mobydick, sotu');
     const backend = await run('--backend', 'gpu', 'eval');
-    expect(backend.code).toBe(1);
+    expect(backend.code).toBe(2);
     expect(backend.err).toContain('wasm, cpu');
   });
 
@@ -115,7 +115,7 @@ describe('adapterkit CLI', () => {
     expect(none.err).toContain('matches no parameter path');
     expect(none.err).toContain('tok_emb.weight');
     const wrongMethod = await run('adapt', '--base', base, '--method', 'linear', '--trainable', 'ffn', '--out', join(tmp, 'p3'), '--progress', 'none');
-    expect(wrongMethod.code).toBe(1);
+    expect(wrongMethod.code).toBe(2);
     expect(wrongMethod.err).toContain('--method full only');
   });
 

@@ -3,11 +3,13 @@ import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
 import { ACTIVATIONS, type Activation } from '../../nn/activations.js';
 import { AdapterError } from '../../errors.js';
 import { ADAPT_METHODS, type AdaptMethod } from '../../train/adapt.js';
-import { nameList, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
+import { nameList, nonNegativeInt, positiveInt, positiveNumber, windowCount } from '../args.js';
 import { runAdapt } from '../adapt-run.js';
 import { DEFAULT_BASE_DIR } from '../base-model.js';
 import { createProgress, type ProgressMode } from '../progress.js';
-import { ensureNewDir, timestamp } from '../run-dir.js';
+import { readRunRecord } from '../run-record.js';
+import { timestamp, withOutputDir } from '../run-dir.js';
+import { UsageError } from '../user-error.js';
 import { progressOption } from './pretrain.js';
 
 /** Learning rates chosen by the sweep recorded in the README, per method. */
@@ -29,7 +31,7 @@ export function methodFromFlags(o: {
   trainable?: string;
 }): AdaptMethod {
   if (o.trainable !== undefined && o.method !== 'full') {
-    throw new AdapterError('INVALID_CONFIG', `--trainable applies to --method full only (got --method ${o.method})`);
+    throw new UsageError(`--trainable applies to --method full only (got --method ${o.method})`);
   }
   if (o.method === 'full') return o.trainable === undefined ? { kind: 'full' } : { kind: 'full', trainable: o.trainable };
   if (o.method === 'linear') return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
@@ -58,33 +60,42 @@ export function adaptCommand(): Command {
     .option('--seq-len <n>', 'characters per sequence (default: the model context)', positiveInt('--seq-len'))
     .option('--lr <x>', 'peak learning rate (default: per method, see README)', positiveNumber('--lr'))
     .option('--seed <n>', 'seed of the batches and the adapter initialisation', nonNegativeInt('--seed'), 0)
-    .option('--eval-windows <n>', 'held-out windows evaluated (evenly spaced)', positiveInt('--eval-windows'), 512)
+    .option('--eval-windows <n>', "held-out windows evaluated (evenly spaced), or 'all'", windowCount('--eval-windows'), 512)
     .option('--tune', 'train without the validation part of the training text and evaluate on it (for choosing hyper-parameters; the held-out text is not used)')
     .option('--name <label>', 'label of this run in reports')
-    .option('--out <dir>', 'run directory to create', `runs/adapt-${timestamp()}`)
+    .option('--out <dir>', 'run directory to create (default: runs/adapt-<time>)')
+    .option('--checkpoint-every <n>', 'save a resumable checkpoint every n steps (the newest is kept until the run finishes)', positiveInt('--checkpoint-every'), 50)
+    .option('--resume', 'continue the interrupted run in --out from its last checkpoint, with the settings it recorded')
+    .option('--force', 'replace --out if it holds an earlier run')
     .addOption(progressOption())
-    .action(async (o) => {
-      await ensureNewDir(o.out);
+    .action(async (o, cmd: Command) => {
+      if (o.resume) await useRecordedSettings(o, cmd);
       const method = methodFromFlags(o);
       const partial = method.kind === 'full' && method.trainable !== undefined;
       const name = o.name ?? (partial ? 'partial-finetune' : RUN_NAMES[method.kind]);
-      const record = await runAdapt(
-        {
-          name,
-          baseDir: o.base,
-          dataset: o.dataset as TextCorpusName,
-          sourceDataset: o.source as TextCorpusName,
-          method,
-          steps: o.steps,
-          batch: o.batch,
-          seqLen: o.seqLen,
-          lr: o.lr ?? DEFAULT_LR[method.kind],
-          seed: o.seed,
-          evalWindows: o.evalWindows,
-          outDir: o.out,
-          tune: Boolean(o.tune),
-        },
-        createProgress(name, o.steps, o.progress as ProgressMode),
+      const { resume: _r, force: _f, progress: _p, out: _o, ...settings } = o;
+      const record = await withOutputDir(o.out ?? `runs/adapt-${timestamp()}`, { force: o.force, resume: o.resume, resumable: true }, (out) =>
+        runAdapt(
+          {
+            name,
+            baseDir: o.base,
+            dataset: o.dataset as TextCorpusName,
+            sourceDataset: o.source as TextCorpusName,
+            method,
+            steps: o.steps,
+            batch: o.batch,
+            seqLen: o.seqLen,
+            lr: o.lr ?? DEFAULT_LR[method.kind],
+            seed: o.seed,
+            evalWindows: o.evalWindows === 'all' ? undefined : o.evalWindows,
+            outDir: out.path,
+            tune: Boolean(o.tune),
+            checkpointEvery: o.checkpointEvery,
+            resume: out.resumed,
+            recordedOptions: settings,
+          },
+          createProgress(name, o.steps, o.progress as ProgressMode),
+        ),
       );
       if (o.progress === 'json') process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);
       else {
@@ -93,4 +104,22 @@ export function adaptCommand(): Command {
         );
       }
     });
+}
+
+/**
+ * `--resume`: the run continues with the settings recorded in its `run.json`; a flag given with a
+ * different value is refused (the run would no longer be the one that was started).
+ */
+async function useRecordedSettings(o: Record<string, unknown>, cmd: Command): Promise<void> {
+  if (typeof o.out !== 'string') throw new UsageError('--resume needs --out <dir>, the run directory to continue');
+  const rec = await readRunRecord(o.out);
+  if (!rec) throw new AdapterError('INVALID_INPUT', `--resume: ${o.out} has no run.json; it is not a run started by adapterkit adapt`, { path: o.out });
+  for (const [key, value] of Object.entries(rec.options)) {
+    if (cmd.getOptionValueSource(key) === 'cli' && JSON.stringify(o[key]) !== JSON.stringify(value)) {
+      const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new UsageError(`--resume: this run was started with ${flag} ${JSON.stringify(value)}, not ${JSON.stringify(o[key])}; drop the flag or start a new run`);
+    }
+    o[key] = value;
+  }
+  if (cmd.getOptionValueSource('base') !== 'cli') o.base = rec.base.path; // absolute, whatever the working directory
 }

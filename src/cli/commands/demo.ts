@@ -20,7 +20,7 @@ import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
 import { lossCurvesSvg, PLOT_PACKAGES_MISSING, type CurvePoint } from '../plots.js';
 import { pool, runAdaptChild, runCliChild } from '../child-runs.js';
 import { createMultiProgress, type ProgressMode } from '../progress.js';
-import { ensureNewDir, timestamp } from '../run-dir.js';
+import { timestamp, withOutputDir } from '../run-dir.js';
 import { DEFAULT_LR } from './adapt.js';
 import type { EvalRecord } from './eval.js';
 import { progressOption } from './pretrain.js';
@@ -86,69 +86,70 @@ export function demoCommand(): Command {
       }
       const t0 = performance.now();
       const runDir = join(o.out, timestamp());
-      await ensureNewDir(runDir);
-      console.log(`adapterkit main job: Moby-Dick → State of the Union, ${o.steps} steps per method; writing ${runDir}`);
+      await withOutputDir(runDir, {}, async () => {
+        console.log(`adapterkit main job: Moby-Dick → State of the Union, ${o.steps} steps per method; writing ${runDir}`);
 
-      const base = await loadBaseModel(o.base);
-      const specs = (o.methods as string[]).map((m) => DEMO_METHODS[m]!());
-      const bars = createMultiProgress(o.progress as ProgressMode);
-      const common = ['--base', o.base, '--eval-windows', String(o.evalWindows)];
-      const methodTasks = longestFirst(specs).map((s) => () =>
-        runAdaptChild(
-          [...common, '--steps', String(o.steps), '--batch', String(BATCH), '--lr', String(s.lr), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
-          bars.add(s.name, o.steps),
-        ),
-      );
-      // The base model's figures come from separate processes, queued last: they fill the time a
-      // worker would otherwise wait for the longest run, and disabled adapters are compared with them.
-      const baseTasks = (['sotu', 'mobydick'] as const).map((dataset) => () =>
-        runCliChild<EvalRecord>(['eval', '--base', o.base, '--dataset', dataset, '--windows', String(o.evalWindows), '--batch', String(BATCH), '--json']),
-      );
-      const done = await pool<AdaptRecord | EvalRecord>([...methodTasks, ...baseTasks], o.workers);
-      bars.stop();
-      const records = done.slice(0, methodTasks.length) as AdaptRecord[];
-      const [sotuBase, mobyBase] = done.slice(methodTasks.length) as EvalRecord[];
-      const baseBpc = { heldOutBpc: sotuBase!.bpc, sourceHeldOutBpc: mobyBase!.bpc };
-      console.log(`base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`);
-      const byName = new Map(records.map((r) => [r.name, r]));
-      const ordered = specs.map((s) => byName.get(s.name)!);
-      const full = byName.get('full-finetune')!;
+        const base = await loadBaseModel(o.base);
+        const specs = (o.methods as string[]).map((m) => DEMO_METHODS[m]!());
+        const bars = createMultiProgress(o.progress as ProgressMode);
+        const common = ['--base', o.base, '--eval-windows', String(o.evalWindows)];
+        const methodTasks = longestFirst(specs).map((s) => () =>
+          runAdaptChild(
+            [...common, '--steps', String(o.steps), '--batch', String(BATCH), '--lr', String(s.lr), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
+            bars.add(s.name, o.steps),
+          ),
+        );
+        // The base model's figures come from separate processes, queued last: they fill the time a
+        // worker would otherwise wait for the longest run, and disabled adapters are compared with them.
+        const baseTasks = (['sotu', 'mobydick'] as const).map((dataset) => () =>
+          runCliChild<EvalRecord>(['eval', '--base', o.base, '--dataset', dataset, '--eval-windows', String(o.evalWindows), '--batch', String(BATCH), '--json', '--progress', 'none']),
+        );
+        const done = await pool<AdaptRecord | EvalRecord>([...methodTasks, ...baseTasks], o.workers);
+        bars.stop();
+        const records = done.slice(0, methodTasks.length) as AdaptRecord[];
+        const [sotuBase, mobyBase] = done.slice(methodTasks.length) as EvalRecord[];
+        const baseBpc = { heldOutBpc: sotuBase!.bpc, sourceHeldOutBpc: mobyBase!.bpc };
+        console.log(`base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`);
+        const byName = new Map(records.map((r) => [r.name, r]));
+        const ordered = specs.map((s) => byName.get(s.name)!);
+        const full = byName.get('full-finetune')!;
 
-      const samples = await sampleTexts(base, ordered);
-      const results = {
-        task: 'mobydick-to-sotu',
-        backend: getBackendInfo().name,
-        steps: o.steps,
-        evalWindows: o.evalWindows,
-        base: baseBpc,
-        methods: ordered.map((r, i) => ({
-          name: r.name,
-          description: specs[i]!.description,
-          trainableParams: r.trainableParams,
-          totalParams: r.totalParams,
-          trainablePercent: r.trainablePercent,
-          lr: r.lr,
-          heldOutBpc: r.heldOutBpc,
-          sourceHeldOutBpc: r.sourceHeldOutBpc,
-          recoveredOfFullFinetune: recovered(baseBpc.heldOutBpc, r.heldOutBpc, full.heldOutBpc),
-          disabledMatchesBase:
-            r.disabledHeldOutBpc === undefined
-              ? null
-              : r.disabledHeldOutBpc === baseBpc.heldOutBpc && r.disabledSourceHeldOutBpc === baseBpc.sourceHeldOutBpc,
-          seconds: r.seconds,
-          tokensPerSecond: r.tokensPerSecond,
-          saved: r.saved,
-        })),
-        samples,
-        wallSeconds: (performance.now() - t0) / 1000,
-      };
-      await writeFile(join(runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-      const table = resultsTable(results);
-      const chart = await writeLossCurves(runDir, ordered);
-      await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table, chart));
-      console.log(`\n${table}\n`);
-      for (const s of samples) console.log(`[${s.label}]\n${s.text}\n`);
-      console.log(`wrote ${runDir} (results.json, report.md, loss-curves.svg, metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
+        const samples = await sampleTexts(base, ordered);
+        const results = {
+          task: 'mobydick-to-sotu',
+          backend: getBackendInfo().name,
+          steps: o.steps,
+          evalWindows: o.evalWindows,
+          base: baseBpc,
+          methods: ordered.map((r, i) => ({
+            name: r.name,
+            description: specs[i]!.description,
+            trainableParams: r.trainableParams,
+            totalParams: r.totalParams,
+            trainablePercent: r.trainablePercent,
+            lr: r.lr,
+            heldOutBpc: r.heldOutBpc,
+            sourceHeldOutBpc: r.sourceHeldOutBpc,
+            recoveredOfFullFinetune: recovered(baseBpc.heldOutBpc, r.heldOutBpc, full.heldOutBpc),
+            disabledMatchesBase:
+              r.disabledHeldOutBpc === undefined
+                ? null
+                : r.disabledHeldOutBpc === baseBpc.heldOutBpc && r.disabledSourceHeldOutBpc === baseBpc.sourceHeldOutBpc,
+            seconds: r.seconds,
+            tokensPerSecond: r.tokensPerSecond,
+            saved: r.saved,
+          })),
+          samples,
+          wallSeconds: (performance.now() - t0) / 1000,
+        };
+        await writeFile(join(runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+        const table = resultsTable(results);
+        const chart = await writeLossCurves(runDir, ordered);
+        await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table, chart));
+        console.log(`\n${table}\n`);
+        for (const s of samples) console.log(`[${s.label}]\n${s.text}\n`);
+        console.log(`wrote ${runDir} (results.json, report.md, loss-curves.svg, metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
+      });
     });
 }
 

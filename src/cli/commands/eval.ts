@@ -1,9 +1,13 @@
 import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
-import { loadAdaptersFromFile } from '../../io/files-by-path.js';
-import { evaluateBpc } from '../../train/lm.js';
-import { positiveInt } from '../args.js';
-import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from '../base-model.js';
+import { evaluateBpcAsync } from '../../train/lm.js';
+import { positiveInt, windowCount } from '../args.js';
+import { loadModelWith } from '../artefact.js';
+import { encodeCorpus } from '../base-model.js';
+import { stoppableTask, throwIfInterrupted } from '../interrupt.js';
+import { createTaskProgress, type ProgressMode, type TaskProgress } from '../progress.js';
+import { UsageError } from '../user-error.js';
+import { progressOption } from './pretrain.js';
 
 /** What `adapterkit eval --json` reports. */
 export interface EvalRecord {
@@ -14,28 +18,52 @@ export interface EvalRecord {
   bpc: number;
 }
 
-/** `adapterkit eval`: bits per character of the base model, with or without an adapter file. */
+/** Windows evaluated by default: a fixed, evenly spaced sample, seconds instead of minutes. */
+export const DEFAULT_EVAL_WINDOWS = 512;
+
+/** `--base`, `--adapter`: what `eval` and `generate` load. */
+export function modelOptions(cmd: Command): Command {
+  return cmd
+    .option('--base <dir>', 'base model checkpoint directory (default: the one the run was trained on, else the shipped Moby-Dick model)')
+    .option('--adapter <path>', 'what `adapterkit adapt` wrote: its run directory, an adapter file, a PEFT directory (LoRA) or a model directory (full fine-tuning)');
+}
+
+/** `adapterkit eval`: bits per character of the base model, alone or with what an `adapt` run trained. */
 export function evalCommand(): Command {
-  return new Command('eval')
-    .description('held-out bits per character of the base model, optionally with adapters loaded from a file')
-    .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
-    .option('--adapter <file>', 'adapter file written by `adapterkit adapt`')
+  return modelOptions(new Command('eval').description('held-out bits per character of the base model, alone or with what `adapterkit adapt` trained'))
     .addOption(new Option('--dataset <name>', 'text to evaluate on').choices(TEXT_CORPUS_NAMES).default('sotu'))
     .addOption(new Option('--split <split>', 'which part of the text').choices(['heldOut', 'train']).default('heldOut'))
-    .option('--windows <n>', 'evaluate this many evenly spaced windows instead of the whole split', positiveInt('--windows'))
+    .option('--eval-windows <n>', "evenly spaced windows evaluated, or 'all' for every window of the split (exact, minutes on a whole text)", windowCount('--eval-windows'), DEFAULT_EVAL_WINDOWS)
+    .addOption(new Option('--windows <n>', 'old name of --eval-windows').argParser(windowCount('--windows')).hideHelp())
     .option('--batch <n>', 'windows per forward pass', positiveInt('--batch'), 16)
     .option('--json', 'print the result as one JSON line ({event: "result", record})')
+    .addOption(progressOption())
     .action(async (o) => {
-      const { model, vocab } = await loadBaseModel(o.base);
-      if (o.adapter) await loadAdaptersFromFile(model, o.adapter);
-      const ids = encodeCorpus(vocab, o.dataset as TextCorpusName, o.split);
-      const bpc = evaluateBpc(model, ids, { seqLen: model.cfg.maxLen, batch: o.batch, windows: o.windows });
+      if (o.windows !== undefined && o.evalWindows !== DEFAULT_EVAL_WINDOWS) throw new UsageError('give --eval-windows only (--windows is its old name)');
+      const chosen: number | 'all' = o.windows ?? o.evalWindows;
+      const windows = chosen === 'all' ? undefined : chosen;
+      const loaded = await loadModelWith(o.adapter, o.base);
+      const ids = encodeCorpus(loaded.vocab, o.dataset as TextCorpusName, o.split);
+      // The bar is made on the first batch, when the number of batches is known.
+      let bar: TaskProgress | null = null;
+      const bpc = await stoppableTask(() =>
+        evaluateBpcAsync(loaded.lm, ids, {
+          seqLen: loaded.model.cfg.maxLen,
+          batch: o.batch,
+          windows,
+          onBatch: (done, total) => {
+            bar ??= createTaskProgress(`eval ${o.dataset}`, total, 'batches', o.progress as ProgressMode);
+            bar.update(done);
+            throwIfInterrupted();
+          },
+        }),
+      ).finally(() => (bar as TaskProgress | null)?.stop());
       if (o.json) {
-        const record: EvalRecord = { dataset: o.dataset, split: o.split, windows: o.windows ?? null, adapters: model.getEnabledAdapters(), bpc };
+        const record: EvalRecord = { dataset: o.dataset, split: o.split, windows: windows ?? null, adapters: loaded.adapters, bpc };
         process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);
         return;
       }
-      const what = o.adapter ? `with ${model.getEnabledAdapters().join(', ')}` : 'base model';
-      console.log(`${o.dataset} ${o.split}: ${bpc.toFixed(4)} bits per character (${what})`);
+      const sample = windows === undefined ? 'every window' : `${windows} windows`;
+      console.log(`${o.dataset} ${o.split} (${sample}): ${bpc.toFixed(4)} bits per character (${loaded.description})`);
     });
 }

@@ -1,11 +1,14 @@
 import { Command } from 'commander';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AdapterError } from '../../errors.js';
 import { readFileBytes } from '../../io/atomic-file.js';
 import { parseAdapterFile } from '../../io/adapter-file.js';
 import { elementCount, parseSafetensors, type SafetensorsFile } from '../../io/safetensors.js';
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE } from '../../io/model-checkpoint.js';
+import { listTrainerCheckpoints } from '../../train/checkpoint-files.js';
+import { locateArtefact } from '../artefact.js';
+import { readRunRecord, RUN_RECORD_FILE } from '../run-record.js';
 
 const fmtShape = (s: readonly number[]) => `[${s.join(', ')}]`;
 const count = (n: number) => n.toLocaleString('en-US');
@@ -36,49 +39,97 @@ export function describeAdapterFile(bytes: Uint8Array, source: string): string[]
   return out;
 }
 
+/** The JSON object in `file`; anything else is an error naming the file. */
+async function readJsonObject(file: string, what: string): Promise<Record<string, any>> {
+  const text = new TextDecoder().decode(await readFileBytes(file));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new AdapterError('CHECKPOINT_FORMAT', `${file} is not valid JSON (${(e as Error).message}); expected ${what}`, { path: file });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AdapterError('CHECKPOINT_FORMAT', `${file} holds ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}; expected ${what}`, { path: file });
+  }
+  return value as Record<string, any>;
+}
+
 /** Describes a model checkpoint directory: model type, sizes, recorded adapters, tensors. */
 async function describeModelDir(dir: string): Promise<string[]> {
-  const cfg = JSON.parse(new TextDecoder().decode(await readFileBytes(join(dir, MODEL_CONFIG_FILE))));
+  const cfg = await readJsonObject(join(dir, MODEL_CONFIG_FILE), 'a model config object');
   const file = parseSafetensors(await readFileBytes(join(dir, MODEL_WEIGHTS_FILE)), join(dir, MODEL_WEIGHTS_FILE));
   const { adapters, vocab, ...rest } = cfg;
   const out = [`${dir}: ${cfg.model ?? 'model'} checkpoint, ${count(totalElements(file))} parameters and buffers`];
   out.push(`  config ${JSON.stringify(rest)}`);
   if (vocab) out.push(`  vocabulary: ${vocab.chars?.length ?? '?'} characters + ${vocab.specials?.length ?? 0} special ids`);
   const names = Object.keys(adapters ?? {}).filter((k) => k !== 'globalCfg');
-  out.push(`  adapters: ${names.length ? names.map((n) => `${n} (${adapters[n].type})`).join(', ') : 'none'}`);
+  out.push(`  adapters: ${names.length ? names.map((n) => `${n} (${adapters[n]?.type})`).join(', ') : 'none'}`);
   out.push(...tensorTable(file));
   return out;
+}
+
+/** Describes a PEFT directory: type, size, config, tensors. */
+async function describePeftDir(path: string): Promise<string[]> {
+  const cfg = await readJsonObject(join(path, 'adapter_config.json'), 'a PEFT adapter config object');
+  const weights = join(path, 'adapter_model.safetensors');
+  const file = parseSafetensors(await readFileBytes(weights), weights);
+  return [`${path}: PEFT ${cfg.peft_type ?? '?'} adapter, ${count(totalElements(file))} parameters`, `  config ${JSON.stringify(cfg)}`, ...tensorTable(file)];
+}
+
+/** Describes an `adapt` run directory: its base, its result (or how far it got), then what it saved. */
+async function describeRunDir(path: string, files: string[]): Promise<string[]> {
+  const rec = await readRunRecord(path);
+  const out = [`${path}: adapt run${rec ? ` on base ${rec.base.path} (d_model ${rec.base.dModel}, ${rec.base.numLayers} layers)` : ''}`];
+  if (files.includes('result.json')) {
+    const r = await readJsonObject(join(path, 'result.json'), 'the result of an adapt run');
+    out.push(`  ${r.name} (${r.method?.kind ?? '?'}): ${r.steps} steps, ${r.trainableParams} trainable parameters, ${r.evalSplit} ${r.dataset} ${Number(r.heldOutBpc).toFixed(3)} bpc`);
+  } else {
+    const steps = files.includes('metrics.jsonl') ? (await readFile(join(path, 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).length : 0;
+    const ckpt = (await listTrainerCheckpoints(join(path, 'checkpoints'))).at(-1);
+    out.push(`  not finished: ${steps} steps in metrics.jsonl, ${ckpt ? `checkpoint of step ${ckpt.step}` : 'no checkpoint'} (continue with adapt --resume --out ${path})`);
+    return out;
+  }
+  const artefact = await locateArtefact(path);
+  return [...out, ...(await describePath(artefact.path, artefact.kind !== 'adapter-file'))];
+}
+
+/** Describes whatever `path` holds. */
+async function describePath(path: string, isDirectory: boolean): Promise<string[]> {
+  if (isDirectory) {
+    const files = await readdir(path);
+    if (files.includes(MODEL_CONFIG_FILE) && files.includes(MODEL_WEIGHTS_FILE)) return describeModelDir(path);
+    if (files.includes('adapter_config.json')) return describePeftDir(path);
+    if (files.includes(RUN_RECORD_FILE) || files.includes('result.json')) return describeRunDir(path, files);
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${path} is none of: a model checkpoint (${MODEL_CONFIG_FILE} + ${MODEL_WEIGHTS_FILE}), a PEFT directory (adapter_config.json), an adapt run directory (${RUN_RECORD_FILE})`,
+    );
+  }
+  const bytes = await readFileBytes(path);
+  const file = parseSafetensors(bytes, path);
+  const format = file.metadata?.format;
+  if (format === 'adapter-set') return describeAdapterFile(bytes, path);
+  const trainer = file.metadata?.['adapterkit.trainer'];
+  if (trainer !== undefined) {
+    let step: unknown = '?';
+    try {
+      step = (JSON.parse(trainer) as { step?: unknown }).step;
+    } catch {
+      throw new AdapterError('CHECKPOINT_FORMAT', `${path}: the trainer index in __metadata__ is not valid JSON`);
+    }
+    return [`${path}: trainer checkpoint, step ${String(step)}`, ...tensorTable(file)];
+  }
+  return [`${basename(path)}: safetensors file${format ? ` (format ${format})` : ''}, ${file.tensors.size} tensors, ${count(totalElements(file))} elements`, ...tensorTable(file)];
 }
 
 /** `adapterkit inspect <path>`: what a checkpoint holds. */
 export function inspectCommand(): Command {
   return new Command('inspect')
-    .description('show what an adapter file, model checkpoint, PEFT directory or safetensors file holds')
+    .description('show what an adapter file, model checkpoint, PEFT directory, adapt run directory or safetensors file holds')
     .argument('<path>', 'a file or checkpoint directory')
     .action(async (path: string) => {
       const info = await stat(path).catch(() => null);
       if (!info) throw new AdapterError('INVALID_INPUT', `no such file or directory: ${path}`);
-      let lines: string[];
-      if (info.isDirectory()) {
-        const files = await readdir(path);
-        if (files.includes(MODEL_CONFIG_FILE) && files.includes(MODEL_WEIGHTS_FILE)) {
-          lines = await describeModelDir(path);
-        } else if (files.includes('adapter_config.json')) {
-          const weights = join(path, 'adapter_model.safetensors');
-          const file = parseSafetensors(await readFileBytes(weights), weights);
-          const cfg = JSON.parse(new TextDecoder().decode(await readFileBytes(join(path, 'adapter_config.json'))));
-          lines = [`${path}: PEFT ${cfg.peft_type ?? '?'} adapter, ${count(totalElements(file))} parameters`, `  config ${JSON.stringify(cfg)}`, ...tensorTable(file)];
-        } else {
-          throw new AdapterError('CHECKPOINT_FORMAT', `${path} is neither a model checkpoint (${MODEL_CONFIG_FILE} + ${MODEL_WEIGHTS_FILE}) nor a PEFT directory (adapter_config.json)`);
-        }
-      } else {
-        const bytes = await readFileBytes(path);
-        const file = parseSafetensors(bytes, path);
-        const format = file.metadata?.format;
-        if (format === 'adapter-set') lines = describeAdapterFile(bytes, path);
-        else if (file.metadata?.['adapterkit.trainer']) lines = [`${path}: trainer checkpoint, step ${JSON.parse(file.metadata['adapterkit.trainer']!).step}`, ...tensorTable(file)];
-        else lines = [`${basename(path)}: safetensors file${format ? ` (format ${format})` : ''}, ${file.tensors.size} tensors, ${count(totalElements(file))} elements`, ...tensorTable(file)];
-      }
-      console.log(lines.join('\n'));
+      console.log((await describePath(path, info.isDirectory())).join('\n'));
     });
 }

@@ -11,7 +11,7 @@ import { nameList, positiveInt } from '../args.js';
 import { DEFAULT_BASE_DIR } from '../base-model.js';
 import { pool, runAdaptChild } from '../child-runs.js';
 import { createMultiProgress, type ProgressMode } from '../progress.js';
-import { ensureNewDir, timestamp } from '../run-dir.js';
+import { timestamp, withOutputDir } from '../run-dir.js';
 import { DEMO_METHODS } from './demo.js';
 import { progressOption } from './pretrain.js';
 
@@ -45,29 +45,30 @@ export function sweepCommand(): Command {
         if (!DEMO_METHODS[m]) throw new AdapterError('INVALID_CONFIG', `--methods: unknown method '${m}'; valid: ${Object.keys(DEMO_METHODS).join(', ')}`);
       }
       const dir = join(o.out, `sweep-${timestamp()}`);
-      await ensureNewDir(dir);
-      const runs = methods.flatMap((m) =>
-        ((o.lrs as number[] | undefined) ?? DEFAULT_GRID[m as keyof typeof DEFAULT_GRID] ?? [1e-3, 3e-3, 1e-2]).map((lr) => DEMO_METHODS[m]!(lr)),
-      );
-      const bars = createMultiProgress(o.progress as ProgressMode);
-      const records = await pool(
-        runs.map((r) => () => {
-          const label = `${r.name}@${r.lr}`;
-          return runAdaptChild(
-            ['--base', o.base, '--tune', '--steps', String(o.steps), '--lr', String(r.lr), '--eval-windows', String(o.evalWindows), '--name', r.name, '--out', join(dir, label), ...r.flags],
-            bars.add(label, o.steps),
-          );
-        }),
-        o.workers,
-      );
-      bars.stop();
-      const rows = records.map((r) => ({ method: r.name, lr: r.lr, validationBpc: r.heldOutBpc, finalLoss: r.finalLoss, seconds: r.seconds }));
-      const best = Object.fromEntries(
-        methods.map((m) => [m, rows.filter((r) => r.method === m).sort((a, b) => a.validationBpc - b.validationBpc)[0]!.lr]),
-      );
-      await writeFile(join(dir, 'sweep.json'), `${JSON.stringify({ steps: o.steps, rows, best }, null, 2)}\n`);
-      console.log('| method | lr | validation bpc |\n|---|---:|---:|');
-      for (const r of rows) console.log(`| ${r.method} | ${r.lr} | ${r.validationBpc.toFixed(3)}${best[r.method] === r.lr ? ' (best)' : ''} |`);
-      console.log(`wrote ${join(dir, 'sweep.json')}`);
+      await withOutputDir(dir, {}, async () => {
+        const runs = methods.flatMap((m) =>
+          ((o.lrs as number[] | undefined) ?? DEFAULT_GRID[m as keyof typeof DEFAULT_GRID] ?? [1e-3, 3e-3, 1e-2]).map((lr) => DEMO_METHODS[m]!(lr)),
+        );
+        const bars = createMultiProgress(o.progress as ProgressMode);
+        const records = await pool(
+          runs.map((r) => () => {
+            const label = `${r.name}@${r.lr}`;
+            return runAdaptChild(
+              ['--base', o.base, '--tune', '--steps', String(o.steps), '--lr', String(r.lr), '--eval-windows', String(o.evalWindows), '--name', r.name, '--out', join(dir, label), ...r.flags],
+              bars.add(label, o.steps),
+            );
+          }),
+          o.workers,
+        );
+        bars.stop();
+        const rows = records.map((r) => ({ method: r.name, lr: r.lr, validationBpc: r.heldOutBpc, finalLoss: r.finalLoss, seconds: r.seconds }));
+        const best = Object.fromEntries(
+          methods.map((m) => [m, rows.filter((r) => r.method === m).sort((a, b) => a.validationBpc - b.validationBpc)[0]!.lr]),
+        );
+        await writeFile(join(dir, 'sweep.json'), `${JSON.stringify({ steps: o.steps, rows, best }, null, 2)}\n`);
+        console.log('| method | lr | validation bpc |\n|---|---:|---:|');
+        for (const r of rows) console.log(`| ${r.method} | ${r.lr} | ${r.validationBpc.toFixed(3)}${best[r.method] === r.lr ? ' (best)' : ''} |`);
+        console.log(`wrote ${join(dir, 'sweep.json')}`);
+      });
     });
 }
