@@ -36,6 +36,7 @@ import {
   peftFiles,
   type SavePretrainedOptions,
 } from '../../src/io/peft.js';
+import '../../src/io/node-path-files.js'; // PEFT directories by path
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import type { SafetensorsWriteDtype } from '../../src/io/safetensors-tf.js';
 import { tensorsFromSafetensors } from '../../src/io/safetensors-tf.js';

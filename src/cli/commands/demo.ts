@@ -148,7 +148,7 @@ export function demoCommand(): Command {
         await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table, chart));
         console.log(`\n${table}\n`);
         for (const s of samples) console.log(`[${s.label}]\n${s.text}\n`);
-        console.log(`wrote ${runDir} (results.json, report.md, loss-curves.svg, metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
+        console.log(`wrote ${runDir} (results.json, report.md, ${chart ? 'loss-curves.svg, ' : ''}metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
       });
     });
 }
