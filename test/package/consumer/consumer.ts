@@ -30,10 +30,25 @@ const base = new models.CharLM(cfg);
 const baseCkpt = saveModel(base); // in memory: config JSON + safetensors bytes
 const freshBase = (): Models.CharLM => restoreModel((c) => new models.CharLM(c), baseCkpt);
 const batch: Batch = {
-  x: tf.tensor2d([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]], [2, 6], 'int32'),
-  y: tf.tensor2d([[2, 3, 4, 5, 6, 7], [5, 4, 3, 2, 1, 0]], [2, 6], 'int32'),
+  x: tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5, 6],
+      [6, 5, 4, 3, 2, 1],
+    ],
+    [2, 6],
+    'int32',
+  ),
+  y: tf.tensor2d(
+    [
+      [2, 3, 4, 5, 6, 7],
+      [5, 4, 3, 2, 1, 0],
+    ],
+    [2, 6],
+    'int32',
+  ),
 };
-const maxDiff = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+const maxDiff = (a: tf.Tensor, b: tf.Tensor): number =>
+  tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 const dir = mkdtempSync(join(tmpdir(), 'adapterkit-consumer-'));
 
 // A NeMo-style LinearAdapter trained by the Trainer (AdamW inside).
@@ -56,7 +71,12 @@ await loadAdaptersFromFile(reloaded, join(dir, 'task.safetensors'));
 const adapterDiff = maxDiff(base.forward(batch.x), reloaded.forward(batch.x));
 
 // LoRA trained with AdamW directly, saved and loaded as a PEFT directory.
-const peft = PeftModel.wrap(freshBase(), { type: 'lora', r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] });
+const peft = PeftModel.wrap(freshBase(), {
+  type: 'lora',
+  r: 4,
+  loraAlpha: 8,
+  targetModules: ['q_proj', 'v_proj'],
+});
 const params = peft.namedParameters().filter(([, p]) => p.trainable);
 const opt = new AdamW(params, { lr: 0.05 });
 const loraLosses: number[] = [];
