@@ -3,6 +3,7 @@ import { AdapterError, describeValue, notOneOf } from '../errors.js';
 
 /** Backends the library knows how to select. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
+/** One of {@link BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** Environment variable that selects the Node backend when no option is given. */
@@ -24,8 +25,10 @@ export const WASM_FILE_NAMES = [
   'tfjs-backend-wasm-simd.wasm',
   'tfjs-backend-wasm-threaded-simd.wasm',
 ] as const;
+/** One of {@link WASM_FILE_NAMES}. */
 export type WasmFileName = (typeof WASM_FILE_NAMES)[number];
 
+/** What {@link getBackendInfo} and {@link initBackend} report. */
 export interface BackendInfo {
   /** The active TensorFlow.js backend. */
   name: string;
@@ -43,6 +46,7 @@ export interface BackendInfo {
   wasmPaths: string | Readonly<Record<WasmFileName, string>> | null;
 }
 
+/** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /**
    * Backend name, or an ordered list of preferences (first one that initialises wins).
