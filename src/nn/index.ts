@@ -19,3 +19,26 @@ export {
 } from './layers.js';
 export { ACTIVATIONS, ActivationLayer, activationFn, gelu, swish, type Activation } from './activations.js';
 export { normal, uniform } from './init.js';
+export {
+  ATTENTION_MASK_VALUE,
+  MultiHeadAttention,
+  causalMask,
+  paddingMaskToAdditive,
+  type AttentionForwardOptions,
+  type MultiHeadAttentionOptions,
+} from './attention.js';
+export {
+  FeedForward,
+  TransformerBlock,
+  TransformerDecoder,
+  TransformerDecoderBlock,
+  TransformerEncoder,
+  TransformerEncoderBlock,
+  TransformerStack,
+  type TransformerBlockOptions,
+  type TransformerDecoderBlockOptions,
+  type TransformerDecoderForwardOptions,
+  type TransformerDecoderOptions,
+  type TransformerForwardOptions,
+  type TransformerStackOptions,
+} from './transformer.js';

@@ -58,11 +58,13 @@ describe('clipGradNormOnDevice', () => {
       expect((await dev.clipCoef.data())[0]).toBe(sync.clipCoef);
       expect(dev.grads[1]).toBeNull();
       for (const i of [0, 2]) expect(Array.from(await dev.grads[i]!.data())).toEqual(Array.from(sync.grads[i]!.dataSync()));
-      tf.dispose([dev.totalNorm, dev.clipCoef, ...dev.grads, ...sync.grads].filter((t): t is tf.Tensor => t !== null));
+      const made: Array<tf.Tensor | null> = [dev.totalNorm, dev.clipCoef, ...dev.grads, ...sync.grads];
+      tf.dispose(made.filter((t): t is tf.Tensor => t !== null));
     }
     expect(tf.memory().numTensors).toBe(before);
     const empty = clipGradNormOnDevice([null], 1);
     expect([(await empty.totalNorm.data())[0], (await empty.clipCoef.data())[0]]).toEqual([0, 1]);
-    tf.dispose([empty.totalNorm, empty.clipCoef, ...grads.filter((t): t is tf.Tensor => t !== null)]);
+    const inputs: Array<tf.Tensor | null> = grads;
+    tf.dispose([empty.totalNorm, empty.clipCoef, ...inputs.filter((t): t is tf.Tensor => t !== null)]);
   });
 });
