@@ -7,8 +7,8 @@ import { nodePathFiles } from '../../src/io/node-path-files.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
-/** Every Node built-in module the given entry reaches through static or dynamic imports. */
-async function nodeImportsOf(entry: string): Promise<string[]> {
+/** Every module outside the library (Node built-ins, packages) the entry reaches, statically or dynamically. */
+async function externalImportsOf(entry: string): Promise<string[]> {
   const result = await build({
     entryPoints: [path.join(root, entry)],
     bundle: true,
@@ -22,15 +22,29 @@ async function nodeImportsOf(entry: string): Promise<string[]> {
   });
   const found = new Set<string>();
   for (const input of Object.values(result.metafile.inputs))
-    for (const imp of input.imports)
-      if (imp.path.startsWith('node:') || builtinModules.includes(imp.path)) found.add(imp.path);
+    // Relative paths marked external are imports esbuild dropped as type-only.
+    for (const imp of input.imports) if (imp.external && !imp.path.startsWith('.')) found.add(imp.path);
   return [...found].sort();
 }
 
+const isNodeBuiltin = (p: string) => p.startsWith('node:') || builtinModules.includes(p);
+
 describe('the core entry is browser-safe', () => {
-  it('src/index.ts reaches no node: module, src/node.ts does', async () => {
-    expect(await nodeImportsOf('src/index.ts')).toEqual([]);
-    expect(await nodeImportsOf('src/node.ts')).toContain('node:fs/promises');
+  it('src/index.ts reaches no Node module and only TensorFlow.js and zod; src/node.ts adds Node and the datasets', async () => {
+    expect(await externalImportsOf('src/index.ts')).toEqual([
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-core',
+      'zod',
+    ]);
+    const node = await externalImportsOf('src/node.ts');
+    expect(node.filter(isNodeBuiltin)).toContain('node:fs/promises');
+    expect(node.filter((p) => !isNodeBuiltin(p))).toEqual([
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-core',
+      'zod',
+    ]);
   });
 
   it('paths fail with a clear error until Node file access is installed, then work', async () => {

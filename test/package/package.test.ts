@@ -14,6 +14,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +47,7 @@ function sizeMb(dir: string): number {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile()) bytes += readFileSync(p).length;
+      else if (e.isFile()) bytes += statSync(p).size;
     }
   };
   walk(dir);
