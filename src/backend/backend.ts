@@ -3,6 +3,7 @@ import { AdapterError, describeValue, notOneOf } from '../errors.js';
 
 /** Backends the library knows how to select. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
+/** One of {@link BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** Environment variable that selects the Node backend when no option is given. */
@@ -24,8 +25,10 @@ export const WASM_FILE_NAMES = [
   'tfjs-backend-wasm-simd.wasm',
   'tfjs-backend-wasm-threaded-simd.wasm',
 ] as const;
+/** One of {@link WASM_FILE_NAMES}. */
 export type WasmFileName = (typeof WASM_FILE_NAMES)[number];
 
+/** What {@link getBackendInfo} and {@link initBackend} report. */
 export interface BackendInfo {
   /** The active TensorFlow.js backend. */
   name: string;
@@ -43,6 +46,7 @@ export interface BackendInfo {
   wasmPaths: string | Readonly<Record<WasmFileName, string>> | null;
 }
 
+/** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /**
    * Backend name, or an ordered list of preferences (first one that initialises wins).
@@ -146,6 +150,24 @@ function notRegisteredReason(name: BackendName): string {
   );
 }
 
+/** Why a registered webgpu backend did not start, in the user's terms. */
+async function webgpuFailureReason(): Promise<string> {
+  const gpu = typeof navigator !== 'undefined' ? (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu : undefined;
+  let adapter: unknown = null;
+  try {
+    adapter = gpu ? await gpu.requestAdapter() : null;
+  } catch {
+    adapter = null;
+  }
+  if (adapter === null) {
+    return (
+      'webgpu: unavailable, the browser offers no WebGPU adapter (no usable GPU, or WebGPU is disabled; ' +
+      'headless Chromium without a GPU needs --enable-unsafe-webgpu --enable-features=Vulkan)'
+    );
+  }
+  return 'webgpu: failed to initialise although the browser offers an adapter (see the console for TensorFlow.js\'s warning)';
+}
+
 /**
  * Selects and initialises the TensorFlow.js backend. Call once before building models.
  *
@@ -171,8 +193,10 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   if (opts.wasmPaths !== undefined) applyWasmPaths(opts.wasmPaths);
   const failures: string[] = [];
+  const engine = tf.engine() as unknown as { backendInstance: unknown };
+  const previous = engine.backendInstance ? tf.getBackend() : null;
   for (const name of prefs) {
-    if (tf.getBackend() === name) return getBackendInfo();
+    if (tf.getBackend() === name && engine.backendInstance) return getBackendInfo();
     if (!tf.findBackendFactory(name)) {
       failures.push(notRegisteredReason(name));
       continue;
@@ -184,7 +208,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
         quietCpuBanner(name);
         return getBackendInfo();
       }
-      failures.push(`${name}: failed to initialise`);
+      failures.push(name === 'webgpu' ? await webgpuFailureReason() : `${name}: failed to initialise`);
     } catch (e) {
       failures.push(`${name}: ${(e as Error)?.message ?? String(e)}`);
     } finally {
@@ -194,6 +218,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       failures.push('(the .wasm files are fetched relative to the page; serve them and pass initBackend({ wasmPaths }))');
     }
   }
+  // TensorFlow.js leaves a failed backend selected with no instance: a failed switch keeps the old backend.
+  if (previous !== null && tf.getBackend() !== previous) await tf.setBackend(previous);
   throw new AdapterError(
     'BACKEND_UNSUPPORTED',
     `no requested backend could be initialised (${failures.join('; ')}); valid backends: ${BACKEND_NAMES.join(', ')}`,

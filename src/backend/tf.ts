@@ -24,6 +24,12 @@ if (tfjs.Tensor !== tf.Tensor || typeof tfjsWasm.setWasmPaths !== 'function') {
 }
 
 export { tf };
-export { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+/**
+ * Where the wasm backend fetches its `.wasm` files (TensorFlow.js's `setWasmPaths`), wrapped so that the
+ * declaration files do not name the wasm package (its declarations do not check under `strict`).
+ */
+export function setWasmPaths(prefixOrFileMap: string | Readonly<Record<string, string>>): void {
+  tfjsWasm.setWasmPaths(prefixOrFileMap as string | Record<string, string>);
+}
 export type Tensor = tf.Tensor;
 export type Variable = tf.Variable;

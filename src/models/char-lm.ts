@@ -115,9 +115,14 @@ export class CharLM extends withAdapterModel(CharLMBase) {
 
   /**
    * {@link CharLM.generate} with each step's probabilities read asynchronously, so webgl and webgpu
-   * are never stalled by a synchronous read. Same draws as `generate` for the same RNG.
+   * are never stalled by a synchronous read. Same draws as `generate` for the same RNG. `onToken` is
+   * called with each new id and awaited: a page can show the text as it comes and let the browser paint.
    */
-  async generateAsync(prompt: Int32Array, length: number, opts: { temperature?: number; rng?: Rng } = {}): Promise<Int32Array> {
+  async generateAsync(
+    prompt: Int32Array,
+    length: number,
+    opts: { temperature?: number; rng?: Rng; onToken?: (id: number, index: number) => void | Promise<void> } = {},
+  ): Promise<Int32Array> {
     const temperature = opts.temperature ?? 1;
     const rng = opts.rng ?? getRng();
     const out = Array.from(prompt);
@@ -130,7 +135,9 @@ export class CharLM extends withAdapterModel(CharLMBase) {
         } finally {
           probsT.dispose();
         }
-        out.push(sampleIndex(probs, rng.next()));
+        const id = sampleIndex(probs, rng.next());
+        out.push(id);
+        await opts.onToken?.(id, i);
       }
       return Int32Array.from(out.slice(prompt.length));
     });

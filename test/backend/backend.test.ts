@@ -48,6 +48,10 @@ describe('backend selection', () => {
     expect(err.code).toBe('BACKEND_UNSUPPORTED');
     expect(err.message).toContain('webgpu');
     expect(err.message).toContain('@tensorflow/tfjs-backend-webgpu');
+    // A backend that is registered but cannot start here (no WebGL in Node) leaves the active one in place.
+    const webgl = await thrownAsync(() => initBackend({ backend: 'webgl' }));
+    expect(webgl.code).toBe('BACKEND_UNSUPPORTED');
+    expect(getBackendInfo().name).toBe('wasm');
     const info = await initBackend({ backend: ['webgpu', 'cpu'] });
     expect(info.name).toBe('cpu');
   });

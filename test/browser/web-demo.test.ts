@@ -152,6 +152,27 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
     expect(await page.locator('#status').textContent()).toMatch(/loading notes\.safetensors failed: adapter file: .*header/);
   });
 
+  it('webgpu without a WebGPU adapter is reported unavailable, and the active backend stays', async () => {
+    await call(page, 'setBackend', 'wasm');
+    const hasAdapter = await page.evaluate(async () => {
+      const g = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+      return g ? (await g.requestAdapter()) !== null : false;
+    });
+    if (hasAdapter) return; // a machine with a GPU: the next test covers webgpu
+    const message = await page.evaluate(async () => {
+      try {
+        await (window as unknown as { adapterkitDemo: Demo }).adapterkitDemo.setBackend('webgpu');
+        return 'no error';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(message).toMatch(/webgpu: unavailable, the browser offers no WebGPU adapter.*--enable-unsafe-webgpu/);
+    expect((await call<{ name: string }>(page, 'info')).name).toBe('wasm');
+    expect(await page.locator('#backend-badge').textContent()).toMatch(/^wasm/);
+    expect(await page.locator('#status').textContent()).toMatch(/switching backend failed: .*webgpu: unavailable/);
+  });
+
   it('webgpu trains where Chromium exposes an adapter, and is otherwise reported unavailable with a clear message', async () => {
     const gpu = await launchChromium(chromiumPath!, { webgpu: true });
     try {

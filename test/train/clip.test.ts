@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { clipGradNorm } from '../../src/train/clip.js';
+import { clipGradNorm, clipGradNormOnDevice } from '../../src/train/clip.js';
 
 describe('clipGradNorm', () => {
   it('scales every gradient by maxNorm / (total + 1e-6) when the global norm exceeds maxNorm', () => {
@@ -44,5 +44,27 @@ describe('clipGradNorm', () => {
 
   it('rejects a non-positive maxNorm', () => {
     expect(() => clipGradNorm([], 0)).toThrow(/maxNorm must be a number > 0/);
+  });
+});
+
+describe('clipGradNormOnDevice', () => {
+  it('gives clipGradNorm\'s numbers as tensors, read asynchronously, and leaks nothing', async () => {
+    const grads = [tf.tensor1d([3, 0, 1]), null, tf.tensor2d([[0, 4]])];
+    const before = tf.memory().numTensors;
+    for (const p of [2, 1, Infinity, 3]) {
+      const sync = clipGradNorm(grads, 1.5, { normType: p });
+      const dev = clipGradNormOnDevice(grads, 1.5, { normType: p });
+      expect((await dev.totalNorm.data())[0]).toBe(sync.totalNorm);
+      expect((await dev.clipCoef.data())[0]).toBe(sync.clipCoef);
+      expect(dev.grads[1]).toBeNull();
+      for (const i of [0, 2]) expect(Array.from(await dev.grads[i]!.data())).toEqual(Array.from(sync.grads[i]!.dataSync()));
+      const made: Array<tf.Tensor | null> = [dev.totalNorm, dev.clipCoef, ...dev.grads, ...sync.grads];
+      tf.dispose(made.filter((t): t is tf.Tensor => t !== null));
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const empty = clipGradNormOnDevice([null], 1);
+    expect([(await empty.totalNorm.data())[0], (await empty.clipCoef.data())[0]]).toEqual([0, 1]);
+    const inputs: Array<tf.Tensor | null> = grads;
+    tf.dispose([empty.totalNorm, empty.clipCoef, ...inputs.filter((t): t is tf.Tensor => t !== null)]);
   });
 });

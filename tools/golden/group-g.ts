@@ -26,7 +26,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import '../../src/io/node-path-files.js'; // the PEFT cases load directories by path (Node's file access)
 import { tf, type Tensor } from '../../src/backend/tf.js';
 import type { PeftModel } from '../../src/adapters/lora/model.js';
 import {

@@ -65,11 +65,14 @@ async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function setBackend(name: BackendName): Promise<BackendInfo> {
-  const info = await initBackend({ backend: name, wasmPaths: WASM_PATHS });
-  session.reset(); // a fresh base model whose weights live on the new backend
-  showBackend(info);
-  showAdapter();
-  return info;
+  try {
+    const info = await initBackend({ backend: name, wasmPaths: WASM_PATHS });
+    session.reset(); // a fresh base model whose weights live on the new backend
+    return info;
+  } finally {
+    showBackend(getBackendInfo()); // a failed switch keeps the old backend
+    showAdapter();
+  }
 }
 
 async function train(o: DemoTrainOptions): Promise<DemoTrainResult> {
@@ -89,6 +92,8 @@ async function train(o: DemoTrainOptions): Promise<DemoTrainResult> {
       $('progress-text').textContent = `step ${info.step}/${o.steps} · loss ${info.loss.toFixed(3)} · ${ms.toFixed(0)} ms/step · ${getBackendInfo().name}`;
       drawLossChart(chart, losses, o.steps);
       o.onStep?.(info);
+      // wasm and cpu compute on this thread: give the browser a turn to paint the chart and handle input.
+      return new Promise<void>((resolve) => setTimeout(resolve, 0));
     },
   });
   $('progress-text').textContent =
@@ -96,11 +101,18 @@ async function train(o: DemoTrainOptions): Promise<DemoTrainResult> {
   return result;
 }
 
+/** Shows the text as it is sampled, letting the browser paint every few characters. */
+function streamInto(id: string, prompt: string): (text: string) => Promise<void> | void {
+  return (text) => {
+    $(id).textContent = prompt + text;
+    if (text.length % 8 === 0) return new Promise<void>((resolve) => setTimeout(resolve, 0));
+  };
+}
+
 async function sample(prompt: string, length: number, seed: number): Promise<{ off: string; on: string }> {
-  const off = await session.sample(prompt, length, { adapter: false, seed });
-  $('sample-off').textContent = prompt + off;
-  const on = await session.sample(prompt, length, { adapter: true, seed });
-  $('sample-on').textContent = prompt + on;
+  $('sample-off').textContent = $('sample-on').textContent = '';
+  const off = await session.sample(prompt, length, { adapter: false, seed, onText: streamInto('sample-off', prompt) });
+  const on = await session.sample(prompt, length, { adapter: true, seed, onText: streamInto('sample-on', prompt) });
   return { off, on };
 }
 

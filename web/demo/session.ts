@@ -41,7 +41,8 @@ export interface DemoTrainOptions {
   seed: number;
   /** LinearAdapter bottleneck width (default 32) or LoRA rank (default 8). */
   dim?: number;
-  onStep?: (info: StepInfo) => void;
+  /** Called after every step; a returned promise is awaited (the page uses it to repaint). */
+  onStep?: (info: StepInfo) => void | Promise<void>;
 }
 
 /** What a training run reports. */
@@ -134,7 +135,7 @@ export class DemoSession {
       onStep: (info) => {
         stepMs.push(info.elapsedMs - last);
         last = info.elapsedMs;
-        o.onStep?.(info);
+        return o.onStep?.(info);
       },
     });
     return {
@@ -146,9 +147,21 @@ export class DemoSession {
   }
 
   /** Samples `length` characters after `prompt`, with the adapter on or off (same draws for the same seed). */
-  async sample(prompt: string, length: number, o: { adapter: boolean; seed: number; temperature?: number }): Promise<string> {
+  async sample(
+    prompt: string,
+    length: number,
+    o: { adapter: boolean; seed: number; temperature?: number; onText?: (textSoFar: string) => void | Promise<void> },
+  ): Promise<string> {
     const ids = this.encode(prompt.length ? prompt : '\n');
-    const run = () => this.model.generateAsync(ids, length, { rng: createRng(o.seed), temperature: o.temperature ?? 0.8 });
+    const soFar: number[] = [];
+    const onToken = o.onText
+      ? (id: number) => {
+          soFar.push(id);
+          return o.onText!(this.vocab.decode(soFar));
+        }
+      : undefined;
+    const run = () =>
+      this.model.generateAsync(ids, length, { rng: createRng(o.seed), temperature: o.temperature ?? 0.8, ...(onToken ? { onToken } : {}) });
     let out: Int32Array;
     if (o.adapter || this.kind === null) out = await run();
     else if (this.peft) out = await this.peft.withAdaptersDisabled(run);
