@@ -116,7 +116,8 @@ export async function readDirConsistent<T>(dir: string, read: (root: string) => 
     try {
       result = await read(root);
     } catch (e) {
-      if (!last && (await identity(root)) !== before) continue;
+      // A copy beside `dir` is short-lived (renamed into place, or being removed): look again.
+      if (!last && (root !== target || (await identity(root)) !== before)) continue;
       throw e;
     }
     if (last || (await identity(root)) === before) return result;
@@ -213,7 +214,12 @@ function pause(attempt: number): Promise<void> {
 async function carryOver(from: string, to: string, dirs: Set<string>): Promise<void> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
-  for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+  // A concurrent save may move `from` away meanwhile: what is gone by then is not carried.
+  const gone = (e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  };
+  const entries = await fs.readdir(from, { withFileTypes: true }).catch((e) => (gone(e), []));
+  for (const entry of entries) {
     const src = path.join(from, entry.name);
     const dst = path.join(to, entry.name);
     const present = await fs.lstat(dst).catch(() => null);
@@ -227,9 +233,12 @@ async function carryOver(from: string, to: string, dirs: Set<string>): Promise<v
     } else if (present) {
       continue; // written by this save
     } else if (entry.isSymbolicLink()) {
-      await fs.symlink(await fs.readlink(src), dst);
+      await fs
+        .readlink(src)
+        .then((link) => fs.symlink(link, dst))
+        .catch(gone);
     } else {
-      await fs.link(src, dst).catch(() => fs.copyFile(src, dst));
+      await fs.link(src, dst).catch(() => fs.copyFile(src, dst).catch(gone));
     }
   }
 }

@@ -97,6 +97,14 @@ describe('writeDirAtomic', () => {
     );
   });
 
+  it('concurrent saves to one directory leave one complete set and nothing else', async () => {
+    const dir = join(place, 'out');
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((t) => writeDirAtomic(dir, set(t))));
+    const tag = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).tag as string;
+    expect(readSet(dir)).toEqual(Object.fromEntries(set(tag)));
+    expect(temps()).toEqual([]);
+  });
+
   it('a reader never sees a mix while another save swaps the directory', async () => {
     const dir = join(place, 'out');
     await writeDirAtomic(dir, set('a'));

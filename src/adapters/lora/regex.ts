@@ -117,8 +117,3 @@ export function compilePattern(pattern: string, field: string, wrap: (p: string)
 export function fullMatch(pattern: string, key: string, field: string): boolean {
   return compilePattern(pattern, field).test(key);
 }
-
-/** Escapes a plain string for use inside a regular expression. */
-export function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
