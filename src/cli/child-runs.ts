@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { BACKEND_ENV_VAR, getBackendInfo } from '../backend/backend.js';
 import { AdapterError, type AdapterErrorCode } from '../errors.js';
 import type { AdaptRecord } from './adapt-run.js';
+import { onInterrupt } from './interrupt.js';
 import type { Progress } from './progress.js';
 
 /**
@@ -19,10 +20,14 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
   return new Promise((resolve, reject) => {
     // The child uses the parent's backend, however the parent chose it (flag or environment).
     const env = { ...process.env, [BACKEND_ENV_VAR]: getBackendInfo().name };
+    // Its own process group, so a Ctrl-C reaches it once, forwarded below, and it stops cleanly
+    // (two signals would make it stop at once).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
+      detached: true,
     });
+    const forget = onInterrupt((signal) => child.kill(signal));
     let record: T | undefined;
     let failure: { code: string; message: string } | undefined;
     let stderr = '';
@@ -38,8 +43,12 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
       else if (msg.event === 'error') failure = { code: String(msg.code), message: String(msg.message) };
     });
     child.stderr!.on('data', (d) => (stderr += String(d)));
-    child.on('error', reject);
+    child.on('error', (e) => {
+      forget();
+      reject(e);
+    });
     child.on('close', (code) => {
+      forget();
       progress?.stop();
       if (code === 0 && record !== undefined) resolve(record);
       else {

@@ -21,12 +21,12 @@ export class Interrupted extends Error {
   }
 }
 
-const cleanups = new Set<() => void>();
+const cleanups = new Set<(signal: NodeJS.Signals) => void>();
 let received: NodeJS.Signals | null = null;
 let stoppable = 0;
 
 /** Runs `fn` on a signal (before anything else); returns a function that unregisters it. */
-export function onInterrupt(fn: () => void): () => void {
+export function onInterrupt(fn: (signal: NodeJS.Signals) => void): () => void {
   cleanups.add(fn);
   return () => cleanups.delete(fn);
 }
@@ -58,12 +58,13 @@ export async function stoppableTask<T>(fn: () => Promise<T>): Promise<T> {
 export function handleSignal(signal: NodeJS.Signals, exit: (code: number) => void = (c) => process.exit(c)): void {
   for (const fn of [...cleanups]) {
     try {
-      fn();
+      fn(signal);
     } catch {
       // restoring the terminal must not stop the others
     }
   }
   if (received || stoppable === 0) {
+    process.stderr.write(`\n${signal}: stopped\n`);
     exit(signalExitCode(received ?? signal));
     return;
   }

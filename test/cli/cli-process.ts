@@ -25,3 +25,26 @@ export function startCli(...cliArgs: string[]): { child: ChildProcess; out: { st
 export function isOneShortLine(text: string, max = 400): boolean {
   return text.trim().split('\n').length === 1 && Buffer.byteLength(text) < max;
 }
+
+/** Runs `adapterkit …` to completion without blocking the test process. */
+export function cliAsync(...cliArgs: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const p = startCli(...cliArgs);
+  return p.exit.then((status) => ({ status, ...p.out }));
+}
+
+/**
+ * Runs several CLI commands, at most `limit` at a time (each child is single-threaded, so this uses the
+ * cores while keeping the machine usable); resolves each one by name.
+ */
+export function cliBatch<K extends string>(commands: Record<K, string[]>, limit = 2): Record<K, ReturnType<typeof cliAsync>> {
+  const queue = Object.entries(commands) as Array<[K, string[]]>;
+  const results = {} as Record<K, ReturnType<typeof cliAsync>>;
+  const slots: Array<Promise<unknown>> = Array.from({ length: limit }, () => Promise.resolve());
+  queue.forEach(([name, args], i) => {
+    const slot = i % limit;
+    const r = slots[slot]!.then(() => cliAsync(...args));
+    slots[slot] = r.catch(() => {});
+    results[name] = r;
+  });
+  return results;
+}

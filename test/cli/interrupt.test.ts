@@ -1,7 +1,9 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handleSignal, onInterrupt } from '../../src/cli/interrupt.js';
 import { main } from '../../src/cli/main.js';
@@ -10,6 +12,8 @@ import { loadTrainerCheckpoint } from '../../src/train/checkpoint-files.js';
 import { isOneShortLine, startCli } from './cli-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-cli-interrupt-'));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const hasScript = spawnSync('script', ['--version']).status === 0;
 const base = join(tmp, 'base');
 
 /** Runs the CLI in-process; returns the exit code and standard error. */
@@ -74,6 +78,43 @@ describe('interrupted and failed runs', () => {
     const before = written.length;
     bar.stop(); // already stopped by the signal: nothing more is drawn
     expect(written.length).toBe(before);
+  });
+
+  it('on a real terminal (a pty from script(1)), Ctrl-C during the adapt progress bar leaves the cursor shown and line wrap on', async () => {
+    if (!hasScript) {
+      const msg = 'script(1) (util-linux/bsdutils) not found: the pseudo-terminal Ctrl-C test did not run; install bsdutils to enable it';
+      if (process.env.CI === 'true') throw new Error(msg);
+      console.warn(`!!! ${msg}`);
+      return;
+    }
+    const out = join(tmp, 'on-a-tty');
+    const log = join(tmp, 'tty.log');
+    const command = [process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), ...adaptArgs(out).slice(0, -2), '--steps', '3000', '--out', out];
+    const script = spawn('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), log], { cwd: root, stdio: 'ignore' });
+    let done = false;
+    const exited = new Promise((r) => script.on('close', r)).then(() => (done = true));
+    const metricsFile = join(out, 'metrics.jsonl');
+    while (!done && !(existsSync(metricsFile) && readFileSync(metricsFile, 'utf8').split('\n').length > 5)) await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false);
+    // The node process running under the pty (script's shell may have exec'd it).
+    const pid = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .find((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'node' && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(out);
+        } catch {
+          return false;
+        }
+      });
+    expect(pid).toBeDefined();
+    process.kill(Number(pid), 'SIGINT');
+    await exited;
+    const tty = readFileSync(log, 'latin1');
+    expect(tty).toContain('\x1b[?25l'); // the bar hid the cursor …
+    expect(tty.lastIndexOf('\x1b[?25h')).toBeGreaterThan(tty.lastIndexOf('\x1b[?25l')); // … and it is shown again
+    expect(tty.lastIndexOf('\x1b[?7h')).toBeGreaterThan(tty.lastIndexOf('\x1b[?7l'));
+    expect(tty).toMatch(/interrupted by SIGINT after step \d+ of 3000/);
+    expect(tty).toContain('COMMAND_EXIT_CODE="130"');
   });
 
   it('SIGINT during adapt exits 130 and keeps metrics.jsonl (one line per step done) and a usable checkpoint; --resume finishes it exactly as an uninterrupted run', async () => {
