@@ -3,8 +3,8 @@
     {
       "target_name": "adapterkit_native",
       "sources": ["adapterkit_native.c"],
-      "cflags": ["-O2", "-std=c11", "-Wall"],
-      "libraries": ["-ldl"]
+      "cflags": ["-O3", "-std=c11", "-Wall", "-ffast-math"],
+      "libraries": ["-ldl", "-lm"]
     }
   ]
 }

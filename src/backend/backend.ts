@@ -1,6 +1,7 @@
 import { tf } from './tf.js';
 import { AdapterError, notOneOf } from '../errors.js';
 import { activateNative, nativeStatus } from './native.js';
+import { registerSharedIdentity } from './kernels/identity.js';
 
 /** Backends the library knows how to select. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
@@ -88,7 +89,10 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   const failures: string[] = [];
   const ready = (): BackendInfo => {
-    if (isNode && tf.getBackend() === 'wasm') activateNative({ enabled: opts.native, threads: opts.threads });
+    if (tf.getBackend() === 'wasm') {
+      registerSharedIdentity();
+      if (isNode) activateNative({ enabled: opts.native, threads: opts.threads });
+    }
     return getBackendInfo();
   };
   for (const name of prefs) {

@@ -8,7 +8,7 @@
  * flags, so the products pass `transposeA/B` instead of materialising a transposed copy.
  */
 import { tf, type Tensor } from './tf.js';
-import { nativeMatMulActive } from './native.js';
+import { nativeKernelsActive } from './native.js';
 
 type Save = (ts: Tensor[]) => void;
 type GradResult = { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] };
@@ -37,7 +37,7 @@ const matMulFast = customGrad2((a, b, save) => {
     value: tf.matMul(a, b),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sa, sb] = saved as [Tensor, Tensor];
-      if (nativeMatMulActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
+      if (nativeKernelsActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
       return [tf.matMul(dy, transposeLast2(sb)), tf.matMul(transposeLast2(sa), dy)];
     },
   };
@@ -76,7 +76,7 @@ export function matMulWeightT(x: Tensor, w: Tensor): Tensor {
 
 /** `x·Wᵀ`, untaped. */
 function xWeightT(x: Tensor, w: Tensor): Tensor {
-  return nativeMatMulActive() ? tf.matMul(x, w, false, true) : tf.matMul(x, tf.transpose(w));
+  return nativeKernelsActive() ? tf.matMul(x, w, false, true) : tf.matMul(x, tf.transpose(w));
 }
 
 const linearFast = customGrad2((x, w, save) => {
@@ -85,7 +85,7 @@ const linearFast = customGrad2((x, w, save) => {
     value: xWeightT(x, w),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sx, sw] = saved as [Tensor, Tensor];
-      const dw = nativeMatMulActive() ? tf.matMul(dy, sx, true, false) : tf.matMul(tf.transpose(dy), sx);
+      const dw = nativeKernelsActive() ? tf.matMul(dy, sx, true, false) : tf.matMul(tf.transpose(dy), sx);
       return [tf.matMul(dy, sw), dw];
     },
   };
@@ -106,7 +106,7 @@ export function embeddingLookup(ids: Tensor, table: Tensor): Tensor {
       gradFunc: (dy, [ids]) => {
         const oneHot = tf.oneHot(ids!, num).toFloat();
         const dy2 = tf.reshape(dy, [-1, dim]);
-        return [nativeMatMulActive() ? tf.matMul(oneHot, dy2, true, false) : tf.matMul(tf.transpose(oneHot), dy2)];
+        return [nativeKernelsActive() ? tf.matMul(oneHot, dy2, true, false) : tf.matMul(tf.transpose(oneHot), dy2)];
       },
     };
   });

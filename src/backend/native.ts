@@ -10,6 +10,9 @@
 import { tf } from './tf.js';
 import { logger } from '../logger.js';
 import { registerBlasBatchMatMul, unregisterBlasBatchMatMul } from './kernels/batch-mat-mul.js';
+import { registerNativeGelu, unregisterNativeGelu } from './kernels/gelu.js';
+import { registerNativeSum, unregisterNativeSum } from './kernels/sum.js';
+import { registerNativeAdamW, unregisterNativeAdamW } from './kernels/adamw.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
@@ -35,6 +38,31 @@ export interface NativeAddon {
     bStride: number,
     cOff: number,
     cStride: number,
+  ): void;
+  /** `y = gelu(x)` (exact) over `n` floats. */
+  gelu(heap: ArrayBufferLike, x: number, y: number, n: number): void;
+  /** `dx = dy·gelu'(x)` over `n` floats. */
+  geluGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, n: number): void;
+  /** Sums `x` viewed as `[outer, inner]` over its outer axis (`leading` 1) or its inner axis (0). */
+  sum(heap: ArrayBufferLike, x: number, out: number, outer: number, inner: number, leading: number): void;
+  /** One AdamW update (see kernels/adamw.ts); offsets in floats. */
+  adamw(
+    heap: ArrayBufferLike,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    decay: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    stepSize: number,
+    sqrtBiasCorrection2: number,
+    sign: number,
   ): void;
   setThreads(n: number): void;
   info(): { available: boolean; error: string; library: string; config: string; threads: number };
@@ -117,7 +145,7 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
   }
   const threads = opts.threads ?? requestedThreads();
   lib.setThreads(threads);
-  const kernels = [registerBlasBatchMatMul(lib)];
+  const kernels = [registerBlasBatchMatMul(lib), ...registerNativeGelu(lib), registerNativeSum(lib), registerNativeAdamW(lib)];
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
   return nativeStatus();
@@ -126,6 +154,9 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
 /** Restores the wasm backend's own kernels. */
 export function deactivateNative(reason = 'turned off'): void {
   unregisterBlasBatchMatMul();
+  unregisterNativeGelu();
+  unregisterNativeSum();
+  unregisterNativeAdamW();
   status = { active: false, reason, blas: null, threads: null, kernels: [] };
 }
 
@@ -138,6 +169,6 @@ export function nativeStatus(): NativeStatus {
  * True when matrix products on the active backend run on the BLAS: transposes are then free
  * (BLAS flags) and batched products are fast, so callers skip wasm-specific workarounds.
  */
-export function nativeMatMulActive(): boolean {
+export function nativeKernelsActive(): boolean {
   return status.active && tf.getBackend() === 'wasm';
 }

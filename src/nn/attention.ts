@@ -18,7 +18,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { transposeLast2 } from '../backend/kernels.js';
-import { nativeMatMulActive } from '../backend/native.js';
+import { nativeKernelsActive } from '../backend/native.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { dropout as dropoutFn, Linear } from './layers.js';
@@ -83,7 +83,7 @@ function unstackKernel({
 function batchedProduct(a: Tensor, b: Tensor): Tensor {
   const [n, m, k] = a.shape as [number, number, number];
   const p = b.shape[2]!;
-  if (nativeMatMulActive() || n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap()) return tf.matMul(a, b);
+  if (nativeKernelsActive() || n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap()) return tf.matMul(a, b);
   return tf.tidy(() => {
     const as = tf.engine().runKernel(UNSTACK_KERNEL, { x: a }) as Tensor[];
     const bs = tf.engine().runKernel(UNSTACK_KERNEL, { x: b }) as Tensor[];
@@ -99,7 +99,7 @@ const batchedMatMulGrad = tf.customGrad(((a: Tensor, b: Tensor, save: (ts: Tenso
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sa, sb] = saved as [Tensor, Tensor];
       // The BLAS takes transposes as flags; wasm is fast only on untransposed 2-D products.
-      if (nativeMatMulActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
+      if (nativeKernelsActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
       return [batchedProduct(dy, transposeLast2(sb)), batchedProduct(transposeLast2(sa), dy)];
     },
   };

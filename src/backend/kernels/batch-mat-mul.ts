@@ -7,16 +7,7 @@
  */
 import { tf } from '../tf.js';
 import type { NativeAddon } from '../native.js';
-
-const KERNEL = 'BatchMatMul';
-
-/** The public parts of tfjs-backend-wasm's `BackendWasm` this kernel uses. */
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  getMemoryOffset(dataId: tf.DataId): number;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
+import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 interface Args {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -24,8 +15,7 @@ interface Args {
   attrs: { transposeA: boolean; transposeB: boolean };
 }
 
-let original: tf.KernelConfig | undefined;
-
+const swap = new WasmKernelSwap('BatchMatMul');
 const sizeOf = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
 
 function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
@@ -58,11 +48,10 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
       backend.typedArrayFromHeap(out).fill(0);
       return out;
     }
-    const aOff = backend.getMemoryOffset(a.dataId) / 4;
-    const bOff = backend.getMemoryOffset(b.dataId) / 4;
-    const cOff = backend.getMemoryOffset(out.dataId) / 4;
-    // Read after makeOutput: an allocation that grows the heap detaches the previous buffer.
-    const heap = backend.wasm.HEAPU8.buffer;
+    const aOff = floatOffset(backend, a);
+    const bOff = floatOffset(backend, b);
+    const cOff = floatOffset(backend, out);
+    const heap = heapOf(backend);
     if (batch > 1 && batchB === 1 && !ta) {
       // One shared right operand: the batch folds into the rows of a single product.
       lib.sgemm(heap, 1, false, tb, batch * m, n, k, aOff, 0, bOff, 0, cOff, 0);
@@ -77,18 +66,13 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
 
 /** Replaces the wasm backend's `BatchMatMul` with the BLAS one (idempotent); returns the kernel name. */
 export function registerBlasBatchMatMul(lib: NativeAddon): string {
-  unregisterBlasBatchMatMul();
-  original = tf.getKernel(KERNEL, 'wasm');
-  if (!original) throw new Error('the wasm backend has no BatchMatMul kernel to replace');
-  tf.unregisterKernel(KERNEL, 'wasm');
-  tf.registerKernel({ kernelName: KERNEL, backendName: 'wasm', kernelFunc: makeKernel(lib, original.kernelFunc) });
-  return KERNEL;
+  return swap.install((previous) => {
+    if (!previous) throw new Error('the wasm backend has no BatchMatMul kernel to replace');
+    return makeKernel(lib, previous);
+  });
 }
 
 /** Puts the wasm backend's own `BatchMatMul` back. */
 export function unregisterBlasBatchMatMul(): void {
-  if (!original) return;
-  tf.unregisterKernel(KERNEL, 'wasm');
-  tf.registerKernel(original);
-  original = undefined;
+  swap.uninstall();
 }
