@@ -58,17 +58,29 @@ function makeStep(model: Trainable): { step: () => void; dispose: () => void } {
   return { step, dispose };
 }
 
+/**
+ * Process CPU time of steps, by the last {@link stepMs} call. On a shared machine wall time moves
+ * with other jobs' load; with one thread (wasm, or one BLAS thread) CPU time barely does, so it is
+ * the steadier figure for comparisons with PyTorch at one thread.
+ */
+let lastCpuMs = NaN;
+
 /** Median wall time of one AdamW step over the model's trainable parameters. */
 function stepMs(model: Trainable): number {
   const { step, dispose } = makeStep(model);
   for (let i = 0; i < 2; i++) step();
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < REPS; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     step();
+    const c = process.cpuUsage(c0);
     times.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
   }
   dispose();
+  lastCpuMs = median(cpu);
   return median(times);
 }
 
@@ -175,7 +187,9 @@ function disabledOverhead(): { plainMs: number; disabledMs: number; overhead: nu
 }
 
 /** The PyTorch step, the faster of 1 and 2 threads; null when torch is not importable. */
-function torchStep(): { fullStepMs: number; adapterStepMs: number; threads: number; blas: string } | null {
+type TorchRun = { fullStepMs: number; adapterStepMs: number; fullStepCpuMs: number; adapterStepCpuMs: number; threads: number; blas: string };
+
+function torchStep(): (TorchRun & { oneThread: TorchRun | null }) | null {
   const script = fileURLToPath(new URL('./torch_step.py', import.meta.url));
   const env = { ...process.env };
   // Older OpenBLAS builds need these on some CPUs; they slow a current one down, so not for this run.
@@ -192,7 +206,8 @@ function torchStep(): { fullStepMs: number; adapterStepMs: number; threads: numb
     }
   }
   if (runs.length === 0) return null;
-  return runs.sort((x, y) => x.fullStepMs - y.fullStepMs)[0];
+  const oneThread = runs.find((r) => r.threads === 1) ?? null;
+  return { ...runs.sort((x, y) => x.fullStepMs - y.fullStepMs)[0], oneThread };
 }
 
 await initBackend();
@@ -208,19 +223,24 @@ const fullModel = freshModel();
 const threadRuns: Record<string, number> = {};
 let wasmFullStepMs: number | null = null;
 let fullStepMs: number;
+let fullStepCpuMs = NaN;
+let wasmFullStepCpuMs = NaN;
 if (nativeStatus().active) {
   for (const threads of [1, 2]) {
     activateNative({ threads });
     threadRuns[threads] = stepMs(fullModel);
+    if (threads === 1) fullStepCpuMs = lastCpuMs;
   }
   const best = threadRuns[1]! <= threadRuns[2]! ? 1 : 2;
   activateNative({ enabled: false });
   wasmFullStepMs = stepMs(fullModel);
+  wasmFullStepCpuMs = lastCpuMs;
   activateNative({ threads: best });
   fullStepMs = threadRuns[best]!;
 } else {
   fullStepMs = stepMs(fullModel);
   wasmFullStepMs = fullStepMs;
+  fullStepCpuMs = wasmFullStepCpuMs = lastCpuMs;
 }
 fullModel.dispose();
 const native = nativeStatus();
@@ -243,6 +263,11 @@ const routing = await benchRouting();
 const torch = torchStep();
 
 const tokens = BATCH * CFG.maxLen;
+/** The 1, 5 and 15 minute load averages (other jobs share the machine). */
+function loadAverage(): number[] {
+  const os = process.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined;
+  return os ? os.loadavg().map((x) => Math.round(x * 100) / 100) : [];
+}
 const results = {
   backend: getBackendInfo().name,
   native: native.active,
@@ -269,6 +294,11 @@ const results = {
   torchAdapterStepMs: torch?.adapterStepMs ?? null,
   torchThreads: torch?.threads ?? null,
   fullStepVsTorch: torch ? fullStepMs / torch.fullStepMs : null,
+  uptimeLoad: loadAverage(),
+  fullStepCpuMs,
+  wasmFullStepCpuMs,
+  torchFullStepCpuMs1Thread: torch?.oneThread?.fullStepCpuMs ?? null,
+  fullStepCpuVsTorch1Thread: torch?.oneThread ? fullStepCpuMs / torch.oneThread.fullStepCpuMs : null,
   adapterStepVsTorch: torch ? adapterStepMs / torch.adapterStepMs : null,
   torchBlas: torch?.blas ?? 'not measured: python3-torch is not importable',
 };
@@ -286,4 +316,6 @@ if (torch) {
 } else {
   console.log('PyTorch: skipped (python3-torch is not importable; `apt-get install python3-torch libopenblas0-pthread` to compare)');
 }
+console.log(`CPU time per full step at one thread (steadier under load): adapterkit ${ms(fullStepCpuMs)}, plain wasm ${ms(wasmFullStepCpuMs)}${torch?.oneThread ? `, PyTorch ${ms(torch.oneThread.fullStepCpuMs)} → ${results.fullStepCpuVsTorch1Thread!.toFixed(2)}×` : ''}`);
+console.log(`load average during the run: ${results.uptimeLoad.join(', ')}`);
 console.log('wrote bench/results.json');
