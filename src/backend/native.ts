@@ -85,6 +85,9 @@ export interface NativeStatus {
 const ENABLE_HINT =
   'to enable: install a C compiler and OpenBLAS (Debian: apt-get install build-essential python3 libopenblas0-pthread) and run `npm rebuild adapterkit`';
 
+/** The compiled addon, relative to this module (a variable, so bundlers leave it alone). */
+const ADDON_PATH: string = ['..', '..', 'native', 'build', 'Release', 'adapterkit_native.node'].join('/');
+
 let addon: NativeAddon | null | undefined;
 let loadError = '';
 let status: NativeStatus = { active: false, reason: 'not activated (Node only)', blas: null, threads: null, kernels: [] };
@@ -100,9 +103,9 @@ function loadAddon(): NativeAddon | null {
     loadError = 'needs Node ≥ 20.16 (process.getBuiltinModule)';
     return null;
   }
-  const file = new URL('../../native/build/Release/adapterkit_native.node', import.meta.url);
   try {
-    addon = mod.createRequire(import.meta.url)(file.pathname) as NativeAddon;
+    // Resolved relative to this file: src/backend/ under tsx, dist/backend/ when built.
+    addon = mod.createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
   } catch (e) {
     const msg = (e as Error).message;
     loadError = /Cannot find module/.test(msg) ? 'the native module is not built' : `the native module failed to load: ${msg}`;
