@@ -14,7 +14,9 @@ const nativeDir = path.join(root, 'native');
 const say = (msg) => console.log(`adapterkit: ${msg}`);
 const skip = (why) => {
   say(`native kernels not built (${why}); training runs on the wasm backend.`);
-  say('To enable them: install a C compiler, make, python3 and OpenBLAS (Debian: apt-get install build-essential python3 libopenblas0-pthread), then `npm rebuild adapterkit` or `npm run build:native`.');
+  say(
+    'To enable them: install a C compiler, make, python3 and OpenBLAS (Debian: apt-get install build-essential python3 libopenblas0-pthread), then `npm rebuild adapterkit` or `npm run build:native`.',
+  );
   process.exit(0);
 };
 
@@ -28,9 +30,30 @@ if (!existsSync(path.join(nativeDir, 'binding.gyp'))) process.exit(0);
 function findNodeGyp() {
   const candidates = [process.env.npm_config_node_gyp];
   if (process.env.npm_execpath) {
-    candidates.push(path.resolve(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+    candidates.push(
+      path.resolve(
+        path.dirname(process.env.npm_execpath),
+        '..',
+        'node_modules',
+        'node-gyp',
+        'bin',
+        'node-gyp.js',
+      ),
+    );
   }
-  candidates.push(path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(
+    path.resolve(
+      path.dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
+  );
   return candidates.find((p) => p && existsSync(p));
 }
 

@@ -90,14 +90,21 @@ const ADDON_PATH: string = ['..', '..', 'native', 'build', 'Release', 'adapterki
 
 let addon: NativeAddon | null | undefined;
 let loadError = '';
-let status: NativeStatus = { active: false, reason: 'not activated (Node only)', blas: null, threads: null, kernels: [] };
+let status: NativeStatus = {
+  active: false,
+  reason: 'not activated (Node only)',
+  blas: null,
+  threads: null,
+  kernels: [],
+};
 let announced = false;
 
 /** Loads the compiled addon once; null (with {@link loadError}) when it is not built or fails to load. */
 function loadAddon(): NativeAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  const proc = globalThis.process as (NodeJS.Process & { getBuiltinModule?: (id: string) => unknown }) | undefined;
+  const proc = globalThis.process as
+    (NodeJS.Process & { getBuiltinModule?: (id: string) => unknown }) | undefined;
   const mod = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
   if (!mod) {
     loadError = 'needs Node ≥ 20.16 (process.getBuiltinModule)';
@@ -108,7 +115,9 @@ function loadAddon(): NativeAddon | null {
     addon = mod.createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
   } catch (e) {
     const msg = (e as Error).message;
-    loadError = /Cannot find module/.test(msg) ? 'the native module is not built' : `the native module failed to load: ${msg}`;
+    loadError = /Cannot find module/.test(msg)
+      ? 'the native module is not built'
+      : `the native module failed to load: ${msg}`;
     return null;
   }
   const info = addon.info();
@@ -148,7 +157,12 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
   }
   const threads = opts.threads ?? requestedThreads();
   lib.setThreads(threads);
-  const kernels = [registerBlasBatchMatMul(lib), ...registerNativeGelu(lib), registerNativeSum(lib), registerNativeAdamW(lib)];
+  const kernels = [
+    registerBlasBatchMatMul(lib),
+    ...registerNativeGelu(lib),
+    registerNativeSum(lib),
+    registerNativeAdamW(lib),
+  ];
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
   return nativeStatus();

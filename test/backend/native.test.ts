@@ -20,7 +20,9 @@ const available = probe.active;
 const HOW_TO_ENABLE =
   'install a C compiler and OpenBLAS (apt-get install build-essential python3 libopenblas0-pthread), then `npm rebuild adapterkit` (or `npm run build:native`)';
 if (!available && process.env.CI !== 'true') {
-  console.warn(`\n!!! NATIVE KERNEL TESTS DID NOT RUN (${probe.reason}); to enable them: ${HOW_TO_ENABLE} !!!\n`);
+  console.warn(
+    `\n!!! NATIVE KERNEL TESTS DID NOT RUN (${probe.reason}); to enable them: ${HOW_TO_ENABLE} !!!\n`,
+  );
 }
 
 /** Runs `f` with native kernels on and then off; returns both results as plain arrays. */
@@ -139,7 +141,12 @@ describe.skipIf(!available)('native kernels', () => {
     const y = tf.matMul(a, b);
     expect(backend.wasm.HEAPU8.buffer.byteLength).toBeGreaterThan(before);
     const [av, bv, yv] = [a.dataSync(), b.dataSync(), y.dataSync()];
-    for (const [i, j] of [[0, 0], [m - 1, n - 1], [Math.floor(m / 2), 17], [m - 1, 0]] as const) {
+    for (const [i, j] of [
+      [0, 0],
+      [m - 1, n - 1],
+      [Math.floor(m / 2), 17],
+      [m - 1, 0],
+    ] as const) {
       const ref = av[i * 3]! * bv[j]! + av[i * 3 + 1]! * bv[n + j]! + av[i * 3 + 2]! * bv[2 * n + j]!;
       expect(Math.abs(yv[i * n + j]! - ref)).toBeLessThan(1e-4);
     }
@@ -150,14 +157,33 @@ describe.skipIf(!available)('native kernels', () => {
     const a = tf.randomNormal([3, 4, 5], 0, 1, 'float32', 6);
     const b = tf.randomNormal([3, 5, 2], 0, 1, 'float32', 7);
     const { native, wasm } = onAndOff(() =>
-      tf.grads((x: Tensor, y: Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b]).map(values),
+      tf
+        .grads((x: Tensor, y: Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b])
+        .map(values),
     );
     native.forEach((g, i) => expect(maxAbsDiff(g, wasm[i]!)).toBeLessThan(1e-4));
     tf.dispose([a, b]);
   });
 
   it('GELU agrees with the tensor formula, extremes included', () => {
-    const x = tf.tensor1d([-40, -10, -5.5, -3, -1, -0.5, -1e-3, 0, 1e-3, 0.5, 1, 3, 5.5, 10, 40, ...Array.from({ length: 200 }, (_, i) => (i - 100) / 17)]);
+    const x = tf.tensor1d([
+      -40,
+      -10,
+      -5.5,
+      -3,
+      -1,
+      -0.5,
+      -1e-3,
+      0,
+      1e-3,
+      0.5,
+      1,
+      3,
+      5.5,
+      10,
+      40,
+      ...Array.from({ length: 200 }, (_, i) => (i - 100) / 17),
+    ]);
     const { native, wasm } = onAndOff(() => values(gelu(x)));
     expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-5);
     expect(native[0]).toBeCloseTo(0, 6);
@@ -243,8 +269,12 @@ describe.skipIf(!available)('native kernels', () => {
     };
     const { native, wasm } = onAndOff(train);
     expect(native.losses[4]!).toBeLessThan(native.losses[0]!);
-    native.losses.forEach((l, i) => expect(Math.abs(l - wasm.losses[i]!) / Math.abs(wasm.losses[i]!)).toBeLessThan(1e-4));
-    const diffs = native.weights.flatMap((w, i) => w.map((x, j) => Math.abs(x - wasm.weights[i]![j]!))).sort((a, b) => a - b);
+    native.losses.forEach((l, i) =>
+      expect(Math.abs(l - wasm.losses[i]!) / Math.abs(wasm.losses[i]!)).toBeLessThan(1e-4),
+    );
+    const diffs = native.weights
+      .flatMap((w, i) => w.map((x, j) => Math.abs(x - wasm.weights[i]![j]!)))
+      .sort((a, b) => a - b);
     expect(diffs.at(-1)!).toBeLessThan(3e-3 / 3);
     expect(diffs[Math.floor(diffs.length * 0.99)]!).toBeLessThan(1e-5);
   });

@@ -38,8 +38,30 @@ export function registerNativeAdamW(lib: NativeAddon): string {
         const n = param.shape.reduce((a, b) => a * b, 1);
         if (n > 0) {
           const [po, mo, vo] = outs.map((t) => floatOffset(backend, t)) as [number, number, number];
-          const [pi, gi, mi, vi] = [param, grad, m, v].map((t) => floatOffset(backend, t)) as [number, number, number, number];
-          lib.adamw(heapOf(backend), pi, gi, mi, vi, po, mo, vo, n, attrs.decay, attrs.beta1, attrs.beta2, attrs.eps, attrs.stepSize, attrs.sqrtBiasCorrection2, attrs.sign);
+          const [pi, gi, mi, vi] = [param, grad, m, v].map((t) => floatOffset(backend, t)) as [
+            number,
+            number,
+            number,
+            number,
+          ];
+          lib.adamw(
+            heapOf(backend),
+            pi,
+            gi,
+            mi,
+            vi,
+            po,
+            mo,
+            vo,
+            n,
+            attrs.decay,
+            attrs.beta1,
+            attrs.beta2,
+            attrs.eps,
+            attrs.stepSize,
+            attrs.sqrtBiasCorrection2,
+            attrs.sign,
+          );
         }
         return outs;
       }) as unknown as tf.KernelFunc,
@@ -52,7 +74,19 @@ export function unregisterNativeAdamW(): void {
 }
 
 /** `[param', m', v']` for one AdamW step (untaped; only while the kernel is registered). */
-export function nativeAdamWUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, attrs: AdamWUpdateAttrs): [Tensor, Tensor, Tensor] {
+export function nativeAdamWUpdate(
+  param: Tensor,
+  grad: Tensor,
+  m: Tensor,
+  v: Tensor,
+  attrs: AdamWUpdateAttrs,
+): [Tensor, Tensor, Tensor] {
   const g = grad.dtype === 'float32' ? grad : tf.cast(grad, 'float32');
-  return tf.engine().runKernel(KERNEL, { param, grad: g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [Tensor, Tensor, Tensor];
+  return tf
+    .engine()
+    .runKernel(KERNEL, { param, grad: g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [
+    Tensor,
+    Tensor,
+    Tensor,
+  ];
 }

@@ -28,7 +28,11 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
     const br = b.shape.length;
     const batchA = sizeOf(a.shape.slice(0, -2));
     const batchB = sizeOf(b.shape.slice(0, -2));
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || (batchA !== batchB && batchA !== 1 && batchB !== 1)) {
+    if (
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      (batchA !== batchB && batchA !== 1 && batchB !== 1)
+    ) {
       return fallback(args as unknown as Parameters<tf.KernelFunc>[0]);
     }
     const m = ta ? a.shape[ar - 1]! : a.shape[ar - 2]!;

@@ -32,7 +32,13 @@ export function registerNativeGelu(lib: NativeAddon): string[] {
         const out = backend.makeOutput([...x.shape], 'float32');
         const n = x.shape.reduce((a, b) => a * b, 1);
         if (n > 0) {
-          lib.geluGrad(heapOf(backend), floatOffset(backend, x), floatOffset(backend, dy), floatOffset(backend, out), n);
+          lib.geluGrad(
+            heapOf(backend),
+            floatOffset(backend, x),
+            floatOffset(backend, dy),
+            floatOffset(backend, out),
+            n,
+          );
         }
         return out;
       }) as unknown as tf.KernelFunc,

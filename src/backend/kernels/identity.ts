@@ -20,7 +20,8 @@ export function registerSharedIdentity(): string {
     (previous) =>
       ((args: { inputs: { x: tf.TensorInfo }; backend: RefCountingBackend }) => {
         const { x } = args.inputs;
-        if (x.dtype === 'string' && previous) return previous(args as unknown as Parameters<tf.KernelFunc>[0]);
+        if (x.dtype === 'string' && previous)
+          return previous(args as unknown as Parameters<tf.KernelFunc>[0]);
         args.backend.incRef(x.dataId);
         return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
       }) as unknown as tf.KernelFunc,

@@ -21,9 +21,9 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
     const rank = x.shape.length;
-    const axes = [...new Set((Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis]).map((a) => (a < 0 ? a + rank : a)))].sort(
-      (a, b) => a - b,
-    );
+    const axes = [
+      ...new Set((Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis]).map((a) => (a < 0 ? a + rank : a))),
+    ].sort((a, b) => a - b);
     const size = x.shape.reduce((a, b) => a * b, 1);
     const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1]! + 1);
     const leading = axes[0] === 0;
@@ -39,7 +39,14 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
     const out = backend.makeOutput(shape, 'float32');
     // A leading block sums [reduced, kept] over its rows; a trailing block [kept, reduced] over its columns.
     const [outer, inner] = leading ? [reduced, kept] : [kept, reduced];
-    lib.sum(heapOf(backend), floatOffset(backend, x), floatOffset(backend, out), outer, inner, leading ? 1 : 0);
+    lib.sum(
+      heapOf(backend),
+      floatOffset(backend, x),
+      floatOffset(backend, out),
+      outer,
+      inner,
+      leading ? 1 : 0,
+    );
     return out;
   }) as unknown as tf.KernelFunc;
 }

@@ -10,7 +10,13 @@ const KERNEL = 'AdapterkitUnstackLeading';
 
 let available: boolean | undefined;
 
-function unstackKernel({ inputs, backend }: { inputs: { x: tf.TensorInfo }; backend: WasmBackend }): tf.TensorInfo[] {
+function unstackKernel({
+  inputs,
+  backend,
+}: {
+  inputs: { x: tf.TensorInfo };
+  backend: WasmBackend;
+}): tf.TensorInfo[] {
   const { x } = inputs;
   const rest = x.shape.slice(1);
   const size = rest.reduce((a, b) => a * b, 1);
@@ -31,7 +37,11 @@ export function canUnstackFromHeap(): boolean {
     const be = tf.backend() as unknown as Partial<WasmBackend>;
     available = typeof be.makeOutput === 'function' && typeof be.typedArrayFromHeap === 'function';
     if (available && !tf.getKernel(KERNEL, 'wasm')) {
-      tf.registerKernel({ kernelName: KERNEL, backendName: 'wasm', kernelFunc: unstackKernel as unknown as tf.KernelFunc });
+      tf.registerKernel({
+        kernelName: KERNEL,
+        backendName: 'wasm',
+        kernelFunc: unstackKernel as unknown as tf.KernelFunc,
+      });
     }
   }
   return available;

@@ -34,7 +34,11 @@ export class WasmKernelSwap {
     const previous = tf.getKernel(this.kernelName, 'wasm') ?? null;
     if (previous) tf.unregisterKernel(this.kernelName, 'wasm');
     this.saved = previous;
-    tf.registerKernel({ kernelName: this.kernelName, backendName: 'wasm', kernelFunc: make(previous?.kernelFunc ?? null) });
+    tf.registerKernel({
+      kernelName: this.kernelName,
+      backendName: 'wasm',
+      kernelFunc: make(previous?.kernelFunc ?? null),
+    });
     return this.kernelName;
   }
 
