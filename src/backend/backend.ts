@@ -44,7 +44,7 @@ export interface InitBackendOptions {
    * true unless `ADAPTERKIT_NATIVE=0`.
    */
   native?: boolean;
-  /** Node only: BLAS threads for the native kernels. Default: `ADAPTERKIT_THREADS` if set, else 2. */
+  /** Node only: BLAS threads for the native kernels. Default: `ADAPTERKIT_THREADS` if set, else 1. */
   threads?: number;
 }
 

@@ -18,8 +18,13 @@ import { registerNativeAdamW, unregisterNativeAdamW } from './kernels/adamw.js';
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
 /** Environment variable: the BLAS's thread count (default {@link DEFAULT_BLAS_THREADS}). */
 export const THREADS_ENV_VAR = 'ADAPTERKIT_THREADS';
-/** BLAS threads when nothing is asked for. */
-export const DEFAULT_BLAS_THREADS = 2;
+/**
+ * BLAS threads when nothing is asked for. Measured on the project's shared 2-core machine
+ * (`npm run bench`, two runs at load averages 10–19): one thread 3.1 and 8.1 s per full step, two
+ * threads 14.3 and 17.4 s — OpenBLAS's threads spin-wait and collapse when other jobs hold the cores.
+ * On an otherwise idle machine `ADAPTERKIT_THREADS=2` (or more) speeds the matMuls up.
+ */
+export const DEFAULT_BLAS_THREADS = 1;
 
 /** The functions the addon exports (native/adapterkit_native.c). */
 export interface NativeAddon {
