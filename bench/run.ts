@@ -1,17 +1,20 @@
 /**
- * `npm run bench`: training-step and inference costs measured side by side in one run, on the
+ * `npm run bench [-- --profile]`: training-step and inference costs measured side by side in one run, on the
  * benchmark model of TFJS-NOTES (vocabulary 96, d_model 256, 4 layers, 4 heads, FFN 1024,
  * sequence 128, batch 16). Prints ratios and writes bench/results.json.
  *
  * - full fine-tuning vs LinearAdapter-only vs LoRA-only steps (AdamW);
  * - inference with disabled adapters vs the same model without adapters;
  * - per-sample routing of 8 LoRA adapters in one batch (bench/routing.ts);
- * - the same model's step in PyTorch on this CPU when Debian's python3-torch is importable.
+ * - the same model's step in PyTorch on this CPU when Debian's python3-torch is importable;
+ * - with native kernels active: the full step with 1 and 2 BLAS threads, and on plain wasm;
+ * - `--profile`: each kernel's share of one full step and the matMuls' GFLOP/s.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { initBackend, getBackendInfo } from '../src/backend/backend.js';
+import { activateNative, nativeStatus } from '../src/backend/native.js';
 import { tf } from '../src/backend/tf.js';
 import '../src/index.js';
 import { PeftModel } from '../src/adapters/lora/model.js';
@@ -33,8 +36,10 @@ function makeBatch() {
   return { ids, targets };
 }
 
-/** Median wall time of one AdamW step over the model's trainable parameters. */
-function stepMs(model: { forward(ids: tf.Tensor): tf.Tensor; namedParameters(): Array<[string, tf.Variable]> }): number {
+type Trainable = { forward(ids: tf.Tensor): tf.Tensor; namedParameters(): Array<[string, tf.Variable]> };
+
+/** One AdamW step over the model's trainable parameters, and what to dispose afterwards. */
+function makeStep(model: Trainable): { step: () => void; dispose: () => void } {
   const { ids, targets } = makeBatch();
   const named = model.namedParameters().filter(([, v]) => v.trainable);
   const opt = new AdamW(named, { lr: 1e-3 });
@@ -45,17 +50,81 @@ function stepMs(model: { forward(ids: tf.Tensor): tf.Tensor; namedParameters(): 
       opt.step(grads);
       value.dataSync();
     });
+  const dispose = () => {
+    opt.dispose();
+    ids.dispose();
+    targets.dispose();
+  };
+  return { step, dispose };
+}
+
+/**
+ * Process CPU time of steps, by the last {@link stepMs} call. On a shared machine wall time moves
+ * with other jobs' load; with one thread (wasm, or one BLAS thread) CPU time barely does, so it is
+ * the steadier figure for comparisons with PyTorch at one thread.
+ */
+let lastCpuMs = NaN;
+
+/** Median wall time of one AdamW step over the model's trainable parameters. */
+function stepMs(model: Trainable): number {
+  const { step, dispose } = makeStep(model);
   for (let i = 0; i < 2; i++) step();
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < REPS; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     step();
+    const c = process.cpuUsage(c0);
     times.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  opt.dispose();
-  ids.dispose();
-  targets.dispose();
+  dispose();
+  lastCpuMs = median(cpu);
   return median(times);
+}
+
+/** FLOPs of a BatchMatMul from its input and output shapes (`K` is whichever axis of `a` is not `M`). */
+function matMulFlops(aShape: number[], outShape: number[]): number {
+  const m = outShape.at(-2)!;
+  const r = aShape.at(-2)!;
+  const c = aShape.at(-1)!;
+  const k = r === m ? c : r;
+  return 2 * outShape.reduce((x, y) => x * y, 1) * k;
+}
+
+/** Prints each kernel's share of one full step's wall time and the matMuls' GFLOP/s. */
+async function profileFullStep(): Promise<void> {
+  const model = freshModel();
+  const { step, dispose } = makeStep(model);
+  for (let i = 0; i < 2; i++) step();
+  const t0 = performance.now();
+  const info = await tf.profile(() => step());
+  const wallMs = performance.now() - t0;
+  const byKernel = new Map<string, { ms: number; calls: number; flops: number }>();
+  for (const k of info.kernels) {
+    // Custom-gradient wrappers show up as scopes that contain (and double count) their kernels.
+    if (k.name.includes('scope')) continue;
+    const timed = await k.kernelTimeMs;
+    const ms = typeof timed === 'number' ? timed : 0;
+    const row = byKernel.get(k.name) ?? { ms: 0, calls: 0, flops: 0 };
+    row.ms += ms;
+    row.calls += 1;
+    if (k.name === 'BatchMatMul') row.flops += matMulFlops(k.inputShapes[0]!, k.outputShapes[0]!);
+    byKernel.set(k.name, row);
+  }
+  const kernelMs = [...byKernel.values()].reduce((x, r) => x + r.ms, 0);
+  const rows = [...byKernel.entries()].sort((x, y) => y[1].ms - x[1].ms);
+  const launches = [...byKernel.values()].reduce((x, r) => x + r.calls, 0);
+  console.log(`profile of one full step (${launches} kernel launches, ${wallMs.toFixed(0)} ms under the profiler):`);
+  for (const [name, r] of rows) {
+    if (r.ms / wallMs < 0.005) continue;
+    const gflops = r.flops ? `  ${(r.flops / r.ms / 1e6).toFixed(1)} GFLOP/s (${(r.flops / 1e9).toFixed(1)} GFLOP)` : '';
+    console.log(`  ${name.padEnd(22)} ${((100 * r.ms) / wallMs).toFixed(1).padStart(5)} %  ${r.ms.toFixed(0).padStart(6)} ms  ${String(r.calls).padStart(5)} calls${gflops}`);
+  }
+  console.log(`  ${'(outside kernels)'.padEnd(22)} ${((100 * (wallMs - kernelMs)) / wallMs).toFixed(1).padStart(5)} %  ${(wallMs - kernelMs).toFixed(0).padStart(6)} ms  (gradient bookkeeping, tidy, JS)`);
+  dispose();
+  model.dispose();
 }
 
 function freshModel(): CharLM {
@@ -118,7 +187,9 @@ function disabledOverhead(): { plainMs: number; disabledMs: number; overhead: nu
 }
 
 /** The PyTorch step, the faster of 1 and 2 threads; null when torch is not importable. */
-function torchStep(): { fullStepMs: number; adapterStepMs: number; threads: number; blas: string } | null {
+type TorchRun = { fullStepMs: number; adapterStepMs: number; fullStepCpuMs: number; adapterStepCpuMs: number; threads: number; blas: string };
+
+function torchStep(): (TorchRun & { oneThread: TorchRun | null }) | null {
   const script = fileURLToPath(new URL('./torch_step.py', import.meta.url));
   const env = { ...process.env };
   // Older OpenBLAS builds need these on some CPUs; they slow a current one down, so not for this run.
@@ -135,15 +206,44 @@ function torchStep(): { fullStepMs: number; adapterStepMs: number; threads: numb
     }
   }
   if (runs.length === 0) return null;
-  return runs.sort((x, y) => x.fullStepMs - y.fullStepMs)[0];
+  const oneThread = runs.find((r) => r.threads === 1) ?? null;
+  return { ...runs.sort((x, y) => x.fullStepMs - y.fullStepMs)[0], oneThread };
 }
 
 await initBackend();
-console.log(`backend ${getBackendInfo().name}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS}`);
+const backendInfo = getBackendInfo();
+console.log(`backend ${backendInfo.name}${backendInfo.native ? ` + native kernels (BLAS ${backendInfo.blas})` : ` (native kernels off: ${backendInfo.nativeReason})`}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS}`);
 
+if (process.argv.includes('--profile') || process.argv.includes('--profile-only')) await profileFullStep();
+if (process.argv.includes('--profile-only')) process.exit(0);
+
+// With native kernels: the full step with 1 and 2 BLAS threads (the faster is kept for the rest),
+// and the same step on plain wasm, side by side.
 const fullModel = freshModel();
-const fullStepMs = stepMs(fullModel);
+const threadRuns: Record<string, number> = {};
+let wasmFullStepMs: number | null = null;
+let fullStepMs: number;
+let fullStepCpuMs = NaN;
+let wasmFullStepCpuMs = NaN;
+if (nativeStatus().active) {
+  for (const threads of [1, 2]) {
+    activateNative({ threads });
+    threadRuns[threads] = stepMs(fullModel);
+    if (threads === 1) fullStepCpuMs = lastCpuMs;
+  }
+  const best = threadRuns[1]! <= threadRuns[2]! ? 1 : 2;
+  activateNative({ enabled: false });
+  wasmFullStepMs = stepMs(fullModel);
+  wasmFullStepCpuMs = lastCpuMs;
+  activateNative({ threads: best });
+  fullStepMs = threadRuns[best]!;
+} else {
+  fullStepMs = stepMs(fullModel);
+  wasmFullStepMs = fullStepMs;
+  fullStepCpuMs = wasmFullStepCpuMs = lastCpuMs;
+}
 fullModel.dispose();
+const native = nativeStatus();
 
 const adapterModel = freshModel();
 adapterModel.addAdapter('a', { type: 'linear', inFeatures: CFG.dModel, dim: 32 });
@@ -163,11 +263,22 @@ const routing = await benchRouting();
 const torch = torchStep();
 
 const tokens = BATCH * CFG.maxLen;
+/** The 1, 5 and 15 minute load averages (other jobs share the machine). */
+function loadAverage(): number[] {
+  const os = process.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined;
+  return os ? os.loadavg().map((x) => Math.round(x * 100) / 100) : [];
+}
 const results = {
   backend: getBackendInfo().name,
+  native: native.active,
+  blas: native.blas,
+  threads: native.active ? native.threads : 1,
+  nativeFullStepMsByThreads: native.active ? threadRuns : null,
   model: { ...CFG, batch: BATCH },
   reps: REPS,
   fullStepMs,
+  wasmFullStepMs,
+  wasmFullStepVsNative: native.active ? wasmFullStepMs! / fullStepMs : null,
   adapterStepMs,
   loraStepMs,
   adapterStepVsFull: adapterStepMs / fullStepMs,
@@ -183,12 +294,20 @@ const results = {
   torchAdapterStepMs: torch?.adapterStepMs ?? null,
   torchThreads: torch?.threads ?? null,
   fullStepVsTorch: torch ? fullStepMs / torch.fullStepMs : null,
+  uptimeLoad: loadAverage(),
+  fullStepCpuMs,
+  wasmFullStepCpuMs,
+  torchFullStepCpuMs1Thread: torch?.oneThread?.fullStepCpuMs ?? null,
+  fullStepCpuVsTorch1Thread: torch?.oneThread ? fullStepCpuMs / torch.oneThread.fullStepCpuMs : null,
   adapterStepVsTorch: torch ? adapterStepMs / torch.adapterStepMs : null,
   torchBlas: torch?.blas ?? 'not measured: python3-torch is not importable',
 };
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 
 const ms = (x: number) => `${x.toFixed(0)} ms`;
+if (native.active) {
+  console.log(`full step with native kernels: 1 BLAS thread ${ms(threadRuns[1]!)}, 2 threads ${ms(threadRuns[2]!)} (using ${native.threads}); plain wasm ${ms(wasmFullStepMs!)} (${results.wasmFullStepVsNative!.toFixed(2)}× slower)`);
+}
 console.log(`training step: full ${ms(fullStepMs)}, LinearAdapter ${ms(adapterStepMs)} (${results.adapterStepVsFull.toFixed(2)}× full), LoRA ${ms(loraStepMs)} (${results.loraStepVsFull.toFixed(2)}× full)`);
 console.log(`inference: no adapters ${ms(inference.plainMs)}, disabled adapters ${ms(inference.disabledMs)} (overhead ${(100 * inference.overhead).toFixed(2)} %)`);
 console.log(`routing 8 LoRA adapters per row: ${ms(routing.perSampleMs)} = ${routing.perSampleVsSingle.toFixed(2)}× one adapter, ${routing.perSampleVsSubBatches.toFixed(2)}× 8 sub-batches in turn`);
@@ -197,4 +316,6 @@ if (torch) {
 } else {
   console.log('PyTorch: skipped (python3-torch is not importable; `apt-get install python3-torch libopenblas0-pthread` to compare)');
 }
+console.log(`CPU time per full step at one thread (steadier under load): adapterkit ${ms(fullStepCpuMs)}, plain wasm ${ms(wasmFullStepCpuMs)}${torch?.oneThread ? `, PyTorch ${ms(torch.oneThread.fullStepCpuMs)} → ${results.fullStepCpuVsTorch1Thread!.toFixed(2)}×` : ''}`);
+console.log(`load average during the run: ${results.uptimeLoad.join(', ')}`);
 console.log('wrote bench/results.json');

@@ -86,12 +86,13 @@ def time_steps(model, params, ids, targets, reps):
 
     for _ in range(2):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        cpu.append((time.process_time() - c0) * 1000)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def main():
@@ -112,14 +113,14 @@ def main():
     model = CharLM(a.vocab, a.d_model, a.layers, a.heads, a.d_ff, a.seq_len)
     ids = torch.randint(0, a.vocab, (a.batch, a.seq_len))
     targets = torch.randint(0, a.vocab, (a.batch, a.seq_len))
-    full = time_steps(model, list(model.parameters()), ids, targets, a.reps)
+    full, full_cpu = time_steps(model, list(model.parameters()), ids, targets, a.reps)
     for p in model.parameters():
         p.requires_grad_(False)
     for blk in model.blocks:
         blk.adapter = LinearAdapter(a.d_model, a.adapter_dim)
     adapter_params = [p for blk in model.blocks for p in blk.adapter.parameters()]
-    adapter = time_steps(model, adapter_params, ids, targets, a.reps)
-    print(json.dumps({"threads": a.threads, "fullStepMs": full, "adapterStepMs": adapter, "blas": blas_library(), "torch": torch.__version__}))
+    adapter, adapter_cpu = time_steps(model, adapter_params, ids, targets, a.reps)
+    print(json.dumps({"threads": a.threads, "fullStepMs": full, "adapterStepMs": adapter, "fullStepCpuMs": full_cpu, "adapterStepCpuMs": adapter_cpu, "blas": blas_library(), "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 import { setWasmPaths, tf } from './tf.js';
 import { AdapterError, describeValue, notOneOf } from '../errors.js';
+import { activateNative, nativeStatus } from './native.js';
+import { registerSharedIdentity } from './kernels/identity.js';
 
 /** Backends the library knows how to select. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
@@ -34,8 +36,17 @@ export interface BackendInfo {
   name: string;
   /** Whether the wasm backend runs with SIMD (always true in Node 20; detected in browsers). */
   simd: boolean | null;
-  /** Threads the wasm backend uses (1 in Node; null when a browser decides). */
+  /**
+   * Threads doing the heavy work: the BLAS's threads when native kernels are active, else the wasm
+   * backend's (1 in Node; null when a browser decides).
+   */
   threads: number | null;
+  /** Native kernels (system BLAS through the Node addon) run the wasm backend's matMuls. */
+  native: boolean;
+  /** The BLAS library the native kernels use, or null. */
+  blas: string | null;
+  /** Why native kernels are not active (null when they are, or outside Node). */
+  nativeReason: string | null;
   /** `node` or `browser`. */
   platform: 'node' | 'browser';
   /** TensorFlow.js version. */
@@ -61,6 +72,13 @@ export interface InitBackendOptions {
    * relative to the page's URL. Must be set before the first wasm initialisation (it cannot change after).
    */
   wasmPaths?: string | Readonly<Record<WasmFileName, string>>;
+  /**
+   * Node only: run matMuls on the system BLAS through the native addon when it is built. Default:
+   * true unless `ADAPTERKIT_NATIVE=0`.
+   */
+  native?: boolean;
+  /** Node only: BLAS threads for the native kernels. Default: `ADAPTERKIT_THREADS` if set, else 1. */
+  threads?: number;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -195,8 +213,15 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const failures: string[] = [];
   const engine = tf.engine() as unknown as { backendInstance: unknown };
   const previous = engine.backendInstance ? tf.getBackend() : null;
+  const ready = (): BackendInfo => {
+    if (tf.getBackend() === 'wasm') {
+      registerSharedIdentity();
+      if (isNode) activateNative({ enabled: opts.native, threads: opts.threads });
+    }
+    return getBackendInfo();
+  };
   for (const name of prefs) {
-    if (tf.getBackend() === name && engine.backendInstance) return getBackendInfo();
+    if (tf.getBackend() === name && engine.backendInstance) return ready();
     if (!tf.findBackendFactory(name)) {
       failures.push(notRegisteredReason(name));
       continue;
@@ -206,7 +231,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       if (await tf.setBackend(name)) {
         await tf.ready();
         quietCpuBanner(name);
-        return getBackendInfo();
+        return ready();
       }
       failures.push(name === 'webgpu' ? await webgpuFailureReason() : `${name}: failed to initialise`);
     } catch (e) {
@@ -269,15 +294,21 @@ export function getBackendInfo(): BackendInfo {
   const name = tf.getBackend();
   let simd: boolean | null = null;
   let threads: number | null = null;
+  const native = nativeStatus();
+  const nativeOn = native.active && name === 'wasm';
   if (name === 'wasm') {
     simd = isNode ? true : Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
     // TensorFlow.js runs wasm single-threaded in Node; in browsers threads need cross-origin isolation.
     threads = isNode || !tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 1 : null;
+    if (nativeOn) threads = native.threads;
   }
   return {
     name,
     simd,
     threads,
+    native: nativeOn,
+    blas: nativeOn ? native.blas : null,
+    nativeReason: isNode && !nativeOn ? (name === 'wasm' ? native.reason : `the ${name} backend is active`) : null,
     platform: isNode ? 'node' : 'browser',
     tfjsVersion: tf.version_core,
     registered: BACKEND_NAMES.filter((n) => tf.findBackendFactory(n) !== null),

@@ -3,8 +3,12 @@
  * (measured in TFJS-NOTES): the built-in matMul gradient uses `transposeA/B` flags, which run
  * 10–50× slower than a matMul after an explicit `tf.transpose`; `gather` has no gradient kernel
  * on wasm (UnsortedSegmentSum is missing).
+ *
+ * With native kernels active (the BLAS runs every matMul, see native.ts) transposes are free BLAS
+ * flags, so the products pass `transposeA/B` instead of materialising a transposed copy.
  */
 import { tf, type Tensor } from './tf.js';
+import { nativeKernelsActive } from './native.js';
 
 type Save = (ts: Tensor[]) => void;
 type GradResult = { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] };
@@ -33,6 +37,7 @@ const matMulFast = customGrad2((a, b, save) => {
     value: tf.matMul(a, b),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sa, sb] = saved as [Tensor, Tensor];
+      if (nativeKernelsActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
       return [tf.matMul(dy, transposeLast2(sb)), tf.matMul(transposeLast2(sa), dy)];
     },
   };
@@ -59,7 +64,7 @@ export function matMulWeightT(x: Tensor, w: Tensor): Tensor {
   if ((w as tf.Variable).trainable === false) {
     // Frozen weight: differentiate with respect to x only (adapter-only training skips dW).
     const f = customGrad1((xi) => ({
-      value: tf.matMul(xi, tf.transpose(w)),
+      value: xWeightT(xi, w),
       gradFunc: (dy) => [tf.matMul(dy, w)],
     }));
     y = f(x2);
@@ -69,13 +74,19 @@ export function matMulWeightT(x: Tensor, w: Tensor): Tensor {
   return x.rank === 2 ? y : tf.reshape(y, [...lead, outF]);
 }
 
+/** `x·Wᵀ`, untaped. */
+function xWeightT(x: Tensor, w: Tensor): Tensor {
+  return nativeKernelsActive() ? tf.matMul(x, w, false, true) : tf.matMul(x, tf.transpose(w));
+}
+
 const linearFast = customGrad2((x, w, save) => {
   save([x, w]);
   return {
-    value: tf.matMul(x, tf.transpose(w)),
+    value: xWeightT(x, w),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sx, sw] = saved as [Tensor, Tensor];
-      return [tf.matMul(dy, sw), tf.matMul(tf.transpose(dy), sx)];
+      const dw = nativeKernelsActive() ? tf.matMul(dy, sx, true, false) : tf.matMul(tf.transpose(dy), sx);
+      return [tf.matMul(dy, sw), dw];
     },
   };
 });
@@ -92,7 +103,11 @@ export function embeddingLookup(ids: Tensor, table: Tensor): Tensor {
     save([flat]); // kept alive until the backward pass
     return {
       value: tf.gather(t, flat),
-      gradFunc: (dy, [ids]) => [tf.matMul(tf.transpose(tf.oneHot(ids!, num).toFloat()), tf.reshape(dy, [-1, dim]))],
+      gradFunc: (dy, [ids]) => {
+        const oneHot = tf.oneHot(ids!, num).toFloat();
+        const dy2 = tf.reshape(dy, [-1, dim]);
+        return [nativeKernelsActive() ? tf.matMul(oneHot, dy2, true, false) : tf.matMul(tf.transpose(oneHot), dy2)];
+      },
     };
   });
   return tf.reshape(f(table), [...ids.shape, dim]);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BACKEND_ENV_VAR, getBackendInfo } from '../backend/backend.js';
 import { AdapterError, type AdapterErrorCode } from '../errors.js';
+import { THREADS_ENV_VAR } from '../backend/native.js';
 import type { AdaptRecord } from './adapt-run.js';
 import { onInterrupt } from './interrupt.js';
 import type { Progress } from './progress.js';
@@ -19,7 +20,8 @@ import type { Progress } from './progress.js';
 export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> {
   return new Promise((resolve, reject) => {
     // The child uses the parent's backend, however the parent chose it (flag or environment).
-    const env = { ...process.env, [BACKEND_ENV_VAR]: getBackendInfo().name };
+    // Children run side by side, one core each: one BLAS thread each unless the user chose otherwise.
+    const env = { ...process.env, [BACKEND_ENV_VAR]: getBackendInfo().name, [THREADS_ENV_VAR]: process.env[THREADS_ENV_VAR] ?? '1' };
     // Its own process group, so a Ctrl-C reaches it once, forwarded below, and it stops cleanly
     // (two signals would make it stop at once).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {

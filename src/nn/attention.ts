@@ -14,10 +14,14 @@
  * every batched product runs a scalar loop (~1.4 GFLOP/s whatever the rank or flags). Splitting
  * into 2-D products is fast, but wasm's `slice` (and so `unstack`/`split`) copies the whole input
  * per output, and `gather` costs ~60 ns per element, so the split uses a small registered kernel
- * that copies each matrix straight out of the wasm heap.
+ * that copies each matrix straight out of the wasm heap (backend/kernels/unstack-leading.ts).
+ * With native kernels active (Node, system BLAS) every form of the product is fast, so none of this
+ * applies: one batched matMul, transposes as BLAS flags.
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { transposeLast2 } from '../backend/kernels.js';
+import { nativeKernelsActive } from '../backend/native.js';
+import { canUnstackFromHeap, unstackFromHeap } from '../backend/kernels/unstack-leading.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { dropout as dropoutFn, Linear } from './layers.js';
@@ -26,66 +30,20 @@ import { fmtShape, Module } from './module.js';
 // ---------------------------------------------------------------------------------------------
 // Batched matMul with fast 2-D products on wasm
 
-const UNSTACK_KERNEL = 'AdapterkitUnstackLeading';
 /**
  * Below this many multiply-adds per matrix product, per-op overhead beats XNNPACK's speed-up
  * (measured crossover on wasm: about 24³; 32³ runs 2× faster per matrix, 8³ 20× slower).
  */
 const MIN_WORK_PER_PRODUCT = 16384;
 
-/** The two public methods of tfjs-backend-wasm's `BackendWasm` the unstack kernel uses. */
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-let unstackAvailable: boolean | undefined;
-
-/** Registers (once) a wasm kernel that splits `x [N, ...]` into N tensors with one heap copy each. */
-function canUnstackFromHeap(): boolean {
-  if (tf.getBackend() !== 'wasm') return false;
-  if (unstackAvailable === undefined) {
-    const be = tf.backend() as unknown as Partial<WasmHeapBackend>;
-    unstackAvailable = typeof be.makeOutput === 'function' && typeof be.typedArrayFromHeap === 'function';
-    if (unstackAvailable && !tf.getKernel(UNSTACK_KERNEL, 'wasm')) {
-      tf.registerKernel({
-        kernelName: UNSTACK_KERNEL,
-        backendName: 'wasm',
-        kernelFunc: unstackKernel as tf.KernelFunc,
-      });
-    }
-  }
-  return unstackAvailable;
-}
-
-function unstackKernel({
-  inputs,
-  backend,
-}: {
-  inputs: { x: tf.TensorInfo };
-  backend: WasmHeapBackend;
-}): tf.TensorInfo[] {
-  const { x } = inputs;
-  const rest = x.shape.slice(1);
-  const size = rest.reduce((a, b) => a * b, 1);
-  const outs: tf.TensorInfo[] = [];
-  for (let i = 0; i < x.shape[0]!; i++) {
-    const out = backend.makeOutput(rest, x.dtype);
-    // Views are taken after the allocation: a heap growth detaches earlier views.
-    backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x).subarray(i * size, (i + 1) * size));
-    outs.push(out);
-  }
-  return outs;
-}
-
 /** Untaped `a·b` for `[N,m,k]×[N,k,n]`: N 2-D products on wasm when worthwhile, else one batched op. */
 function batchedProduct(a: Tensor, b: Tensor): Tensor {
   const [n, m, k] = a.shape as [number, number, number];
   const p = b.shape[2]!;
-  if (n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap()) return tf.matMul(a, b);
+  if (nativeKernelsActive() || n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap()) return tf.matMul(a, b);
   return tf.tidy(() => {
-    const as = tf.engine().runKernel(UNSTACK_KERNEL, { x: a }) as Tensor[];
-    const bs = tf.engine().runKernel(UNSTACK_KERNEL, { x: b }) as Tensor[];
+    const as = unstackFromHeap(a);
+    const bs = unstackFromHeap(b);
     const outs = as.map((ai, i) => tf.matMul(ai, bs[i]!));
     return tf.reshape(tf.concat(outs, 0), [n, m, p]);
   });
@@ -97,6 +55,8 @@ const batchedMatMulGrad = tf.customGrad(((a: Tensor, b: Tensor, save: (ts: Tenso
     value: batchedProduct(a, b),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sa, sb] = saved as [Tensor, Tensor];
+      // The BLAS takes transposes as flags; wasm is fast only on untransposed 2-D products.
+      if (nativeKernelsActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
       return [batchedProduct(dy, transposeLast2(sb)), batchedProduct(transposeLast2(sa), dy)];
     },
   };

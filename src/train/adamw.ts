@@ -5,6 +5,8 @@
  */
 import { tf, type Tensor, type Variable } from '../backend/tf.js';
 import { AdapterError, check } from '../errors.js';
+import { nativeKernelsActive } from '../backend/native.js';
+import { nativeAdamWUpdate } from '../backend/kernels/adamw.js';
 import { fmtShape, toVariable } from '../nn/module.js';
 
 /** Options of {@link AdamW}; defaults are PyTorch's. */
@@ -346,10 +348,27 @@ export class AdamW {
     );
     const pairs = this.resolve(grads);
     const [beta1, beta2] = this.betas;
+    const native = nativeKernelsActive();
     tf.tidy(() => {
       for (const [slot, grad] of pairs) {
         slot.step += 1;
         const t = slot.step;
+        if (native && !slot.maxExpAvgSq) {
+          // One native pass instead of about twelve elementwise kernels (same formula as below).
+          const [p, m, v] = nativeAdamWUpdate(slot.param, grad, slot.expAvg, slot.expAvgSq, {
+            decay: 1 - lr * slot.weightDecay,
+            beta1,
+            beta2,
+            eps: this.eps,
+            stepSize: lr / (1 - Math.pow(beta1, t)),
+            sqrtBiasCorrection2: Math.sqrt(1 - Math.pow(beta2, t)),
+            sign: this.maximize ? -1 : 1,
+          });
+          slot.expAvg.assign(m);
+          slot.expAvgSq.assign(v);
+          slot.param.assign(p);
+          continue;
+        }
         const g = this.maximize ? tf.neg(grad) : grad;
         const p0 = slot.weightDecay !== 0 ? tf.mul(slot.param, 1 - lr * slot.weightDecay) : slot.param;
         const m = tf.add(tf.mul(slot.expAvg, beta1), tf.mul(g, 1 - beta1));

@@ -1,0 +1,330 @@
+/*
+ * adapterkit's native kernels for Node: single-precision matrix products on the system BLAS,
+ * run directly on the TensorFlow.js wasm backend's heap (an ArrayBuffer), so no tensor is copied.
+ *
+ * The BLAS is opened at load time with dlopen (OpenBLAS by default, or ADAPTERKIT_BLAS=<path>), so
+ * the addon compiles with a C compiler and Node's own headers alone; without a BLAS it still loads
+ * and reports why it cannot run (the library then stays on wasm).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <node_api.h>
+
+/* CBLAS constants and the three entry points used (ABI-stable across BLAS libraries). */
+enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
+typedef void (*sgemm_fn)(int order, int transA, int transB, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+typedef char *(*get_string_fn)(void);
+
+static sgemm_fn blas_sgemm = NULL;
+static set_threads_fn blas_set_threads = NULL;
+static get_threads_fn blas_get_threads = NULL;
+static get_string_fn blas_get_config = NULL;
+static char blas_path[1024] = "";
+static char blas_error[1024] = "";
+
+static void open_blas(void) {
+  const char *override = getenv("ADAPTERKIT_BLAS");
+  const char *candidates[] = {override, "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0"};
+  void *lib = NULL;
+  for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !lib; i++) {
+    if (!candidates[i] || !*candidates[i]) continue;
+    lib = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib && i == 0) {
+      snprintf(blas_error, sizeof blas_error, "ADAPTERKIT_BLAS=%s could not be opened: %s", override, dlerror());
+      return;
+    }
+  }
+  if (!lib) {
+    snprintf(blas_error, sizeof blas_error, "no OpenBLAS shared library found (libopenblas.so.0)");
+    return;
+  }
+  blas_sgemm = (sgemm_fn)dlsym(lib, "cblas_sgemm");
+  if (!blas_sgemm) {
+    snprintf(blas_error, sizeof blas_error, "the BLAS library has no cblas_sgemm");
+    return;
+  }
+  blas_set_threads = (set_threads_fn)dlsym(lib, "openblas_set_num_threads");
+  blas_get_threads = (get_threads_fn)dlsym(lib, "openblas_get_num_threads");
+  blas_get_config = (get_string_fn)dlsym(lib, "openblas_get_config");
+  Dl_info info;
+  if (dladdr((void *)blas_sgemm, &info) && info.dli_fname) {
+    char *real = realpath(info.dli_fname, NULL);
+    snprintf(blas_path, sizeof blas_path, "%s", real ? real : info.dli_fname);
+    free(real);
+  }
+}
+
+#define CHECK(call)                                                  \
+  do {                                                               \
+    if ((call) != napi_ok) {                                         \
+      napi_throw_error(env, NULL, "adapterkit native: " #call " failed"); \
+      return NULL;                                                   \
+    }                                                                \
+  } while (0)
+
+/*
+ * sgemm(heap, batch, transA, transB, m, n, k, aOff, aStride, bOff, bStride, cOff, cStride)
+ * Row-major C[i] = op(A[i])·op(B[i]) for i < batch; offsets and strides are in float elements,
+ * a stride of 0 broadcasts one matrix over the batch. Bounds are checked against the heap.
+ */
+static napi_value sgemm(napi_env env, napi_callback_info cb) {
+  size_t argc = 13;
+  napi_value argv[13];
+  CHECK(napi_get_cb_info(env, cb, &argc, argv, NULL, NULL));
+  if (argc != 13) {
+    napi_throw_type_error(env, NULL, "adapterkit native sgemm: expected 13 arguments");
+    return NULL;
+  }
+  if (!blas_sgemm) {
+    napi_throw_error(env, NULL, blas_error);
+    return NULL;
+  }
+  void *heap;
+  size_t heap_bytes;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes));
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) {
+    if (i == 1 || i == 2) {
+      bool flag;
+      CHECK(napi_get_value_bool(env, argv[i + 1], &flag));
+      v[i] = flag;
+    } else {
+      CHECK(napi_get_value_int64(env, argv[i + 1], &v[i]));
+    }
+  }
+  int64_t batch = v[0], ta = v[1], tb = v[2], m = v[3], n = v[4], k = v[5];
+  int64_t a_off = v[6], a_stride = v[7], b_off = v[8], b_stride = v[9], c_off = v[10], c_stride = v[11];
+  if (batch <= 0 || m <= 0 || n <= 0 || k <= 0) return NULL; /* empty products are the caller's */
+  int64_t floats = (int64_t)(heap_bytes / sizeof(float));
+  int64_t last = batch - 1;
+  if (a_off < 0 || b_off < 0 || c_off < 0 || a_stride < 0 || b_stride < 0 || c_stride < 0 ||
+      a_off + last * a_stride + m * k > floats || b_off + last * b_stride + k * n > floats ||
+      c_off + last * c_stride + m * n > floats || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "adapterkit native sgemm: operands outside the heap");
+    return NULL;
+  }
+  float *base = (float *)heap;
+  int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n), ldc = (int)n;
+  for (int64_t i = 0; i < batch; i++) {
+    blas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+               (int)k, 1.0f, base + a_off + i * a_stride, lda, base + b_off + i * b_stride, ldb, 0.0f,
+               base + c_off + i * c_stride, ldc);
+  }
+  return NULL;
+}
+
+/* Reads `count` int64 arguments after the heap; returns the heap's floats, or NULL after throwing. */
+static float *heap_args(napi_env env, napi_callback_info cb, size_t count, int64_t *v, size_t *floats) {
+  napi_value argv[16];
+  size_t argc = 16;
+  void *heap;
+  size_t bytes;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != count + 1 ||
+      napi_get_arraybuffer_info(env, argv[0], &heap, &bytes) != napi_ok) {
+    napi_throw_type_error(env, NULL, "adapterkit native: expected (heap, ...integers)");
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (napi_get_value_int64(env, argv[i + 1], &v[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "adapterkit native: expected integer arguments");
+      return NULL;
+    }
+  }
+  *floats = bytes / sizeof(float);
+  return (float *)heap;
+}
+
+static int in_heap(napi_env env, int64_t off, int64_t len, size_t floats) {
+  if (off < 0 || len < 0 || off + len > (int64_t)floats) {
+    napi_throw_range_error(env, NULL, "adapterkit native: operand outside the heap");
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * Standard normal CDF Φ(x) and density φ(x) with one exp: erf by Abramowitz & Stegun 7.1.26 (absolute
+ * error ≤ 1.5e-7, the formula TensorFlow.js's Erf uses), the lower tail computed directly (no
+ * cancellation for negative x). Branch-free so the loops vectorise.
+ */
+static inline float normal_cdf(float x, float *pdf) {
+  float z = fabsf(x) * (float)M_SQRT1_2;
+  float t = 1.0f / (1.0f + 0.3275911f * z);
+  float e = expf(-z * z);
+  float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  float tail = 0.5f * poly * e;
+  *pdf = 0.3989422804014327f * e;
+  return x >= 0.0f ? 1.0f - tail : tail;
+}
+
+/* gelu(heap, x, y, n): y = x·Φ(x), exact (erf) GELU. */
+static napi_value gelu(napi_env env, napi_callback_info cb) {
+  int64_t v[3];
+  size_t floats;
+  float *h = heap_args(env, cb, 3, v, &floats);
+  if (!h || !in_heap(env, v[0], v[2], floats) || !in_heap(env, v[1], v[2], floats)) return NULL;
+  const float *x = h + v[0];
+  float *y = h + v[1];
+  for (int64_t i = 0; i < v[2]; i++) {
+    float pdf;
+    y[i] = x[i] * normal_cdf(x[i], &pdf);
+  }
+  return NULL;
+}
+
+/* geluGrad(heap, x, dy, dx, n): dx = dy·(Φ(x) + x·φ(x)). */
+static napi_value gelu_grad(napi_env env, napi_callback_info cb) {
+  int64_t v[4];
+  size_t floats;
+  float *h = heap_args(env, cb, 4, v, &floats);
+  if (!h || !in_heap(env, v[0], v[3], floats) || !in_heap(env, v[1], v[3], floats) || !in_heap(env, v[2], v[3], floats))
+    return NULL;
+  const float *x = h + v[0], *dy = h + v[1];
+  float *dx = h + v[2];
+  for (int64_t i = 0; i < v[3]; i++) {
+    float pdf;
+    float cdf = normal_cdf(x[i], &pdf);
+    dx[i] = dy[i] * (cdf + x[i] * pdf);
+  }
+  return NULL;
+}
+
+/*
+ * sum(heap, x, out, outer, inner, leading): x viewed as [outer, inner]; leading=1 sums over the outer
+ * axis (out has `inner` values: column sums, e.g. bias gradients), leading=0 over the inner one (out
+ * has `outer` values: row sums). Column sums accumulate row by row (vectorised), row sums in eight lanes.
+ */
+static napi_value sum(napi_env env, napi_callback_info cb) {
+  int64_t v[5];
+  size_t floats;
+  float *h = heap_args(env, cb, 5, v, &floats);
+  int64_t outer = v[2], inner = v[3];
+  if (!h || outer < 0 || inner < 0 || !in_heap(env, v[0], outer * inner, floats) ||
+      !in_heap(env, v[1], v[4] ? inner : outer, floats))
+    return NULL;
+  const float *x = h + v[0];
+  float *out = h + v[1];
+  if (v[4]) {
+    float *acc = calloc((size_t)(inner > 0 ? inner : 1), sizeof(float));
+    if (!acc) {
+      napi_throw_error(env, NULL, "adapterkit native sum: out of memory");
+      return NULL;
+    }
+    for (int64_t i = 0; i < outer; i++) {
+      const float *row = x + i * inner;
+      for (int64_t j = 0; j < inner; j++) acc[j] += row[j];
+    }
+    for (int64_t j = 0; j < inner; j++) out[j] = acc[j];
+    free(acc);
+  } else {
+    for (int64_t i = 0; i < outer; i++) {
+      /* Eight independent partial sums: vectorised, and more accurate than one running sum. */
+      const float *row = x + i * inner;
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t j = 0;
+      for (; j + 8 <= inner; j += 8)
+        for (int l = 0; l < 8; l++) part[l] += row[j + l];
+      double acc = 0;
+      for (int l = 0; l < 8; l++) acc += part[l];
+      for (; j < inner; j++) acc += row[j];
+      out[i] = (float)acc;
+    }
+  }
+  return NULL;
+}
+
+/*
+ * adamw(heap, p, g, m, v, pOut, mOut, vOut, n, decay, beta1, beta2, eps, stepSize, sqrtBc2, sign):
+ * one AdamW update in torch.optim.AdamW's order of operations (decoupled decay first):
+ *   p0 = p·decay; m' = β1·m + (1−β1)·g; v' = β2·v + (1−β2)·g²; p' = p0 − stepSize·m'/(√v'/√bc2 + eps)
+ * with g multiplied by `sign` (−1 maximises).
+ */
+static napi_value adamw(napi_env env, napi_callback_info cb) {
+  napi_value argv[16];
+  size_t argc = 16;
+  void *heap;
+  size_t bytes;
+  int64_t off[8];
+  double hp[7];
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 16 ||
+      napi_get_arraybuffer_info(env, argv[0], &heap, &bytes) != napi_ok) {
+    napi_throw_type_error(env, NULL, "adapterkit native adamw: expected (heap, 8 offsets/sizes, 7 numbers)");
+    return NULL;
+  }
+  for (int i = 0; i < 8; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &off[i]));
+  for (int i = 0; i < 7; i++) CHECK(napi_get_value_double(env, argv[9 + i], &hp[i]));
+  size_t floats = bytes / sizeof(float);
+  int64_t n = off[7];
+  for (int i = 0; i < 7; i++)
+    if (!in_heap(env, off[i], n, floats)) return NULL;
+  float *h = (float *)heap;
+  const float *p = h + off[0], *g = h + off[1], *m = h + off[2], *v = h + off[3];
+  float *po = h + off[4], *mo = h + off[5], *vo = h + off[6];
+  /* In double, rounded once per value: at least as accurate as the float32 tensor formulation. */
+  const double decay = hp[0], b1 = hp[1], b2 = hp[2], eps = hp[3], step_size = hp[4], sqrt_bc2 = hp[5], sign = hp[6];
+  const double c1 = 1.0 - b1, c2 = 1.0 - b2;
+  for (int64_t i = 0; i < n; i++) {
+    double gi = (double)g[i] * sign;
+    double mi = (double)m[i] * b1 + gi * c1;
+    double vi = (double)v[i] * b2 + gi * gi * c2;
+    mo[i] = (float)mi;
+    vo[i] = (float)vi;
+    po[i] = (float)((double)p[i] * decay - mi / (sqrt(vi) / sqrt_bc2 + eps) * step_size);
+  }
+  return NULL;
+}
+
+/* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
+static napi_value set_threads(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n;
+  CHECK(napi_get_cb_info(env, cb, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &n));
+  if (blas_set_threads && n >= 1) blas_set_threads(n);
+  return NULL;
+}
+
+/* info(): { available, error, library, config, threads } */
+static napi_value info(napi_env env, napi_callback_info cb) {
+  (void)cb;
+  napi_value obj, val;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_get_boolean(env, blas_sgemm != NULL, &val));
+  CHECK(napi_set_named_property(env, obj, "available", val));
+  CHECK(napi_create_string_utf8(env, blas_error, NAPI_AUTO_LENGTH, &val));
+  CHECK(napi_set_named_property(env, obj, "error", val));
+  CHECK(napi_create_string_utf8(env, blas_path, NAPI_AUTO_LENGTH, &val));
+  CHECK(napi_set_named_property(env, obj, "library", val));
+  const char *config = blas_get_config ? blas_get_config() : "";
+  CHECK(napi_create_string_utf8(env, config ? config : "", NAPI_AUTO_LENGTH, &val));
+  CHECK(napi_set_named_property(env, obj, "config", val));
+  CHECK(napi_create_int32(env, blas_get_threads ? blas_get_threads() : 1, &val));
+  CHECK(napi_set_named_property(env, obj, "threads", val));
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  open_blas();
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, info, NULL, NULL, NULL, napi_default, NULL},
+      {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
+      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"sum", NULL, sum, NULL, NULL, NULL, napi_default, NULL},
+      {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
