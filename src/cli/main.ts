@@ -14,6 +14,7 @@ import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { serveCommand } from './commands/serve.js';
 import { spamCommand } from './commands/spam.js';
 import { sweepCommand } from './commands/sweep.js';
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
     exportCommand(),
     sweepCommand(),
     spamCommand(),
+    serveCommand(),
   ]) {
     program.addCommand(c);
   }

@@ -19,3 +19,4 @@ export {
 } from './layers.js';
 export { ACTIVATIONS, ActivationLayer, activationFn, gelu, swish, type Activation } from './activations.js';
 export { normal, uniform } from './init.js';
+export { selfAttentionWithPast, type AttentionStep, type PastKeyValues } from './kv-attention.js';
