@@ -12,6 +12,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { cancelCommand, resultsCommand, statusCommand, submitCommand, workerCommand } from './commands/jobs.js';
 import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { serveCommand } from './commands/serve.js';
@@ -39,6 +40,11 @@ export function buildProgram(): Command {
     exportCommand(),
     sweepCommand(),
     spamCommand(),
+    workerCommand(),
+    submitCommand(),
+    statusCommand(),
+    resultsCommand(),
+    cancelCommand(),
     serveCommand(),
   ]) {
     program.addCommand(c);

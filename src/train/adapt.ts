@@ -128,6 +128,10 @@ export interface AdaptOptions {
   warmupSteps?: number;
   weightDecay?: number;
   onStep?: (info: StepInfo) => void;
+  /** Checkpoint every N steps into `checkpointDir`, and continue from its newest checkpoint when `resume` is set. */
+  checkpointEvery?: number;
+  checkpointDir?: string;
+  resume?: boolean;
 }
 
 /** What {@link adaptCharLm} reports. */
@@ -158,6 +162,9 @@ export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
     weightDecay: opts.weightDecay,
     seed: opts.seed,
     onStep: opts.onStep,
+    checkpointEvery: opts.checkpointEvery,
+    checkpointDir: opts.checkpointDir,
+    resume: opts.resume,
   });
   const seconds = (performance.now() - t0) / 1000;
   return { ...attached, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };
