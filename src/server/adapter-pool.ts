@@ -19,13 +19,13 @@ import type { CharLM } from '../models/char-lm.js';
 import type { CachedInput } from '../models/kv-cache.js';
 import { BASE_SELECTION } from '../adapters/per-sample.js';
 import type { ServerMetrics } from './metrics.js';
-import { readStoreAdapter, type StoreAdapter } from './store-reader.js';
+import { STORE_PEFT_DIR, type AdapterStore, type StoredAdapter } from '../store/index.js';
 
 /** Options of {@link AdapterPool}. */
 export interface AdapterPoolOptions {
   model: CharLM;
-  /** The store directory adapters are read from. */
-  store: string;
+  /** The store adapters are read from (verified on every read). */
+  store: AdapterStore;
   /** Most adapters attached to the model at once (≥ 1). */
   maxLoras: number;
   /** Most adapters whose verified files are kept in memory (≥ 0). */
@@ -40,6 +40,8 @@ interface Resident {
   unloadWhenIdle: boolean;
   /** Tensor bytes the adapter added to the model. */
   bytes: number;
+  /** Its name inside the PeftModel (store names may hold characters adapter names may not). */
+  peftName: string;
 }
 
 /** An adapter being attached: the requests waiting for it, pinned as soon as it is resident. */
@@ -52,7 +54,8 @@ interface Loading {
 export class AdapterPool {
   private peft: PeftModel | null = null;
   private readonly resident = new Map<string, Resident>();
-  private readonly inMemory = new Map<string, StoreAdapter>();
+  private readonly inMemory = new Map<string, StoredAdapter>();
+  private nextPeftName = 0;
   private readonly loading = new Map<string, Loading>();
   private waiters: Array<() => void> = [];
   private clock = 0;
@@ -146,7 +149,8 @@ export class AdapterPool {
    */
   forward(input: CachedInput, adapters: readonly (string | null)[]): Tensor {
     if (!this.peft) return this.opts.model.forward(input);
-    return this.peft.forward(input, { adapterNames: adapters.map((a) => a ?? BASE_SELECTION) }) as Tensor;
+    const names = adapters.map((a) => (a === null ? BASE_SELECTION : this.resident.get(a)?.peftName ?? a));
+    return this.peft.forward(input, { adapterNames: names }) as Tensor;
   }
 
   /** Detaches every adapter and forgets the files held in memory. */
@@ -165,14 +169,14 @@ export class AdapterPool {
   }
 
   private async attach(name: string, pins: Loading): Promise<void> {
-    let files = this.inMemory.get(name);
-    if (files) {
+    let stored = this.inMemory.get(name);
+    if (stored) {
       this.opts.metrics.cpuCacheHits.inc();
       this.inMemory.delete(name); // re-inserted below as most recent
     } else {
-      files = await readStoreAdapter(this.opts.store, name);
+      stored = await this.opts.store.get(name);
     }
-    const { manifest } = files;
+    const { manifest, files } = stored;
     if (manifest.format !== 'peft' || manifest.kind !== 'lora') {
       throw new AdapterError(
         'UNSUPPORTED_FEATURE',
@@ -180,26 +184,29 @@ export class AdapterPool {
         { name, kind: manifest.kind, format: manifest.format },
       );
     }
-    const source: FileSource = { readFile: (p) => files.files.get(`peft/${p}`) ?? null };
+    const source: FileSource = { readFile: (p) => files[`${STORE_PEFT_DIR}/${p}`] ?? null };
+    const peftName = `adapter_${this.nextPeftName++}`;
     const before = tf.memory().numBytes;
-    if (this.peft) await loadAdapter(this.peft, source, name);
-    else this.peft = await loadPretrained(this.opts.model, source, { adapterName: name });
-    this.resident.set(name, { refs: pins.refs, lastUsed: ++this.clock, unloadWhenIdle: false, bytes: tf.memory().numBytes - before });
-    this.rememberFiles(name, files);
+    if (this.peft) await loadAdapter(this.peft, source, peftName);
+    else this.peft = await loadPretrained(this.opts.model, source, { adapterName: peftName });
+    this.resident.set(name, { refs: pins.refs, lastUsed: ++this.clock, unloadWhenIdle: false, bytes: tf.memory().numBytes - before, peftName });
+    this.rememberFiles(name, stored);
     this.opts.metrics.adapterLoads.inc();
     this.updateGauges();
   }
 
-  private rememberFiles(name: string, files: StoreAdapter): void {
+  private rememberFiles(name: string, files: StoredAdapter): void {
     if (this.opts.maxCpuLoras <= 0) return;
     this.inMemory.set(name, files);
     while (this.inMemory.size > this.opts.maxCpuLoras) this.inMemory.delete(this.inMemory.keys().next().value as string);
   }
 
   private detach(name: string): void {
-    if (!this.resident.delete(name)) return;
+    const r = this.resident.get(name);
+    if (!r) return;
+    this.resident.delete(name);
     if (this.peft) {
-      this.peft.deleteAdapter(name);
+      this.peft.deleteAdapter(r.peftName);
       if (this.peft.adapterNames().length === 0) this.peft = null; // the model is unwrapped
     }
     this.updateGauges();

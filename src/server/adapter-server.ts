@@ -26,7 +26,7 @@ import { ApiError, toApiError } from './api-error.js';
 import { DecodeEngine } from './decode-engine.js';
 import { ServerMetrics } from './metrics.js';
 import { adapterRequestSchema, completionRequestSchema, parseBody, type CompletionRequest } from './requests.js';
-import { ADAPTER_NAME_PATTERN, listStoreAdapters } from './store-reader.js';
+import { ADAPTER_NAME_PATTERN, FsAdapterStore, type AdapterStore } from '../store/index.js';
 
 /** Options of {@link AdapterServer.start}. */
 export interface AdapterServerOptions {
@@ -36,8 +36,8 @@ export interface AdapterServerOptions {
   vocab: CharVocab;
   /** The name clients use for the base model without an adapter. */
   baseName: string;
-  /** The adapter store directory. */
-  store: string;
+  /** The adapter store: a directory (read with {@link FsAdapterStore}) or any {@link AdapterStore}. */
+  store: string | AdapterStore;
   /** Interface to bind. Default `127.0.0.1` (loopback only). */
   host?: string;
   /** Port; 0 (default) picks a free one. */
@@ -69,6 +69,7 @@ export class AdapterServer {
   readonly engine: DecodeEngine;
   private readonly http: Server;
   private readonly maxBodyBytes: number;
+  private readonly store: AdapterStore;
 
   private constructor(private readonly opts: AdapterServerOptions) {
     for (const [field, v, min] of [
@@ -79,9 +80,10 @@ export class AdapterServer {
       if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new ApiError(500, 'invalid_option', `AdapterServer: ${field} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     }
     opts.model.eval();
+    this.store = typeof opts.store === 'string' ? new FsAdapterStore(opts.store) : opts.store;
     this.pool = new AdapterPool({
       model: opts.model,
-      store: opts.store,
+      store: this.store,
       maxLoras: opts.maxLoras ?? 8,
       maxCpuLoras: opts.maxCpuLoras ?? 32,
       metrics: this.metrics,
@@ -231,7 +233,7 @@ export class AdapterServer {
 
   private async models(): Promise<object> {
     const resident = new Set(this.pool.residentNames());
-    const names = [...new Set([...(await listStoreAdapters(this.opts.store)), ...resident])].sort();
+    const names = [...new Set([...(await this.store.list()).map((m) => m.name), ...resident])].sort();
     const entry = (id: string, parent: string | null) => ({ id, object: 'model', created: 0, owned_by: 'adapterkit', root: this.opts.baseName, parent, loaded: parent === null || resident.has(id) });
     return { object: 'list', data: [entry(this.opts.baseName, null), ...names.filter((n) => n !== this.opts.baseName).map((n) => entry(n, this.opts.baseName))] };
   }

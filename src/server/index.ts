@@ -4,4 +4,3 @@ export { AdapterPool, type AdapterPoolOptions } from './adapter-pool.js';
 export { ApiError } from './api-error.js';
 export { DecodeEngine, type DecodeEngineOptions, type GenerationRequest, type RoutedForward } from './decode-engine.js';
 export { ServerMetrics } from './metrics.js';
-export { listStoreAdapters, readStoreAdapter, type StoreAdapter, type StoreManifest } from './store-reader.js';

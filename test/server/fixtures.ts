@@ -1,18 +1,17 @@
 /**
  * Test fixtures for the server: a tiny character LM saved as a base-model directory, and LoRA
- * adapters written into an adapter store the way the store contract says (manifest with SHA-256 per
- * file, directory renamed into place).
+ * adapters put into an adapter store (the store module writes manifests and renames into place).
  */
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PeftModel } from '../../src/adapters/lora/model.js';
 import { CharVocab } from '../../src/data/vocab.js';
 import { savePretrained } from '../../src/io/peft.js';
 import { saveModelToDir } from '../../src/io/model-checkpoint.js';
 import { CharLM, type CharLMConfig } from '../../src/models/char-lm.js';
 import { manualSeed } from '../../src/rng.js';
+import { FsAdapterStore } from '../../src/store/index.js';
 
 export const TEXT = 'the quick brown fox jumps over the lazy dog. ';
 
@@ -35,10 +34,7 @@ export async function writeBaseModel(dir: string): Promise<void> {
   lm.dispose();
 }
 
-/**
- * Writes LoRA adapter `name` (non-zero B, seeded by `seed`) into `store` in PEFT format, as a hidden
- * sibling renamed into place.
- */
+/** Puts LoRA adapter `name` (non-zero B, seeded by `seed`) into `store` in PEFT format, replacing any. */
 export async function writeStoreAdapter(store: string, name: string, seed: number): Promise<void> {
   manualSeed(seed);
   const lm = new CharLM(tinyConfig());
@@ -46,28 +42,10 @@ export async function writeStoreAdapter(store: string, name: string, seed: numbe
   const files = new Map<string, Uint8Array>();
   await savePretrained(peft, { writeFile: (p, d) => void files.set(`peft/${p}`, typeof d === 'string' ? new TextEncoder().encode(d) : d) });
   peft.dispose();
-  const tmp = join(store, 'adapters', `.${name}.tmp-${process.pid}-${seed}`);
-  const hashes: Record<string, string> = {};
-  for (const [p, d] of files) {
-    await mkdir(dirname(join(tmp, p)), { recursive: true });
-    await writeFile(join(tmp, p), d);
-    hashes[p] = createHash('sha256').update(d).digest('hex');
-  }
-  const manifest = {
-    name,
-    jobId: `job-${name}`,
-    kind: 'lora',
-    format: 'peft',
-    base: { name: 'tiny', config: tinyConfig() },
-    config: { r: 4 },
-    metrics: {},
-    files: hashes,
-    contentHash: createHash('sha256').update(JSON.stringify(hashes)).digest('hex'),
-    createdAt: new Date(0).toISOString(),
-  };
-  await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  await rm(join(store, 'adapters', name), { recursive: true, force: true });
-  await rename(tmp, join(store, 'adapters', name));
+  await new FsAdapterStore(store).put(
+    { name, jobId: `job-${name}`, kind: 'lora', format: 'peft', base: { name: 'tiny', config: tinyConfig() }, config: { r: 4 }, metrics: {}, files: Object.fromEntries(files) },
+    { replace: true },
+  );
 }
 
 /** POSTs JSON (or a raw string) and returns status and parsed body. */

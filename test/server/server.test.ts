@@ -10,6 +10,7 @@ import '../../src/index.js';
 import { tf } from '../../src/backend/tf.js';
 import { loadBaseModel } from '../../src/cli/base-model.js';
 import { AdapterServer, type AdapterServerOptions } from '../../src/server/index.js';
+import { FsAdapterStore } from '../../src/store/index.js';
 import { complete, post, tempDir, writeBaseModel, writeStoreAdapter } from './fixtures.js';
 
 let baseDir: string;
@@ -155,7 +156,8 @@ describe('AdapterServer under load', () => {
       const r = await post(`${server.url}/v1/completions`, { model: 'bad', prompt: 'the', max_tokens: 2 });
       expect(r.status).toBe(422);
       expect(r.json.error.code).toBe('invalid_adapter');
-      expect(r.json.error.message).toContain('SHA-256');
+      expect(r.json.error.message).toContain('sha256');
+      await new FsAdapterStore(store).delete('bad');
       await writeStoreAdapter(store, 'bad', 42);
       await complete(server.url, { model: 'bad', prompt: 'the', max_tokens: 2 });
     } finally {
