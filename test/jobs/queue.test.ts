@@ -3,7 +3,7 @@
  * worker killed mid-job (with its sandboxed child), an invalid job.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,5 +160,21 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
     expect(invalid.state).toBe('failed');
     expect(invalid.attemptsMade).toBe(1);
     expect(invalid.failedReason).toMatch(/no-such-dataset.*neither a built-in dataset \(mobydick, sotu\)/);
+  });
+
+  it('the flow train → evaluate → export writes a PEFT directory after training and evaluation complete', async () => {
+    const out = join(dir, 'exported');
+    const flow = await client.submitFlow({ ...job(50), name: 'flowed', method: { kind: 'lora', r: 2, targetModules: ['q_proj'] } }, out, { attempts: 2, backoffMs: 500 });
+    await waitFor('the flow to finish', async () => ['completed', 'failed'].includes((await client.status(flow.export))!.state), 120_000);
+    const exp = (await client.status(flow.export))!;
+    expect(exp.state, exp.failedReason).toBe('completed');
+    expect((await client.status(flow.train))!.state).toBe('completed');
+    const evaluated = (await client.status(flow.evaluate))!.returnValue as { heldOutBpc: number; baseHeldOutBpc: number };
+    expect(evaluated.heldOutBpc).toBeGreaterThan(0);
+    expect(evaluated.baseHeldOutBpc).toBeGreaterThan(0);
+    expect((await readdir(out)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // The exported files are the stored, verified ones.
+    const { files } = await store.get('flowed');
+    expect(new Uint8Array(await readFile(join(out, 'adapter_model.safetensors')))).toEqual(files['peft/adapter_model.safetensors']);
   });
 });
