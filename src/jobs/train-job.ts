@@ -6,9 +6,9 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import '../adapters/builtins.js'; // the adapter kinds a job may attach or load
 import { AdapterError } from '../errors.js';
-import { saveAdapters } from '../io/adapter-file.js';
-import { loadAdapters } from '../io/adapter-file.js';
+import { loadAdapters, saveAdapters } from '../io/adapter-file.js';
 import { loadPretrained, peftFiles } from '../io/peft.js';
 import type { AdapterStore, PutResult } from '../store/adapter-store.js';
 import { STORE_ADAPTER_FILE, STORE_PEFT_DIR, type AdapterManifest } from '../store/manifest.js';
