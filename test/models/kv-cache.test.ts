@@ -100,6 +100,25 @@ describe('CharLM key/value cache', () => {
     caches.forEach((c) => c.dispose());
   });
 
+  it('with frozen adapters (as a server loads them) the kept weight stack gives the per-row result and follows reassigned weights', () => {
+    const lm = makeLm();
+    const peft = withLora(lm, ['a', 'b']);
+    for (const [k, p] of lm.namedParameters()) if (k.includes('lora_')) p.trainable = false;
+    const ids = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32');
+    const rowAlone = (name: string, r: number) =>
+      tf.tidy(() => Array.from((peft.forward(tf.slice(ids, r, 1), { adapterNames: [name] }) as Tensor).dataSync()));
+    const check = () => {
+      const both = tf.tidy(() => Array.from((peft.forward(ids, { adapterNames: ['a', 'b'] }) as Tensor).dataSync()));
+      const expected = [...rowAlone('a', 0), ...rowAlone('b', 1)];
+      both.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 4));
+    };
+    check();
+    const [, bWeight] = lm.namedParameters().find(([k]) => k.endsWith('q_proj.lora_B.b.weight'))!;
+    bWeight.assign(tf.mul(bWeight, 3)); // a changed frozen weight invalidates the kept stack
+    check();
+    ids.dispose();
+  });
+
   it('the context size is enforced, training mode refused, and the cache is untouched by a failed step', () => {
     const lm = makeLm();
     const cache = lm.newCache();
