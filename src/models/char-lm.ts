@@ -29,6 +29,9 @@ export interface CharLMConfig extends AdapterModelConfig {
   vocab?: CharVocabJSON;
 }
 
+/** Adapter types whose output at a position depends on other positions: not usable with a key/value cache. */
+const SEQUENCE_MIXING_ADAPTERS = ['multiHeadAttention', 'relPositionMultiHeadAttention', 'transformerMultiHeadAttention', 'positionalEncoding', 'relPositionalEncoding'];
+
 /** The model name stored in {@link CharLMConfig.model}. */
 export const CHAR_LM = 'char-lm';
 
@@ -114,6 +117,13 @@ export class CharLM extends withAdapterModel(CharLMBase) {
       () => `CharLM.forward (cached): expected int32 ids [${caches.length}, T ≥ 1] (one row per cache), got ${ids instanceof tf.Tensor ? `${ids.dtype} ${fmtShape(ids.shape)}` : typeof ids}`,
     );
     check(!this.training, 'UNSUPPORTED_FEATURE', () => 'CharLM.forward (cached): key/value caching is for inference; call eval() first');
+    const mixing = this.getEnabledAdapters().filter((n) => SEQUENCE_MIXING_ADAPTERS.includes(String((this.cfg.adapters?.[n] as { type?: unknown } | undefined)?.type)));
+    check(
+      mixing.length === 0,
+      'UNSUPPORTED_FEATURE',
+      () => `CharLM.forward (cached): adapter(s) ${mixing.join(', ')} mix positions (attention or positional adapters) and cannot run one position at a time; disable them or generate with { cache: false }`,
+      () => ({ adapters: mixing }),
+    );
     const t = ids.shape[1]!;
     const longest = Math.max(...caches.map((c) => c.length));
     check(
@@ -136,7 +146,8 @@ export class CharLM extends withAdapterModel(CharLMBase) {
    * Samples `length` characters after `prompt` (ids), one at a time, from the softmax at
    * `temperature`, using the last `maxLen` characters as context.
    *
-   * With `cache` (default true) the prompt is encoded once and each new character costs one
+   * With `cache` (default: true unless an enabled attention or positional adapter mixes positions,
+   * which a cache cannot run one position at a time) the prompt is encoded once and each new character costs one
    * position's forward (a key/value cache), giving the same characters as the uncached path from the
    * same RNG. Once prompt plus output exceed `maxLen`, the context slides: every position shifts, so
    * cached keys no longer apply, and each further character is computed from the last `maxLen`
@@ -147,7 +158,14 @@ export class CharLM extends withAdapterModel(CharLMBase) {
     const temperature = opts.temperature ?? 1;
     const rng = opts.rng ?? getRng();
     const out = Array.from(prompt);
-    const cache = opts.cache === false ? null : this.newCache();
+    const mixing = this.getEnabledAdapters().some((n) => SEQUENCE_MIXING_ADAPTERS.includes(String((this.cfg.adapters?.[n] as { type?: unknown } | undefined)?.type)));
+    check(
+      !(opts.cache === true && mixing),
+      'UNSUPPORTED_FEATURE',
+      () => 'CharLM.generate: cache: true, but an enabled attention or positional adapter mixes positions; use cache: false',
+    );
+    // By default the cache is used unless such an adapter is enabled (then every step sees the whole window).
+    const cache = opts.cache === false || mixing ? null : this.newCache();
     try {
       return this.inEvalMode(() => {
         for (let i = 0; i < length; i++) {

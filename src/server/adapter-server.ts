@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CharVocab } from '../data/vocab.js';
+import { check } from '../errors.js';
 import type { CharLM } from '../models/char-lm.js';
 import { AdapterPool } from './adapter-pool.js';
 import { ApiError, toApiError } from './api-error.js';
@@ -77,7 +78,7 @@ export class AdapterServer {
       ['maxCpuLoras', opts.maxCpuLoras, 0],
       ['maxBatch', opts.maxBatch, 1],
     ] as const) {
-      if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new ApiError(500, 'invalid_option', `AdapterServer: ${field} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+      check(v === undefined || (Number.isInteger(v) && v >= min), 'INVALID_CONFIG', () => `AdapterServer: ${field} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`, () => ({ field, value: v }));
     }
     opts.model.eval();
     this.store = typeof opts.store === 'string' ? new FsAdapterStore(opts.store) : opts.store;

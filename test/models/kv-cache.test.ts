@@ -119,6 +119,21 @@ describe('CharLM key/value cache', () => {
     ids.dispose();
   });
 
+  it('a position-wise linear adapter works with the cache; an attention adapter is refused by the cached forward and generate falls back to the whole window', () => {
+    const lm = makeLm();
+    lm.addAdapter('lin', { type: 'linear', inFeatures: CFG.dModel, dim: 8 });
+    for (const [k, p] of lm.namedParameters()) if (k.includes('lin')) p.assign(tf.randomNormal(p.shape, 0, 0.3, 'float32', 5));
+    const a = lm.generate(prompt, 10, { rng: createRng(4) });
+    expect(Array.from(a)).toEqual(Array.from(lm.generate(prompt, 10, { rng: createRng(4), cache: false })));
+    lm.addAdapter('att', { type: 'transformerMultiHeadAttention', hiddenSize: CFG.dModel, numAttentionHeads: 2 });
+    const cache = lm.newCache();
+    const err = thrown(() => lm.forward({ ids: tf.tensor2d([1, 2], [1, 2], 'int32'), caches: [cache] }));
+    expect(err.code).toBe('UNSUPPORTED_FEATURE');
+    expect(err.message).toContain('att');
+    expect(Array.from(lm.generate(prompt, 6, { rng: createRng(4) }))).toEqual(Array.from(lm.generate(prompt, 6, { rng: createRng(4), cache: false })));
+    expect(thrown(() => lm.generate(prompt, 2, { cache: true })).code).toBe('UNSUPPORTED_FEATURE');
+  });
+
   it('the context size is enforced, training mode refused, and the cache is untouched by a failed step', () => {
     const lm = makeLm();
     const cache = lm.newCache();
