@@ -6,6 +6,7 @@
  * - full fine-tuning vs LinearAdapter-only vs LoRA-only steps (AdamW);
  * - inference with disabled adapters vs the same model without adapters;
  * - per-sample routing of 8 LoRA adapters in one batch (bench/routing.ts);
+ * - per-token cost of key/value-cached decoding at prefix 120 vs 8 (bench/kv-cache.ts);
  * - the same model's step in PyTorch on this CPU when Debian's python3-torch is importable;
  * - with native kernels active: the full step with 1 and 2 BLAS threads, and on plain wasm;
  * - `--profile`: each kernel's share of one full step and the matMuls' GFLOP/s.
@@ -22,6 +23,7 @@ import { CharLM, type CharLMConfig } from '../src/models/char-lm.js';
 import { manualSeed } from '../src/rng.js';
 import { AdamW } from '../src/train/adamw.js';
 import { crossEntropy } from '../src/train/losses.js';
+import { benchKvCache } from './kv-cache.js';
 import { benchRouting } from './routing.js';
 
 const CFG: CharLMConfig = { vocabSize: 96, dModel: 256, numLayers: 4, nHead: 4, dFF: 1024, maxLen: 128 };
@@ -260,6 +262,7 @@ loraModel.dispose();
 
 const inference = disabledOverhead();
 const routing = await benchRouting();
+const kvCache = await benchKvCache();
 const torch = torchStep();
 
 const tokens = BATCH * CFG.maxLen;
@@ -290,6 +293,8 @@ const results = {
   disabledAdapterInferenceMs: inference.disabledMs,
   disabledAdapterInferenceOverhead: inference.overhead,
   routing,
+  kvCachePerTokenRatio: kvCache.kvCachePerTokenRatio,
+  kvCache,
   torchFullStepMs: torch?.fullStepMs ?? null,
   torchAdapterStepMs: torch?.adapterStepMs ?? null,
   torchThreads: torch?.threads ?? null,
@@ -311,6 +316,7 @@ if (native.active) {
 console.log(`training step: full ${ms(fullStepMs)}, LinearAdapter ${ms(adapterStepMs)} (${results.adapterStepVsFull.toFixed(2)}× full), LoRA ${ms(loraStepMs)} (${results.loraStepVsFull.toFixed(2)}× full)`);
 console.log(`inference: no adapters ${ms(inference.plainMs)}, disabled adapters ${ms(inference.disabledMs)} (overhead ${(100 * inference.overhead).toFixed(2)} %)`);
 console.log(`routing 8 LoRA adapters per row: ${ms(routing.perSampleMs)} = ${routing.perSampleVsSingle.toFixed(2)}× one adapter, ${routing.perSampleVsSubBatches.toFixed(2)}× 8 sub-batches in turn`);
+console.log(`key/value cache: ${kvCache.perTokenMsAtPrefix8.toFixed(1)} ms/token at prefix 8, ${kvCache.perTokenMsAtPrefix120.toFixed(1)} at prefix 120 (ratio ${kvCache.kvCachePerTokenRatio.toFixed(2)}); uncached ${ms(kvCache.uncachedPerTokenMsAtPrefix120)} at 120`);
 if (torch) {
   console.log(`PyTorch ${torch.threads} thread(s), BLAS ${torch.blas}: full ${ms(torch.fullStepMs)}, adapter ${ms(torch.adapterStepMs)}; adapterkit/PyTorch full ${results.fullStepVsTorch!.toFixed(2)}×, adapter ${results.adapterStepVsTorch!.toFixed(2)}×`);
 } else {

@@ -13,8 +13,10 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { cancelCommand, resultsCommand, statusCommand, submitCommand, workerCommand } from './commands/jobs.js';
 import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { serveCommand } from './commands/serve.js';
 import { spamCommand } from './commands/spam.js';
 import { sweepCommand } from './commands/sweep.js';
 import { installSignalHandlers, Interrupted, signalExitCode } from './interrupt.js';
@@ -41,6 +43,12 @@ export function buildProgram(): Command {
     exportCommand(),
     sweepCommand(),
     spamCommand(),
+    workerCommand(),
+    submitCommand(),
+    statusCommand(),
+    resultsCommand(),
+    cancelCommand(),
+    serveCommand(),
   ]) {
     program.addCommand(c);
   }

@@ -20,6 +20,8 @@ export {
   type MlpClassifierConfig,
 } from './mlp-classifier.js';
 export { sinusoidTable } from './positions.js';
+export { SequenceCache, isCachedInput, type CachedInput } from './kv-cache.js';
+export { argMax, drawToken, nextTokenProbs, sampleIndex } from './sampling.js';
 export {
   MODEL_NAMES,
   buildModel,

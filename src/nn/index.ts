@@ -42,3 +42,4 @@ export {
   type TransformerForwardOptions,
   type TransformerStackOptions,
 } from './transformer.js';
+export { selfAttentionWithPast, type AttentionStep, type PastKeyValues } from './kv-attention.js';

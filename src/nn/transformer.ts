@@ -7,6 +7,7 @@ import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { activationFn } from './activations.js';
 import { causalMask, MultiHeadAttention, paddingMaskToAdditive } from './attention.js';
+import { selfAttentionWithPast, type PastKeyValues } from './kv-attention.js';
 import { dropout, Dropout, LayerNorm, Linear, Sequential } from './layers.js';
 import { fmtShape, Module } from './module.js';
 
@@ -145,6 +146,28 @@ export abstract class TransformerBlock extends Module {
       h = this.crossAttention(h, opts);
       const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
       return this.adapterPoint('post', tf.add(h, drop.forward(f) as Tensor), ctx);
+    });
+  }
+
+  /**
+   * One incremental (key/value-cached) step in eval mode: `x [B, T, dModel]` holds only the new
+   * positions, `past` the keys/values of earlier ones and `mask` the additive `[B, 1, T, P + T]` mask
+   * (see {@link selfAttentionWithPast}). Returns the block output and the new positions' keys and
+   * values. Adapters run at both points with an empty context (no attention mask), which is exact
+   * for position-wise adapters.
+   */
+  forwardWithPast(x: Tensor, past: PastKeyValues | null, mask: Tensor | null): { y: Tensor; k: Tensor; v: Tensor } {
+    check(
+      x.rank === 3 && x.shape[2] === this.dModel,
+      'INVALID_INPUT',
+      () => `${this.typeName}: input must have shape [B, T, ${this.dModel}], got ${fmtShape(x.shape)}`,
+    );
+    return tf.tidy(() => {
+      const n1 = this.getChild('norm1')!.forward(x) as Tensor;
+      const a = selfAttentionWithPast(this.getChild('self_attn') as MultiHeadAttention, n1, past, mask);
+      const h = this.adapterPoint('mha', tf.add(x, a.out), {});
+      const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
+      return { y: this.adapterPoint('post', tf.add(h, f), {}), k: a.k, v: a.v };
     });
   }
 

@@ -3,7 +3,7 @@
  * wrapped layer's variables under their original keys and adds per-adapter low-rank factors.
  */
 import { tf, type Tensor } from '../../backend/tf.js';
-import { embeddingLookup, matMulWeightT, permuteRows } from '../../backend/kernels.js';
+import { embeddingLookup, matMul, matMulWeightT, permuteRows } from '../../backend/kernels.js';
 import { AdapterError, check } from '../../errors.js';
 import { normal, uniform } from '../../nn/init.js';
 import { Dropout, Embedding, Linear, ModuleDict, linear } from '../../nn/layers.js';
@@ -61,6 +61,16 @@ function doraWeightNorm(w: Tensor, b: Tensor, a: Tensor, scaling: number, fanInF
   return f(w, b, a);
 }
 
+/** Stacked frozen adapter weights of a {@link LoraLinear} (kept tensors, owned by the layer). */
+interface FrozenStack {
+  key: unknown[];
+  names: string[];
+  rMax: number;
+  a: Tensor;
+  b: Tensor;
+  bias: Tensor | null;
+}
+
 /**
  * LoRA on a {@link Linear}: `y = base(x) + Σₐ sₐ·Bₐ(Aₐ(Dropoutₐ(x)))` over the running adapters
  * (summed on the same input, insertion order; merged adapters skipped).
@@ -96,6 +106,8 @@ export class LoraLinear extends LinearTunerLayer {
   /** Per-adapter rank, alpha, scaling and flags, in insertion order. */
   readonly info = new Map<string, LoraAdapterInfo>();
   private readonly doraFactors = new Map<string, Tensor>();
+  /** Stacked weights of every held frozen plain adapter, for per-sample inference; see {@link frozenStack}. */
+  private stackCache: FrozenStack | null = null;
 
   constructor(options: { base: Linear; fanInFanOut?: boolean }) {
     super(options);
@@ -152,6 +164,7 @@ export class LoraLinear extends LinearTunerLayer {
   }
 
   override removeAdapter(name: string): void {
+    this.clearStackCache();
     this.lora_A.delete(name)?.dispose();
     this.lora_B.delete(name)?.dispose();
     this.lora_dropout.delete(name);
@@ -201,8 +214,53 @@ export class LoraLinear extends LinearTunerLayer {
     return parts.length === 1 ? parts[0]! : tf.add(parts[0]!, parts[1]!);
   }
 
+  /**
+   * `Aᵀ` and `(s·B)ᵀ` (and scaled biases) of every held plain adapter, stacked and flattened
+   * `[K, in·rmax]` / `[K, rmax·out]`, kept between calls while none of them is trainable and none
+   * was reassigned (the cache key is the weights' data ids) — what a server decoding step by step
+   * with frozen adapters needs, instead of re-stacking them at every step. Null when some held plain
+   * adapter is trainable: then gradients must flow through the stacking.
+   */
+  private frozenStack(): FrozenStack | null {
+    const names = this.heldAdapters().filter((n) => !this.info.get(n)!.useDora);
+    const parts = names.map((n) => [this.lora_A.get(n)!.weight, this.lora_B.get(n)!.weight, this.lora_B.get(n)!.bias] as const);
+    if (parts.some((ws) => ws.some((w) => w !== null && w.trainable))) return null;
+    const key: unknown[] = parts.flatMap(([a, b, bias], i) => [a.dataId, b.dataId, bias?.dataId, this.info.get(names[i]!)!.scaling]);
+    const hit = this.stackCache;
+    if (hit && hit.key.length === key.length && hit.key.every((k, i) => k === key[i])) return hit;
+    this.clearStackCache();
+    const rMax = Math.max(...names.map((n) => this.info.get(n)!.r));
+    const outF = this.outFeatures;
+    const kept = tf.tidy(() => {
+      const flat = (ts: Tensor[]) => tf.reshape(tf.stack(ts), [ts.length, -1]);
+      const a = flat(names.map((n) => padCols(tf.transpose(this.lora_A.get(n)!.weight), rMax)));
+      const b = flat(names.map((n) => padRows(tf.transpose(tf.mul(this.lora_B.get(n)!.weight, this.info.get(n)!.scaling)), rMax)));
+      const bias = parts.some(([, , bi]) => bi)
+        ? flat(names.map((n) => {
+            const bi = this.lora_B.get(n)!.bias;
+            return bi ? tf.mul(bi, this.info.get(n)!.scaling) : tf.zeros([outF]);
+          }))
+        : null;
+      // Kept: this may run inside a caller's tidy, which must not free the cache.
+      return (bias ? [a, b, bias] : [a, b]).map((t) => tf.keep(t));
+    }) as Tensor[];
+    this.stackCache = { key, names, rMax, a: kept[0]!, b: kept[1]!, bias: kept[2] ?? null };
+    return this.stackCache;
+  }
+
+  private clearStackCache(): void {
+    const c = this.stackCache;
+    if (!c) return;
+    c.a.dispose();
+    c.b.dispose();
+    c.bias?.dispose();
+    this.stackCache = null;
+  }
+
   /** One-pass delta of the plain adapters `names`; `rowIdx[b]` indexes `names` (−1 = none). */
   private gatherDelta(x: Tensor, names: string[], rowIdx: number[]): Tensor {
+    const stack = this.frozenStack();
+    if (stack) return this.stackedDelta(x, stack, rowIdx.map((i) => (i < 0 ? -1 : stack.names.indexOf(names[i]!))));
     return tf.tidy(() => {
       const k = names.length;
       const b = x.shape[0]!;
@@ -227,6 +285,21 @@ export class LoraLinear extends LinearTunerLayer {
         });
         delta = tf.add(delta, tf.reshape(selectPerRow(sel, biases), [b, 1, outF]));
       }
+      return tf.reshape(delta, [...x.shape.slice(0, -1), outF]);
+    });
+  }
+
+  /** The one-pass delta from a {@link frozenStack}; `rowIdx[b]` indexes `stack.names` (−1 = none). Inference only. */
+  private stackedDelta(x: Tensor, stack: FrozenStack, rowIdx: number[]): Tensor {
+    return tf.tidy(() => {
+      const k = stack.names.length;
+      const b = x.shape[0]!;
+      const outF = this.outFeatures;
+      const sel = rowSelection(rowIdx.map((i) => (i < 0 ? k : i)), k);
+      const x3 = tf.reshape(x, [b, -1, this.inFeatures]);
+      const h = batchedMatMul(x3, tf.reshape(matMul(sel, stack.a), [b, this.inFeatures, stack.rMax]));
+      let delta = batchedMatMul(h, tf.reshape(matMul(sel, stack.b), [b, stack.rMax, outF]));
+      if (stack.bias) delta = tf.add(delta, tf.reshape(matMul(sel, stack.bias), [b, 1, outF]));
       return tf.reshape(delta, [...x.shape.slice(0, -1), outF]);
     });
   }
@@ -330,6 +403,7 @@ export class LoraLinear extends LinearTunerLayer {
   }
 
   override dispose(): void {
+    this.clearStackCache();
     for (const f of this.doraFactors.values()) f.dispose();
     this.doraFactors.clear();
     super.dispose();

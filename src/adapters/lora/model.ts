@@ -507,7 +507,9 @@ export class PeftModel extends Module {
 
   /** Per-sample selection (SPEC §4.5); see {@link forward}. */
   private forwardPerSample(input: unknown, selection: readonly string[]): any {
-    const merged = this.adapterNames().filter((n) => this.isMerged(n));
+    // One walk of the tree (not one per adapter): this runs on every decoding step of a server.
+    const mergedSet = new Set(this.tunerLayers().flatMap((l) => l.mergedAdapters));
+    const merged = this.adapterNames().filter((n) => mergedSet.has(n));
     check(
       merged.length === 0,
       'BATCH_SELECTION',
