@@ -30,11 +30,12 @@ async function externalImportsOf(entry: string): Promise<string[]> {
 const isNodeBuiltin = (p: string) => p.startsWith('node:') || builtinModules.includes(p);
 
 describe('the core entry is browser-safe', () => {
-  it('src/index.ts reaches no Node module and only TensorFlow.js and zod; src/node.ts adds Node and the datasets', async () => {
+  it('src/index.ts reaches no Node module and only TensorFlow.js, zod and re2js (linear-time patterns); src/node.ts adds Node and the datasets', async () => {
     expect(await externalImportsOf('src/index.ts')).toEqual([
       '@tensorflow/tfjs',
       '@tensorflow/tfjs-backend-wasm',
       '@tensorflow/tfjs-core',
+      're2js',
       'zod',
     ]);
     const node = await externalImportsOf('src/node.ts');
@@ -43,6 +44,7 @@ describe('the core entry is browser-safe', () => {
       '@tensorflow/tfjs',
       '@tensorflow/tfjs-backend-wasm',
       '@tensorflow/tfjs-core',
+      're2js',
       'zod',
     ]);
   });

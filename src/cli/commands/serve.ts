@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { AdapterServer } from '../../server/adapter-server.js';
 import { nonNegativeInt, positiveInt } from '../args.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
+import { stoppableTask } from '../interrupt.js';
 
 /** `adapterkit serve`: the multi-adapter completions server over an adapter store. */
 export function serveCommand(): Command {
@@ -30,10 +31,15 @@ export function serveCommand(): Command {
         maxBatch: o.maxBatch,
       });
       console.log(`serving on ${server.url} (base '${o.baseName ?? basename(resolve(dir))}', store ${resolve(o.store)})`);
-      await new Promise<void>((done) => {
-        const stop = () => void server.close().then(done);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      // A stoppable task: the first Ctrl-C or SIGTERM closes the server (requests in flight finish) and
+      // the command ends normally; a second one exits at once.
+      await stoppableTask(
+        () =>
+          new Promise<void>((done) => {
+            const stop = () => void server.close().then(done);
+            process.once('SIGINT', stop);
+            process.once('SIGTERM', stop);
+          }),
+      );
     });
 }
