@@ -1,3 +1,4 @@
+/* global process, console -- a Node script run by npm at install */
 /**
  * `npm install` / `npm ci` step: compiles the optional native kernels (native/binding.gyp) with the
  * system C compiler, node-gyp (shipped with npm) and the headers of the Node that runs the install.
