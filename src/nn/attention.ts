@@ -240,28 +240,35 @@ export class MultiHeadAttention extends Module {
     this.checkInputs(query, key, value);
     const [b, t1] = query.shape as [number, number, number];
     const t2 = key.shape[1]!;
-    const h = this.nHead;
-    const dk = this.headDim;
     return tf.tidy(() => {
       const bias = this.additiveMask(b, t1, t2, opts);
-      const q = tf.mul(this.q_proj.forward(query) as Tensor, 1 / Math.sqrt(dk));
+      const q = tf.mul(this.q_proj.forward(query) as Tensor, 1 / Math.sqrt(this.headDim));
       const k = this.k_proj.forward(key) as Tensor;
       const v = this.v_proj.forward(value) as Tensor;
-      // [B, T, D] → [B·H, T, dk]; keys go straight to [B·H, dk, T2] with one transpose.
-      const qh = tf.reshape(tf.transpose(tf.reshape(q, [b, t1, h, dk]), [0, 2, 1, 3]), [b * h, t1, dk]);
-      const kt = tf.reshape(tf.transpose(tf.reshape(k, [b, t2, h, dk]), [0, 2, 3, 1]), [b * h, dk, t2]);
-      const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, t2, h, dk]), [0, 2, 1, 3]), [b * h, t2, dk]);
-      let scores = batchedMatMul(qh, kt);
-      if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t1, t2]), bias), [b * h, t1, t2]);
-      const probs = dropoutFn(tf.softmax(scores), this.dropoutP, this.training, this.rng);
-      const ctx = batchedMatMul(probs, vh);
-      const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [
-        b,
-        t1,
-        this.dModel,
-      ]);
-      return this.out_proj.forward(merged) as Tensor;
+      return this.attend(q, k, v, bias);
     });
+  }
+
+  /**
+   * `softmax(q·kᵀ + bias)·v` over the heads, then `out_proj`: `q [B, T1, D]` (already scaled by
+   * 1/√dk), `k`, `v [B, T2, D]` (projected), `bias` additive and broadcasting to `[B, H, T1, T2]`, or
+   * null. Shared by {@link forward} and the key/value-cached step (`kv-attention.ts`).
+   */
+  attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
+    const [b, t1] = q.shape as [number, number, number];
+    const t2 = k.shape[1]!;
+    const h = this.nHead;
+    const dk = this.headDim;
+    // [B, T, D] → [B·H, T, dk]; keys go straight to [B·H, dk, T2] with one transpose.
+    const qh = tf.reshape(tf.transpose(tf.reshape(q, [b, t1, h, dk]), [0, 2, 1, 3]), [b * h, t1, dk]);
+    const kt = tf.reshape(tf.transpose(tf.reshape(k, [b, t2, h, dk]), [0, 2, 3, 1]), [b * h, dk, t2]);
+    const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, t2, h, dk]), [0, 2, 1, 3]), [b * h, t2, dk]);
+    let scores = batchedMatMul(qh, kt);
+    if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t1, t2]), bias), [b * h, t1, t2]);
+    const probs = dropoutFn(tf.softmax(scores), this.dropoutP, this.training, this.rng);
+    const ctx = batchedMatMul(probs, vh);
+    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [b, t1, this.dModel]);
+    return this.out_proj.forward(merged) as Tensor;
   }
 
   private checkInputs(query: Tensor, key: Tensor, value: Tensor): void {

@@ -4,7 +4,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
-import { batchedMatMul, type MultiHeadAttention } from './attention.js';
+import type { MultiHeadAttention } from './attention.js';
 import { fmtShape } from './module.js';
 
 /** Keys and values of earlier positions, as the projections returned them (heads not yet split). */
@@ -31,8 +31,8 @@ export interface AttentionStep {
  * keys; null means every key is visible. The caller builds it (causality among the new positions,
  * padding of shorter rows in the past).
  *
- * The arithmetic is the one of {@link MultiHeadAttention.forward}: queries scaled by 1/√dk, the
- * projections looked up by name (so LoRA wrappers run), heads split the same way.
+ * The projections are looked up by name (so LoRA wrappers run) and the attention itself is
+ * {@link MultiHeadAttention.attend}, the same code {@link MultiHeadAttention.forward} runs.
  */
 export function selfAttentionWithPast(
   mha: MultiHeadAttention,
@@ -40,7 +40,7 @@ export function selfAttentionWithPast(
   past: PastKeyValues | null,
   mask: Tensor | null,
 ): AttentionStep {
-  const [b, t, d] = x.shape as [number, number, number];
+  const [b, , d] = x.shape as [number, number, number];
   check(x.rank === 3 && d === mha.dModel, 'INVALID_INPUT', () => `selfAttentionWithPast: x must be [B, T, ${mha.dModel}], got ${fmtShape(x.shape)}`);
   if (past) {
     check(
@@ -49,22 +49,12 @@ export function selfAttentionWithPast(
       () => `selfAttentionWithPast: past keys and values must both be [${b}, P, ${d}], got ${fmtShape(past.k.shape)} and ${fmtShape(past.v.shape)}`,
     );
   }
-  const h = mha.nHead;
-  const dk = mha.headDim;
   return tf.tidy(() => {
-    const q = tf.mul(mha.q_proj.forward(x) as Tensor, 1 / Math.sqrt(dk));
+    const q = tf.mul(mha.q_proj.forward(x) as Tensor, 1 / Math.sqrt(mha.headDim));
     const kNew = mha.k_proj.forward(x) as Tensor;
     const vNew = mha.v_proj.forward(x) as Tensor;
     const k = past ? tf.concat([past.k, kNew], 1) : kNew;
     const v = past ? tf.concat([past.v, vNew], 1) : vNew;
-    const t2 = k.shape[1]!;
-    const qh = tf.reshape(tf.transpose(tf.reshape(q, [b, t, h, dk]), [0, 2, 1, 3]), [b * h, t, dk]);
-    const kt = tf.reshape(tf.transpose(tf.reshape(k, [b, t2, h, dk]), [0, 2, 3, 1]), [b * h, dk, t2]);
-    const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, t2, h, dk]), [0, 2, 1, 3]), [b * h, t2, dk]);
-    let scores = batchedMatMul(qh, kt);
-    if (mask) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t, t2]), mask), [b * h, t, t2]);
-    const ctx = batchedMatMul(tf.softmax(scores), vh);
-    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t, dk]), [0, 2, 1, 3]), [b, t, d]);
-    return { out: mha.out_proj.forward(merged) as Tensor, k: kNew, v: vNew };
+    return { out: mha.attend(q, k, v, mask), k: kNew, v: vNew };
   });
 }
