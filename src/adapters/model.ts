@@ -35,14 +35,13 @@ function newModelGuid(): string {
   return `model-${++guidCounter}-${rand}`;
 }
 
-/** The module at dotted `path` below `root`, or undefined. */
+/**
+ * The module at dotted `path` below `root`, or undefined (also for `''`).
+ *
+ * Prefer `root.getSubmodule(path)`, the `Module` method (which returns `root` for `''`).
+ */
 export function getSubmodule(root: Module, path: string): Module | undefined {
-  let m: Module | undefined = root;
-  for (const part of path.split('.')) {
-    m = m?.getChild(part);
-    if (!m) return undefined;
-  }
-  return m;
+  return path === '' ? undefined : root.getSubmodule(path);
 }
 
 const warnedModules = new WeakMap<Module, Set<string>>();

@@ -5,8 +5,8 @@ import type { Variable } from '../backend/tf.js';
 import type { Module } from '../nn/module.js';
 import { isAdapterHost } from './host-brand.js';
 import type { AdapterHostModule } from './host.js';
-import { ModulesToSaveWrapper } from './lora/modules-to-save.js';
-import { BaseTunerLayer } from './lora/tuner-layer.js';
+import { ModulesToSaveWrapper } from './tuners/modules-to-save.js';
+import { BaseTunerLayer } from './tuners/tuner-layer.js';
 
 /** What {@link trainableParameterReport} returns. */
 export interface TrainableParameterReport {

@@ -9,8 +9,8 @@
  */
 import type { Ia3Config, NormalizedIa3Config } from '../adapters/ia3/config.js';
 import type { LoraConfig, NormalizedLoraConfig } from '../adapters/lora/config.js';
-import type { ModelTargetHints } from '../adapters/lora/targets.js';
-import type { NormalizedWrapperConfig, WrapperConfig } from '../adapters/lora/wrapper-kinds.js';
+import type { ModelTargetHints } from '../adapters/tuners/targets.js';
+import type { NormalizedWrapperConfig, WrapperConfig } from '../adapters/tuners/registry.js';
 import { AdapterError, check, describeValue, isPlainObject } from '../errors.js';
 import { logger } from '../logger.js';
 import type { Module } from '../nn/module.js';

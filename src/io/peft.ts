@@ -15,7 +15,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { libraryFrozen } from '../adapters/host.js';
-import { PeftModel, peftModelOf } from '../adapters/lora/model.js';
+import { PeftModel, peftModelOf } from '../adapters/tuners/peft-model.js';
 import type { LoadPeftTensorsResult } from '../adapters/lora/peft-tensors.js';
 import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
 import { BatchNorm } from '../nn/layers.js';
@@ -597,7 +597,7 @@ export async function savePretrained(
 
 // ---- methods on PeftModel ----
 
-declare module '../adapters/lora/model.js' {
+declare module '../adapters/tuners/peft-model.js' {
   interface PeftModel {
     /** See {@link savePretrained} (installed by the io layer). */
     savePretrained(target: string | FileSink, opts?: SavePretrainedOptions): Promise<void>;

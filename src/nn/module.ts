@@ -141,6 +141,53 @@ export class Module {
     this._modules.set(name, module);
   }
 
+  /**
+   * The module at dotted `path` below this one (`''` is this module), or undefined (what PyTorch
+   * calls `get_submodule`, which throws instead).
+   *
+   * @example
+   * ```ts
+   * model.getSubmodule('model.layers.0.self_attn.q_proj'); // the Linear there
+   * ```
+   */
+  getSubmodule(path: string): Module | undefined {
+    if (path === '') return this;
+    let m: Module | undefined = this;
+    for (const part of path.split('.')) {
+      m = m?.getChild(part);
+      if (!m) return undefined;
+    }
+    return m;
+  }
+
+  /**
+   * Puts `module` at dotted `path` in place of the module there (same position in iteration order)
+   * and returns the replaced module (not disposed). No module at `path`, or at its parent →
+   * `MISSING_SUBMODULE`. What PyTorch calls `set_submodule`.
+   *
+   * Own fields of the parent that held the old module (`fc = this.registerModule('fc', …)`, or an
+   * array of children) are rebound too: in PyTorch the attribute is the registry, here a field and
+   * the registry are two references, and forwards read the field.
+   */
+  setSubmodule(path: string, module: Module): Module {
+    const i = path.lastIndexOf('.');
+    const parentPath = i < 0 ? '' : path.slice(0, i);
+    const name = path.slice(i + 1);
+    const parent = this.getSubmodule(parentPath);
+    check(parent, 'MISSING_SUBMODULE', () => `no module at '${parentPath}' (parent of '${path}')`);
+    const old = parent.getChild(name);
+    check(old, 'MISSING_SUBMODULE', () => `no module at '${path}'`);
+    parent.replaceModule(name, module);
+    const fields = parent as unknown as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      if (key === '_modules' || key === '_parameters' || key === '_buffers') continue;
+      const v = fields[key];
+      if (v === old) fields[key] = module;
+      else if (Array.isArray(v) && v.includes(old)) fields[key] = v.map((e) => (e === old ? module : e));
+    }
+    return old;
+  }
+
   /** Removes parameter `name` registered directly on this module and returns it (not disposed). */
   removeParameter(name: string): Variable | undefined {
     const v = this._parameters.get(name);

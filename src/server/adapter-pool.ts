@@ -13,7 +13,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { AdapterError } from '../errors.js';
-import type { PeftModel } from '../adapters/lora/model.js';
+import type { PeftModel } from '../adapters/tuners/peft-model.js';
 import { loadAdapter, loadPretrained, type FileSource } from '../io/peft.js';
 import type { CharLM } from '../models/char-lm.js';
 import type { CachedInput } from '../models/kv-cache.js';

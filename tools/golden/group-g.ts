@@ -27,7 +27,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf, type Tensor } from '../../src/backend/tf.js';
-import type { PeftModel } from '../../src/adapters/lora/model.js';
+import type { PeftModel } from '../../src/adapters/tuners/peft-model.js';
 import {
   PEFT_CONFIG_FILE,
   PEFT_WEIGHTS_FILE,

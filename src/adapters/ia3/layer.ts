@@ -7,7 +7,7 @@ import { check } from '../../errors.js';
 import { normal } from '../../nn/init.js';
 import { Linear } from '../../nn/layers.js';
 import { getRng, type Rng } from '../../rng.js';
-import { assignCast, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../lora/tuner-layer.js';
+import { assignCast, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../tuners/tuner-layer.js';
 
 /** What unmerge divides by: `l + 1e-8` (PEFT's guard against division by zero). */
 export const IA3_UNMERGE_EPS = 1e-8;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { check, isPlainObject, describeValue } from '../../errors.js';
 import { ConfigSchema, field, type FieldSpec } from '../schema.js';
-import { compilePattern } from './regex.js';
+import { compilePattern } from '../tuners/regex.js';
 
 /** `initLoraWeights` choices. */
 export const INIT_LORA_WEIGHTS = [true, false, 'gaussian', 'xavierUniform', 'xavierNormal'] as const;

@@ -12,7 +12,7 @@ import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { invertPerm, padCols, padRows, rowDropout, rowSelection, selectPerRow } from '../per-sample.js';
 import { loraScaling, type InitLoraWeights } from './config.js';
-import { assignCast, BaseTunerLayer, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from './tuner-layer.js';
+import { assignCast, BaseTunerLayer, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../tuners/tuner-layer.js';
 
 /** Per-adapter options of a LoRA layer (resolved from the config and the rank/alpha patterns). */
 export interface LoraAdapterOptions {

@@ -6,9 +6,9 @@ import { tf, type Tensor } from '../../backend/tf.js';
 import { AdapterError } from '../../errors.js';
 import { logger } from '../../logger.js';
 import { fmtShape, type Module } from '../../nn/module.js';
-import type { AdapterRecord } from './model.js';
-import { BaseTunerLayer } from './tuner-layer.js';
-import { ModulesToSaveWrapper } from './modules-to-save.js';
+import type { AdapterRecord } from '../tuners/peft-model.js';
+import { BaseTunerLayer } from '../tuners/tuner-layer.js';
+import { ModulesToSaveWrapper } from '../tuners/modules-to-save.js';
 
 /** The prefix PEFT puts in front of model paths. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';

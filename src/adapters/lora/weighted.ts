@@ -7,9 +7,9 @@ import { check, notOneOf } from '../../errors.js';
 import { checkAdapterName } from '../host.js';
 import type { LoraConfig, NormalizedLoraConfig } from './config.js';
 import { LoraEmbedding, LoraLinear } from './layer.js';
-import type { AdapterRecord } from './model.js';
+import type { AdapterRecord } from '../tuners/peft-model.js';
 import { lowRankSvd } from './svd.js';
-import { assignCast } from './tuner-layer.js';
+import { assignCast } from '../tuners/tuner-layer.js';
 
 /** How the adapters are combined. */
 export const COMBINATION_TYPES = ['linear', 'cat', 'svd'] as const;

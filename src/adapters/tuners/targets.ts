@@ -7,11 +7,11 @@ import { logger } from '../../logger.js';
 import { Embedding, Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import { checkIa3CrossFields, type NormalizedIa3Config } from '../ia3/config.js';
-import { checkLoraCrossFields, loraScaling, type NormalizedLoraConfig, type TargetSpec } from './config.js';
+import { checkLoraCrossFields, loraScaling, type NormalizedLoraConfig, type TargetSpec } from '../lora/config.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
 import { compilePattern } from './regex.js';
 import { BaseTunerLayer } from './tuner-layer.js';
-import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './wrapper-kinds.js';
+import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './registry.js';
 
 /** What a model may declare to help target matching (all optional). */
 export interface ModelTargetHints {

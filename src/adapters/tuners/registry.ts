@@ -5,7 +5,7 @@
 import { AdapterError } from '../../errors.js';
 import type { TypeSchema } from '../schema.js';
 import { ia3ConfigSchema, parseIa3Config, type Ia3Config, type NormalizedIa3Config } from '../ia3/config.js';
-import { loraConfigSchema, parseLoraConfig, checkWrapperConfigObject, type LoraConfig, type NormalizedLoraConfig } from './config.js';
+import { loraConfigSchema, parseLoraConfig, checkWrapperConfigObject, type LoraConfig, type NormalizedLoraConfig } from '../lora/config.js';
 
 /** A config `PeftModel` accepts. */
 export type WrapperConfig = LoraConfig | Ia3Config;

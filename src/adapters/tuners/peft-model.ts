@@ -12,15 +12,14 @@ import { isAdapterHost } from '../host-brand.js';
 import { checkAdapterName, libraryFrozen, type AdapterHostModule } from '../host.js';
 import { BASE_SELECTION, batchSizeOf, groupRows, normalizeSelection, runRowGroups } from '../per-sample.js';
 import { Ia3Linear } from '../ia3/layer.js';
-import { LoraEmbedding, LoraLinear } from './layer.js';
+import { LoraEmbedding, LoraLinear } from '../lora/layer.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
-import { collectPeftEntries, loadPeftEntries, type LoadPeftTensorsResult } from './peft-tensors.js';
+import { collectPeftEntries, loadPeftEntries, type LoadPeftTensorsResult } from '../lora/peft-tensors.js';
 import { adapterStateDict } from './state.js';
 import { enforceTargets, expandAllLinear, planTargets, resolveModelDefaults, type MatchedTarget } from './targets.js';
-import { swapModule } from './tree.js';
 import { BaseTunerLayer, type TunerContext } from './tuner-layer.js';
-import { addWeightedAdapterTo, type WeightedAdapterOptions } from './weighted.js';
-import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './wrapper-kinds.js';
+import { addWeightedAdapterTo, type WeightedAdapterOptions } from '../lora/weighted.js';
+import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './registry.js';
 
 /** Options of {@link PeftModel.wrap}. */
 export interface WrapOptions {
@@ -236,7 +235,7 @@ export class PeftModel extends Module {
       else layer = new LoraLinear({ base: current as Linear, fanInFanOut: cfg.fanInFanOut });
       layer.ctx = this.ctx;
       layer.layerPath = path;
-      swapModule(this.model, path, layer);
+      this.model.setSubmodule(path, layer);
     }
     if (cfg.type === 'ia3') {
       (layer as Ia3Linear).updateLayer(name, { feedforward: t.feedforward ?? false, initIa3Weights: cfg.initIa3Weights });
@@ -317,7 +316,7 @@ export class PeftModel extends Module {
       wrapper = new ModulesToSaveWrapper(current!);
       wrapper.ctx = this.ctx;
       wrapper.layerPath = path;
-      swapModule(this.model, path, wrapper);
+      this.model.setSubmodule(path, wrapper);
     }
     wrapper.addCopy(name);
     return wrapper;
@@ -356,14 +355,14 @@ export class PeftModel extends Module {
       }
       if (layer.heldAdapters().length === 0) {
         layer.baseLayer.training = layer.training;
-        swapModule(this.model, path, layer.baseLayer);
+        this.model.setSubmodule(path, layer.baseLayer);
       }
     }
     for (const { path, wrapper } of record.copies) {
       wrapper.removeCopy(name);
       if (wrapper.heldAdapters().length === 0) {
         wrapper.originalModule.training = wrapper.training;
-        swapModule(this.model, path, wrapper.originalModule);
+        this.model.setSubmodule(path, wrapper.originalModule);
       }
     }
     for (const b of record.unfrozenBiases) b.trainable = false;
@@ -672,7 +671,7 @@ export class PeftModel extends Module {
       if (m instanceof BaseTunerLayer) {
         m.releaseAll();
         m.baseLayer.training = m.training;
-        swapModule(this.model, path, m.baseLayer);
+        this.model.setSubmodule(path, m.baseLayer);
       }
     }
     for (const [path, m] of this.model.namedModules()) {
@@ -685,7 +684,7 @@ export class PeftModel extends Module {
       } else {
         keep.training = m.training;
       }
-      swapModule(this.model, path, keep);
+      this.model.setSubmodule(path, keep);
     }
     this.records.clear();
     this.enabled.clear();
