@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/backend.js';
 import { tf, type Tensor } from '../src/backend/tf.js';
 import '../src/index.js';
-import { PeftModel } from '../src/adapters/tuners/peft-model.js';
+import { PeftModel } from '../src/adapters/index.js';
 import { CharLM } from '../src/models/char-lm.js';
 import { manualSeed } from '../src/rng.js';
 

@@ -18,7 +18,7 @@ import { initBackend, getBackendInfo } from '../src/backend/backend.js';
 import { activateNative, nativeStatus } from '../src/backend/native.js';
 import { tf } from '../src/backend/tf.js';
 import '../src/index.js';
-import { PeftModel } from '../src/adapters/tuners/peft-model.js';
+import { PeftModel } from '../src/adapters/index.js';
 import { CharLM, type CharLMConfig } from '../src/models/char-lm.js';
 import { manualSeed } from '../src/rng.js';
 import { AdamW } from '../src/train/adamw.js';

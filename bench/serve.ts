@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/backend.js';
 import '../src/index.js';
-import { PeftModel } from '../src/adapters/tuners/peft-model.js';
+import { PeftModel } from '../src/adapters/index.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../src/cli/base-model.js';
 import { savePretrained } from '../src/io/peft.js';
 import { manualSeed } from '../src/rng.js';

@@ -7,3 +7,6 @@ import './positional/index.js';
 import './infused/index.js';
 import './parallel/index.js';
 import './transformer-hosts.js';
+// Tuner methods (PEFT-style wrappers): one line per method folder.
+import './lora/index.js';
+import './ia3/index.js';

@@ -15,8 +15,8 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { libraryFrozen } from '../adapters/host.js';
-import { PeftModel, peftModelOf } from '../adapters/tuners/peft-model.js';
-import type { LoadPeftTensorsResult } from '../adapters/lora/peft-tensors.js';
+import { PeftModel, peftModelOf } from '../adapters/index.js';
+import type { LoadPeftTensorsResult } from '../adapters/tuners/peft-tensors.js';
 import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
 import { BatchNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
-import { PeftModel } from '../../src/adapters/tuners/peft-model.js';
+import { PeftModel } from '../../src/adapters/index.js';
 import '../../src/index.js';
 import { CharLM } from '../../src/models/char-lm.js';
 import type { SequenceCache } from '../../src/models/kv-cache.js';

@@ -5,7 +5,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PeftModel } from '../../src/adapters/tuners/peft-model.js';
+import { PeftModel } from '../../src/adapters/index.js';
 import { CharVocab } from '../../src/data/vocab.js';
 import { savePretrained } from '../../src/io/peft.js';
 import { saveModelToDir } from '../../src/io/files-by-path.js';

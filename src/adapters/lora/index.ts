@@ -1,4 +1,9 @@
-/** LoRA (and DoRA): config, wrapper layers, weighted combination. */
+/** LoRA (and DoRA): config, wrapper layers, weighted combination, and its registration as a tuner method. */
+import { registerTunerMethod } from '../tuners/registry.js';
+import { loraMethod } from './model.js';
+
+registerTunerMethod(loraMethod);
+
 export {
   INIT_LORA_WEIGHTS,
   LORA_BIAS_CHOICES,
@@ -12,6 +17,5 @@ export {
   type TargetSpec,
 } from './config.js';
 export { LoraEmbedding, LoraLinear, type LoraAdapterInfo, type LoraAdapterOptions } from './layer.js';
-export { PEFT_KEY_PREFIX, type LoadPeftTensorsResult } from './peft-tensors.js';
-export { COMBINATION_TYPES, type CombinationType, type WeightedAdapterOptions } from './weighted.js';
+export { loraMethod } from './model.js';
 export { lowRankSvd } from './svd.js';

@@ -5,34 +5,11 @@
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { check, notOneOf } from '../../errors.js';
 import { checkAdapterName } from '../host.js';
+import { COMBINATION_TYPES, type CombinationType, type WeightedAdapterOptions, type WeightedHost } from '../tuners/combination.js';
+import { assignCast } from '../tuners/tuner-layer.js';
 import type { LoraConfig, NormalizedLoraConfig } from './config.js';
 import { LoraEmbedding, LoraLinear } from './layer.js';
-import type { AdapterRecord } from '../tuners/peft-model.js';
 import { lowRankSvd } from './svd.js';
-import { assignCast } from '../tuners/tuner-layer.js';
-
-/** How the adapters are combined. */
-export const COMBINATION_TYPES = ['linear', 'cat', 'svd'] as const;
-/** One of {@link COMBINATION_TYPES}. */
-export type CombinationType = (typeof COMBINATION_TYPES)[number];
-
-/** Options of `PeftModel.addWeightedAdapter`. */
-export interface WeightedAdapterOptions {
-  /** Default `'svd'`, as PEFT. With a single source adapter, `'linear'` is used whatever is given. */
-  combinationType?: CombinationType;
-  /** Rank of the `'svd'` result. Default: the largest source rank. */
-  svdRank?: number;
-}
-
-/** @internal What `addWeightedAdapterTo` needs from the model. */
-export interface WeightedHost {
-  records: Map<string, AdapterRecord>;
-  record(name: string, where: string): AdapterRecord;
-  addAdapter(name: string, cfg: LoraConfig): void;
-  deleteAdapter(name: string): void;
-  setAdapterTrainable(name: string, trainable: boolean): void;
-  disable(name: string): void;
-}
 
 type LoraLayer = LoraLinear | LoraEmbedding;
 
@@ -75,7 +52,7 @@ export function addWeightedAdapterTo(
   );
   const configs = records.map((r) => r.config);
   const notLora = records.filter((r) => r.config.type !== 'lora').map((r) => r.name);
-  check(notLora.length === 0, 'UNSUPPORTED_FEATURE', () => `${where}: only LoRA adapters can be combined; ${notLora.join(', ')} are IA³`);
+  check(notLora.length === 0, 'UNSUPPORTED_FEATURE', () => `${where}: only LoRA adapters can be combined; ${notLora.join(', ')} are not`);
   const lora = configs as NormalizedLoraConfig[];
   const special = records.filter((r, i) => lora[i]!.useDora || lora[i]!.loraBias).map((r) => r.name);
   check(

@@ -4,9 +4,26 @@
  * Methods (`lora/`, `ia3/`) live in sibling folders and register themselves.
  */
 export { BaseTunerLayer, LinearTunerLayer, ParameterDict, type AdapterTensor, type TunerContext, type TunerKind } from './tuner-layer.js';
+export type { BaseTunerConfig, TargetPatterns } from './tuner-config.js';
 export { ModulesToSaveWrapper, cloneModule } from './modules-to-save.js';
-export { inspectTargets, matchesModulesToSave, type MatchedTarget, type ModelTargetHints, type TargetReport } from './targets.js';
+export { fillDefaultTargets, inspectTargets, matchesModulesToSave, type MatchedTarget, type ModelTargetHints, type TargetPlan, type TargetReport } from './targets.js';
 export { compilePattern, pythonRegexToJs, pythonRegexToRe2, type LinearPattern } from './regex.js';
 export { PeftModel, peftModelOf, type WrapOptions } from './peft-model.js';
 export { adapterStateDict, BATCH_NORM_STAT_BUFFERS } from './state.js';
-export { getWrapperTypeSchema, listWrapperTypes, parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './registry.js';
+export { COMBINATION_TYPES, type CombinationType, type WeightedAdapterOptions } from './combination.js';
+export { PEFT_KEY_PREFIX, type LoadPeftTensorsResult } from './peft-tensors.js';
+export {
+  getTunerMethod,
+  getWrapperTypeSchema,
+  isAdapterInternalKey,
+  listWrapperTypes,
+  parseWrapperConfig,
+  registerTunerMethod,
+  unregisterTunerMethod,
+  type NormalizedWrapperConfig,
+  type TunerBiasMode,
+  type TunerConfigTypes,
+  type TunerLayerClass,
+  type TunerMethod,
+  type WrapperConfig,
+} from './registry.js';

@@ -1,25 +1,36 @@
 /**
- * The PEFT-managed model (SPEC §4.1, §4.6; what PEFT calls `PeftModel` + `LoraModel`/`IA3Model`):
- * wraps the targeted layers of a model in place, manages named LoRA or IA³ adapters, merges and
- * unloads them, and exposes each adapter's normalised config and tensors for the PEFT format (§4.3).
+ * The PEFT-managed model (SPEC §4.1, §4.6; what PEFT calls `PeftModel` + `BaseTuner`): wraps the
+ * targeted layers of a model in place, manages named adapters of one registered tuner method (LoRA,
+ * IA³, …), merges and unloads them, and exposes each adapter's normalised config and the tensors
+ * the PEFT format (§4.3, `io/peft-keys.ts`) names.
  */
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { AdapterError, check, notOneOf } from '../../errors.js';
 import { logger } from '../../logger.js';
-import { BatchNorm, Embedding, Linear } from '../../nn/layers.js';
+import { BatchNorm } from '../../nn/layers.js';
 import { Module, type StateDict } from '../../nn/module.js';
 import { isAdapterHost } from '../host-brand.js';
 import { checkAdapterName, libraryFrozen, type AdapterHostModule } from '../host.js';
 import { BASE_SELECTION, batchSizeOf, groupRows, normalizeSelection, runRowGroups } from '../per-sample.js';
-import { Ia3Linear } from '../ia3/layer.js';
-import { LoraEmbedding, LoraLinear } from '../lora/layer.js';
+import type { AdapterRecord } from './adapter-record.js';
+import type { WeightedAdapterOptions } from './combination.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
-import { collectPeftEntries, loadPeftEntries, type LoadPeftTensorsResult } from '../lora/peft-tensors.js';
+import { collectPeftEntries, loadPeftEntries, type LoadPeftTensorsResult } from './peft-tensors.js';
+import {
+  getTunerMethod,
+  isAdapterInternalKey,
+  listWrapperTypes,
+  parseWrapperConfig,
+  tunerMethodOfLayer,
+  type NormalizedWrapperConfig,
+  type TunerBiasMode,
+  type TunerMethod,
+  type WrapperConfig,
+} from './registry.js';
 import { adapterStateDict } from './state.js';
 import { enforceTargets, expandAllLinear, planTargets, resolveModelDefaults, type MatchedTarget } from './targets.js';
-import { BaseTunerLayer, type TunerContext } from './tuner-layer.js';
-import { addWeightedAdapterTo, type WeightedAdapterOptions } from '../lora/weighted.js';
-import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './registry.js';
+import type { BaseTunerConfig } from './tuner-config.js';
+import { BaseTunerLayer, LinearTunerLayer, type TunerContext } from './tuner-layer.js';
 
 /** Options of {@link PeftModel.wrap}. */
 export interface WrapOptions {
@@ -29,20 +40,7 @@ export interface WrapOptions {
   allowPartialMatch?: boolean;
 }
 
-/** @internal What the model knows about one adapter. */
-export interface AdapterRecord {
-  name: string;
-  /** Normalised config with `targetModules` as a saved config records it (model defaults filled in, `'all-linear'` expanded). */
-  config: NormalizedWrapperConfig;
-  /** Wrapped module paths with their resolved r / alpha / scaling. */
-  targets: MatchedTarget[];
-  /** The wrapper layers holding this adapter, by path. */
-  layers: Array<{ path: string; layer: BaseTunerLayer }>;
-  /** Modules-to-save wrappers holding a copy for this adapter, by path. */
-  copies: Array<{ path: string; wrapper: ModulesToSaveWrapper }>;
-  /** Base biases this adapter made trainable (`bias: 'all' | 'lora_only'`). */
-  unfrozenBiases: Variable[];
-}
+export type { AdapterRecord } from './adapter-record.js';
 
 const managers = new WeakMap<Module, PeftModel>();
 
@@ -142,8 +140,8 @@ export class PeftModel extends Module {
     return [...this.records.keys()];
   }
 
-  /** Which method the adapters implement (`'lora'` or `'ia3'`), or null when none is held. */
-  get tunerType(): 'lora' | 'ia3' | null {
+  /** Which registered method the adapters implement (`'lora'`, `'ia3'`, …), or null when none is held. */
+  get tunerType(): string | null {
     const first = this.records.values().next().value as AdapterRecord | undefined;
     return first ? first.config.type : null;
   }
@@ -167,7 +165,8 @@ export class PeftModel extends Module {
       () => `${where}: adapter '${name}' already exists; held: ${this.adapterNames().join(', ')}`,
       () => ({ name }),
     );
-    const normalized = resolveModelDefaults(this.model, parseWrapperConfig(cfg, where), where);
+    const normalized = resolveModelDefaults(this.model, parseWrapperConfig(cfg, where) as BaseTunerConfig, where);
+    const method = getTunerMethod(normalized.type, where);
     const kind = this.tunerType;
     check(
       kind === null || kind === normalized.type,
@@ -175,9 +174,10 @@ export class PeftModel extends Module {
       () => `${where}: this model holds ${kind} adapters (${this.adapterNames().join(', ')}); ${normalized.type} and ${kind} adapters cannot be mixed in one model`,
       () => ({ held: kind, added: normalized.type }),
     );
-    if (normalized.type === 'lora' && this.records.size > 0) {
-      const withBias = [...this.records.values()].filter((r) => r.config.type === 'lora' && r.config.bias !== 'none').map((r) => r.name);
-      if (normalized.bias !== 'none') withBias.push(name);
+    const bias = biasModeOf(method, normalized);
+    if (this.records.size > 0) {
+      const withBias = [...this.records.values()].filter((r) => biasModeOf(method, r.config) !== 'none').map((r) => r.name);
+      if (bias !== 'none') withBias.push(name);
       check(
         withBias.length === 0,
         'UNSUPPORTED_FEATURE',
@@ -190,7 +190,7 @@ export class PeftModel extends Module {
     for (const t of plan.planned) {
       const m = t.candidate.module;
       const fifo = normalized.fanInFanOut;
-      if ((m instanceof LoraLinear || m instanceof Ia3Linear) && m.fanInFanOut !== fifo) {
+      if (m instanceof LinearTunerLayer && fifo !== undefined && m.fanInFanOut !== fifo) {
         throw new AdapterError(
           'INVALID_CONFIG',
           `${where}: fanInFanOut ${fifo} disagrees with the other adapters on '${t.path}' (${m.fanInFanOut}); it describes the base weight's layout`,
@@ -208,9 +208,9 @@ export class PeftModel extends Module {
     this.records.set(name, record);
     this.enabled.add(name);
     try {
-      for (const t of plan.planned) record.layers.push({ path: t.path, layer: this.attachLayer(t.path, t.candidate.module, name, normalized, t) });
+      for (const t of plan.planned) record.layers.push({ path: t.path, layer: this.attachLayer(method, t.candidate.module, name, normalized, t) });
       for (const path of mtsPaths) record.copies.push({ path, wrapper: this.attachCopy(path, name) });
-      if (normalized.type === 'lora' && normalized.bias !== 'none') this.unfreezeBiases(record, normalized.bias);
+      if (bias !== 'none') this.unfreezeBiases(record, bias);
     } catch (e) {
       this.removeRecord(name);
       throw e;
@@ -224,31 +224,16 @@ export class PeftModel extends Module {
     for (const [, m] of this.model.namedModules()) if (m instanceof BatchNorm) libraryFrozen.add(m);
   }
 
-  /** Wraps (or reuses the wrapper at) `path` and adds adapter `name` to it. */
-  private attachLayer(path: string, current: Module, name: string, cfg: NormalizedWrapperConfig, t: MatchedTarget): BaseTunerLayer {
-    let layer: BaseTunerLayer;
-    if (current instanceof BaseTunerLayer) {
-      layer = current;
-    } else {
-      if (cfg.type === 'ia3') layer = new Ia3Linear({ base: current as Linear, fanInFanOut: cfg.fanInFanOut });
-      else if (current instanceof Embedding) layer = new LoraEmbedding({ base: current });
-      else layer = new LoraLinear({ base: current as Linear, fanInFanOut: cfg.fanInFanOut });
+  /**
+   * Adds adapter `name` at target `t` through the method's `createOrUpdateLayer`; a new wrapper is
+   * linked to this model and put in place of `current`.
+   */
+  private attachLayer(method: TunerMethod, current: Module, name: string, cfg: BaseTunerConfig, t: MatchedTarget): BaseTunerLayer {
+    const layer = method.createOrUpdateLayer({ current, name, config: cfg, target: t });
+    if (layer !== current) {
       layer.ctx = this.ctx;
-      layer.layerPath = path;
-      this.model.setSubmodule(path, layer);
-    }
-    if (cfg.type === 'ia3') {
-      (layer as Ia3Linear).updateLayer(name, { feedforward: t.feedforward ?? false, initIa3Weights: cfg.initIa3Weights });
-    } else {
-      (layer as LoraLinear | LoraEmbedding).updateLayer(name, {
-        r: t.r!,
-        loraAlpha: t.alpha!,
-        useRslora: cfg.useRslora,
-        loraDropout: cfg.loraDropout,
-        initLoraWeights: cfg.initLoraWeights,
-        loraBias: cfg.loraBias,
-        useDora: cfg.useDora,
-      });
+      layer.layerPath = t.path;
+      this.model.setSubmodule(t.path, layer);
     }
     return layer;
   }
@@ -299,7 +284,7 @@ export class PeftModel extends Module {
     check(
       clash.length === 0,
       'UNSUPPORTED_FEATURE',
-      () => `${where}: ${clash.join(', ')} cannot be both a LoRA/IA³ target and in modulesToSave`,
+      () => `${where}: ${clash.join(', ')} cannot be both a tuner target and in modulesToSave`,
       () => ({ paths: clash }),
     );
     return chosen;
@@ -327,7 +312,7 @@ export class PeftModel extends Module {
    * PEFT note: PEFT's `'all'` selects every parameter whose name contains `bias`; the library selects
    * parameters named exactly `bias` (the last key segment).
    */
-  private unfreezeBiases(record: AdapterRecord, mode: 'all' | 'lora_only'): void {
+  private unfreezeBiases(record: AdapterRecord, mode: Exclude<TunerBiasMode, 'none'>): void {
     const biases: Variable[] = [];
     if (mode === 'lora_only') {
       for (const { layer } of record.layers) if (layer.bias) biases.push(layer.bias);
@@ -416,7 +401,7 @@ export class PeftModel extends Module {
    */
   deleteAdapter(name: string): void {
     const record = this.record(name, 'deleteAdapter');
-    if (record.config.type === 'ia3' && this.isMerged(name)) warnIa3Approximate('deleteAdapter');
+    if (this.isMerged(name)) warnApproximateUnmerge(record.layers.map((l) => l.layer), 'deleteAdapter');
     for (const { layer } of record.layers) {
       if (!layer.mergedAdapters.includes(name)) continue;
       // Unmerge everything merged after it, unmerge it, then merge the others back (exact for DoRA too).
@@ -447,7 +432,7 @@ export class PeftModel extends Module {
    */
   withAdaptersDisabled<T>(fn: () => T): T {
     const merged = this.tunerLayers().map((layer) => ({ layer, names: [...layer.mergedAdapters] })).filter((m) => m.names.length);
-    if (merged.some((m) => m.layer instanceof Ia3Linear)) warnIa3Approximate('withAdaptersDisabled');
+    warnApproximateUnmerge(merged.map((m) => m.layer), 'withAdaptersDisabled');
     for (const { layer, names } of merged) for (const n of [...names].reverse()) layer.unmergeAdapter(n);
     const prev = this.override;
     this.override = [];
@@ -532,7 +517,8 @@ export class PeftModel extends Module {
         this.override = selected;
         return tf.tidy(() => this.model.forward(input));
       }
-      const grouped = this.tunerType === 'ia3' || selected.some((n) => this.records.get(n)!.copies.length > 0);
+      const onePass = this.tunerType !== null && getTunerMethod(this.tunerType).perRowSelection;
+      const grouped = !onePass || selected.some((n) => this.records.get(n)!.copies.length > 0);
       if (grouped) {
         return tf.tidy(() =>
           runRowGroups(input, batch, groups, (part, names) => {
@@ -579,7 +565,7 @@ export class PeftModel extends Module {
       if (hostType !== undefined) {
         throw new AdapterError(
           'MERGE_UNSUPPORTED',
-          `mergeAdapters: '${n}' is a ${hostType} adapter; only LoRA, DoRA and IA³ adapters can be merged (${hostType} is not linear in the input)`,
+          `mergeAdapters: '${n}' is a ${hostType} adapter; only tuner adapters (${listWrapperTypes().join(', ')}) can be merged (${hostType} is not linear in the input)`,
           { name: n, type: hostType },
         );
       }
@@ -626,21 +612,17 @@ export class PeftModel extends Module {
   }
 
   /**
-   * Subtracts every merged delta, in reverse merge order per layer. Nothing merged → a warning. IA³
-   * unmerge divides by `l + 1e-8` and warns that it is approximate.
+   * Subtracts every merged delta, in reverse merge order per layer. Nothing merged → a warning. A
+   * method whose unmerge is approximate (IA³ divides by `l + 1e-8`) warns so.
    */
   unmergeAdapters(): void {
-    let any = false;
-    let ia3 = false;
+    const unmerged: BaseTunerLayer[] = [];
     for (const layer of this.tunerLayers()) {
-      while (layer.mergedAdapters.length) {
-        layer.unmergeAdapter(layer.mergedAdapters[layer.mergedAdapters.length - 1]!);
-        any = true;
-        ia3 ||= layer instanceof Ia3Linear;
-      }
+      if (layer.mergedAdapters.length) unmerged.push(layer);
+      while (layer.mergedAdapters.length) layer.unmergeAdapter(layer.mergedAdapters[layer.mergedAdapters.length - 1]!);
     }
-    if (!any) logger().warn('unmergeAdapters: no adapter is merged');
-    if (ia3) warnIa3Approximate('unmergeAdapters');
+    if (!unmerged.length) logger().warn('unmergeAdapters: no adapter is merged');
+    warnApproximateUnmerge(unmerged, 'unmergeAdapters');
   }
 
   /**
@@ -700,11 +682,22 @@ export class PeftModel extends Module {
    * as in PEFT, is frozen and not enabled. See {@link WeightedAdapterOptions}.
    */
   addWeightedAdapter(adapters: string[], weights: number[], newName: string, opts: WeightedAdapterOptions = {}): void {
-    addWeightedAdapterTo(
+    const where = 'addWeightedAdapter';
+    const method = this.tunerType === null ? undefined : getTunerMethod(this.tunerType, where);
+    if (!method?.addWeightedAdapter) {
+      for (const a of Array.isArray(adapters) ? adapters : []) this.record(a, where);
+      const able = listWrapperTypes().filter((n) => getTunerMethod(n).addWeightedAdapter);
+      throw new AdapterError(
+        'UNSUPPORTED_FEATURE',
+        `${where}: ${method ? `${method.displayName} adapters` : 'these adapters'} cannot be combined; methods whose adapters can: ${able.join(', ')}`,
+        { type: method?.name ?? null, valid: able },
+      );
+    }
+    method.addWeightedAdapter(
       {
         records: this.records,
         record: (n, w) => this.record(n, w),
-        addAdapter: (n, c) => this.addAdapter(n, c),
+        addAdapter: (n, c) => this.addAdapter(n, c as WrapperConfig),
         deleteAdapter: (n) => this.deleteAdapter(n),
         setAdapterTrainable: (n, t) => this.setAdapterTrainable(n, t),
         disable: (n) => this.enabled.delete(n),
@@ -725,7 +718,7 @@ export class PeftModel extends Module {
 
   /** Adapter `name`'s normalised config (camelCase), as a saved config records it. */
   peftConfigFor(name: string): NormalizedWrapperConfig {
-    return structuredClone(this.record(name, 'peftConfigFor').config);
+    return structuredClone(this.record(name, 'peftConfigFor').config) as NormalizedWrapperConfig;
   }
 
   /** Adapter `name`'s wrapped module paths with their resolved r / alpha / scaling (IA³: feed-forward flag). */
@@ -757,14 +750,13 @@ export class PeftModel extends Module {
   }
 }
 
-/** IA³ unmerge divides by `l + 1e-8`, so it does not restore the weights exactly. */
-function warnIa3Approximate(where: string): void {
-  logger().warn(`${where}: IA³ unmerge divides by (l + 1e-8); the restored weights are approximate`);
+/** Warns once per method among `layers` whose unmerge is approximate (the method's own warning). */
+function warnApproximateUnmerge(layers: readonly BaseTunerLayer[], where: string): void {
+  const methods = new Set(layers.map((l) => tunerMethodOfLayer(l)));
+  for (const m of methods) if (m.approximateUnmergeWarning) logger().warn(m.approximateUnmergeWarning(where));
 }
 
-/** True for keys inside wrapper internals or modules-to-save copies (not base parameters). */
-function isAdapterInternalKey(key: string): boolean {
-  return /(^|\.)(lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector|ia3_l|modules_to_save)\./.test(key);
+/** The bias mode of an adapter config (`'none'` for methods that train no base bias). */
+function biasModeOf(method: TunerMethod, cfg: BaseTunerConfig): TunerBiasMode {
+  return method.biasMode ? method.biasMode(cfg) : 'none';
 }
-
-

@@ -1,31 +1,30 @@
 /**
- * Target-module matching (SPEC §4.2): which modules of a model a `lora` or `ia3` config wraps, with
- * per-module rank and alpha. {@link inspectTargets} is the public dry run.
+ * Target-module matching (SPEC §4.2): which modules of a model a tuner config wraps, with the values
+ * its method resolves per module (LoRA: rank and alpha). {@link inspectTargets} is the public dry run.
  */
 import { AdapterError, check } from '../../errors.js';
 import { logger } from '../../logger.js';
-import { Embedding, Linear } from '../../nn/layers.js';
+import { Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
-import { checkIa3CrossFields, type NormalizedIa3Config } from '../ia3/config.js';
-import { checkLoraCrossFields, loraScaling, type NormalizedLoraConfig, type TargetSpec } from '../lora/config.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
 import { compilePattern } from './regex.js';
+import { getTunerMethod, parseWrapperConfig, type TunerMethod, type WrapperConfig } from './registry.js';
+import type { BaseTunerConfig, TargetPatterns } from './tuner-config.js';
 import { BaseTunerLayer } from './tuner-layer.js';
-import { parseWrapperConfig, type NormalizedWrapperConfig, type WrapperConfig } from './registry.js';
 
-/** What a model may declare to help target matching (all optional). */
+/**
+ * What a model may declare to help target matching (all optional). Methods add the defaults they
+ * read (LoRA: `defaultLoraTargets`; IA³: `defaultIa3Targets`, `defaultIa3FeedforwardModules`).
+ */
 export interface ModelTargetHints {
-  /** LoRA targets used when a config gives none. */
-  defaultLoraTargets?: TargetSpec;
   /** Path of the output layer, never wrapped by `'all-linear'`. */
   outputLayerPath?: string;
-  /** IA³ targets used when a config gives none. */
-  defaultIa3Targets?: TargetSpec;
-  /** IA³ feed-forward modules used when a config gives none. */
-  defaultIa3FeedforwardModules?: TargetSpec;
 }
 
-/** One module a config would wrap. `r`, `alpha`, `scaling` are null for IA³. */
+/**
+ * One module a config would wrap. `r`, `alpha`, `scaling` are LoRA's (null for methods without a
+ * rank); `feedforward` is IA³'s.
+ */
 export interface MatchedTarget {
   path: string;
   /** Type name of the wrapped layer (e.g. `Linear`, `Embedding`). */
@@ -61,6 +60,14 @@ export interface Candidate {
 /** @internal A planned wrap. */
 export interface PlannedTarget extends MatchedTarget {
   candidate: Candidate;
+}
+
+/** @internal What {@link planTargets} returns: the report, the planned wraps, every module key, the keys a target selected. */
+export interface TargetPlan {
+  report: TargetReport;
+  planned: PlannedTarget[];
+  keys: string[];
+  targetKeys: string[];
 }
 
 /**
@@ -100,7 +107,7 @@ function listMatch(key: string, t: string): boolean {
 }
 
 /** Does `spec` (list or full-match regex) select `key`? */
-function specMatches(spec: TargetSpec, key: string, field: string): boolean {
+export function specMatches(spec: TargetPatterns, key: string, field: string): boolean {
   if (typeof spec === 'string') return compilePattern(spec, field).test(key);
   return spec.some((t) => listMatch(key, t));
 }
@@ -118,7 +125,7 @@ function layerIndex(key: string, layersPattern: string | string[] | null): numbe
 }
 
 /** Rule 5: the first `pattern → value` entry whose `^(.*\.)?(?:p)$` matches `key`. */
-function patternOverride(patterns: Record<string, number>, key: string, field: string): number | undefined {
+export function patternOverride(patterns: Record<string, number>, key: string, field: string): number | undefined {
   for (const [p, v] of Object.entries(patterns)) {
     if (compilePattern(p, field, (q) => `^(.*\\.)?(?:${q})$`).test(key)) return v;
   }
@@ -126,29 +133,29 @@ function patternOverride(patterns: Record<string, number>, key: string, field: s
 }
 
 /**
- * Fills in model defaults: `targetModules` from the model's `defaultLoraTargets` (LoRA) or
- * `defaultIa3Targets` (IA³), `feedforwardModules` from `defaultIa3FeedforwardModules`. No target
- * and no default → `INVALID_CONFIG` asking for it. Returns a fresh copy.
+ * Fills in model defaults through the config's method (`TunerMethod.resolveDefaults`). Returns a
+ * fresh copy.
  */
-export function resolveModelDefaults<C extends NormalizedWrapperConfig>(model: Module, cfg: C, where: string): C {
-  const hints = model as Module & ModelTargetHints;
-  const out = structuredClone(cfg);
-  if (out.targetModules === null) {
-    const dflt = out.type === 'lora' ? hints.defaultLoraTargets : hints.defaultIa3Targets;
-    check(
-      dflt !== undefined && dflt !== null,
-      'INVALID_CONFIG',
-      () => `${where}: targetModules is required: the config gives none and ${model.typeName} declares no ${out.type === 'lora' ? 'defaultLoraTargets' : 'defaultIa3Targets'}`,
-      () => ({ field: 'targetModules' }),
-    );
-    out.targetModules = structuredClone(dflt);
-    if (out.type === 'ia3' && out.feedforwardModules === null && hints.defaultIa3FeedforwardModules) {
-      out.feedforwardModules = structuredClone(hints.defaultIa3FeedforwardModules);
-    }
-  }
-  if (out.type === 'lora') checkLoraCrossFields(out as NormalizedLoraConfig, where);
-  else checkIa3CrossFields(out as NormalizedIa3Config, where);
-  return out;
+export function resolveModelDefaults<C extends BaseTunerConfig>(model: Module, cfg: C, where: string): C {
+  return getTunerMethod(cfg.type, where).resolveDefaults(model, structuredClone(cfg), where) as C;
+}
+
+/**
+ * `targetModules` from the model property `hint` when the config gives none; no target and no
+ * default → `INVALID_CONFIG` asking for it. Changes `cfg`; returns whether the default was used.
+ * For methods' `resolveDefaults`.
+ */
+export function fillDefaultTargets(model: Module, cfg: BaseTunerConfig, hint: string, where: string): boolean {
+  if (cfg.targetModules !== null) return false;
+  const dflt = (model as unknown as Record<string, TargetPatterns | null | undefined>)[hint];
+  check(
+    dflt !== undefined && dflt !== null,
+    'INVALID_CONFIG',
+    () => `${where}: targetModules is required: the config gives none and ${model.typeName} declares no ${hint}`,
+    () => ({ field: 'targetModules' }),
+  );
+  cfg.targetModules = structuredClone(dflt);
+  return true;
 }
 
 /** Up to 20 distinct leaf names of `keys`, for messages. */
@@ -161,10 +168,8 @@ function leafNames(keys: readonly string[]): string[] {
  * ({@link resolveModelDefaults}). Pure: the model is not changed and nothing is thrown for
  * unmatched or unsupported targets (see {@link enforceTargets}).
  */
-export function planTargets(
-  model: Module,
-  cfg: NormalizedWrapperConfig,
-): { report: TargetReport; planned: PlannedTarget[]; keys: string[]; targetKeys: string[] } {
+export function planTargets(model: Module, cfg: BaseTunerConfig): TargetPlan {
+  const method: TunerMethod = getTunerMethod(cfg.type, 'planTargets');
   const { keys, candidates } = scanModules(model);
   const targets = cfg.targetModules!;
   const allLinear = targets === 'all-linear';
@@ -172,13 +177,8 @@ export function planTargets(
   const report: TargetReport = { matched: [], excluded: [], filteredByLayer: [], unmatchedTargets: [], unsupported: [] };
   const planned: PlannedTarget[] = [];
   const targetKeys: string[] = [];
-  const lora = cfg.type === 'lora' ? cfg : null;
-  const layers =
-    lora?.layersToTransform === null || lora === null
-      ? null
-      : Array.isArray(lora.layersToTransform)
-        ? lora.layersToTransform
-        : [lora.layersToTransform];
+  const toTransform = cfg.layersToTransform ?? null;
+  const layers = toTransform === null ? null : Array.isArray(toTransform) ? toTransform : [toTransform];
   for (const c of candidates) {
     const key = c.path;
     if (matchesModulesToSave(key, cfg.modulesToSave)) continue; // rule 1
@@ -192,31 +192,18 @@ export function planTargets(
       continue;
     }
     if (layers) {
-      const idx = layerIndex(key, lora!.layersPattern);
+      const idx = layerIndex(key, cfg.layersPattern ?? null);
       if (idx === null || !layers.includes(idx)) {
         report.filteredByLayer.push(key); // rule 4
         continue;
       }
     }
-    // rule 6: supported types
-    const supported = lora
-      ? c.base instanceof Linear || (c.base instanceof Embedding && !lora.useDora && !lora.loraBias)
-      : c.base instanceof Linear;
-    if (!supported) {
-      report.unsupported.push({ path: key, kind: c.kind });
+    if (!method.canWrap(c.base, cfg)) {
+      report.unsupported.push({ path: key, kind: c.kind }); // rule 6: supported types
       continue;
     }
-    let entry: MatchedTarget;
-    if (lora) {
-      const r = patternOverride(lora.rankPattern, key, 'rankPattern') ?? lora.r; // rule 5
-      const alpha = patternOverride(lora.alphaPattern, key, 'alphaPattern') ?? lora.loraAlpha;
-      entry = { path: key, kind: c.kind, r, alpha, scaling: loraScaling(r, alpha, lora.useRslora) };
-    } else {
-      const ff = (cfg as NormalizedIa3Config).feedforwardModules;
-      const feedforward =
-        ff === null ? false : typeof ff === 'string' ? compilePattern(ff, 'feedforwardModules').test(key) : ff.some((e) => key.endsWith(e));
-      entry = { path: key, kind: c.kind, r: null, alpha: null, scaling: null, feedforward };
-    }
+    const values = method.describeTarget ? method.describeTarget(cfg, key) : { r: null, alpha: null, scaling: null };
+    const entry: MatchedTarget = { path: key, kind: c.kind, ...values };
     report.matched.push(entry);
     planned.push({ ...entry, candidate: c });
   }
@@ -229,13 +216,11 @@ export function planTargets(
 /**
  * Turns a plan into errors: list entries matching no module → `TARGET_NOT_FOUND` (one warning with
  * `allowPartialMatch`); a matched module of an unsupported type → `UNSUPPORTED_TARGET`; nothing
- * targeted → `TARGET_NOT_FOUND` always; IA³ feed-forward modules that are not targets → `INVALID_CONFIG`.
+ * targeted → `TARGET_NOT_FOUND` always; then the method's own `checkPlan` (IA³: feed-forward
+ * modules that are not targets → `INVALID_CONFIG`).
  */
-export function enforceTargets(
-  plan: { report: TargetReport; keys: string[]; targetKeys: string[] },
-  cfg: NormalizedWrapperConfig,
-  opts: { allowPartialMatch?: boolean; where: string },
-): void {
+export function enforceTargets(plan: TargetPlan, cfg: BaseTunerConfig, opts: { allowPartialMatch?: boolean; where: string }): void {
+  const method = getTunerMethod(cfg.type, opts.where);
   const { report, keys } = plan;
   const where = opts.where;
   const present = () => leafNames(keys).join(', ');
@@ -245,19 +230,19 @@ export function enforceTargets(
     else throw new AdapterError('TARGET_NOT_FOUND', msg, { unmatched: report.unmatchedTargets });
   }
   if (report.unsupported.length) {
-    const supported = cfg.type === 'ia3' ? 'Linear' : cfg.useDora || cfg.loraBias ? 'Linear (useDora/loraBias)' : 'Linear, Embedding';
+    const supported = method.supportedTargets(cfg);
     throw new AdapterError(
       'UNSUPPORTED_TARGET',
-      `${where}: ${report.unsupported.map((u) => `'${u.path}' (${u.kind})`).join(', ')} cannot be wrapped by ${cfg.type === 'ia3' ? 'IA³' : 'LoRA'}; supported types: ${supported}`,
+      `${where}: ${report.unsupported.map((u) => `'${u.path}' (${u.kind})`).join(', ')} cannot be wrapped by ${method.displayName}; supported types: ${supported}`,
       { targets: report.unsupported, supported },
     );
   }
   if (report.matched.length === 0) {
     const parts = [`targetModules ${JSON.stringify(cfg.targetModules)}`];
     if (cfg.excludeModules !== null) parts.push(`excludeModules ${JSON.stringify(cfg.excludeModules)}`);
-    if (cfg.type === 'lora' && cfg.layersToTransform !== null) {
+    if (cfg.layersToTransform !== undefined && cfg.layersToTransform !== null) {
       parts.push(`layersToTransform ${JSON.stringify(cfg.layersToTransform)}`);
-      if (cfg.layersPattern !== null) parts.push(`layersPattern ${JSON.stringify(cfg.layersPattern)}`);
+      if (cfg.layersPattern !== undefined && cfg.layersPattern !== null) parts.push(`layersPattern ${JSON.stringify(cfg.layersPattern)}`);
     }
     throw new AdapterError(
       'TARGET_NOT_FOUND',
@@ -265,20 +250,7 @@ export function enforceTargets(
       { targetModules: cfg.targetModules },
     );
   }
-  if (cfg.type === 'ia3' && cfg.feedforwardModules !== null) {
-    const ff = cfg.feedforwardModules;
-    const targetKeys = plan.targetKeys;
-    const bad =
-      typeof ff === 'string'
-        ? keys.filter((k) => compilePattern(ff, 'feedforwardModules').test(k) && !targetKeys.includes(k))
-        : ff.filter((e) => !targetKeys.some((k) => k.endsWith(e)));
-    check(
-      bad.length === 0,
-      'INVALID_CONFIG',
-      () => `${where}: feedforwardModules must be a subset of the target modules; not targets: ${bad.join(', ')}`,
-      () => ({ field: 'feedforwardModules', value: bad }),
-    );
-  }
+  method.checkPlan?.(plan, cfg, where);
 }
 
 /** The sorted leaf names of the matched modules: how a saved config records `'all-linear'` (as PEFT). */
@@ -287,7 +259,7 @@ export function expandAllLinear(report: TargetReport): string[] {
 }
 
 /**
- * Dry run of target matching: which modules `cfg` (a `lora` or `ia3` config) would wrap in `model`,
+ * Dry run of target matching: which modules `cfg` (a config of a registered method) would wrap in `model`,
  * with each module's r, alpha and scaling, and what was excluded, filtered by layer, unmatched or
  * unsupported. The model is not changed. An invalid config still throws `INVALID_CONFIG`.
  *
@@ -299,6 +271,6 @@ export function expandAllLinear(report: TargetReport): string[] {
  */
 export function inspectTargets(model: Module, cfg: WrapperConfig): TargetReport {
   const where = 'inspectTargets';
-  const normalized = resolveModelDefaults(model, parseWrapperConfig(cfg, where), where);
+  const normalized = resolveModelDefaults(model, parseWrapperConfig(cfg, where) as BaseTunerConfig, where);
   return planTargets(model, normalized).report;
 }

@@ -1,5 +1,5 @@
 /**
- * What every wrapper layer (LoRA linear/embedding, IA³ linear) shares: the base layer's parameters
+ * What every wrapper layer of a tuner method (LoRA linear/embedding, IA³ linear, …) shares: the base layer's parameters
  * kept under their original keys, the per-adapter bookkeeping, the merged list, and the link to the
  * managing model that says which adapters run.
  */
@@ -58,8 +58,8 @@ export interface AdapterTensor {
   param: Variable;
 }
 
-/** Which method a wrapper implements. */
-export type TunerKind = 'lora' | 'ia3';
+/** Which registered tuner method a wrapper implements (its `TunerMethod.name`, e.g. `'lora'`). */
+export type TunerKind = string;
 
 /**
  * Base of the wrapper layers. The wrapped layer's own variables are registered on the wrapper under

@@ -5,7 +5,7 @@
  * every process builds the same bytes. Kept light: a child process imports only this module.
  */
 import { tf } from '../../../src/backend/tf.js';
-import { PeftModel } from '../../../src/adapters/tuners/peft-model.js';
+import { PeftModel } from '../../../src/adapters/index.js';
 import { loadAdaptersFromFile, readModelDir, saveAdaptersToFile, saveModelToDir } from '../../../src/io/files-by-path.js';
 import { restoreModel } from '../../../src/io/model-checkpoint.js';
 import { loadPretrained, savePretrained } from '../../../src/io/peft.js';

@@ -6,9 +6,10 @@ import { tf, type Tensor } from '../../backend/tf.js';
 import { AdapterError } from '../../errors.js';
 import { logger } from '../../logger.js';
 import { fmtShape, type Module } from '../../nn/module.js';
-import type { AdapterRecord } from '../tuners/peft-model.js';
-import { BaseTunerLayer } from '../tuners/tuner-layer.js';
-import { ModulesToSaveWrapper } from '../tuners/modules-to-save.js';
+import type { AdapterRecord } from './adapter-record.js';
+import { ModulesToSaveWrapper } from './modules-to-save.js';
+import { getTunerMethod } from './registry.js';
+import { BaseTunerLayer } from './tuner-layer.js';
 
 /** The prefix PEFT puts in front of model paths. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
@@ -55,14 +56,15 @@ export function collectPeftEntries(model: Module, record: AdapterRecord): PeftEn
       out.push({ key: `${PEFT_KEY_PREFIX}${path}.${k}`, tensor: t, assign });
     }
   }
-  const cfg = record.config;
-  if (cfg.type === 'lora' && cfg.bias !== 'none') {
+  const method = getTunerMethod(record.config.type);
+  const bias = method.biasMode ? method.biasMode(record.config) : 'none';
+  if (bias !== 'none') {
     const wrapped = new Set<string>();
     for (const { path, layer } of record.layers) {
       wrapped.add(path);
       if (layer.bias) out.push({ key: `${PEFT_KEY_PREFIX}${path}.base_layer.bias`, tensor: layer.bias, assign: assignVariable(layer.bias) });
     }
-    if (cfg.bias === 'all') {
+    if (bias === 'all') {
       const skip: string[] = [];
       for (const [p, m] of model.namedModules()) {
         if (m instanceof BaseTunerLayer) skip.push(`${p}.`);
