@@ -84,6 +84,7 @@ export {
   getTunerMethod,
   getWrapperTypeSchema,
   inspectTargets,
+  isAdapterInternalKey,
   listWrapperTypes,
   matchesModulesToSave,
   parseWrapperConfig,

@@ -9,7 +9,13 @@ import { compilePattern } from '../tuners/regex.js';
 import type { TunerMethod } from '../tuners/registry.js';
 import { fillDefaultTargets, type TargetPlan } from '../tuners/targets.js';
 import { BaseTunerLayer } from '../tuners/tuner-layer.js';
-import { checkIa3CrossFields, ia3ConfigSchema, parseIa3Config, type Ia3Config, type NormalizedIa3Config } from './config.js';
+import {
+  checkIa3CrossFields,
+  ia3ConfigSchema,
+  parseIa3Config,
+  type Ia3Config,
+  type NormalizedIa3Config,
+} from './config.js';
 import { IA3_UNMERGE_EPS, Ia3Linear } from './layer.js';
 
 type TargetSpec = string | string[];
@@ -31,7 +37,11 @@ declare module '../tuners/targets.js' {
 
 /** Does `ff` (IA³'s `feedforwardModules`) select module `path`? A string is a full match, a list entry a plain suffix (as PEFT). */
 function isFeedforward(ff: TargetSpec | null, path: string): boolean {
-  return ff === null ? false : typeof ff === 'string' ? compilePattern(ff, 'feedforwardModules').test(path) : ff.some((e) => path.endsWith(e));
+  return ff === null
+    ? false
+    : typeof ff === 'string'
+      ? compilePattern(ff, 'feedforwardModules').test(path)
+      : ff.some((e) => path.endsWith(e));
 }
 
 /** The `ia3` tuner method: learned rescaling of `Linear` outputs (or inputs, for feed-forward modules). */
@@ -45,14 +55,21 @@ export const ia3Method: TunerMethod<NormalizedIa3Config> = {
   parse: (cfg, where) => parseIa3Config(cfg, where),
   resolveDefaults(model: Module, cfg: NormalizedIa3Config, where: string): NormalizedIa3Config {
     const filled = fillDefaultTargets(model, cfg, 'defaultIa3Targets', where);
-    const ffDefault = (model as Module & { defaultIa3FeedforwardModules?: TargetSpec }).defaultIa3FeedforwardModules;
-    if (filled && cfg.feedforwardModules === null && ffDefault) cfg.feedforwardModules = structuredClone(ffDefault);
+    const ffDefault = (model as Module & { defaultIa3FeedforwardModules?: TargetSpec })
+      .defaultIa3FeedforwardModules;
+    if (filled && cfg.feedforwardModules === null && ffDefault)
+      cfg.feedforwardModules = structuredClone(ffDefault);
     checkIa3CrossFields(cfg, where);
     return cfg;
   },
   canWrap: (base) => base instanceof Linear,
   supportedTargets: () => 'Linear',
-  describeTarget: (cfg, path) => ({ r: null, alpha: null, scaling: null, feedforward: isFeedforward(cfg.feedforwardModules, path) }),
+  describeTarget: (cfg, path) => ({
+    r: null,
+    alpha: null,
+    scaling: null,
+    feedforward: isFeedforward(cfg.feedforwardModules, path),
+  }),
   checkPlan(plan: TargetPlan, cfg, where) {
     const ff = cfg.feedforwardModules;
     if (ff === null) return;
@@ -64,17 +81,20 @@ export const ia3Method: TunerMethod<NormalizedIa3Config> = {
     check(
       bad.length === 0,
       'INVALID_CONFIG',
-      () => `${where}: feedforwardModules must be a subset of the target modules; not targets: ${bad.join(', ')}`,
+      () =>
+        `${where}: feedforwardModules must be a subset of the target modules; not targets: ${bad.join(', ')}`,
       () => ({ field: 'feedforwardModules', value: bad }),
     );
   },
   createOrUpdateLayer({ current, name, config: cfg, target }) {
     let layer: Ia3Linear;
     if (current instanceof Ia3Linear) layer = current;
-    else if (current instanceof BaseTunerLayer) throw new Error(`unreachable: '${target.path}' holds a ${current.typeName}`);
+    else if (current instanceof BaseTunerLayer)
+      throw new Error(`unreachable: '${target.path}' holds a ${current.typeName}`);
     else layer = new Ia3Linear({ base: current as Linear, fanInFanOut: cfg.fanInFanOut });
     layer.updateLayer(name, { feedforward: target.feedforward ?? false, initIa3Weights: cfg.initIa3Weights });
     return layer;
   },
-  approximateUnmergeWarning: (where) => `${where}: IA³ unmerge divides by (l + ${IA3_UNMERGE_EPS}); the restored weights are approximate`,
+  approximateUnmergeWarning: (where) =>
+    `${where}: IA³ unmerge divides by (l + ${IA3_UNMERGE_EPS}); the restored weights are approximate`,
 };

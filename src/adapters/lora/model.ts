@@ -7,7 +7,15 @@ import type { Module } from '../../nn/module.js';
 import type { TunerMethod } from '../tuners/registry.js';
 import { fillDefaultTargets, patternOverride } from '../tuners/targets.js';
 import { BaseTunerLayer } from '../tuners/tuner-layer.js';
-import { checkLoraCrossFields, loraConfigSchema, loraScaling, parseLoraConfig, type LoraConfig, type NormalizedLoraConfig, type TargetSpec } from './config.js';
+import {
+  checkLoraCrossFields,
+  loraConfigSchema,
+  loraScaling,
+  parseLoraConfig,
+  type LoraConfig,
+  type NormalizedLoraConfig,
+  type TargetSpec,
+} from './config.js';
 import { LoraEmbedding, LoraLinear } from './layer.js';
 import { addWeightedAdapterTo } from './weighted.js';
 
@@ -37,8 +45,10 @@ export const loraMethod: TunerMethod<NormalizedLoraConfig> = {
     checkLoraCrossFields(cfg, where);
     return cfg;
   },
-  canWrap: (base, cfg) => base instanceof Linear || (base instanceof Embedding && !cfg.useDora && !cfg.loraBias),
-  supportedTargets: (cfg) => (cfg.useDora || cfg.loraBias ? 'Linear (useDora/loraBias)' : 'Linear, Embedding'),
+  canWrap: (base, cfg) =>
+    base instanceof Linear || (base instanceof Embedding && !cfg.useDora && !cfg.loraBias),
+  supportedTargets: (cfg) =>
+    cfg.useDora || cfg.loraBias ? 'Linear (useDora/loraBias)' : 'Linear, Embedding',
   describeTarget(cfg, path) {
     const r = patternOverride(cfg.rankPattern, path, 'rankPattern') ?? cfg.r; // rule 5
     const alpha = patternOverride(cfg.alphaPattern, path, 'alphaPattern') ?? cfg.loraAlpha;
@@ -47,7 +57,8 @@ export const loraMethod: TunerMethod<NormalizedLoraConfig> = {
   createOrUpdateLayer({ current, name, config: cfg, target }) {
     let layer: LoraLinear | LoraEmbedding;
     if (current instanceof LoraLinear || current instanceof LoraEmbedding) layer = current;
-    else if (current instanceof BaseTunerLayer) throw new Error(`unreachable: '${target.path}' holds a ${current.typeName}`);
+    else if (current instanceof BaseTunerLayer)
+      throw new Error(`unreachable: '${target.path}' holds a ${current.typeName}`);
     else if (current instanceof Embedding) layer = new LoraEmbedding({ base: current });
     else layer = new LoraLinear({ base: current as Linear, fanInFanOut: cfg.fanInFanOut });
     layer.updateLayer(name, {
@@ -62,5 +73,6 @@ export const loraMethod: TunerMethod<NormalizedLoraConfig> = {
     return layer;
   },
   biasMode: (cfg) => cfg.bias,
-  addWeightedAdapter: (host, adapters, weights, newName, opts) => addWeightedAdapterTo(host, adapters, weights, newName, opts),
+  addWeightedAdapter: (host, adapters, weights, newName, opts) =>
+    addWeightedAdapterTo(host, adapters, weights, newName, opts),
 };

@@ -3,10 +3,25 @@
  * the PEFT-managed model, target matching, modules-to-save copies and the registry of tuner methods.
  * Methods (`lora/`, `ia3/`) live in sibling folders and register themselves.
  */
-export { BaseTunerLayer, LinearTunerLayer, ParameterDict, type AdapterTensor, type TunerContext, type TunerKind } from './tuner-layer.js';
+export {
+  BaseTunerLayer,
+  LinearTunerLayer,
+  ParameterDict,
+  type AdapterTensor,
+  type TunerContext,
+  type TunerKind,
+} from './tuner-layer.js';
 export type { BaseTunerConfig, TargetPatterns } from './tuner-config.js';
 export { ModulesToSaveWrapper, cloneModule } from './modules-to-save.js';
-export { fillDefaultTargets, inspectTargets, matchesModulesToSave, type MatchedTarget, type ModelTargetHints, type TargetPlan, type TargetReport } from './targets.js';
+export {
+  fillDefaultTargets,
+  inspectTargets,
+  matchesModulesToSave,
+  type MatchedTarget,
+  type ModelTargetHints,
+  type TargetPlan,
+  type TargetReport,
+} from './targets.js';
 export { compilePattern, pythonRegexToJs, pythonRegexToRe2, type LinearPattern } from './regex.js';
 export { PeftModel, peftModelOf, type WrapOptions } from './peft-model.js';
 export { adapterStateDict, BATCH_NORM_STAT_BUFFERS } from './state.js';

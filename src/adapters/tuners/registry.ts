@@ -26,7 +26,9 @@ import type { BaseTunerLayer } from './tuner-layer.js';
 export interface TunerConfigTypes {}
 
 /** A config `PeftModel` accepts: any registered method's config. */
-export type WrapperConfig = { [K in keyof TunerConfigTypes]: TunerConfigTypes[K] extends { config: infer C } ? C : never }[keyof TunerConfigTypes];
+export type WrapperConfig = {
+  [K in keyof TunerConfigTypes]: TunerConfigTypes[K] extends { config: infer C } ? C : never;
+}[keyof TunerConfigTypes];
 /** Its stored, normalised form. */
 export type NormalizedWrapperConfig = {
   [K in keyof TunerConfigTypes]: TunerConfigTypes[K] extends { normalized: infer N } ? N : never;
@@ -81,7 +83,12 @@ export interface TunerMethod<C extends BaseTunerConfig = BaseTunerConfig> {
    * Adds adapter `name` at a target: to `current` when it is already one of this method's wrappers,
    * else to a new wrapper around `current`, returned (the core puts it in the model).
    */
-  createOrUpdateLayer(args: { current: Module; name: string; config: C; target: MatchedTarget }): BaseTunerLayer;
+  createOrUpdateLayer(args: {
+    current: Module;
+    name: string;
+    config: C;
+    target: MatchedTarget;
+  }): BaseTunerLayer;
   /** Which base biases an adapter with `cfg` trains and saves. Default `'none'`. */
   biasMode?(cfg: C): TunerBiasMode;
   /**
@@ -90,7 +97,13 @@ export interface TunerMethod<C extends BaseTunerConfig = BaseTunerConfig> {
    */
   approximateUnmergeWarning?(where: string): string;
   /** `PeftModel.addWeightedAdapter` for this method; absent → `UNSUPPORTED_FEATURE`. */
-  addWeightedAdapter?(host: WeightedHost, adapters: string[], weights: number[], newName: string, opts: WeightedAdapterOptions): void;
+  addWeightedAdapter?(
+    host: WeightedHost,
+    adapters: string[],
+    weights: number[],
+    newName: string,
+    opts: WeightedAdapterOptions,
+  ): void;
 }
 
 const methods = new Map<string, TunerMethod>();
@@ -108,14 +121,19 @@ const MODULES_TO_SAVE = 'modules_to_save';
  */
 export function registerTunerMethod<C extends BaseTunerConfig>(method: TunerMethod<C>): void {
   const clash = (what: string) =>
-    new AdapterError('REGISTRY_CONFLICT', `registerTunerMethod('${method.name}'): ${what}`, { type: method.name });
+    new AdapterError('REGISTRY_CONFLICT', `registerTunerMethod('${method.name}'): ${what}`, {
+      type: method.name,
+    });
   if (methods.has(method.name)) throw clash(`a tuner method called '${method.name}' is already registered`);
   for (const other of methods.values()) {
     for (const cls of method.layerClasses) {
-      if (other.layerClasses.includes(cls)) throw clash(`layer class ${cls.typeName} already belongs to '${other.name}'`);
+      if (other.layerClasses.includes(cls))
+        throw clash(`layer class ${cls.typeName} already belongs to '${other.name}'`);
       for (const p of cls.adapterLayerNames) {
         if (p === MODULES_TO_SAVE || other.layerClasses.some((o) => o.adapterLayerNames.includes(p))) {
-          throw clash(`parameter prefix '${p}' is already used by '${p === MODULES_TO_SAVE ? 'modules-to-save copies' : other.name}'`);
+          throw clash(
+            `parameter prefix '${p}' is already used by '${p === MODULES_TO_SAVE ? 'modules-to-save copies' : other.name}'`,
+          );
         }
       }
     }
@@ -162,9 +180,13 @@ export function parseWrapperConfig(cfg: unknown, where: string): NormalizedWrapp
     );
   }
   if (cfg.type === undefined) {
-    throw new AdapterError('INVALID_CONFIG', `${where}: the config has no 'type'; wrapper config types: ${listWrapperTypes().join(', ')}`, {
-      valid: listWrapperTypes(),
-    });
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${where}: the config has no 'type'; wrapper config types: ${listWrapperTypes().join(', ')}`,
+      {
+        valid: listWrapperTypes(),
+      },
+    );
   }
   return getTunerMethod(cfg.type, where).parse(cfg, where) as NormalizedWrapperConfig;
 }
