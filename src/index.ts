@@ -71,6 +71,8 @@ export {
   savePretrained,
   loadPretrained,
   loadAdapter,
+  peftTensorsFor,
+  loadPeftTensors,
   type FileSink,
   type FileSource,
   type SavePretrainedOptions,

@@ -36,6 +36,7 @@ export {
   type LoadPretrainedOptions,
   type SavePretrainedOptions,
 } from './peft.js';
+export { PEFT_KEY_PREFIX, loadPeftTensors, peftTensorsFor, type LoadPeftTensorsResult } from './peft-keys.js';
 export {
   PEFT_LORA_INERT_DEFAULTS,
   PEFT_LORA_UNSUPPORTED_DEFAULTS,

@@ -16,7 +16,7 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import { libraryFrozen } from '../adapters/host.js';
 import { PeftModel, peftModelOf } from '../adapters/index.js';
-import type { LoadPeftTensorsResult } from '../adapters/tuners/peft-tensors.js';
+import { loadPeftTensors, peftTensorsFor, type LoadPeftTensorsResult } from './peft-keys.js';
 import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
 import { BatchNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -257,7 +257,7 @@ function extrasFor(peft: PeftModel, name: string, snapshot: string): PeftConfigE
 /** Sets the trainable flag of every tensor adapter `name` saves (LoRA/IA³ tensors, copies, unfrozen biases). */
 function setAdapterTensorsTrainable(peft: PeftModel, name: string, trainable: boolean): void {
   peft.setAdapterTrainable(name, trainable);
-  for (const t of peft.peftTensorsFor(name).values()) if (t instanceof tf.Variable) t.trainable = trainable;
+  for (const t of peftTensorsFor(peft, name).values()) if (t instanceof tf.Variable) t.trainable = trainable;
 }
 
 function finishLoad(peft: PeftModel, name: string, read: ReadAdapter, isTrainable: boolean): void {
@@ -273,7 +273,7 @@ function loadTensors(
   strict: boolean,
 ): LoadPeftTensorsResult {
   try {
-    return peft.loadPeftTensors(name, read.tensors, { strict });
+    return loadPeftTensors(peft, name, read.tensors, { strict });
   } catch (e) {
     if (e instanceof AdapterError)
       throw new AdapterError(e.code, `${read.weightsLabel}: ${e.message}`, {
@@ -541,7 +541,7 @@ export function peftFiles(
       peftVersion: opts.peftVersion,
       inert: extras?.inert ?? {},
     });
-    const weights = safetensorsFromTensors(peft.peftTensorsFor(name), {
+    const weights = safetensorsFromTensors(peftTensorsFor(peft, name), {
       dtype: opts.dtype ?? 'float32',
       metadata: { format: 'pt' },
       source: `${dir}${PEFT_WEIGHTS_FILE}`,

@@ -5,6 +5,7 @@ import { Ia3Linear, LoraLinear, PeftModel, type Ia3Config, type LoraConfig } fro
 import { getSubmodule } from '../../src/adapters/model.js';
 import { Linear } from '../../src/nn/layers.js';
 import { Holder, TinyLM, fill, makeIds, makeInput, randomize, seed } from '../fixtures/lora-models.js';
+import { peftTensorsFor } from '../../src/io/peft-keys.js';
 import { captureLogs, expectClose, maxAbsDiff, thrown, values } from '../helpers.js';
 
 const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', ...extra });
@@ -169,9 +170,9 @@ describe('§4.8 IA³', () => {
     expect(err.message).toContain('lora');
     expect(err.message).toContain('ia3');
     expect(peft.adapterNames()).toEqual(['default']);
-    const keys = [...peft.peftTensorsFor('default').keys()];
+    const keys = [...peftTensorsFor(peft, 'default').keys()];
     expect(keys).toContain('base_model.model.model.layers.0.self_attn.v_proj.ia3_l');
-    expect(peft.peftTensorsFor('default').get('base_model.model.model.layers.0.mlp.fc2.ia3_l')!.shape).toEqual([1, 16]);
+    expect(peftTensorsFor(peft, 'default').get('base_model.model.model.layers.0.mlp.fc2.ia3_l')!.shape).toEqual([1, 16]);
     expect(peft.peftConfigFor('default')).toEqual({
       type: 'ia3',
       targetModules: ['v_proj', 'fc2'],

@@ -9,6 +9,7 @@ import '../../src/index.js';
 import { PeftModel, type LoraConfig } from '../../src/adapters/index.js';
 import { AdapterError } from '../../src/errors.js';
 import { loadPretrained, peftFiles } from '../../src/io/peft.js';
+import { peftTensorsFor } from '../../src/io/peft-keys.js';
 import { TinyLM, seed } from '../fixtures/lora-models.js';
 
 await initBackend();
@@ -64,7 +65,7 @@ for (const p of HOSTILE) {
   const loaded = await outcome(async () => {
     const back = await loadPretrained(model(), source);
     // The rank each wrapped layer got: the pattern matches no module, so every layer keeps r = 2.
-    const shapes = [...back.peftTensorsFor('default')]
+    const shapes = [...peftTensorsFor(back, 'default')]
       .filter(([k]) => k.includes('lora_A'))
       .map(([, t]) => t.shape[0]!);
     ranks = [...new Set(shapes)];

@@ -18,6 +18,7 @@ import { BatchNorm, Embedding, Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { AdapterHost, TestModel, cfgPre, makeX, routing, seed as seedSpec } from '../fixtures/spec-models.js';
 import { Holder, TinyLM, fill, makeIds, makeInput, randomize, seed, snapshot } from '../fixtures/lora-models.js';
+import { loadPeftTensors, peftTensorsFor } from '../../src/io/peft-keys.js';
 import { captureLogs, expectClose, maxAbsDiff, thrown, values } from '../helpers.js';
 
 const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', ...extra });
@@ -454,7 +455,7 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
     seed();
     const model = new TinyLM({ d: 64, h: 16 });
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'embed_tokens'], r: 8 }), { adapterName: 'task2' });
-    const t = peft.peftTensorsFor('task2');
+    const t = peftTensorsFor(peft, 'task2');
     expect(t.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')!.shape).toEqual([8, 64]);
     expect(t.get('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight')!.shape).toEqual([64, 8]);
     expect(t.get('base_model.model.model.embed_tokens.lora_embedding_A')!.shape).toEqual([8, 12]);
@@ -467,7 +468,7 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
     seed();
     const model = new TinyLM({ classifier: true });
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'], bias: 'lora_only', useDora: true }));
-    const keys = [...peft.peftTensorsFor('default').keys()];
+    const keys = [...peftTensorsFor(peft, 'default').keys()];
     expect(keys).toContain('base_model.model.classifier.weight');
     expect(keys).toContain('base_model.model.classifier.bias');
     expect(keys).toContain('base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias');
@@ -484,15 +485,15 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
     const src = new TinyLM({ d: 64 });
     const a = PeftModel.wrap(src, lora({ targetModules: ['q_proj'], r: 8, loraBias: true }));
     randomizeLora(src);
-    const tensors = new Map([...a.peftTensorsFor('default')].map(([k, t]) => [k, t.clone()]));
+    const tensors = new Map([...peftTensorsFor(a, 'default')].map(([k, t]) => [k, t.clone()]));
     seed(9);
     const dst = new TinyLM({ d: 64 });
     const b = PeftModel.wrap(dst, lora({ targetModules: ['q_proj'], r: 8, loraBias: true }));
-    expect(b.loadPeftTensors('default', tensors)).toEqual({ missingKeys: [], unexpectedKeys: [] });
-    for (const [k, t] of b.peftTensorsFor('default')) expect(values(t), k).toEqual(values(tensors.get(k)!));
+    expect(loadPeftTensors(b, 'default', tensors)).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    for (const [k, t] of peftTensorsFor(b, 'default')) expect(values(t), k).toEqual(values(tensors.get(k)!));
 
     const unprefixed = new Map([...tensors].map(([k, t]) => [k.replace('base_model.model.', ''), t]));
-    const { warnings } = captureLogs(() => b.loadPeftTensors('default', unprefixed));
+    const { warnings } = captureLogs(() => loadPeftTensors(b, 'default', unprefixed));
     expect(warnings).toHaveLength(1);
 
     const aKey = 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight';
@@ -501,9 +502,9 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
     bad.set(aKey, tf.zeros([64, 8]));
     bad.delete(bKey);
     bad.set('base_model.model.extra.weight', tf.zeros([1]));
-    const before = values(b.peftTensorsFor('default').get(bKey.replace('layers.1', 'layers.0'))!);
+    const before = values(peftTensorsFor(b, 'default').get(bKey.replace('layers.1', 'layers.0'))!);
     for (const strict of [true, false]) {
-      const err = thrown(() => b.loadPeftTensors('default', bad, { strict }));
+      const err = thrown(() => loadPeftTensors(b, 'default', bad, { strict }));
       expect(err.code).toBe('STATE_DICT_MISMATCH');
       expect(err.message).toContain(aKey);
       expect(err.message).toContain('[64, 8]');
@@ -512,9 +513,9 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
       expect(err.message).toContain(bKey);
       expect(err.message).toContain('extra.weight');
     }
-    expect(values(b.peftTensorsFor('default').get(bKey.replace('layers.1', 'layers.0'))!)).toEqual(before); // nothing copied
+    expect(values(peftTensorsFor(b, 'default').get(bKey.replace('layers.1', 'layers.0'))!)).toEqual(before); // nothing copied
     bad.set(aKey, tensors.get(aKey)!);
-    const { result, warnings: w2 } = captureLogs(() => b.loadPeftTensors('default', bad, { strict: false }));
+    const { result, warnings: w2 } = captureLogs(() => loadPeftTensors(b, 'default', bad, { strict: false }));
     expect(result.missingKeys).toEqual([bKey]);
     expect(result.unexpectedKeys).toEqual(['base_model.model.extra.weight']);
     expect(w2).toHaveLength(1);

@@ -16,6 +16,7 @@ import {
   loadAdapter,
   loadPretrained,
   peftFiles,
+  peftTensorsFor,
   savePretrained,
   type FileSink,
   type FileSource,
@@ -136,7 +137,7 @@ async function warningsOf<T>(f: () => Promise<T>): Promise<{ result: T; warnings
 /** Gives every variable adapter `name` saves seeded non-zero values (SPEC §4 intro). */
 function randomizeAdapter(peft: PeftModel, name = 'default', s = 100): void {
   let i = 0;
-  for (const t of peft.peftTensorsFor(name).values())
+  for (const t of peftTensorsFor(peft, name).values())
     if (t instanceof tf.Variable) randomize(t, s + i++, 0.3);
 }
 
@@ -344,9 +345,9 @@ describe('§4.3 writing PEFT directories', () => {
       ).toBe(true);
       const stored = tensorsFromSafetensors(dir.files.get(WEIGHTS)!); // what the file keeps, widened to float32
       const loaded = await loadPretrained(new TinyLM(), dir);
-      for (const [k, t] of loaded.peftTensorsFor('default')) {
+      for (const [k, t] of peftTensorsFor(loaded, 'default')) {
         expect(values(t), `${dtype} ${k}`).toEqual(values(stored.get(k)!));
-        const original = values(peft.peftTensorsFor('default').get(k)!);
+        const original = values(peftTensorsFor(peft, 'default').get(k)!);
         if (dtype === 'float32') expect(values(t)).toEqual(original);
         else expect(values(t)).not.toEqual(original); // rounded, so the check above is not vacuous
       }
@@ -427,8 +428,8 @@ describe('§4.3 reading PEFT directories', () => {
     expect(peft.peftConfigFor('default')).toMatchObject({ type: 'ia3', feedforwardModules: ['fc2'] });
     const ids = makeIds();
     expect(values(peft.forward(ids))).toEqual(values(src.inEvalMode(() => src.forward(ids))));
-    for (const [k, t] of peft.peftTensorsFor('default'))
-      expect(values(t), k).toEqual(values(src.peftTensorsFor('default').get(k)!));
+    for (const [k, t] of peftTensorsFor(peft, 'default'))
+      expect(values(t), k).toEqual(values(peftTensorsFor(src, 'default').get(k)!));
   });
 
   it('B-228 an unknown key loads; one warning names it', async () => {
@@ -450,8 +451,8 @@ describe('§4.3 reading PEFT directories', () => {
     const model = new TinyLM();
     const peft = await loadPretrained(model, dir);
     expect(peft.peftConfigFor('default')).toMatchObject({ useDora: true });
-    expect(values(peft.peftTensorsFor('default').get(key)!)).toEqual(
-      values(src.peftTensorsFor('default').get(key)!),
+    expect(values(peftTensorsFor(peft, 'default').get(key)!)).toEqual(
+      values(peftTensorsFor(src, 'default').get(key)!),
     );
     const ids = makeIds();
     expect(values(peft.forward(ids))).toEqual(values(src.inEvalMode(() => src.forward(ids))));
@@ -532,8 +533,8 @@ describe('§4.3 reading PEFT directories', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(key);
     const other = 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight';
-    expect(values(peft.peftTensorsFor('default').get(other)!)).toEqual(
-      values(src.peftTensorsFor('default').get(other)!),
+    expect(values(peftTensorsFor(peft, 'default').get(other)!)).toEqual(
+      values(peftTensorsFor(src, 'default').get(other)!),
     );
   });
 
@@ -703,8 +704,8 @@ describe('§4.3 reading PEFT directories', () => {
     const { result, warnings } = await warningsOf(() => loadPretrained(new TinyLM(), dir));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('base_model.model.');
-    for (const [k, t] of result.peftTensorsFor('default'))
-      expect(values(t), k).toEqual(values(src.peftTensorsFor('default').get(k)!));
+    for (const [k, t] of peftTensorsFor(result, 'default'))
+      expect(values(t), k).toEqual(values(peftTensorsFor(src, 'default').get(k)!));
   });
 
   it('loadAdapter adds a second adapter from a sub-directory; duplicates and an already-managed model are refused', async () => {
@@ -827,7 +828,7 @@ describe('§4.3 round trips: write → read → write is byte-identical', () => 
     const model = new TinyLM();
     const n1 = tf.memory().numTensors;
     const loaded = await loadPretrained(model, dir);
-    const adapterTensors = loaded.peftTensorsFor('default').size;
+    const adapterTensors = peftTensorsFor(loaded, 'default').size;
     expect(tf.memory().numTensors).toBe(n1 + adapterTensors);
     loaded.unload();
     expect(tf.memory().numTensors).toBe(n1);

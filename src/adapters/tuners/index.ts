@@ -26,7 +26,6 @@ export { compilePattern, pythonRegexToJs, pythonRegexToRe2, type LinearPattern }
 export { PeftModel, peftModelOf, type WrapOptions } from './peft-model.js';
 export { adapterStateDict, BATCH_NORM_STAT_BUFFERS } from './state.js';
 export { COMBINATION_TYPES, type CombinationType, type WeightedAdapterOptions } from './combination.js';
-export { PEFT_KEY_PREFIX, type LoadPeftTensorsResult } from './peft-tensors.js';
 export {
   getTunerMethod,
   getWrapperTypeSchema,

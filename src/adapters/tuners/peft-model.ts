@@ -15,7 +15,6 @@ import { BASE_SELECTION, batchSizeOf, groupRows, normalizeSelection, runRowGroup
 import type { AdapterRecord } from './adapter-record.js';
 import type { WeightedAdapterOptions } from './combination.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
-import { collectPeftEntries, loadPeftEntries, type LoadPeftTensorsResult } from './peft-tensors.js';
 import {
   getTunerMethod,
   isAdapterInternalKey,
@@ -727,26 +726,12 @@ export class PeftModel extends Module {
   }
 
   /**
-   * Adapter `name`'s tensors by PEFT key (§4.3): `base_model.model.<path>.lora_A.weight`, `….lora_B.weight`,
-   * `….lora_B.bias`, `….lora_embedding_A`, `….lora_embedding_B`, `….lora_magnitude_vector`, `….ia3_l`,
-   * modules-to-save copies under the original keys, and `….base_layer.bias` / `<path>.bias` for
-   * `bias: 'lora_only' | 'all'`. The tensors are the live variables and buffers: do not dispose them.
+   * @internal Where adapter `name`'s tensors live (wrapper layers and modules-to-save copies by path,
+   * its config, the biases it trains), for checkpoint formats (`io/peft-keys.ts`). The record is the
+   * model's own: do not change it. Unknown name → `UNKNOWN_ADAPTER`.
    */
-  peftTensorsFor(name: string): Map<string, Tensor> {
-    const entries = collectPeftEntries(this.model, this.record(name, 'peftTensorsFor'));
-    return new Map(entries.map((e) => [e.key, e.tensor]));
-  }
-
-  /**
-   * Loads adapter `name`'s tensors from PEFT keys (keys without `base_model.model.` are accepted with one
-   * warning). Missing, unexpected and mis-shaped keys are reported together in one
-   * `STATE_DICT_MISMATCH` (strict, the default) or one warning (non-strict); a shape mismatch fails
-   * even when non-strict, with "looks transposed" when the shape is the expected one reversed.
-   * Nothing is copied when an error is raised.
-   */
-  loadPeftTensors(name: string, tensors: Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadPeftTensorsResult {
-    const record = this.record(name, 'loadPeftTensors');
-    return loadPeftEntries(collectPeftEntries(this.model, record), tensors, { strict: opts.strict ?? true, where: `loadPeftTensors('${name}')` });
+  adapterRecord(name: string, where = 'adapterRecord'): Readonly<AdapterRecord> {
+    return this.record(name, where);
   }
 }
 

@@ -1,15 +1,18 @@
 /**
- * Adapter tensors by PEFT key (SPEC §4.3): the key set a PEFT writer saves and a reader loads. The
- * adapter name never appears in a key; the prefix `base_model.model.` is kept.
+ * PEFT's checkpoint key naming (SPEC §4.3): the key set a PEFT writer saves and a reader loads for
+ * one adapter of a {@link PeftModel}. The adapter name never appears in a key; the prefix
+ * `base_model.model.` is kept. Each wrapper layer declares its tensors' key suffixes
+ * (`lora_A.weight`, `ia3_l`, …); this file adds the model path and prefix, the modules-to-save copies
+ * under their original keys and the base biases an adapter trains (`….base_layer.bias`).
  */
-import { tf, type Tensor } from '../../backend/tf.js';
-import { AdapterError } from '../../errors.js';
-import { logger } from '../../logger.js';
-import { fmtShape, type Module } from '../../nn/module.js';
-import type { AdapterRecord } from './adapter-record.js';
-import { ModulesToSaveWrapper } from './modules-to-save.js';
-import { getTunerMethod } from './registry.js';
-import { BaseTunerLayer } from './tuner-layer.js';
+import { tf, type Tensor } from '../backend/tf.js';
+import { AdapterError } from '../errors.js';
+import { logger } from '../logger.js';
+import { fmtShape } from '../nn/module.js';
+import { ModulesToSaveWrapper } from '../adapters/tuners/modules-to-save.js';
+import type { PeftModel } from '../adapters/tuners/peft-model.js';
+import { getTunerMethod } from '../adapters/tuners/registry.js';
+import { BaseTunerLayer } from '../adapters/tuners/tuner-layer.js';
 
 /** The prefix PEFT puts in front of model paths. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
@@ -31,9 +34,10 @@ function assignVariable(v: tf.Variable): (value: Tensor) => void {
   return (value) => tf.tidy(() => v.assign(value.dtype === v.dtype ? value : tf.cast(value, v.dtype)));
 }
 
-/** @internal Every tensor of an adapter, by PEFT key. */
-export function collectPeftEntries(model: Module, record: AdapterRecord): PeftEntry[] {
-  const name = record.name;
+/** @internal Every tensor of adapter `name`, by PEFT key. Unknown name → `UNKNOWN_ADAPTER`. */
+export function collectPeftEntries(peft: PeftModel, name: string, where: string): PeftEntry[] {
+  const record = peft.adapterRecord(name, where);
+  const model = peft.model;
   const out: PeftEntry[] = [];
   for (const { path, layer } of record.layers) {
     for (const t of layer.adapterParameters(name)) {
@@ -81,7 +85,7 @@ export function collectPeftEntries(model: Module, record: AdapterRecord): PeftEn
   return out;
 }
 
-/** @internal Checks `tensors` against `expected`, then copies. See `PeftModel.loadPeftTensors`. */
+/** @internal Checks `tensors` against `expected`, then copies. See {@link loadPeftTensors}. */
 export function loadPeftEntries(
   expected: PeftEntry[],
   tensors: Map<string, Tensor>,
@@ -125,4 +129,43 @@ export function loadPeftEntries(
   if (parts.length) logger().warn(`${opts.where}: ${parts.join('; ')}; the other tensors were loaded`);
   for (const [k, t] of given) byKey.get(k)?.assign(t);
   return { missingKeys, unexpectedKeys };
+}
+
+/**
+ * Adapter `name`'s tensors by PEFT key (§4.3): `base_model.model.<path>.lora_A.weight`, `….lora_B.weight`,
+ * `….lora_B.bias`, `….lora_embedding_A`, `….lora_embedding_B`, `….lora_magnitude_vector`, `….ia3_l`,
+ * modules-to-save copies under the original keys, and `….base_layer.bias` / `<path>.bias` for
+ * `bias: 'lora_only' | 'all'`. The tensors are the live variables and buffers: do not dispose them.
+ * Unknown name → `UNKNOWN_ADAPTER`.
+ *
+ * @example
+ * ```ts
+ * const peft = PeftModel.wrap(model, { type: 'lora', targetModules: ['q_proj'] });
+ * [...peftTensorsFor(peft, 'default').keys()]; // ['base_model.model.layers.0.q_proj.lora_A.weight', …]
+ * ```
+ */
+export function peftTensorsFor(peft: PeftModel, name: string): Map<string, Tensor> {
+  return new Map(collectPeftEntries(peft, name, 'peftTensorsFor').map((e) => [e.key, e.tensor]));
+}
+
+/**
+ * Loads adapter `name`'s tensors from PEFT keys (keys without `base_model.model.` are accepted with one
+ * warning). Missing, unexpected and mis-shaped keys are reported together in one
+ * `STATE_DICT_MISMATCH` (strict, the default) or one warning (non-strict); a shape mismatch fails
+ * even when non-strict, with "looks transposed" when the shape is the expected one reversed.
+ * Nothing is copied when an error is raised.
+ *
+ * @example
+ * ```ts
+ * loadPeftTensors(peft, 'default', tensorsFromSafetensors(bytes)); // { missingKeys: [], unexpectedKeys: [] }
+ * ```
+ */
+export function loadPeftTensors(
+  peft: PeftModel,
+  name: string,
+  tensors: Map<string, Tensor>,
+  opts: { strict?: boolean } = {},
+): LoadPeftTensorsResult {
+  const expected = collectPeftEntries(peft, name, 'loadPeftTensors');
+  return loadPeftEntries(expected, tensors, { strict: opts.strict ?? true, where: `loadPeftTensors('${name}')` });
 }
