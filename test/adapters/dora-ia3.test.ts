@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
 import { Ia3Linear, LoraLinear, PeftModel, type Ia3Config, type LoraConfig } from '../../src/adapters/index.js';
-import { getSubmodule } from '../../src/adapters/model.js';
 import { Linear } from '../../src/nn/layers.js';
 import { Holder, TinyLM, fill, makeIds, makeInput, randomize, seed } from '../fixtures/lora-models.js';
 import { peftTensorsFor } from '../../src/io/peft-keys.js';
@@ -22,7 +21,7 @@ function doraLayer(opts: { bias?: boolean } = {}) {
   const x = makeInput(5, 6);
   const y0 = lin.forward(x);
   const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 3, useDora: true }));
-  const w = getSubmodule(model, 'lin') as LoraLinear;
+  const w = model.getSubmodule('lin') as LoraLinear;
   return { model, lin, x, y0, peft, w, A: w.lora_A.get('default')!.weight, B: w.lora_B.get('default')!.weight, m: w.lora_magnitude_vector.get('default')! };
 }
 
@@ -90,7 +89,7 @@ describe('§4.8 DoRA', () => {
     expect(err.code).toBe('UNSUPPORTED_TARGET');
     expect(err.message).toContain('model.embed_tokens');
     expect(err.message).toContain('Embedding');
-    expect(getSubmodule(model, 'model.layers.0.self_attn.q_proj')).not.toBeInstanceOf(LoraLinear);
+    expect(model.getSubmodule('model.layers.0.self_attn.q_proj')).not.toBeInstanceOf(LoraLinear);
   });
 });
 
@@ -105,7 +104,7 @@ describe('§4.8 IA³', () => {
 
   it('B-267 IA³ on a non-feed-forward linear: ones leave the output unchanged; ia3_l = 2 doubles it, bias included', () => {
     const { model, peft } = ia3Model({});
-    const w = getSubmodule(model, 'model.layers.0.self_attn.v_proj') as Ia3Linear;
+    const w = model.getSubmodule('model.layers.0.self_attn.v_proj') as Ia3Linear;
     expect(w).toBeInstanceOf(Ia3Linear);
     const l = w.ia3_l.get('default')!;
     expect(l.shape).toEqual([8, 1]);
@@ -121,7 +120,7 @@ describe('§4.8 IA³', () => {
 
   it('B-268 IA³ on a feed-forward linear: ia3_l is [1, in] and scales the input (not the bias); a non-target feed-forward module → INVALID_CONFIG', () => {
     const { model } = ia3Model({ feedforwardModules: ['fc2'] });
-    const w = getSubmodule(model, 'model.layers.1.mlp.fc2') as Ia3Linear;
+    const w = model.getSubmodule('model.layers.1.mlp.fc2') as Ia3Linear;
     const l = w.ia3_l.get('default')!;
     expect(l.shape).toEqual([1, 16]);
     const lin = w.baseLayer as Linear;
@@ -129,7 +128,7 @@ describe('§4.8 IA³', () => {
     fill(l, 2);
     const expected = tf.add(tf.mul(tf.matMul(x, lin.weight, false, true), 2), lin.bias!);
     expectClose(w.forward(x), expected, 1e-5);
-    expect((getSubmodule(model, 'model.layers.1.self_attn.v_proj') as Ia3Linear).ia3_l.get('default')!.shape).toEqual([8, 1]);
+    expect((model.getSubmodule('model.layers.1.self_attn.v_proj') as Ia3Linear).ia3_l.get('default')!.shape).toEqual([8, 1]);
 
     seed();
     const err = thrown(() => PeftModel.wrap(new TinyLM(), ia3({ targetModules: ['v_proj'], feedforwardModules: ['fc2'] })));
@@ -148,10 +147,10 @@ describe('§4.8 IA³', () => {
     const before = new Map(model.namedParameters().map(([k, p]) => [k, p.clone()]));
     peft.mergeAdapters();
     expectClose(peft.forward(ids), y, 1e-5);
-    const v = getSubmodule(model, 'model.layers.0.self_attn.v_proj') as Ia3Linear;
+    const v = model.getSubmodule('model.layers.0.self_attn.v_proj') as Ia3Linear;
     expect(maxAbsDiff(v.weight, before.get('model.layers.0.self_attn.v_proj.weight')!)).toBeGreaterThan(1e-3);
     expect(maxAbsDiff(v.bias!, before.get('model.layers.0.self_attn.v_proj.bias')!)).toBeGreaterThan(1e-3);
-    const fc2 = getSubmodule(model, 'model.layers.0.mlp.fc2') as Ia3Linear;
+    const fc2 = model.getSubmodule('model.layers.0.mlp.fc2') as Ia3Linear;
     expect(values(fc2.bias!)).toEqual(values(before.get('model.layers.0.mlp.fc2.bias')!)); // feed-forward: bias untouched
     const { warnings } = captureLogs(() => peft.unmergeAdapters());
     expect(warnings.some((w) => /approximate/.test(w))).toBe(true);

@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
 import { LoraEmbedding, LoraLinear, PeftModel, lowRankSvd, type LoraConfig } from '../../src/adapters/index.js';
-import { getSubmodule } from '../../src/adapters/model.js';
 import { Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { createRng } from '../../src/rng.js';
@@ -53,7 +52,7 @@ describe('§4.6 merge and unmerge', () => {
     expect(peft.isMerged('a') && peft.isMerged('b')).toBe(true);
     expectClose(peft.forward(ids), y, 1e-5);
     // merged weights differ from the originals, so a doubled branch would show
-    expect((getSubmodule(model, 'model.layers.0.self_attn.q_proj') as LoraLinear).mergedAdapters).toEqual(['a', 'b']);
+    expect((model.getSubmodule('model.layers.0.self_attn.q_proj') as LoraLinear).mergedAdapters).toEqual(['a', 'b']);
   });
 
   it('B-252 unmergeAdapters() restores every weight within 1e-6 × max(1, max|W|)', () => {
@@ -75,7 +74,7 @@ describe('§4.6 merge and unmerge', () => {
       const lin = fanInFanOut ? new Conv1D({ inFeatures: 5, outFeatures: 5 }) : new Linear({ inFeatures: 5, outFeatures: 5 });
       const model = new Holder({ lin });
       const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 3, fanInFanOut }));
-      const w = getSubmodule(model, 'lin') as LoraLinear;
+      const w = model.getSubmodule('lin') as LoraLinear;
       randomize(w.lora_A.get('default')!.weight, 1);
       randomize(w.lora_B.get('default')!.weight, 2);
       const x = makeInput(3, 5);
@@ -92,7 +91,7 @@ describe('§4.6 merge and unmerge', () => {
     seed();
     const model = new Holder({ lin: new Linear({ inFeatures: 6, outFeatures: 4 }) });
     const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 6, loraBias: true }));
-    const w = getSubmodule(model, 'lin') as LoraLinear;
+    const w = model.getSubmodule('lin') as LoraLinear;
     randomizeLora(model);
     const bB = w.lora_B.get('default')!.bias!;
     expect(maxAbs(bB)).toBeGreaterThan(0);
@@ -124,7 +123,7 @@ describe('§4.6 merge and unmerge', () => {
     const { model, peft, ids } = lmWithAdapters();
     const y = values(peft.forward(ids));
     // the last q_proj in module order gets the NaN, so earlier layers have been merged when it fails
-    const w = getSubmodule(model, 'model.layers.1.self_attn.q_proj') as LoraLinear;
+    const w = model.getSubmodule('model.layers.1.self_attn.q_proj') as LoraLinear;
     const B = w.lora_B.get('a')!.weight;
     const bad = values(B);
     bad[3] = NaN;
@@ -155,9 +154,9 @@ describe('§4.6 merge and unmerge', () => {
       const result = mode === 'merge' ? peft.mergeAndUnload() : peft.unload();
       expect(result).toBe(model);
       expect([...result.stateDict().keys()]).toEqual(keys);
-      expect(getSubmodule(result, 'model.layers.0.self_attn.q_proj')).toBeInstanceOf(Linear);
-      expect(getSubmodule(result, 'model.layers.0.self_attn.q_proj')).not.toBeInstanceOf(LoraLinear);
-      expect(getSubmodule(result, 'model.embed_tokens')).not.toBeInstanceOf(LoraEmbedding);
+      expect(result.getSubmodule('model.layers.0.self_attn.q_proj')).toBeInstanceOf(Linear);
+      expect(result.getSubmodule('model.layers.0.self_attn.q_proj')).not.toBeInstanceOf(LoraLinear);
+      expect(result.getSubmodule('model.embed_tokens')).not.toBeInstanceOf(LoraEmbedding);
       expectClose(result.forward(ids), mode === 'merge' ? y : y0, 1e-5);
       expect(peft.adapterNames()).toEqual([]);
     }
@@ -212,7 +211,7 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
 
   /** Σ wᵢ·sᵢ·BᵢAᵢ on the LoRA layer at `path`. */
   function weightedDelta(model: Module, path: string, names: string[], weights: number[]): Tensor {
-    const w = getSubmodule(model, path) as LoraLinear;
+    const w = model.getSubmodule(path) as LoraLinear;
     return tf.tidy(() => names.reduce((acc, n, i) => tf.add(acc, tf.mul(w.deltaWeight(n), weights[i]!)), tf.zeros([w.outFeatures, w.inFeatures]) as Tensor));
   }
 
@@ -223,7 +222,7 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     expect(cfg).toMatchObject({ r: 5, loraAlpha: 5, useRslora: false, rankPattern: {}, alphaPattern: {} });
     expect(cfg.targetModules).toEqual(['embed_tokens', 'q_proj', 'v_proj']);
     expect(peft.getEnabledAdapters()).not.toContain('ab');
-    const q = getSubmodule(model, 'model.layers.0.self_attn.q_proj') as LoraLinear;
+    const q = model.getSubmodule('model.layers.0.self_attn.q_proj') as LoraLinear;
     expect(q.lora_A.get('ab')!.weight.trainable).toBe(false);
     expect(q.lora_A.get('ab')!.weight.shape).toEqual([5, 8]);
     expectClose(outputWith(peft, ids, ['ab']), outputWith(peft, ids, ['a', 'b']), 1e-5);
@@ -231,7 +230,7 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     peft.addWeightedAdapter(['a', 'c'], [0.5, -2], 'ac', { combinationType: 'cat' });
     const path = 'model.layers.1.self_attn.q_proj';
     expectClose(weightedDelta(model, path, ['ac'], [1]), weightedDelta(model, path, ['a', 'c'], [0.5, -2]), 1e-5);
-    const emb = getSubmodule(model, 'model.embed_tokens') as LoraEmbedding;
+    const emb = model.getSubmodule('model.embed_tokens') as LoraEmbedding;
     expectClose(emb.deltaWeight('ac'), tf.add(tf.mul(emb.deltaWeight('a'), 0.5), tf.mul(emb.deltaWeight('c'), -2)), 1e-5);
   });
 
@@ -241,7 +240,7 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     const path = 'model.layers.0.self_attn.q_proj';
     expectClose(weightedDelta(model, path, ['full'], [1]), weightedDelta(model, path, ['a', 'c'], [1, 0.5]), 1e-5);
     peft.addWeightedAdapter(['a', 'c'], [1, 0.5], 'low', { combinationType: 'svd', svdRank: 1 });
-    const w = getSubmodule(model, path) as LoraLinear;
+    const w = model.getSubmodule(path) as LoraLinear;
     const A = w.lora_A.get('low')!.weight;
     expect(A.shape).toEqual([1, 8]);
     expect(Math.abs(tf.tidy(() => tf.sum(tf.square(A)).dataSync()[0]!) - 1)).toBeLessThan(1e-5);
@@ -265,7 +264,7 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
   it("'linear' combines A's and B's with √|wᵢsᵢ| (equal ranks only); one source gives w·ΔW", () => {
     const { model, peft } = setup();
     const path = 'model.layers.0.self_attn.q_proj';
-    const w = getSubmodule(model, path) as LoraLinear;
+    const w = model.getSubmodule(path) as LoraLinear;
     peft.addWeightedAdapter(['a'], [-0.5], 'neg', { combinationType: 'svd' }); // one source: linear whatever is given
     expectClose(weightedDelta(model, path, ['neg'], [1]), weightedDelta(model, path, ['a'], [-0.5]), 1e-5);
     peft.addWeightedAdapter(['a', 'c'], [1, 2], 'lin', { combinationType: 'linear' });

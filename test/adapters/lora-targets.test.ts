@@ -11,7 +11,6 @@ import {
   pythonRegexToJs,
   type LoraConfig,
 } from '../../src/adapters/index.js';
-import { getSubmodule } from '../../src/adapters/model.js';
 import { TinyLM, makeIds, seed, snapshot } from '../fixtures/lora-models.js';
 import { captureLogs, thrown, values } from '../helpers.js';
 
@@ -55,8 +54,8 @@ describe('§4.2 target-module matching', () => {
   it('B-215 a module listed in modulesToSave is not wrapped even when a target matches it', () => {
     const m = model();
     PeftModel.wrap(m, lora({ targetModules: ['q_proj'], modulesToSave: ['layers.1.self_attn.q_proj'] }));
-    expect(getSubmodule(m, Q0)).toBeInstanceOf(LoraLinear);
-    expect(getSubmodule(m, Q1)).toBeInstanceOf(ModulesToSaveWrapper);
+    expect(m.getSubmodule(Q0)).toBeInstanceOf(LoraLinear);
+    expect(m.getSubmodule(Q1)).toBeInstanceOf(ModulesToSaveWrapper);
     expect(m.getChild('q_proj')).toBeInstanceOf(LoraLinear);
     expect(matched(model(), lora({ targetModules: ['q_proj'], modulesToSave: ['self_attn'] }))).toEqual(['q_proj']);
   });
@@ -103,9 +102,9 @@ describe('§4.2 target-module matching', () => {
     expect(by.get('model.layers.1.self_attn.v_proj')).toMatchObject({ r: 8, alpha: 32, scaling: 4 });
     expect(by.get('model.layers.0.self_attn.v_proj')).toMatchObject({ r: 8, alpha: 16, scaling: 2 });
     PeftModel.wrap(m, cfg);
-    expect((getSubmodule(m, Q0) as LoraLinear).lora_A.get('default')!.weight.shape).toEqual([4, 8]);
-    expect((getSubmodule(m, Q1) as LoraLinear).lora_A.get('default')!.weight.shape).toEqual([8, 8]);
-    expect((getSubmodule(m, 'model.layers.1.self_attn.v_proj') as LoraLinear).info.get('default')!.scaling).toBe(4);
+    expect((m.getSubmodule(Q0) as LoraLinear).lora_A.get('default')!.weight.shape).toEqual([4, 8]);
+    expect((m.getSubmodule(Q1) as LoraLinear).lora_A.get('default')!.weight.shape).toEqual([8, 8]);
+    expect((m.getSubmodule('model.layers.1.self_attn.v_proj') as LoraLinear).info.get('default')!.scaling).toBe(4);
   });
 
   it("B-218 'all-linear' wraps every Linear except outputLayerPath and no Embedding; the stored config lists the leaf names", () => {
@@ -113,10 +112,10 @@ describe('§4.2 target-module matching', () => {
     const m = new TinyLM();
     const linears = m.namedModules().filter(([p, x]) => x instanceof Linear && p !== 'lm_head').map(([p]) => p);
     const peft = PeftModel.wrap(m, lora({ targetModules: 'all-linear' }));
-    for (const p of linears) expect(getSubmodule(m, p), p).toBeInstanceOf(LoraLinear);
+    for (const p of linears) expect(m.getSubmodule(p), p).toBeInstanceOf(LoraLinear);
     expect(m.getChild('lm_head')).toBeInstanceOf(Linear);
-    expect(getSubmodule(m, 'model.embed_tokens')).toBeInstanceOf(Embedding);
-    expect(getSubmodule(m, 'model.embed_tokens')).not.toBeInstanceOf(LoraEmbedding);
+    expect(m.getSubmodule('model.embed_tokens')).toBeInstanceOf(Embedding);
+    expect(m.getSubmodule('model.embed_tokens')).not.toBeInstanceOf(LoraEmbedding);
     expect(peft.peftConfigFor('default').targetModules).toEqual(['fc1', 'fc2', 'k_proj', 'o_proj', 'q_proj', 'v_proj']);
   });
 
@@ -139,12 +138,12 @@ describe('§4.2 target-module matching', () => {
     expect(err.code).toBe('TARGET_NOT_FOUND');
     expect(err.message).toContain("'qproj'");
     expect([...m.stateDict().keys()]).toEqual(keys);
-    expect(getSubmodule(m, Q0)).toBeInstanceOf(Linear);
+    expect(m.getSubmodule(Q0)).toBeInstanceOf(Linear);
     expect(inspectTargets(m, lora({ targetModules: ['q_proj', 'qproj'] })).unmatchedTargets).toEqual(['qproj']);
     const { warnings } = captureLogs(() => PeftModel.wrap(m, lora({ targetModules: ['q_proj', 'qproj'] }), { allowPartialMatch: true }));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('qproj');
-    expect(getSubmodule(m, Q0)).toBeInstanceOf(LoraLinear);
+    expect(m.getSubmodule(Q0)).toBeInstanceOf(LoraLinear);
   });
 
   it('B-221 a regex matching nothing → TARGET_NOT_FOUND naming it, even with allowPartialMatch', () => {

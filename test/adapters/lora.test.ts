@@ -13,7 +13,6 @@ import {
   libraryFrozen,
   type LoraConfig,
 } from '../../src/adapters/index.js';
-import { getSubmodule } from '../../src/adapters/model.js';
 import { BatchNorm, Embedding, Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { AdapterHost, TestModel, cfgPre, makeX, routing, seed as seedSpec } from '../fixtures/spec-models.js';
@@ -25,7 +24,7 @@ const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', .
 
 /** The LoRA wrapper at `path`. */
 function loraAt(m: Module, path: string): LoraLinear {
-  const w = getSubmodule(m, path);
+  const w = m.getSubmodule(path);
   expect(w).toBeInstanceOf(LoraLinear);
   return w as LoraLinear;
 }
@@ -278,7 +277,7 @@ describe('§4.1 LoRA layers', () => {
     const ids = makeIds();
     const base = emb.forward(ids);
     const peft = PeftModel.wrap(model, lora({ targetModules: ['embed_tokens'], r: 4, loraAlpha: 2 }));
-    const w = getSubmodule(model, 'model.embed_tokens') as LoraEmbedding;
+    const w = model.getSubmodule('model.embed_tokens') as LoraEmbedding;
     expect(w).toBeInstanceOf(LoraEmbedding);
     expect(model.stateDict().get('model.embed_tokens.lora_embedding_A.default')!.shape).toEqual([4, 12]);
     expect(model.stateDict().get('model.embed_tokens.lora_embedding_B.default')!.shape).toEqual([8, 4]);
@@ -390,8 +389,8 @@ describe('§4.1 LoRA layers', () => {
     // deleting every adapter on a layer puts the original Linear back
     peft.deleteAdapter('b');
     peft.deleteAdapter('a');
-    expect(getSubmodule(model, 'model.layers.0.self_attn.q_proj')).toBeInstanceOf(Linear);
-    expect(getSubmodule(model, 'model.layers.0.self_attn.v_proj')).toBeInstanceOf(LoraLinear);
+    expect(model.getSubmodule('model.layers.0.self_attn.q_proj')).toBeInstanceOf(Linear);
+    expect(model.getSubmodule('model.layers.0.self_attn.v_proj')).toBeInstanceOf(LoraLinear);
   });
 
   it('B-211 module-level deleteAdapter on a model removes it from hosts, cfg.adapters, meta.modules and order; outputs return to pre-add values', () => {
