@@ -102,7 +102,7 @@ export class PeftModel extends Module {
       'UNSUPPORTED_FEATURE',
       () => `PeftModel.wrap: this ${model.typeName} is already managed by a PeftModel; add adapters with peft.addAdapter()`,
     );
-    const peft = new PeftModel(model);
+    const peft = new this(model); // a subclass's wrap() builds the subclass
     peft.addAdapterImpl(opts.adapterName ?? 'default', cfg, { allowPartialMatch: opts.allowPartialMatch ?? false, freezeBase: true });
     return peft;
   }
