@@ -152,12 +152,7 @@ export class Module {
    */
   getSubmodule(path: string): Module | undefined {
     if (path === '') return this;
-    let m: Module | undefined = this;
-    for (const part of path.split('.')) {
-      m = m?.getChild(part);
-      if (!m) return undefined;
-    }
-    return m;
+    return path.split('.').reduce<Module | undefined>((m, part) => m?.getChild(part), this);
   }
 
   /**
