@@ -3,9 +3,10 @@
  * NeMo note: NeMo resolves `_target_` class paths with Hydra; here short `type` names are looked up
  * in this registry (`fromNemoConfig` converts NeMo configs).
  */
+import { z } from 'zod';
 import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
 import { Module } from '../nn/module.js';
-import type { ConfigSchema, TypeSchema } from './schema.js';
+import { describeConfigSchema, parseConfig, type ConfigObjectSchema, type TypeSchema } from './config-schema.js';
 import type { AdapterConfig, AdapterStrategy, NormalizedAdapterConfig, StrategyConfig } from './types.js';
 
 /** An adapter class: constructed from one options object. */
@@ -14,30 +15,56 @@ export type AdapterClass = (new (options: any) => Module) & { readonly typeName:
 export type StrategyClass = new (options: any) => AdapterStrategy;
 
 interface AdapterTypeEntry {
+  type: string;
   ctor: AdapterClass;
-  schema: ConfigSchema;
+  schema: ConfigObjectSchema;
   defaultStrategy: StrategyConfig;
 }
 interface StrategyTypeEntry {
+  type: string;
   ctor: StrategyClass;
-  schema: ConfigSchema;
+  schema: ConfigObjectSchema;
 }
 
 const adapterTypes = new Map<string, AdapterTypeEntry>();
 const strategyTypes = new Map<string, StrategyTypeEntry>();
 
 /**
- * Registers an adapter type. The schema's fields must be the constructor's option names plus
- * `type` and `enabled`.
+ * The schema as registered: a zod object, made strict so an unknown field is `INVALID_CONFIG`
+ * rather than silently dropped.
+ */
+function strictSchema(schema: unknown, where: string, required: readonly string[]): ConfigObjectSchema {
+  check(
+    schema instanceof z.ZodObject,
+    'REGISTRY_CONFLICT',
+    () => `${where}: schema must be a zod object schema such as z.strictObject({type: z.string(), ...}), got ${describeValue(schema)}`,
+  );
+  const missing = required.filter((k) => !(k in schema.shape));
+  check(
+    missing.length === 0,
+    'REGISTRY_CONFLICT',
+    () => `${where}: the schema has no ${missing.map((k) => `'${k}'`).join(' or ')} field; its fields: ${Object.keys(schema.shape).join(', ')}`,
+  );
+  return schema.strict();
+}
+
+/**
+ * Registers an adapter type. The schema is a zod object (build fields with `configField`) whose
+ * fields are the constructor's option names plus `type` and `enabled`.
  *
  * @example
  * ```ts
+ * const mySchema = z.strictObject({
+ *   type: configField.string(),
+ *   enabled: configField.boolean().default(true),
+ *   inFeatures: configField.positiveInt(),
+ * });
  * registerAdapterType('myAdapter', { ctor: MyAdapter, schema: mySchema, defaultStrategy: { type: 'residualAdd' } });
  * ```
  */
 export function registerAdapterType(
   name: string,
-  entry: { ctor: AdapterClass; schema: ConfigSchema; defaultStrategy: StrategyConfig },
+  entry: { ctor: AdapterClass; schema: ConfigObjectSchema; defaultStrategy: StrategyConfig },
 ): void {
   check(!adapterTypes.has(name) && !strategyTypes.has(name), 'REGISTRY_CONFLICT', () => `type '${name}' is already registered`);
   check(
@@ -45,18 +72,20 @@ export function registerAdapterType(
     'REGISTRY_CONFLICT',
     () => `registerAdapterType('${name}'): ctor must be a Module subclass, got ${describeValue(entry.ctor)}`,
   );
-  adapterTypes.set(name, entry);
+  const schema = strictSchema(entry.schema, `registerAdapterType('${name}')`, ['type', 'enabled']);
+  adapterTypes.set(name, { type: name, ctor: entry.ctor, schema, defaultStrategy: entry.defaultStrategy });
 }
 
-/** Registers a strategy type. */
-export function registerStrategyType(name: string, entry: { ctor: StrategyClass; schema: ConfigSchema }): void {
+/** Registers a strategy type; its zod object schema's fields are the constructor's option names plus `type`. */
+export function registerStrategyType(name: string, entry: { ctor: StrategyClass; schema: ConfigObjectSchema }): void {
   check(!strategyTypes.has(name) && !adapterTypes.has(name), 'REGISTRY_CONFLICT', () => `type '${name}' is already registered`);
   check(
     typeof entry.ctor === 'function',
     'REGISTRY_CONFLICT',
     () => `registerStrategyType('${name}'): ctor must be a class, got ${describeValue(entry.ctor)}`,
   );
-  strategyTypes.set(name, entry);
+  const schema = strictSchema(entry.schema, `registerStrategyType('${name}')`, ['type']);
+  strategyTypes.set(name, { type: name, ctor: entry.ctor, schema });
 }
 
 /** Registered adapter type names, in registration order. */
@@ -93,12 +122,12 @@ function strategyEntry(name: unknown, where: string): StrategyTypeEntry {
 
 /** Schema of an adapter type. Unknown name → `UNKNOWN_TYPE` listing registered names. */
 export function getAdapterTypeSchema(name: string): TypeSchema {
-  return adapterEntry(name, 'getAdapterTypeSchema').schema.describe();
+  return describeConfigSchema(adapterEntry(name, 'getAdapterTypeSchema').schema);
 }
 
 /** Schema of a strategy type. */
 export function getStrategyTypeSchema(name: string): TypeSchema {
-  return strategyEntry(name, 'getStrategyTypeSchema').schema.describe();
+  return describeConfigSchema(strategyEntry(name, 'getStrategyTypeSchema').schema);
 }
 
 /** The class registered for an adapter type, or undefined. */
@@ -149,7 +178,7 @@ export function parseStrategyConfig(cfg: unknown, where: string): StrategyConfig
     () => `${where}: the strategy config has no 'type'; registered strategy types: ${listStrategyTypes().join(', ')}`,
   );
   const e = strategyEntry(cfg.type, where);
-  return e.schema.parse(cfg, where) as StrategyConfig;
+  return { ...parseConfig(e.schema, cfg, where), type: e.type };
 }
 
 /**
@@ -159,8 +188,9 @@ export function parseStrategyConfig(cfg: unknown, where: string): StrategyConfig
 export function parseAdapterConfig(cfg: unknown, where: string): NormalizedAdapterConfig {
   checkConfigShape(cfg, where);
   const e = adapterEntry(cfg.type, where);
-  const out = e.schema.parse(cfg, where) as NormalizedAdapterConfig;
-  if ('adapterStrategy' in e.schema.fields) {
+  const parsed = parseConfig(e.schema, cfg, where);
+  const out: NormalizedAdapterConfig = { ...parsed, type: e.type, enabled: parsed.enabled === true };
+  if ('adapterStrategy' in e.schema.shape) {
     const s = out.adapterStrategy;
     out.adapterStrategy =
       s === null || s === undefined

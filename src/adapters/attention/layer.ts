@@ -12,6 +12,7 @@ import { Dropout, LayerNorm, Linear } from '../../nn/layers.js';
 import { fmtShape } from '../../nn/module.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import {
   ATTENTION_DEFAULT_STRATEGY,
@@ -269,18 +270,19 @@ export class MultiHeadAttentionAdapter extends AdapterModule {
   constructor(options: MultiHeadAttentionAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = multiHeadAttentionAdapterSchema.parse(
+    const cfg = parseConfig(
+      multiHeadAttentionAdapterSchema,
       { type: 'multiHeadAttention', ...fields },
       this.typeName,
     );
-    this.nHead = cfg.nHead as number;
-    this.nFeat = cfg.nFeat as number;
-    this.dropoutRate = cfg.dropoutRate as number;
-    this.useFusedAttention = cfg.useFusedAttention as boolean;
+    this.nHead = cfg.nHead;
+    this.nFeat = cfg.nFeat;
+    this.dropoutRate = cfg.dropoutRate;
+    this.useFusedAttention = cfg.useFusedAttention;
     const dims = resolveAttentionDims({
       heads: this.nHead,
       width: this.nFeat,
-      projDim: cfg.projDim as number | null,
+      projDim: cfg.projDim,
       where: this.typeName,
       headsName: 'nHead',
       widthName: 'nFeat',
@@ -582,18 +584,19 @@ export class TransformerMultiHeadAttentionAdapter extends AdapterModule {
   constructor(options: TransformerMultiHeadAttentionAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = transformerMultiHeadAttentionAdapterSchema.parse(
+    const cfg = parseConfig(
+      transformerMultiHeadAttentionAdapterSchema,
       { type: 'transformerMultiHeadAttention', ...fields },
       this.typeName,
     );
-    this.hiddenSize = cfg.hiddenSize as number;
-    this.numAttentionHeads = cfg.numAttentionHeads as number;
-    this.attnScoreDropout = cfg.attnScoreDropout as number;
-    this.attnLayerDropout = cfg.attnLayerDropout as number;
+    this.hiddenSize = cfg.hiddenSize;
+    this.numAttentionHeads = cfg.numAttentionHeads;
+    this.attnScoreDropout = cfg.attnScoreDropout;
+    this.attnLayerDropout = cfg.attnLayerDropout;
     const dims = resolveAttentionDims({
       heads: this.numAttentionHeads,
       width: this.hiddenSize,
-      projDim: cfg.projDim as number | null,
+      projDim: cfg.projDim,
       where: this.typeName,
       headsName: 'numAttentionHeads',
       widthName: 'hiddenSize',

@@ -3,6 +3,7 @@ import { ActivationLayer, type Activation } from '../../nn/activations.js';
 import { Dropout, LayerNorm, Linear, Sequential } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import { linearAdapterSchema } from './config.js';
 
 export interface LinearAdapterOptions extends AdapterModuleOptions {
@@ -35,11 +36,11 @@ export class LinearAdapter extends AdapterModule {
   constructor(options: LinearAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = linearAdapterSchema.parse({ type: 'linear', ...fields }, 'LinearAdapter');
-    const inF = cfg.inFeatures as number;
-    const dim = cfg.dim as number;
+    const cfg = parseConfig(linearAdapterSchema, { type: 'linear', ...fields }, 'LinearAdapter');
+    const inF = cfg.inFeatures;
+    const dim = cfg.dim;
     const rng = options.rng ?? getRng();
-    const act = new ActivationLayer({ activation: cfg.activation as Activation });
+    const act = new ActivationLayer({ activation: cfg.activation });
     const down = new Linear({ inFeatures: inF, outFeatures: dim, bias: false, rng });
     const up = new Linear({ inFeatures: dim, outFeatures: inF, bias: false, rng });
     const norm = new LayerNorm({ features: inF });
@@ -51,7 +52,7 @@ export class LinearAdapter extends AdapterModule {
       tf.tidy(() => norm.weight.assign(tf.zerosLike(norm.weight)));
       this.module = this.registerModule('module', new Sequential(down, act, up, norm));
     }
-    const p = cfg.dropout as number;
+    const p = cfg.dropout;
     this.dropout = p > 0 ? this.registerModule('dropout', new Dropout({ p, rng: options.rng })) : null;
     this.setupAdapterStrategy(adapterStrategy);
   }

@@ -3,9 +3,10 @@
  * this small registry instead of the adapter type registry: `listAdapterTypes()` is unchanged.
  */
 import { AdapterError } from '../../errors.js';
-import type { TypeSchema } from '../schema.js';
+import { describeConfigSchema, type TypeSchema } from '../config-schema.js';
 import { ia3ConfigSchema, parseIa3Config, type Ia3Config, type NormalizedIa3Config } from '../ia3/config.js';
-import { loraConfigSchema, parseLoraConfig, checkWrapperConfigObject, type LoraConfig, type NormalizedLoraConfig } from './config.js';
+import { checkWrapperConfigObject } from '../tuners/config.js';
+import { loraConfigSchema, parseLoraConfig, type LoraConfig, type NormalizedLoraConfig } from './config.js';
 
 /** A config `PeftModel` accepts. */
 export type WrapperConfig = LoraConfig | Ia3Config;
@@ -26,7 +27,7 @@ export function listWrapperTypes(): string[] {
 export function getWrapperTypeSchema(name: string): TypeSchema {
   const k = kinds[name as keyof typeof kinds];
   if (!k) throw unknownType(name, 'getWrapperTypeSchema');
-  return k.schema.describe();
+  return describeConfigSchema(k.schema);
 }
 
 function unknownType(type: unknown, where: string): AdapterError {

@@ -4,6 +4,7 @@ import { activationFn, type Activation } from '../../nn/activations.js';
 import { Dropout, Linear } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import { PARALLEL_DEFAULT_STRATEGY, parallelAdapterSchema } from './config.js';
 
@@ -66,7 +67,7 @@ export class ParallelAdapter extends AdapterModule {
   constructor(options: ParallelAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parallelAdapterSchema.parse({ type: 'parallel', ...fields }, 'ParallelAdapter');
+    const cfg = parseConfig(parallelAdapterSchema, { type: 'parallel', ...fields }, 'ParallelAdapter');
     if (isPlainObject(adapterStrategy) && (adapterStrategy as StrategyConfig).type !== PARALLEL_DEFAULT_STRATEGY.type) {
       throw new AdapterError(
         'INVALID_CONFIG',
@@ -75,10 +76,10 @@ export class ParallelAdapter extends AdapterModule {
         { field: 'adapterStrategy', valid: [PARALLEL_DEFAULT_STRATEGY.type] },
       );
     }
-    this.inFeatures = cfg.inFeatures as number;
-    this.dim = cfg.dim as number;
-    this.activation = cfg.activation as Activation;
-    this.scaling = cfg.scaling as number;
+    this.inFeatures = cfg.inFeatures;
+    this.dim = cfg.dim;
+    this.activation = cfg.activation;
+    this.scaling = cfg.scaling;
     this.act = activationFn(this.activation);
     const rng = options.rng ?? getRng();
     this.down = this.registerModule('down', new Linear({ inFeatures: this.inFeatures, outFeatures: this.dim, rng }));
@@ -88,7 +89,7 @@ export class ParallelAdapter extends AdapterModule {
       this.up.weight.assign(tf.zerosLike(this.up.weight));
       this.up.bias!.assign(tf.zerosLike(this.up.bias!));
     });
-    const p = cfg.dropout as number;
+    const p = cfg.dropout;
     this.dropout = p > 0 ? this.registerModule('dropout', new Dropout({ p, rng: options.rng })) : null;
     this.setupAdapterStrategy(adapterStrategy);
   }

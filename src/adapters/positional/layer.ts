@@ -7,6 +7,7 @@ import { tf, type Tensor } from '../../backend/tf.js';
 import { AdapterError, check, describeValue } from '../../errors.js';
 import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import { POSITIONAL_DEFAULT_STRATEGY, positionalEncodingAdapterSchema } from './config.js';
 
@@ -107,11 +108,12 @@ export class PositionalEncodingAdapter extends AdapterModule {
   constructor(options: PositionalEncodingAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = positionalEncodingAdapterSchema.parse(
+    const cfg = parseConfig(
+      positionalEncodingAdapterSchema,
       { type: 'positionalEncoding', ...fields },
       this.typeName,
     );
-    const dModel = cfg.dModel as number;
+    const dModel = cfg.dModel;
     // NeMo note: NeMo accepts an odd d_model and fails later with a shape error.
     check(
       dModel % 2 === 0,
@@ -120,8 +122,8 @@ export class PositionalEncodingAdapter extends AdapterModule {
       () => ({ field: 'dModel', value: dModel }),
     );
     this.dModel = dModel;
-    this.maxLen = cfg.maxLen as number;
-    this.xscale = (cfg.xscale as number | null) || null;
+    this.maxLen = cfg.maxLen;
+    this.xscale = cfg.xscale || null;
     this.tableLength = this.maxLen;
     this.registerBuffer('pe', this.createPe(this.maxLen), { persistent: false });
     this.setupAdapterStrategy(adapterStrategy);
