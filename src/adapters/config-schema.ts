@@ -77,7 +77,8 @@ function tag<T extends z.ZodType>(schema: T, info: FieldInfo): T {
 export const configField = {
   positiveInt: () => tag(z.number().int().min(1), { kind: 'positiveInt', expects: 'an integer ≥ 1' }),
   int: () => tag(z.number().int(), { kind: 'int', expects: 'an integer' }),
-  probability: () => tag(z.number().min(0).max(1), { kind: 'probability', expects: 'a probability in [0, 1]' }),
+  probability: () =>
+    tag(z.number().min(0).max(1), { kind: 'probability', expects: 'a probability in [0, 1]' }),
   nonNegative: () => tag(z.number().min(0), { kind: 'nonNegative', expects: 'a number ≥ 0' }),
   number: () => tag(z.number(), { kind: 'number', expects: 'a finite number' }),
   enum: <const T extends readonly [string, ...string[]]>(choices: T) =>
@@ -87,8 +88,16 @@ export const configField = {
   /** A nested strategy config, checked afterwards by the strategy registry. */
   strategy: () => tag(z.custom<StrategyConfig>(), { kind: 'strategy', expects: 'a strategy config object' }),
   /** Any other zod type, described by the caller's words (and its choices, for a closed set). */
-  custom: <T extends z.ZodType>(schema: T, expects: string, options: { kind?: FieldKind; choices?: FieldInfo['choices'] } = {}) =>
-    tag(schema, { kind: options.kind ?? 'any', expects, ...(options.choices ? { choices: options.choices } : {}) }),
+  custom: <T extends z.ZodType>(
+    schema: T,
+    expects: string,
+    options: { kind?: FieldKind; choices?: FieldInfo['choices'] } = {},
+  ) =>
+    tag(schema, {
+      kind: options.kind ?? 'any',
+      expects,
+      ...(options.choices ? { choices: options.choices } : {}),
+    }),
 };
 
 /** A field unwrapped down to its value type, with what the wrappers said. */
@@ -101,7 +110,13 @@ interface UnwrappedField {
 }
 
 function unwrap(schema: z.ZodType): UnwrappedField {
-  const out: UnwrappedField = { leaf: schema, required: true, nullable: false, hasDefault: false, default: undefined };
+  const out: UnwrappedField = {
+    leaf: schema,
+    required: true,
+    nullable: false,
+    hasDefault: false,
+    default: undefined,
+  };
   let cur: z.ZodType = schema;
   for (;;) {
     if (cur instanceof z.ZodDefault) {
@@ -133,8 +148,14 @@ function leafInfo(leaf: z.ZodType): FieldInfo {
     return { kind: 'enum', expects: `one of: ${choices.join(', ')}`, choices };
   }
   if (leaf instanceof z.ZodLiteral) {
-    const choices = [...leaf.values].filter((v): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v));
-    return { kind: 'enum', expects: choices.map((c) => (typeof c === 'string' ? `'${c}'` : String(c))).join(' or '), choices };
+    const choices = [...leaf.values].filter((v): v is string | number | boolean =>
+      ['string', 'number', 'boolean'].includes(typeof v),
+    );
+    return {
+      kind: 'enum',
+      expects: choices.map((c) => (typeof c === 'string' ? `'${c}'` : String(c))).join(' or '),
+      choices,
+    };
   }
   if (leaf instanceof z.ZodBoolean) return { kind: 'boolean', expects: 'true or false' };
   if (leaf instanceof z.ZodString) return { kind: 'string', expects: 'a string' };
@@ -171,7 +192,11 @@ export function describeConfigSchema(schema: ConfigObjectSchema): TypeSchema {
  * problem is reported at once in one `INVALID_CONFIG` naming each field, its value and what is
  * allowed. Keys whose value is `undefined` mean "use the default".
  */
-export function parseConfig<S extends ConfigObjectSchema>(schema: S, cfg: Record<string, unknown>, where: string): z.output<S> {
+export function parseConfig<S extends ConfigObjectSchema>(
+  schema: S,
+  cfg: Record<string, unknown>,
+  where: string,
+): z.output<S> {
   const input: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg)) if (v !== undefined) input[k] = v;
   const r = schema.safeParse(input);
@@ -184,7 +209,11 @@ export function parseConfig<S extends ConfigObjectSchema>(schema: S, cfg: Record
   });
 }
 
-function describeIssue(schema: ConfigObjectSchema, iss: z.core.$ZodIssue, input: Record<string, unknown>): string {
+function describeIssue(
+  schema: ConfigObjectSchema,
+  iss: z.core.$ZodIssue,
+  input: Record<string, unknown>,
+): string {
   const fields = Object.keys(schema.shape);
   if (iss.code === 'unrecognized_keys') {
     return `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => `'${k}'`).join(', ')}; valid fields: ${fields.join(', ')}`;

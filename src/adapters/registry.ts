@@ -6,7 +6,12 @@
 import { z } from 'zod';
 import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
 import { Module } from '../nn/module.js';
-import { describeConfigSchema, parseConfig, type ConfigObjectSchema, type TypeSchema } from './config-schema.js';
+import {
+  describeConfigSchema,
+  parseConfig,
+  type ConfigObjectSchema,
+  type TypeSchema,
+} from './config-schema.js';
 import type { AdapterConfig, AdapterStrategy, NormalizedAdapterConfig, StrategyConfig } from './types.js';
 
 /** An adapter class: constructed from one options object. */
@@ -37,13 +42,15 @@ function strictSchema(schema: unknown, where: string, required: readonly string[
   check(
     schema instanceof z.ZodObject,
     'REGISTRY_CONFLICT',
-    () => `${where}: schema must be a zod object schema such as z.strictObject({type: z.string(), ...}), got ${describeValue(schema)}`,
+    () =>
+      `${where}: schema must be a zod object schema such as z.strictObject({type: z.string(), ...}), got ${describeValue(schema)}`,
   );
   const missing = required.filter((k) => !(k in schema.shape));
   check(
     missing.length === 0,
     'REGISTRY_CONFLICT',
-    () => `${where}: the schema has no ${missing.map((k) => `'${k}'`).join(' or ')} field; its fields: ${Object.keys(schema.shape).join(', ')}`,
+    () =>
+      `${where}: the schema has no ${missing.map((k) => `'${k}'`).join(' or ')} field; its fields: ${Object.keys(schema.shape).join(', ')}`,
   );
   return schema.strict();
 }
@@ -66,7 +73,11 @@ export function registerAdapterType(
   name: string,
   entry: { ctor: AdapterClass; schema: ConfigObjectSchema; defaultStrategy: StrategyConfig },
 ): void {
-  check(!adapterTypes.has(name) && !strategyTypes.has(name), 'REGISTRY_CONFLICT', () => `type '${name}' is already registered`);
+  check(
+    !adapterTypes.has(name) && !strategyTypes.has(name),
+    'REGISTRY_CONFLICT',
+    () => `type '${name}' is already registered`,
+  );
   check(
     typeof entry.ctor === 'function' && entry.ctor.prototype instanceof Module,
     'REGISTRY_CONFLICT',
@@ -77,8 +88,15 @@ export function registerAdapterType(
 }
 
 /** Registers a strategy type; its zod object schema's fields are the constructor's option names plus `type`. */
-export function registerStrategyType(name: string, entry: { ctor: StrategyClass; schema: ConfigObjectSchema }): void {
-  check(!strategyTypes.has(name) && !adapterTypes.has(name), 'REGISTRY_CONFLICT', () => `type '${name}' is already registered`);
+export function registerStrategyType(
+  name: string,
+  entry: { ctor: StrategyClass; schema: ConfigObjectSchema },
+): void {
+  check(
+    !strategyTypes.has(name) && !adapterTypes.has(name),
+    'REGISTRY_CONFLICT',
+    () => `type '${name}' is already registered`,
+  );
   check(
     typeof entry.ctor === 'function',
     'REGISTRY_CONFLICT',
@@ -101,10 +119,14 @@ export function listStrategyTypes(): string[] {
 function adapterEntry(name: unknown, where: string): AdapterTypeEntry {
   const e = adapterTypes.get(name as string);
   if (!e) {
-    throw new AdapterError('UNKNOWN_TYPE', `${where}: ${notOneOf('adapter type', name, listAdapterTypes())}`, {
-      type: name,
-      valid: listAdapterTypes(),
-    });
+    throw new AdapterError(
+      'UNKNOWN_TYPE',
+      `${where}: ${notOneOf('adapter type', name, listAdapterTypes())}`,
+      {
+        type: name,
+        valid: listAdapterTypes(),
+      },
+    );
   }
   return e;
 }
@@ -112,10 +134,14 @@ function adapterEntry(name: unknown, where: string): AdapterTypeEntry {
 function strategyEntry(name: unknown, where: string): StrategyTypeEntry {
   const e = strategyTypes.get(name as string);
   if (!e) {
-    throw new AdapterError('UNKNOWN_TYPE', `${where}: ${notOneOf('strategy type', name, listStrategyTypes())}`, {
-      type: name,
-      valid: listStrategyTypes(),
-    });
+    throw new AdapterError(
+      'UNKNOWN_TYPE',
+      `${where}: ${notOneOf('strategy type', name, listStrategyTypes())}`,
+      {
+        type: name,
+        valid: listStrategyTypes(),
+      },
+    );
   }
   return e;
 }
@@ -170,12 +196,14 @@ export function parseStrategyConfig(cfg: unknown, where: string): StrategyConfig
   check(
     isPlainObject(cfg),
     'INVALID_STRATEGY',
-    () => `${where}: expected a strategy config object, a strategy object with forward(), or null; got ${describeValue(cfg)}`,
+    () =>
+      `${where}: expected a strategy config object, a strategy object with forward(), or null; got ${describeValue(cfg)}`,
   );
   check(
     cfg.type !== undefined,
     'INVALID_CONFIG',
-    () => `${where}: the strategy config has no 'type'; registered strategy types: ${listStrategyTypes().join(', ')}`,
+    () =>
+      `${where}: the strategy config has no 'type'; registered strategy types: ${listStrategyTypes().join(', ')}`,
   );
   const e = strategyEntry(cfg.type, where);
   return { ...parseConfig(e.schema, cfg, where), type: e.type };
@@ -207,7 +235,10 @@ export function buildAdapter(cfg: AdapterConfig, extra: Record<string, unknown> 
 }
 
 /** Constructs an adapter from an already-normalised config. */
-export function constructAdapter(normalized: NormalizedAdapterConfig, extra: Record<string, unknown> = {}): Module {
+export function constructAdapter(
+  normalized: NormalizedAdapterConfig,
+  extra: Record<string, unknown> = {},
+): Module {
   const { type, enabled: _enabled, ...options } = normalized;
   const e = adapterEntry(type, 'buildAdapter');
   return new e.ctor({ ...structuredClone(options), ...extra });

@@ -19,9 +19,9 @@ export const multiHeadAttentionAdapterSchema = z.strictObject({
   enabled: configField.boolean().default(true),
   /** Number of heads. */
   nHead: configField.positiveInt(),
-  /** Model width (input and output features). */
+  /** Model width (input and output features); must be divisible by `nHead`. */
   nFeat: configField.positiveInt(),
-  /** Dropout on the attention probabilities. Default 0. */
+  /** Dropout on the attention probabilities (training only). Default 0. */
   dropoutRate: configField.probability().default(0),
   /** Projected width: `null` → `nFeat`; `< 1` → `nHead` (head size 1); `≥ 1` → itself. Default null. */
   projDim: configField.int().nullable().default(null),
@@ -39,7 +39,7 @@ export const transformerMultiHeadAttentionAdapterSchema = z.strictObject({
   type: configField.string(),
   /** Default true. */
   enabled: configField.boolean().default(true),
-  /** Model width (input and output features). */
+  /** Model width (input and output features); must be divisible by `numAttentionHeads`. */
   hiddenSize: configField.positiveInt(),
   /** Number of heads. */
   numAttentionHeads: configField.positiveInt(),
@@ -47,7 +47,7 @@ export const transformerMultiHeadAttentionAdapterSchema = z.strictObject({
   attnScoreDropout: configField.probability().default(0),
   /** Dropout on the output projection. Default 0. */
   attnLayerDropout: configField.probability().default(0),
-  /** Projected width, as for `multiHeadAttention`. Default null. */
+  /** Projected width: `null` → `hiddenSize`; `< 1` → `numAttentionHeads`; `≥ 1` → itself. Default null. */
   projDim: configField.int().nullable().default(null),
   /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
   adapterStrategy: configField.strategy().nullable().default(null),
@@ -62,10 +62,24 @@ export type MultiHeadAttentionAdapterConfig = z.input<typeof multiHeadAttentionA
 };
 /** The stored form of a conformer-style attention adapter config. */
 export type NormalizedMultiHeadAttentionAdapterConfig = z.output<typeof multiHeadAttentionAdapterSchema>;
+/** The fields the conformer attention adapters' constructors take besides the strategy and random source. */
+export type MultiHeadAttentionAdapterFields = Omit<
+  z.input<typeof multiHeadAttentionAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;
 
 /** What a caller writes to add a transformer-style attention adapter. */
-export type TransformerMultiHeadAttentionAdapterConfig = z.input<typeof transformerMultiHeadAttentionAdapterSchema> & {
+export type TransformerMultiHeadAttentionAdapterConfig = z.input<
+  typeof transformerMultiHeadAttentionAdapterSchema
+> & {
   type: 'transformerMultiHeadAttention';
 };
 /** The stored form of a transformer-style attention adapter config. */
-export type NormalizedTransformerMultiHeadAttentionAdapterConfig = z.output<typeof transformerMultiHeadAttentionAdapterSchema>;
+export type NormalizedTransformerMultiHeadAttentionAdapterConfig = z.output<
+  typeof transformerMultiHeadAttentionAdapterSchema
+>;
+/** The fields `TransformerMultiHeadAttentionAdapter`'s constructor takes besides the strategy and random source. */
+export type TransformerMultiHeadAttentionAdapterFields = Omit<
+  z.input<typeof transformerMultiHeadAttentionAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

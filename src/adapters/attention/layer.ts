@@ -18,6 +18,8 @@ import {
   ATTENTION_DEFAULT_STRATEGY,
   multiHeadAttentionAdapterSchema,
   transformerMultiHeadAttentionAdapterSchema,
+  type MultiHeadAttentionAdapterFields,
+  type TransformerMultiHeadAttentionAdapterFields,
 } from './config.js';
 
 /** The score written at masked positions of the conformer attention adapters (NeMo's `-INF_VAL`). */
@@ -166,19 +168,11 @@ function checkNamedInput(
   return input;
 }
 
-/** Options of {@link MultiHeadAttentionAdapter} and {@link RelPositionMultiHeadAttentionAdapter}. */
-export interface MultiHeadAttentionAdapterOptions extends AdapterModuleOptions {
-  /** Number of heads. */
-  nHead: number;
-  /** Model width (input and output features); must be divisible by `nHead`. */
-  nFeat: number;
-  /** Dropout on the attention probabilities (training only). Default 0. */
-  dropoutRate?: number;
-  /** `null` → P = nFeat; `< 1` → P = nHead (dk = 1); `≥ 1` → P = projDim. Default null. */
-  projDim?: number | null;
-  /** Use the alternative SDPA-semantics path (see {@link MultiHeadAttentionAdapter}). Default false. */
-  useFusedAttention?: boolean;
-}
+/**
+ * Options of {@link MultiHeadAttentionAdapter} and {@link RelPositionMultiHeadAttentionAdapter}: the
+ * config's fields (see {@link multiHeadAttentionAdapterSchema}), the strategy and the random source.
+ */
+export type MultiHeadAttentionAdapterOptions = AdapterModuleOptions & MultiHeadAttentionAdapterFields;
 
 /** The named arguments of the conformer attention adapters' forward. */
 export interface MultiHeadAttentionAdapterInput {
@@ -510,19 +504,12 @@ export class RelPositionMultiHeadAttentionAdapter extends MultiHeadAttentionAdap
   }
 }
 
-/** Options of {@link TransformerMultiHeadAttentionAdapter}. */
-export interface TransformerMultiHeadAttentionAdapterOptions extends AdapterModuleOptions {
-  /** Model width; must be divisible by `numAttentionHeads`. */
-  hiddenSize: number;
-  /** Number of heads. */
-  numAttentionHeads: number;
-  /** Dropout on the attention probabilities (training only). Default 0. */
-  attnScoreDropout?: number;
-  /** Dropout on the output projection (training only). Default 0. */
-  attnLayerDropout?: number;
-  /** `null` → P = hiddenSize; `< 1` → P = numAttentionHeads; `≥ 1` → P = projDim. Default null. */
-  projDim?: number | null;
-}
+/**
+ * Options of {@link TransformerMultiHeadAttentionAdapter}: the config's fields (see
+ * {@link transformerMultiHeadAttentionAdapterSchema}), the strategy and the random source.
+ */
+export type TransformerMultiHeadAttentionAdapterOptions = AdapterModuleOptions &
+  TransformerMultiHeadAttentionAdapterFields;
 
 /** The named arguments of the transformer attention adapter's forward. */
 export interface TransformerMultiHeadAttentionAdapterInput {

@@ -5,7 +5,12 @@
 import { z } from 'zod';
 import { check } from '../../errors.js';
 import { configField, parseConfig } from '../config-schema.js';
-import { checkPatterns, checkWrapperConfigObject, modulesToSaveField, targetField } from '../tuners/config.js';
+import {
+  checkPatterns,
+  checkWrapperConfigObject,
+  modulesToSaveField,
+  targetField,
+} from '../tuners/config.js';
 
 /**
  * Fields of the `ia3` config, PEFT keys in brackets: `targetModules` [target_modules] (model default
@@ -61,14 +66,16 @@ export function parseIa3Config(cfg: unknown, where = 'ia3 config'): NormalizedIa
 /** The subset rule and pattern compilation (also run after model defaults are filled in). */
 export function checkIa3CrossFields(out: NormalizedIa3Config, where: string): void {
   checkPatterns(out, where);
-  if (typeof out.feedforwardModules === 'string') checkPatterns({ excludeModules: out.feedforwardModules }, `${where} (feedforwardModules)`);
+  if (typeof out.feedforwardModules === 'string')
+    checkPatterns({ excludeModules: out.feedforwardModules }, `${where} (feedforwardModules)`);
   if (Array.isArray(out.feedforwardModules) && Array.isArray(out.targetModules)) {
     const targets = out.targetModules;
     const extra = out.feedforwardModules.filter((f) => !targets.includes(f));
     check(
       extra.length === 0,
       'INVALID_CONFIG',
-      () => `${where}: feedforwardModules must be a subset of targetModules; not targets: ${extra.join(', ')} (targets: ${targets.join(', ')})`,
+      () =>
+        `${where}: feedforwardModules must be a subset of targetModules; not targets: ${extra.join(', ')} (targets: ${targets.join(', ')})`,
       () => ({ field: 'feedforwardModules', value: extra }),
     );
   }

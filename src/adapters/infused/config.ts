@@ -21,3 +21,8 @@ export const INFUSED_DEFAULT_STRATEGY: Readonly<StrategyConfig> = Object.freeze(
 export type InfusedAdapterConfig = z.input<typeof infusedAdapterSchema> & { type: 'infused' };
 /** The stored form: every default written out. */
 export type NormalizedInfusedAdapterConfig = z.output<typeof infusedAdapterSchema>;
+/** The fields `InfusedAdapter`'s constructor takes besides the strategy and random source. */
+export type InfusedAdapterFields = Omit<
+  z.input<typeof infusedAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

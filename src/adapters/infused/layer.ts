@@ -4,13 +4,11 @@ import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
 import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
-import { INFUSED_DEFAULT_STRATEGY, infusedAdapterSchema } from './config.js';
+import { INFUSED_DEFAULT_STRATEGY, infusedAdapterSchema, type InfusedAdapterFields } from './config.js';
 
 /** Options of {@link InfusedAdapter}. */
-export interface InfusedAdapterOptions extends AdapterModuleOptions {
-  /** Size of the last dimension that is scaled. */
-  inFeatures: number;
-}
+/** Constructor options: the `infused` config's fields (see {@link infusedAdapterSchema}), the strategy and the random source. */
+export type InfusedAdapterOptions = AdapterModuleOptions & InfusedAdapterFields;
 
 /**
  * IA³ scaling (what NeMo calls `InfusedAdapter`, config type `infused`): `x ⊙ scalers`, broadcast over

@@ -26,3 +26,8 @@ export const linearAdapterSchema = z.strictObject({
 export type LinearAdapterConfig = z.input<typeof linearAdapterSchema> & { type: 'linear' };
 /** The stored form: every default written out. */
 export type NormalizedLinearAdapterConfig = z.output<typeof linearAdapterSchema>;
+/** The fields `LinearAdapter`'s constructor takes besides the strategy and random source. */
+export type LinearAdapterFields = Omit<
+  z.input<typeof linearAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

@@ -1,18 +1,13 @@
 import { tf, type Tensor } from '../../backend/tf.js';
-import { ActivationLayer, type Activation } from '../../nn/activations.js';
+import { ActivationLayer } from '../../nn/activations.js';
 import { Dropout, LayerNorm, Linear, Sequential } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
 import { parseConfig } from '../config-schema.js';
-import { linearAdapterSchema } from './config.js';
+import { linearAdapterSchema, type LinearAdapterFields } from './config.js';
 
-export interface LinearAdapterOptions extends AdapterModuleOptions {
-  inFeatures: number;
-  dim: number;
-  activation?: Activation;
-  normPosition?: 'pre' | 'post';
-  dropout?: number;
-}
+/** Constructor options: the `linear` config's fields (see {@link linearAdapterSchema}), the strategy and the random source. */
+export type LinearAdapterOptions = AdapterModuleOptions & LinearAdapterFields;
 
 /**
  * The bottleneck adapter (what NeMo calls `LinearAdapter`): LayerNorm, down-projection, activation,

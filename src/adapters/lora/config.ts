@@ -7,7 +7,14 @@
 import { z } from 'zod';
 import { check } from '../../errors.js';
 import { configField, parseConfig } from '../config-schema.js';
-import { checkPatterns, checkWrapperConfigObject, customField, moduleNameList, modulesToSaveField, targetField } from '../tuners/config.js';
+import {
+  checkPatterns,
+  checkWrapperConfigObject,
+  customField,
+  moduleNameList,
+  modulesToSaveField,
+  targetField,
+} from '../tuners/config.js';
 import { compilePattern } from './regex.js';
 
 export type { TargetSpec } from '../tuners/config.js';
@@ -59,13 +66,22 @@ export const loraConfigSchema = z.strictObject({
     .nullable()
     .default(null),
   /** Name(s) of the layer container whose index `layersToTransform` filters. Default null. */
-  layersPattern: customField(z.union([z.string().min(1), moduleNameList()]), 'a pattern string or a list of them')
+  layersPattern: customField(
+    z.union([z.string().min(1), moduleNameList()]),
+    'a pattern string or a list of them',
+  )
     .nullable()
     .default(null),
   /** Per-module rank overrides, `pattern → r` (a regex matched against the end of a module path, at a `.`). Default {}. */
-  rankPattern: customField(z.record(z.string(), z.number().int().min(1)), 'an object mapping patterns to ranks ≥ 1').default({}),
+  rankPattern: customField(
+    z.record(z.string(), z.number().int().min(1)),
+    'an object mapping patterns to ranks ≥ 1',
+  ).default({}),
   /** Per-module alpha overrides, `pattern → α`. Default {}. */
-  alphaPattern: customField(z.record(z.string(), z.number().gt(0)), 'an object mapping patterns to alphas > 0').default({}),
+  alphaPattern: customField(
+    z.record(z.string(), z.number().gt(0)),
+    'an object mapping patterns to alphas > 0',
+  ).default({}),
   /** The wrapped weight is stored `[in, out]` and applied as `x·W`. Default false. */
   fanInFanOut: configField.boolean().default(false),
   /** Which base biases become trainable and saved. Default 'none'. */
@@ -78,10 +94,14 @@ export const loraConfigSchema = z.strictObject({
   loraBias: configField.boolean().default(false),
   /** Initialisation (SPEC §4.1). Default true. */
   initLoraWeights: configField
-    .custom(z.union([z.boolean(), z.enum(['gaussian', 'xavierUniform', 'xavierNormal'])]), `one of: ${INIT_LORA_WEIGHTS.join(', ')}`, {
-      kind: 'enum',
-      choices: INIT_LORA_WEIGHTS,
-    })
+    .custom(
+      z.union([z.boolean(), z.enum(['gaussian', 'xavierUniform', 'xavierNormal'])]),
+      `one of: ${INIT_LORA_WEIGHTS.join(', ')}`,
+      {
+        kind: 'enum',
+        choices: INIT_LORA_WEIGHTS,
+      },
+    )
     .default(true),
   /** Weight-decomposed LoRA on wrapped linears. Default false. */
   useDora: configField.boolean().default(false),
@@ -120,7 +140,8 @@ export function checkLoraCrossFields(out: NormalizedLoraConfig, where: string): 
   check(
     !(typeof out.targetModules === 'string' && out.layersToTransform !== null),
     'INVALID_CONFIG',
-    () => `${where}: layersToTransform cannot be used when targetModules is a string (${JSON.stringify(out.targetModules)}); give a list of module names`,
+    () =>
+      `${where}: layersToTransform cannot be used when targetModules is a string (${JSON.stringify(out.targetModules)}); give a list of module names`,
     () => ({ field: 'layersToTransform' }),
   );
   check(
@@ -138,13 +159,19 @@ export function checkLoraCrossFields(out: NormalizedLoraConfig, where: string): 
   check(
     !(out.loraBias && typeof out.initLoraWeights !== 'boolean'),
     'INVALID_CONFIG',
-    () => `${where}: loraBias: true is only supported with initLoraWeights true or false, got ${JSON.stringify(out.initLoraWeights)} (as in PEFT)`,
+    () =>
+      `${where}: loraBias: true is only supported with initLoraWeights true or false, got ${JSON.stringify(out.initLoraWeights)} (as in PEFT)`,
     () => ({ field: 'loraBias' }),
   );
   checkPatterns(out, where);
   for (const p of Object.keys(out.rankPattern)) compilePattern(p, `${where}: rankPattern`);
   for (const p of Object.keys(out.alphaPattern)) compilePattern(p, `${where}: alphaPattern`);
-  const lp = out.layersPattern === null ? [] : Array.isArray(out.layersPattern) ? out.layersPattern : [out.layersPattern];
+  const lp =
+    out.layersPattern === null
+      ? []
+      : Array.isArray(out.layersPattern)
+        ? out.layersPattern
+        : [out.layersPattern];
   for (const p of lp) compilePattern(p, `${where}: layersPattern`);
 }
 

@@ -36,3 +36,8 @@ export const PARALLEL_DEFAULT_STRATEGY: Readonly<StrategyConfig> = Object.freeze
 export type ParallelAdapterConfig = z.input<typeof parallelAdapterSchema> & { type: 'parallel' };
 /** The stored form: every default written out. */
 export type NormalizedParallelAdapterConfig = z.output<typeof parallelAdapterSchema>;
+/** The fields `ParallelAdapter`'s constructor takes besides the strategy and random source. */
+export type ParallelAdapterFields = Omit<
+  z.input<typeof parallelAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

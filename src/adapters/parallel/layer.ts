@@ -6,19 +6,11 @@ import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
 import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
-import { PARALLEL_DEFAULT_STRATEGY, parallelAdapterSchema } from './config.js';
+import { PARALLEL_DEFAULT_STRATEGY, parallelAdapterSchema, type ParallelAdapterFields } from './config.js';
 
 /** Options of {@link ParallelAdapter}. */
-export interface ParallelAdapterOptions extends AdapterModuleOptions {
-  inFeatures: number;
-  dim: number;
-  /** Default `'relu'`. */
-  activation?: Activation;
-  /** Output scale `s` (> 0). Default 1; 4 gives the scaled parallel adapter. */
-  scaling?: number;
-  /** Dropout on the bottleneck activations. Default 0. */
-  dropout?: number;
-}
+/** Constructor options: the `parallel` config's fields (see {@link parallelAdapterSchema}), the strategy and the random source. */
+export type ParallelAdapterOptions = AdapterModuleOptions & ParallelAdapterFields;
 
 /**
  * The parallel bottleneck adapter, and with `scaling: 4` the scaled parallel adapter, of

@@ -38,3 +38,8 @@ export type PositionalEncodingAdapterConfig = z.input<typeof positionalEncodingA
 };
 /** The stored form: every default written out. */
 export type NormalizedPositionalEncodingAdapterConfig = z.output<typeof positionalEncodingAdapterSchema>;
+/** The fields the positional-encoding adapters' constructors take besides the strategy and random source. */
+export type PositionalEncodingAdapterFields = Omit<
+  z.input<typeof positionalEncodingAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

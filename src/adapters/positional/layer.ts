@@ -9,7 +9,11 @@ import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
 import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
-import { POSITIONAL_DEFAULT_STRATEGY, positionalEncodingAdapterSchema } from './config.js';
+import {
+  POSITIONAL_DEFAULT_STRATEGY,
+  positionalEncodingAdapterSchema,
+  type PositionalEncodingAdapterFields,
+} from './config.js';
 
 /**
  * Sinusoid rows for positions `first, first + step, …` (`rows` of them): for `j = 0 … dModel/2 − 1`,
@@ -69,14 +73,11 @@ export function sinusoidTable(first: number, rows: number, step: number, dModel:
 const RESYNC = 32;
 
 /** Options of the positional-encoding adapters. */
-export interface PositionalEncodingAdapterOptions extends AdapterModuleOptions {
-  /** Model width; must be even. */
-  dModel: number;
-  /** Initial table length L. Default 5000. */
-  maxLen?: number;
-  /** Input scale; `null` or 0 means no scaling. Default 1. */
-  xscale?: number | null;
-}
+/**
+ * Constructor options: the positional-encoding config's fields (see {@link positionalEncodingAdapterSchema}),
+ * the strategy and the random source.
+ */
+export type PositionalEncodingAdapterOptions = AdapterModuleOptions & PositionalEncodingAdapterFields;
 
 /**
  * Absolute sinusoidal positions (what NeMo calls `PositionalEncodingAdapter`, config type

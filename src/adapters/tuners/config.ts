@@ -28,19 +28,27 @@ export const targetField = () =>
     .default(null);
 
 /** @internal Field: the modules given a trainable per-adapter copy, nullable, default null. */
-export const modulesToSaveField = () => customField(moduleNameList(), 'a list of module names').nullable().default(null);
+export const modulesToSaveField = () =>
+  customField(moduleNameList(), 'a list of module names').nullable().default(null);
 
 /** Checks that `cfg` is a plain object (shared by every tuner config). */
-export function checkWrapperConfigObject(cfg: unknown, where: string): asserts cfg is Record<string, unknown> {
+export function checkWrapperConfigObject(
+  cfg: unknown,
+  where: string,
+): asserts cfg is Record<string, unknown> {
   check(
     isPlainObject(cfg),
     'INVALID_CONFIG',
-    () => `${where}: expected a config object like {type: 'lora', targetModules: [...]}, got ${describeValue(cfg)}`,
+    () =>
+      `${where}: expected a config object like {type: 'lora', targetModules: [...]}, got ${describeValue(cfg)}`,
   );
 }
 
 /** Compiles every regex-valued field so a bad pattern fails at parse time (`INVALID_CONFIG`). */
-export function checkPatterns(cfg: { targetModules?: unknown; excludeModules?: unknown }, where: string): void {
+export function checkPatterns(
+  cfg: { targetModules?: unknown; excludeModules?: unknown },
+  where: string,
+): void {
   if (typeof cfg.targetModules === 'string' && cfg.targetModules !== 'all-linear') {
     compilePattern(cfg.targetModules, `${where}: targetModules`);
   }
