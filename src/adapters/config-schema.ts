@@ -102,14 +102,14 @@ export const configField = {
 
 /** A field unwrapped down to its value type, with what the wrappers said. */
 interface UnwrappedField {
-  leaf: z.ZodType;
+  leaf: z.core.$ZodType;
   required: boolean;
   nullable: boolean;
   hasDefault: boolean;
   default: unknown;
 }
 
-function unwrap(schema: z.ZodType): UnwrappedField {
+function unwrap(schema: z.core.$ZodType): UnwrappedField {
   const out: UnwrappedField = {
     leaf: schema,
     required: true,
@@ -117,7 +117,7 @@ function unwrap(schema: z.ZodType): UnwrappedField {
     hasDefault: false,
     default: undefined,
   };
-  let cur: z.ZodType = schema;
+  let cur: z.core.$ZodType = schema;
   for (;;) {
     if (cur instanceof z.ZodDefault) {
       if (!out.hasDefault) {
@@ -125,13 +125,13 @@ function unwrap(schema: z.ZodType): UnwrappedField {
         out.default = cur.def.defaultValue;
       }
       out.required = false;
-      cur = cur.unwrap() as z.ZodType;
+      cur = cur.unwrap();
     } else if (cur instanceof z.ZodOptional) {
       out.required = false;
-      cur = cur.unwrap() as z.ZodType;
+      cur = cur.unwrap();
     } else if (cur instanceof z.ZodNullable) {
       out.nullable = true;
-      cur = cur.unwrap() as z.ZodType;
+      cur = cur.unwrap();
     } else {
       out.leaf = cur;
       return out;
@@ -140,11 +140,11 @@ function unwrap(schema: z.ZodType): UnwrappedField {
 }
 
 /** Kind, wording and choices of a value type: from its tag, else from the zod type itself. */
-function leafInfo(leaf: z.ZodType): FieldInfo {
+function leafInfo(leaf: z.core.$ZodType): FieldInfo {
   const tagged = fieldInfo.get(leaf);
   if (tagged) return tagged;
   if (leaf instanceof z.ZodEnum) {
-    const choices = leaf.options as (string | number)[];
+    const choices: (string | number)[] = leaf.options;
     return { kind: 'enum', expects: `one of: ${choices.join(', ')}`, choices };
   }
   if (leaf instanceof z.ZodLiteral) {
@@ -164,7 +164,7 @@ function leafInfo(leaf: z.ZodType): FieldInfo {
 }
 
 /** The description of one field. */
-export function describeField(schema: z.ZodType): FieldDescription & { expects: string } {
+export function describeField(schema: z.core.$ZodType): FieldDescription & { expects: string } {
   const u = unwrap(schema);
   const info = leafInfo(u.leaf);
   return {
@@ -181,7 +181,7 @@ export function describeField(schema: z.ZodType): FieldDescription & { expects: 
 export function describeConfigSchema(schema: ConfigObjectSchema): TypeSchema {
   const fields: Record<string, FieldDescription> = {};
   for (const [k, f] of Object.entries(schema.shape)) {
-    const { expects: _e, ...d } = describeField(f as z.ZodType);
+    const { expects: _e, ...d } = describeField(f);
     fields[k] = d;
   }
   return { fields };
@@ -220,8 +220,7 @@ function describeIssue(
   }
   if (iss.path.length === 0) return iss.message;
   const key = String(iss.path[0]);
-  const f = schema.shape[key] as z.ZodType | undefined;
-  const d = f ? describeField(f) : undefined;
+  const d = Object.hasOwn(schema.shape, key) ? describeField(schema.shape[key]!) : undefined;
   const value = input[key];
   if (value === undefined && d?.required) return `missing required field '${key}' (${d.expects})`;
   return `field '${key}' must be ${d?.expects ?? 'valid'}, got ${JSON.stringify(value)}`;
