@@ -32,7 +32,15 @@ export {
   type AdapterClass,
   type StrategyClass,
 } from './registry.js';
-export { ConfigSchema, field, type FieldDescription, type FieldKind, type TypeSchema } from './schema.js';
+export {
+  configField,
+  describeConfigSchema,
+  parseConfig,
+  type ConfigObjectSchema,
+  type FieldDescription,
+  type FieldKind,
+  type TypeSchema,
+} from './config-schema.js';
 export { unfreezeEnabledAdapters, withAdapters, libraryFrozen, type AdapterHostModule } from './host.js';
 export { isAdapterHost } from './host-brand.js';
 export { withAdapterModel, getSubmodule, type AdapterModelConfig, type AdapterModelModule, type AuxiliaryLosses } from './model.js';

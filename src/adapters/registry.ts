@@ -3,9 +3,15 @@
  * NeMo note: NeMo resolves `_target_` class paths with Hydra; here short `type` names are looked up
  * in this registry (`fromNemoConfig` converts NeMo configs).
  */
+import { z } from 'zod';
 import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
 import { Module } from '../nn/module.js';
-import type { ConfigSchema, TypeSchema } from './schema.js';
+import {
+  describeConfigSchema,
+  parseConfig,
+  type ConfigObjectSchema,
+  type TypeSchema,
+} from './config-schema.js';
 import type { AdapterConfig, AdapterStrategy, NormalizedAdapterConfig, StrategyConfig } from './types.js';
 
 /** An adapter class: constructed from one options object. */
@@ -14,49 +20,90 @@ export type AdapterClass = (new (options: any) => Module) & { readonly typeName:
 export type StrategyClass = new (options: any) => AdapterStrategy;
 
 interface AdapterTypeEntry {
+  type: string;
   ctor: AdapterClass;
-  schema: ConfigSchema;
+  schema: ConfigObjectSchema;
   defaultStrategy: StrategyConfig;
 }
 interface StrategyTypeEntry {
+  type: string;
   ctor: StrategyClass;
-  schema: ConfigSchema;
+  schema: ConfigObjectSchema;
 }
 
 const adapterTypes = new Map<string, AdapterTypeEntry>();
 const strategyTypes = new Map<string, StrategyTypeEntry>();
 
 /**
- * Registers an adapter type. The schema's fields must be the constructor's option names plus
- * `type` and `enabled`.
+ * The schema as registered: a zod object, made strict so an unknown field is `INVALID_CONFIG`
+ * rather than silently dropped.
+ */
+function strictSchema(schema: unknown, where: string, required: readonly string[]): ConfigObjectSchema {
+  check(
+    schema instanceof z.ZodObject,
+    'REGISTRY_CONFLICT',
+    () =>
+      `${where}: schema must be a zod object schema such as z.strictObject({type: z.string(), ...}), got ${describeValue(schema)}`,
+  );
+  const missing = required.filter((k) => !(k in schema.shape));
+  check(
+    missing.length === 0,
+    'REGISTRY_CONFLICT',
+    () =>
+      `${where}: the schema has no ${missing.map((k) => `'${k}'`).join(' or ')} field; its fields: ${Object.keys(schema.shape).join(', ')}`,
+  );
+  return schema.strict();
+}
+
+/**
+ * Registers an adapter type. The schema is a zod object (build fields with `configField`) whose
+ * fields are the constructor's option names plus `type` and `enabled`.
  *
  * @example
  * ```ts
+ * const mySchema = z.strictObject({
+ *   type: configField.string(),
+ *   enabled: configField.boolean().default(true),
+ *   inFeatures: configField.positiveInt(),
+ * });
  * registerAdapterType('myAdapter', { ctor: MyAdapter, schema: mySchema, defaultStrategy: { type: 'residualAdd' } });
  * ```
  */
 export function registerAdapterType(
   name: string,
-  entry: { ctor: AdapterClass; schema: ConfigSchema; defaultStrategy: StrategyConfig },
+  entry: { ctor: AdapterClass; schema: ConfigObjectSchema; defaultStrategy: StrategyConfig },
 ): void {
-  check(!adapterTypes.has(name) && !strategyTypes.has(name), 'REGISTRY_CONFLICT', () => `type '${name}' is already registered`);
+  check(
+    !adapterTypes.has(name) && !strategyTypes.has(name),
+    'REGISTRY_CONFLICT',
+    () => `type '${name}' is already registered`,
+  );
   check(
     typeof entry.ctor === 'function' && entry.ctor.prototype instanceof Module,
     'REGISTRY_CONFLICT',
     () => `registerAdapterType('${name}'): ctor must be a Module subclass, got ${describeValue(entry.ctor)}`,
   );
-  adapterTypes.set(name, entry);
+  const schema = strictSchema(entry.schema, `registerAdapterType('${name}')`, ['type', 'enabled']);
+  adapterTypes.set(name, { type: name, ctor: entry.ctor, schema, defaultStrategy: entry.defaultStrategy });
 }
 
-/** Registers a strategy type. */
-export function registerStrategyType(name: string, entry: { ctor: StrategyClass; schema: ConfigSchema }): void {
-  check(!strategyTypes.has(name) && !adapterTypes.has(name), 'REGISTRY_CONFLICT', () => `type '${name}' is already registered`);
+/** Registers a strategy type; its zod object schema's fields are the constructor's option names plus `type`. */
+export function registerStrategyType(
+  name: string,
+  entry: { ctor: StrategyClass; schema: ConfigObjectSchema },
+): void {
+  check(
+    !strategyTypes.has(name) && !adapterTypes.has(name),
+    'REGISTRY_CONFLICT',
+    () => `type '${name}' is already registered`,
+  );
   check(
     typeof entry.ctor === 'function',
     'REGISTRY_CONFLICT',
     () => `registerStrategyType('${name}'): ctor must be a class, got ${describeValue(entry.ctor)}`,
   );
-  strategyTypes.set(name, entry);
+  const schema = strictSchema(entry.schema, `registerStrategyType('${name}')`, ['type']);
+  strategyTypes.set(name, { type: name, ctor: entry.ctor, schema });
 }
 
 /** Registered adapter type names, in registration order. */
@@ -72,10 +119,14 @@ export function listStrategyTypes(): string[] {
 function adapterEntry(name: unknown, where: string): AdapterTypeEntry {
   const e = adapterTypes.get(name as string);
   if (!e) {
-    throw new AdapterError('UNKNOWN_TYPE', `${where}: ${notOneOf('adapter type', name, listAdapterTypes())}`, {
-      type: name,
-      valid: listAdapterTypes(),
-    });
+    throw new AdapterError(
+      'UNKNOWN_TYPE',
+      `${where}: ${notOneOf('adapter type', name, listAdapterTypes())}`,
+      {
+        type: name,
+        valid: listAdapterTypes(),
+      },
+    );
   }
   return e;
 }
@@ -83,22 +134,26 @@ function adapterEntry(name: unknown, where: string): AdapterTypeEntry {
 function strategyEntry(name: unknown, where: string): StrategyTypeEntry {
   const e = strategyTypes.get(name as string);
   if (!e) {
-    throw new AdapterError('UNKNOWN_TYPE', `${where}: ${notOneOf('strategy type', name, listStrategyTypes())}`, {
-      type: name,
-      valid: listStrategyTypes(),
-    });
+    throw new AdapterError(
+      'UNKNOWN_TYPE',
+      `${where}: ${notOneOf('strategy type', name, listStrategyTypes())}`,
+      {
+        type: name,
+        valid: listStrategyTypes(),
+      },
+    );
   }
   return e;
 }
 
 /** Schema of an adapter type. Unknown name → `UNKNOWN_TYPE` listing registered names. */
 export function getAdapterTypeSchema(name: string): TypeSchema {
-  return adapterEntry(name, 'getAdapterTypeSchema').schema.describe();
+  return describeConfigSchema(adapterEntry(name, 'getAdapterTypeSchema').schema);
 }
 
 /** Schema of a strategy type. */
 export function getStrategyTypeSchema(name: string): TypeSchema {
-  return strategyEntry(name, 'getStrategyTypeSchema').schema.describe();
+  return describeConfigSchema(strategyEntry(name, 'getStrategyTypeSchema').schema);
 }
 
 /** The class registered for an adapter type, or undefined. */
@@ -141,15 +196,17 @@ export function parseStrategyConfig(cfg: unknown, where: string): StrategyConfig
   check(
     isPlainObject(cfg),
     'INVALID_STRATEGY',
-    () => `${where}: expected a strategy config object, a strategy object with forward(), or null; got ${describeValue(cfg)}`,
+    () =>
+      `${where}: expected a strategy config object, a strategy object with forward(), or null; got ${describeValue(cfg)}`,
   );
   check(
     cfg.type !== undefined,
     'INVALID_CONFIG',
-    () => `${where}: the strategy config has no 'type'; registered strategy types: ${listStrategyTypes().join(', ')}`,
+    () =>
+      `${where}: the strategy config has no 'type'; registered strategy types: ${listStrategyTypes().join(', ')}`,
   );
   const e = strategyEntry(cfg.type, where);
-  return e.schema.parse(cfg, where) as StrategyConfig;
+  return { ...parseConfig(e.schema, cfg, where), type: e.type };
 }
 
 /**
@@ -159,8 +216,9 @@ export function parseStrategyConfig(cfg: unknown, where: string): StrategyConfig
 export function parseAdapterConfig(cfg: unknown, where: string): NormalizedAdapterConfig {
   checkConfigShape(cfg, where);
   const e = adapterEntry(cfg.type, where);
-  const out = e.schema.parse(cfg, where) as NormalizedAdapterConfig;
-  if ('adapterStrategy' in e.schema.fields) {
+  const parsed = parseConfig(e.schema, cfg, where);
+  const out: NormalizedAdapterConfig = { ...parsed, type: e.type, enabled: parsed.enabled === true };
+  if ('adapterStrategy' in e.schema.shape) {
     const s = out.adapterStrategy;
     out.adapterStrategy =
       s === null || s === undefined
@@ -177,7 +235,10 @@ export function buildAdapter(cfg: AdapterConfig, extra: Record<string, unknown> 
 }
 
 /** Constructs an adapter from an already-normalised config. */
-export function constructAdapter(normalized: NormalizedAdapterConfig, extra: Record<string, unknown> = {}): Module {
+export function constructAdapter(
+  normalized: NormalizedAdapterConfig,
+  extra: Record<string, unknown> = {},
+): Module {
   const { type, enabled: _enabled, ...options } = normalized;
   const e = adapterEntry(type, 'buildAdapter');
   return new e.ctor({ ...structuredClone(options), ...extra });

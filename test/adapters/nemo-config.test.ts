@@ -223,4 +223,70 @@ describe('fromNemoConfig', () => {
       'INVALID_CONFIG',
     );
   });
+
+  it("every field of each NeMo config dataclass converts to a field of the library type's schema, and the result parses", () => {
+    // The fields of NeMo's `…Config` dataclasses, with values those dataclasses accept.
+    const strategy = { _target_: RESIDUAL, stochastic_depth: 0.1, l2_lambda: 0.01 };
+    const mhaStrategy = {
+      _target_: `${MHA_MODULE}.MHAResidualAddAdapterStrategy`,
+      stochastic_depth: 0,
+      l2_lambda: 0,
+    };
+    const mha = {
+      n_head: 2,
+      n_feat: 8,
+      dropout_rate: 0,
+      proj_dim: null,
+      adapter_strategy: mhaStrategy,
+      use_pytorch_sdpa: false,
+      use_pytorch_sdpa_backends: null,
+    };
+    const dataclasses: Record<string, Record<string, unknown>> = {
+      [LINEAR]: {
+        in_features: 8,
+        dim: 2,
+        activation: 'swish',
+        norm_position: 'pre',
+        dropout: 0,
+        adapter_strategy: strategy,
+      },
+      [`${MHA_MODULE}.MultiHeadAttentionAdapter`]: mha,
+      [`${MHA_MODULE}.RelPositionMultiHeadAttentionAdapter`]: mha,
+      'nemo.collections.asr.parts.submodules.adapters.transformer_multi_head_attention_adapter_module.TransformerMultiHeadAttentionAdapter':
+        {
+          hidden_size: 8,
+          num_attention_heads: 2,
+          attn_score_dropout: 0,
+          attn_layer_dropout: 0,
+          proj_dim: null,
+          adapter_strategy: mhaStrategy,
+        },
+      [`${MHA_MODULE}.PositionalEncodingAdapter`]: {
+        d_model: 8,
+        max_len: 16,
+        xscale: 1,
+        adapter_strategy: { _target_: RETURN_RESULT },
+      },
+      [`${MHA_MODULE}.RelPositionalEncodingAdapter`]: {
+        d_model: 8,
+        max_len: 16,
+        xscale: null,
+        adapter_strategy: { _target_: RETURN_RESULT },
+      },
+      'nemo.collections.nlp.modules.common.megatron.adapters.parallel_adapters.InfusedAdapter': {
+        in_features: 8,
+        adapter_strategy: { _target_: RETURN_RESULT },
+      },
+    };
+    for (const [target, fields] of Object.entries(dataclasses)) {
+      const cfg = fromNemoConfig({ _target_: target, ...fields }) as AdapterConfig;
+      const schemaFields = Object.keys(getAdapterTypeSchema(cfg.type).fields);
+      expect(schemaFields, target).toEqual(expect.arrayContaining(Object.keys(cfg)));
+      const strategyCfg = cfg.adapterStrategy as AdapterConfig;
+      expect(Object.keys(getStrategyTypeSchema(strategyCfg.type).fields), target).toEqual(
+        expect.arrayContaining(Object.keys(strategyCfg)),
+      );
+      expect(() => parseAdapterConfig(cfg, target)).not.toThrow();
+    }
+  });
 });

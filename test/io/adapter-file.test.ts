@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
-import { AdapterModule, registerAdapterType, ConfigSchema, field } from '../../src/adapters/index.js';
+import { z } from 'zod';
+import { AdapterModule, registerAdapterType, configField } from '../../src/adapters/index.js';
 import { loadAdapters, parseSafetensors, saveAdapters, writeSafetensors, encodeFloat32 } from '../../src/io/index.js';
 import { Linear } from '../../src/nn/layers.js';
 import '../../src/index.js';
@@ -290,7 +291,7 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
     }
     registerAdapterType('projAdapter', {
       ctor: ProjAdapter,
-      schema: new ConfigSchema({ type: field.string(), enabled: field.boolean({ default: true }), inFeatures: field.positiveInt() }),
+      schema: z.strictObject({ type: configField.string(), enabled: configField.boolean().default(true), inFeatures: configField.positiveInt() }),
       defaultStrategy: { type: 'returnResult' },
     });
     const src = new TestModel();

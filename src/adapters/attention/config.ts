@@ -2,84 +2,84 @@
  * Config schemas of the three attention adapter types (SPEC §2.9.3). Each schema's field set is the
  * constructor's option names plus `type` and `enabled` (SPEC B-139).
  */
-import { ConfigSchema, field } from '../schema.js';
+import { z } from 'zod';
+import { configField } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 
 /**
- * Fields shared by `multiHeadAttention` and `relPositionMultiHeadAttention`.
+ * Fields of the `multiHeadAttention` adapter type (shared by `relPositionMultiHeadAttention`).
  *
  * NeMo note: NeMo's adapter *class* requires `dropout_rate`, while its config dataclasses
  * (`MultiHeadAttentionAdapterConfig`, `RelPositionMultiHeadAttentionAdapterConfig`) default it to
  * 0.0; configs are what users write, so `dropoutRate` defaults to 0 here.
  */
-function conformerAttentionSchema(): ConfigSchema {
-  return new ConfigSchema({
-    type: field.string(),
-    enabled: field.boolean({ default: true }),
-    nHead: field.positiveInt(),
-    nFeat: field.positiveInt(),
-    dropoutRate: field.probability({ default: 0 }),
-    projDim: field.int({ default: null, nullable: true }),
-    useFusedAttention: field.boolean({ default: false }),
-    adapterStrategy: field.strategy({ default: null, nullable: true }),
-  });
-}
-
-/** Fields of the `multiHeadAttention` adapter type. */
-export const multiHeadAttentionAdapterSchema = conformerAttentionSchema();
+export const multiHeadAttentionAdapterSchema = z.strictObject({
+  type: configField.string(),
+  /** Default true. */
+  enabled: configField.boolean().default(true),
+  /** Number of heads. */
+  nHead: configField.positiveInt(),
+  /** Model width (input and output features); must be divisible by `nHead`. */
+  nFeat: configField.positiveInt(),
+  /** Dropout on the attention probabilities (training only). Default 0. */
+  dropoutRate: configField.probability().default(0),
+  /** Projected width: `null` → `nFeat`; `< 1` → `nHead` (head size 1); `≥ 1` → itself. Default null. */
+  projDim: configField.int().nullable().default(null),
+  /** Select the alternative (SDPA-semantics) attention path; see the class TSDoc. Default false. */
+  useFusedAttention: configField.boolean().default(false),
+  /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
+  adapterStrategy: configField.strategy().nullable().default(null),
+});
 
 /** Fields of the `relPositionMultiHeadAttention` adapter type (same as `multiHeadAttention`). */
-export const relPositionMultiHeadAttentionAdapterSchema = conformerAttentionSchema();
+export const relPositionMultiHeadAttentionAdapterSchema = multiHeadAttentionAdapterSchema.extend({});
 
 /** Fields of the `transformerMultiHeadAttention` adapter type. */
-export const transformerMultiHeadAttentionAdapterSchema = new ConfigSchema({
-  type: field.string(),
-  enabled: field.boolean({ default: true }),
-  hiddenSize: field.positiveInt(),
-  numAttentionHeads: field.positiveInt(),
-  attnScoreDropout: field.probability({ default: 0 }),
-  attnLayerDropout: field.probability({ default: 0 }),
-  projDim: field.int({ default: null, nullable: true }),
-  adapterStrategy: field.strategy({ default: null, nullable: true }),
+export const transformerMultiHeadAttentionAdapterSchema = z.strictObject({
+  type: configField.string(),
+  /** Default true. */
+  enabled: configField.boolean().default(true),
+  /** Model width (input and output features); must be divisible by `numAttentionHeads`. */
+  hiddenSize: configField.positiveInt(),
+  /** Number of heads. */
+  numAttentionHeads: configField.positiveInt(),
+  /** Dropout on the attention probabilities. Default 0. */
+  attnScoreDropout: configField.probability().default(0),
+  /** Dropout on the output projection. Default 0. */
+  attnLayerDropout: configField.probability().default(0),
+  /** Projected width: `null` → `hiddenSize`; `< 1` → `numAttentionHeads`; `≥ 1` → itself. Default null. */
+  projDim: configField.int().nullable().default(null),
+  /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
+  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /** The default strategy of every attention adapter type: residual add onto `value`/`values`. */
 export const ATTENTION_DEFAULT_STRATEGY: Readonly<StrategyConfig> = Object.freeze({ type: 'mhaResidualAdd' });
 
 /** What a caller writes to add a conformer-style attention adapter. */
-export interface MultiHeadAttentionAdapterConfig {
+export type MultiHeadAttentionAdapterConfig = z.input<typeof multiHeadAttentionAdapterSchema> & {
   type: 'multiHeadAttention' | 'relPositionMultiHeadAttention';
-  /** Number of heads. */
-  nHead: number;
-  /** Model width (input and output features). */
-  nFeat: number;
-  /** Dropout on the attention probabilities. Default 0. */
-  dropoutRate?: number;
-  /** Projected width: `null` → `nFeat`; `< 1` → `nHead` (head size 1); `≥ 1` → itself. Default null. */
-  projDim?: number | null;
-  /** Select the alternative (SDPA-semantics) attention path; see the class TSDoc. Default false. */
-  useFusedAttention?: boolean;
-  /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
-  adapterStrategy?: StrategyConfig | null;
-  /** Default true. */
-  enabled?: boolean;
-}
+};
+/** The stored form of a conformer-style attention adapter config. */
+export type NormalizedMultiHeadAttentionAdapterConfig = z.output<typeof multiHeadAttentionAdapterSchema>;
+/** The fields the conformer attention adapters' constructors take besides the strategy and random source. */
+export type MultiHeadAttentionAdapterFields = Omit<
+  z.input<typeof multiHeadAttentionAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;
 
 /** What a caller writes to add a transformer-style attention adapter. */
-export interface TransformerMultiHeadAttentionAdapterConfig {
+export type TransformerMultiHeadAttentionAdapterConfig = z.input<
+  typeof transformerMultiHeadAttentionAdapterSchema
+> & {
   type: 'transformerMultiHeadAttention';
-  /** Model width (input and output features). */
-  hiddenSize: number;
-  /** Number of heads. */
-  numAttentionHeads: number;
-  /** Dropout on the attention probabilities. Default 0. */
-  attnScoreDropout?: number;
-  /** Dropout on the output projection. Default 0. */
-  attnLayerDropout?: number;
-  /** Projected width, as for `multiHeadAttention`. Default null. */
-  projDim?: number | null;
-  /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
-  adapterStrategy?: StrategyConfig | null;
-  /** Default true. */
-  enabled?: boolean;
-}
+};
+/** The stored form of a transformer-style attention adapter config. */
+export type NormalizedTransformerMultiHeadAttentionAdapterConfig = z.output<
+  typeof transformerMultiHeadAttentionAdapterSchema
+>;
+/** The fields `TransformerMultiHeadAttentionAdapter`'s constructor takes besides the strategy and random source. */
+export type TransformerMultiHeadAttentionAdapterFields = Omit<
+  z.input<typeof transformerMultiHeadAttentionAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

@@ -12,11 +12,14 @@ import { Dropout, LayerNorm, Linear } from '../../nn/layers.js';
 import { fmtShape } from '../../nn/module.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import {
   ATTENTION_DEFAULT_STRATEGY,
   multiHeadAttentionAdapterSchema,
   transformerMultiHeadAttentionAdapterSchema,
+  type MultiHeadAttentionAdapterFields,
+  type TransformerMultiHeadAttentionAdapterFields,
 } from './config.js';
 
 /** The score written at masked positions of the conformer attention adapters (NeMo's `-INF_VAL`). */
@@ -165,19 +168,11 @@ function checkNamedInput(
   return input;
 }
 
-/** Options of {@link MultiHeadAttentionAdapter} and {@link RelPositionMultiHeadAttentionAdapter}. */
-export interface MultiHeadAttentionAdapterOptions extends AdapterModuleOptions {
-  /** Number of heads. */
-  nHead: number;
-  /** Model width (input and output features); must be divisible by `nHead`. */
-  nFeat: number;
-  /** Dropout on the attention probabilities (training only). Default 0. */
-  dropoutRate?: number;
-  /** `null` → P = nFeat; `< 1` → P = nHead (dk = 1); `≥ 1` → P = projDim. Default null. */
-  projDim?: number | null;
-  /** Use the alternative SDPA-semantics path (see {@link MultiHeadAttentionAdapter}). Default false. */
-  useFusedAttention?: boolean;
-}
+/**
+ * Options of {@link MultiHeadAttentionAdapter} and {@link RelPositionMultiHeadAttentionAdapter}: the
+ * config's fields (see {@link multiHeadAttentionAdapterSchema}), the strategy and the random source.
+ */
+export type MultiHeadAttentionAdapterOptions = AdapterModuleOptions & MultiHeadAttentionAdapterFields;
 
 /** The named arguments of the conformer attention adapters' forward. */
 export interface MultiHeadAttentionAdapterInput {
@@ -269,18 +264,19 @@ export class MultiHeadAttentionAdapter extends AdapterModule {
   constructor(options: MultiHeadAttentionAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = multiHeadAttentionAdapterSchema.parse(
+    const cfg = parseConfig(
+      multiHeadAttentionAdapterSchema,
       { type: 'multiHeadAttention', ...fields },
       this.typeName,
     );
-    this.nHead = cfg.nHead as number;
-    this.nFeat = cfg.nFeat as number;
-    this.dropoutRate = cfg.dropoutRate as number;
-    this.useFusedAttention = cfg.useFusedAttention as boolean;
+    this.nHead = cfg.nHead;
+    this.nFeat = cfg.nFeat;
+    this.dropoutRate = cfg.dropoutRate;
+    this.useFusedAttention = cfg.useFusedAttention;
     const dims = resolveAttentionDims({
       heads: this.nHead,
       width: this.nFeat,
-      projDim: cfg.projDim as number | null,
+      projDim: cfg.projDim,
       where: this.typeName,
       headsName: 'nHead',
       widthName: 'nFeat',
@@ -508,19 +504,12 @@ export class RelPositionMultiHeadAttentionAdapter extends MultiHeadAttentionAdap
   }
 }
 
-/** Options of {@link TransformerMultiHeadAttentionAdapter}. */
-export interface TransformerMultiHeadAttentionAdapterOptions extends AdapterModuleOptions {
-  /** Model width; must be divisible by `numAttentionHeads`. */
-  hiddenSize: number;
-  /** Number of heads. */
-  numAttentionHeads: number;
-  /** Dropout on the attention probabilities (training only). Default 0. */
-  attnScoreDropout?: number;
-  /** Dropout on the output projection (training only). Default 0. */
-  attnLayerDropout?: number;
-  /** `null` → P = hiddenSize; `< 1` → P = numAttentionHeads; `≥ 1` → P = projDim. Default null. */
-  projDim?: number | null;
-}
+/**
+ * Options of {@link TransformerMultiHeadAttentionAdapter}: the config's fields (see
+ * {@link transformerMultiHeadAttentionAdapterSchema}), the strategy and the random source.
+ */
+export type TransformerMultiHeadAttentionAdapterOptions = AdapterModuleOptions &
+  TransformerMultiHeadAttentionAdapterFields;
 
 /** The named arguments of the transformer attention adapter's forward. */
 export interface TransformerMultiHeadAttentionAdapterInput {
@@ -582,18 +571,19 @@ export class TransformerMultiHeadAttentionAdapter extends AdapterModule {
   constructor(options: TransformerMultiHeadAttentionAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = transformerMultiHeadAttentionAdapterSchema.parse(
+    const cfg = parseConfig(
+      transformerMultiHeadAttentionAdapterSchema,
       { type: 'transformerMultiHeadAttention', ...fields },
       this.typeName,
     );
-    this.hiddenSize = cfg.hiddenSize as number;
-    this.numAttentionHeads = cfg.numAttentionHeads as number;
-    this.attnScoreDropout = cfg.attnScoreDropout as number;
-    this.attnLayerDropout = cfg.attnLayerDropout as number;
+    this.hiddenSize = cfg.hiddenSize;
+    this.numAttentionHeads = cfg.numAttentionHeads;
+    this.attnScoreDropout = cfg.attnScoreDropout;
+    this.attnLayerDropout = cfg.attnLayerDropout;
     const dims = resolveAttentionDims({
       heads: this.numAttentionHeads,
       width: this.hiddenSize,
-      projDim: cfg.projDim as number | null,
+      projDim: cfg.projDim,
       where: this.typeName,
       headsName: 'numAttentionHeads',
       widthName: 'hiddenSize',

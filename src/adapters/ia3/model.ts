@@ -6,6 +6,7 @@ import { check } from '../../errors.js';
 import { Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import { compilePattern } from '../tuners/regex.js';
+import { describeConfigSchema } from '../config-schema.js';
 import type { TunerMethod } from '../tuners/registry.js';
 import { fillDefaultTargets, type TargetPlan } from '../tuners/targets.js';
 import { BaseTunerLayer } from '../tuners/tuner-layer.js';
@@ -51,7 +52,7 @@ export const ia3Method: TunerMethod<NormalizedIa3Config> = {
   layerClasses: [Ia3Linear],
   // Rows with different adapters run as row groups: one forward per group.
   perRowSelection: false,
-  describe: () => ia3ConfigSchema.describe(),
+  describe: () => describeConfigSchema(ia3ConfigSchema),
   parse: (cfg, where) => parseIa3Config(cfg, where),
   resolveDefaults(model: Module, cfg: NormalizedIa3Config, where: string): NormalizedIa3Config {
     const filled = fillDefaultTargets(model, cfg, 'defaultIa3Targets', where);

@@ -2,14 +2,13 @@ import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { AdapterError, check, describeValue } from '../../errors.js';
 import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
-import { INFUSED_DEFAULT_STRATEGY, infusedAdapterSchema } from './config.js';
+import { INFUSED_DEFAULT_STRATEGY, infusedAdapterSchema, type InfusedAdapterFields } from './config.js';
 
 /** Options of {@link InfusedAdapter}. */
-export interface InfusedAdapterOptions extends AdapterModuleOptions {
-  /** Size of the last dimension that is scaled. */
-  inFeatures: number;
-}
+/** Constructor options: the `infused` config's fields (see {@link infusedAdapterSchema}), the strategy and the random source. */
+export type InfusedAdapterOptions = AdapterModuleOptions & InfusedAdapterFields;
 
 /**
  * IA³ scaling (what NeMo calls `InfusedAdapter`, config type `infused`): `x ⊙ scalers`, broadcast over
@@ -36,8 +35,8 @@ export class InfusedAdapter extends AdapterModule {
   constructor(options: InfusedAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = infusedAdapterSchema.parse({ type: 'infused', ...fields }, this.typeName);
-    this.inFeatures = cfg.inFeatures as number;
+    const cfg = parseConfig(infusedAdapterSchema, { type: 'infused', ...fields }, this.typeName);
+    this.inFeatures = cfg.inFeatures;
     this.scalers = this.registerParameter('scalers', tf.ones([this.inFeatures]));
     this.setupAdapterStrategy(adapterStrategy);
   }

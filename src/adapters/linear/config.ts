@@ -1,33 +1,33 @@
+/** Config schema of the `linear` adapter type (SPEC §2.9.2): constructor options plus `type` and `enabled`. */
+import { z } from 'zod';
 import { ACTIVATIONS } from '../../nn/activations.js';
-import { ConfigSchema, field } from '../schema.js';
-import type { StrategyConfig } from '../types.js';
-import type { Activation } from '../../nn/activations.js';
+import { configField } from '../config-schema.js';
 
 /** Fields of the `linear` adapter type (SPEC §2.9.2). */
-export const linearAdapterSchema = new ConfigSchema({
-  type: field.string(),
-  enabled: field.boolean({ default: true }),
-  inFeatures: field.positiveInt(),
-  dim: field.positiveInt(),
-  activation: field.enum(ACTIVATIONS, { default: 'swish' }),
-  normPosition: field.enum(['pre', 'post'] as const, { default: 'pre' }),
-  dropout: field.probability({ default: 0 }),
-  adapterStrategy: field.strategy({ default: null, nullable: true }),
+export const linearAdapterSchema = z.strictObject({
+  type: configField.string(),
+  /** Default true. */
+  enabled: configField.boolean().default(true),
+  /** Model width (input and output features). */
+  inFeatures: configField.positiveInt(),
+  /** Bottleneck width. */
+  dim: configField.positiveInt(),
+  /** Default `'swish'`. */
+  activation: configField.enum(ACTIVATIONS).default('swish'),
+  /** Default `'pre'`. */
+  normPosition: configField.enum(['pre', 'post']).default('pre'),
+  /** Dropout on the adapter output. Default 0. */
+  dropout: configField.probability().default(0),
+  /** Default `{type: 'residualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
+  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /** What a caller writes to add a bottleneck adapter. */
-export type LinearAdapterConfig = {
-  type: 'linear';
-  inFeatures: number;
-  dim: number;
-  /** Default `'swish'`. */
-  activation?: Activation;
-  /** Default `'pre'`. */
-  normPosition?: 'pre' | 'post';
-  /** Dropout on the adapter output. Default 0. */
-  dropout?: number;
-  /** Default `{type: 'residualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
-  adapterStrategy?: StrategyConfig | null;
-  /** Default true. */
-  enabled?: boolean;
-};
+export type LinearAdapterConfig = z.input<typeof linearAdapterSchema> & { type: 'linear' };
+/** The stored form: every default written out. */
+export type NormalizedLinearAdapterConfig = z.output<typeof linearAdapterSchema>;
+/** The fields `LinearAdapter`'s constructor takes besides the strategy and random source. */
+export type LinearAdapterFields = Omit<
+  z.input<typeof linearAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

@@ -1,17 +1,13 @@
 import { tf, type Tensor } from '../../backend/tf.js';
-import { ActivationLayer, type Activation } from '../../nn/activations.js';
+import { ActivationLayer } from '../../nn/activations.js';
 import { Dropout, LayerNorm, Linear, Sequential } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
-import { linearAdapterSchema } from './config.js';
+import { parseConfig } from '../config-schema.js';
+import { linearAdapterSchema, type LinearAdapterFields } from './config.js';
 
-export interface LinearAdapterOptions extends AdapterModuleOptions {
-  inFeatures: number;
-  dim: number;
-  activation?: Activation;
-  normPosition?: 'pre' | 'post';
-  dropout?: number;
-}
+/** Constructor options: the `linear` config's fields (see {@link linearAdapterSchema}), the strategy and the random source. */
+export type LinearAdapterOptions = AdapterModuleOptions & LinearAdapterFields;
 
 /**
  * The bottleneck adapter (what NeMo calls `LinearAdapter`): LayerNorm, down-projection, activation,
@@ -35,11 +31,11 @@ export class LinearAdapter extends AdapterModule {
   constructor(options: LinearAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = linearAdapterSchema.parse({ type: 'linear', ...fields }, 'LinearAdapter');
-    const inF = cfg.inFeatures as number;
-    const dim = cfg.dim as number;
+    const cfg = parseConfig(linearAdapterSchema, { type: 'linear', ...fields }, 'LinearAdapter');
+    const inF = cfg.inFeatures;
+    const dim = cfg.dim;
     const rng = options.rng ?? getRng();
-    const act = new ActivationLayer({ activation: cfg.activation as Activation });
+    const act = new ActivationLayer({ activation: cfg.activation });
     const down = new Linear({ inFeatures: inF, outFeatures: dim, bias: false, rng });
     const up = new Linear({ inFeatures: dim, outFeatures: inF, bias: false, rng });
     const norm = new LayerNorm({ features: inF });
@@ -51,7 +47,7 @@ export class LinearAdapter extends AdapterModule {
       tf.tidy(() => norm.weight.assign(tf.zerosLike(norm.weight)));
       this.module = this.registerModule('module', new Sequential(down, act, up, norm));
     }
-    const p = cfg.dropout as number;
+    const p = cfg.dropout;
     this.dropout = p > 0 ? this.registerModule('dropout', new Dropout({ p, rng: options.rng })) : null;
     this.setupAdapterStrategy(adapterStrategy);
   }

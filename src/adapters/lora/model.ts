@@ -4,6 +4,7 @@
  */
 import { Embedding, Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
+import { describeConfigSchema } from '../config-schema.js';
 import type { TunerMethod } from '../tuners/registry.js';
 import { fillDefaultTargets, patternOverride } from '../tuners/targets.js';
 import { BaseTunerLayer } from '../tuners/tuner-layer.js';
@@ -38,7 +39,7 @@ export const loraMethod: TunerMethod<NormalizedLoraConfig> = {
   displayName: 'LoRA',
   layerClasses: [LoraLinear, LoraEmbedding],
   perRowSelection: true,
-  describe: () => loraConfigSchema.describe(),
+  describe: () => describeConfigSchema(loraConfigSchema),
   parse: (cfg, where) => parseLoraConfig(cfg, where),
   resolveDefaults(model: Module, cfg: NormalizedLoraConfig, where: string): NormalizedLoraConfig {
     fillDefaultTargets(model, cfg, 'defaultLoraTargets', where);

@@ -4,20 +4,13 @@ import { activationFn, type Activation } from '../../nn/activations.js';
 import { Dropout, Linear } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
-import { PARALLEL_DEFAULT_STRATEGY, parallelAdapterSchema } from './config.js';
+import { PARALLEL_DEFAULT_STRATEGY, parallelAdapterSchema, type ParallelAdapterFields } from './config.js';
 
 /** Options of {@link ParallelAdapter}. */
-export interface ParallelAdapterOptions extends AdapterModuleOptions {
-  inFeatures: number;
-  dim: number;
-  /** Default `'relu'`. */
-  activation?: Activation;
-  /** Output scale `s` (> 0). Default 1; 4 gives the scaled parallel adapter. */
-  scaling?: number;
-  /** Dropout on the bottleneck activations. Default 0. */
-  dropout?: number;
-}
+/** Constructor options: the `parallel` config's fields (see {@link parallelAdapterSchema}), the strategy and the random source. */
+export type ParallelAdapterOptions = AdapterModuleOptions & ParallelAdapterFields;
 
 /**
  * The parallel bottleneck adapter, and with `scaling: 4` the scaled parallel adapter, of
@@ -66,7 +59,7 @@ export class ParallelAdapter extends AdapterModule {
   constructor(options: ParallelAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parallelAdapterSchema.parse({ type: 'parallel', ...fields }, 'ParallelAdapter');
+    const cfg = parseConfig(parallelAdapterSchema, { type: 'parallel', ...fields }, 'ParallelAdapter');
     if (isPlainObject(adapterStrategy) && (adapterStrategy as StrategyConfig).type !== PARALLEL_DEFAULT_STRATEGY.type) {
       throw new AdapterError(
         'INVALID_CONFIG',
@@ -75,10 +68,10 @@ export class ParallelAdapter extends AdapterModule {
         { field: 'adapterStrategy', valid: [PARALLEL_DEFAULT_STRATEGY.type] },
       );
     }
-    this.inFeatures = cfg.inFeatures as number;
-    this.dim = cfg.dim as number;
-    this.activation = cfg.activation as Activation;
-    this.scaling = cfg.scaling as number;
+    this.inFeatures = cfg.inFeatures;
+    this.dim = cfg.dim;
+    this.activation = cfg.activation;
+    this.scaling = cfg.scaling;
     this.act = activationFn(this.activation);
     const rng = options.rng ?? getRng();
     this.down = this.registerModule('down', new Linear({ inFeatures: this.inFeatures, outFeatures: this.dim, rng }));
@@ -88,7 +81,7 @@ export class ParallelAdapter extends AdapterModule {
       this.up.weight.assign(tf.zerosLike(this.up.weight));
       this.up.bias!.assign(tf.zerosLike(this.up.bias!));
     });
-    const p = cfg.dropout as number;
+    const p = cfg.dropout;
     this.dropout = p > 0 ? this.registerModule('dropout', new Dropout({ p, rng: options.rng })) : null;
     this.setupAdapterStrategy(adapterStrategy);
   }

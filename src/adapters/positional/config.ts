@@ -2,25 +2,27 @@
  * Config schemas of the positional-encoding adapter types (SPEC §2.9.4). Each schema's field set is
  * the constructor's option names plus `type` and `enabled` (SPEC B-139).
  */
-import { ConfigSchema, field } from '../schema.js';
+import { z } from 'zod';
+import { configField } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 
-function positionalSchema(): ConfigSchema {
-  return new ConfigSchema({
-    type: field.string(),
-    enabled: field.boolean({ default: true }),
-    dModel: field.positiveInt(),
-    maxLen: field.positiveInt({ default: 5000 }),
-    xscale: field.number({ default: 1, nullable: true }),
-    adapterStrategy: field.strategy({ default: null, nullable: true }),
-  });
-}
-
 /** Fields of the `positionalEncoding` adapter type. */
-export const positionalEncodingAdapterSchema = positionalSchema();
+export const positionalEncodingAdapterSchema = z.strictObject({
+  type: configField.string(),
+  /** Default true. */
+  enabled: configField.boolean().default(true),
+  /** Model width; must be even. */
+  dModel: configField.positiveInt(),
+  /** Initial table length L. Default 5000. */
+  maxLen: configField.positiveInt().default(5000),
+  /** Input scale; `null` or 0 means no scaling. Default 1. */
+  xscale: configField.number().nullable().default(1),
+  /** Default `{type: 'returnResult'}`. */
+  adapterStrategy: configField.strategy().nullable().default(null),
+});
 
 /** Fields of the `relPositionalEncoding` adapter type (same as `positionalEncoding`). */
-export const relPositionalEncodingAdapterSchema = positionalSchema();
+export const relPositionalEncodingAdapterSchema = positionalEncodingAdapterSchema.extend({});
 
 /**
  * The default strategy of both positional-encoding types, for the class **and** its config.
@@ -31,16 +33,13 @@ export const relPositionalEncodingAdapterSchema = positionalSchema();
 export const POSITIONAL_DEFAULT_STRATEGY: Readonly<StrategyConfig> = Object.freeze({ type: 'returnResult' });
 
 /** What a caller writes to add a positional-encoding adapter. */
-export interface PositionalEncodingAdapterConfig {
+export type PositionalEncodingAdapterConfig = z.input<typeof positionalEncodingAdapterSchema> & {
   type: 'positionalEncoding' | 'relPositionalEncoding';
-  /** Model width; must be even. */
-  dModel: number;
-  /** Initial table length L. Default 5000. */
-  maxLen?: number;
-  /** Input scale; `null` or 0 means no scaling. Default 1. */
-  xscale?: number | null;
-  /** Default `{type: 'returnResult'}`. */
-  adapterStrategy?: StrategyConfig | null;
-  /** Default true. */
-  enabled?: boolean;
-}
+};
+/** The stored form: every default written out. */
+export type NormalizedPositionalEncodingAdapterConfig = z.output<typeof positionalEncodingAdapterSchema>;
+/** The fields the positional-encoding adapters' constructors take besides the strategy and random source. */
+export type PositionalEncodingAdapterFields = Omit<
+  z.input<typeof positionalEncodingAdapterSchema>,
+  'type' | 'enabled' | 'adapterStrategy'
+>;

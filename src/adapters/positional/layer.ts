@@ -7,8 +7,13 @@ import { tf, type Tensor } from '../../backend/tf.js';
 import { AdapterError, check, describeValue } from '../../errors.js';
 import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
+import { parseConfig } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
-import { POSITIONAL_DEFAULT_STRATEGY, positionalEncodingAdapterSchema } from './config.js';
+import {
+  POSITIONAL_DEFAULT_STRATEGY,
+  positionalEncodingAdapterSchema,
+  type PositionalEncodingAdapterFields,
+} from './config.js';
 
 /**
  * Sinusoid rows for positions `first, first + step, …` (`rows` of them): for `j = 0 … dModel/2 − 1`,
@@ -68,14 +73,11 @@ export function sinusoidTable(first: number, rows: number, step: number, dModel:
 const RESYNC = 32;
 
 /** Options of the positional-encoding adapters. */
-export interface PositionalEncodingAdapterOptions extends AdapterModuleOptions {
-  /** Model width; must be even. */
-  dModel: number;
-  /** Initial table length L. Default 5000. */
-  maxLen?: number;
-  /** Input scale; `null` or 0 means no scaling. Default 1. */
-  xscale?: number | null;
-}
+/**
+ * Constructor options: the positional-encoding config's fields (see {@link positionalEncodingAdapterSchema}),
+ * the strategy and the random source.
+ */
+export type PositionalEncodingAdapterOptions = AdapterModuleOptions & PositionalEncodingAdapterFields;
 
 /**
  * Absolute sinusoidal positions (what NeMo calls `PositionalEncodingAdapter`, config type
@@ -107,11 +109,12 @@ export class PositionalEncodingAdapter extends AdapterModule {
   constructor(options: PositionalEncodingAdapterOptions) {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = positionalEncodingAdapterSchema.parse(
+    const cfg = parseConfig(
+      positionalEncodingAdapterSchema,
       { type: 'positionalEncoding', ...fields },
       this.typeName,
     );
-    const dModel = cfg.dModel as number;
+    const dModel = cfg.dModel;
     // NeMo note: NeMo accepts an odd d_model and fails later with a shape error.
     check(
       dModel % 2 === 0,
@@ -120,8 +123,8 @@ export class PositionalEncodingAdapter extends AdapterModule {
       () => ({ field: 'dModel', value: dModel }),
     );
     this.dModel = dModel;
-    this.maxLen = cfg.maxLen as number;
-    this.xscale = (cfg.xscale as number | null) || null;
+    this.maxLen = cfg.maxLen;
+    this.xscale = cfg.xscale || null;
     this.tableLength = this.maxLen;
     this.registerBuffer('pe', this.createPe(this.maxLen), { persistent: false });
     this.setupAdapterStrategy(adapterStrategy);

@@ -3,24 +3,24 @@ import { AdapterError, describeValue, isPlainObject } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { getAccessContext } from '../access.js';
-import { ConfigSchema, field } from '../schema.js';
+import { z } from 'zod';
+import { configField, parseConfig } from '../config-schema.js';
 import type { AdapterInput, AdapterStrategy } from '../types.js';
 
 /** Fields of `residualAdd` and `mhaResidualAdd`. */
-export const residualAddSchema = new ConfigSchema({
-  type: field.string(),
-  stochasticDepth: field.probability({ default: 0 }),
-  l2Lambda: field.nonNegative({ default: 0 }),
+export const residualAddSchema = z.strictObject({
+  type: configField.string(),
+  /** Probability of dropping the adapter's contribution in a training call. Default 0. */
+  stochasticDepth: configField.probability().default(0),
+  /** Weight of the L2 auxiliary loss on the adapter's contribution. Default 0. */
+  l2Lambda: configField.nonNegative().default(0),
 });
 
-export interface ResidualAddOptions {
-  /** Probability of dropping the adapter's contribution in a training call. Default 0. */
-  stochasticDepth?: number;
-  /** Weight of the L2 auxiliary loss on the adapter's contribution. Default 0. */
-  l2Lambda?: number;
+/** Constructor options of `residualAdd` / `mhaResidualAdd`: the config fields but `type`, plus a random source. */
+export type ResidualAddOptions = Omit<z.input<typeof residualAddSchema>, 'type'> & {
   /** Random source for stochastic depth (default: the adapter's, else the library RNG). */
   rng?: Rng;
-}
+};
 
 /**
  * `result = input + SD(adapter(input))`, then an L2 auxiliary loss on the contribution (what NeMo
@@ -36,9 +36,9 @@ export class ResidualAddStrategy implements AdapterStrategy {
 
   constructor(options: ResidualAddOptions = {}) {
     const { rng, ...rest } = options;
-    const cfg = residualAddSchema.parse({ type: 'residualAdd', ...rest }, 'residualAdd strategy');
-    this.stochasticDepth = cfg.stochasticDepth as number;
-    this.l2Lambda = cfg.l2Lambda as number;
+    const cfg = parseConfig(residualAddSchema, { type: 'residualAdd', ...rest }, 'residualAdd strategy');
+    this.stochasticDepth = cfg.stochasticDepth;
+    this.l2Lambda = cfg.l2Lambda;
     this.rng = rng;
   }
 

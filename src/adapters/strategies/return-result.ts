@@ -1,9 +1,11 @@
 import type { Tensor } from '../../backend/tf.js';
 import type { Module } from '../../nn/module.js';
-import { ConfigSchema, field } from '../schema.js';
+import { z } from 'zod';
+import { configField } from '../config-schema.js';
 import type { AdapterInput, AdapterStrategy } from '../types.js';
 
-export const returnResultSchema = new ConfigSchema({ type: field.string() });
+/** Fields of `returnResult`: none but `type`. */
+export const returnResultSchema = z.strictObject({ type: configField.string() });
 
 /**
  * Returns the adapter's result with no residual (what NeMo calls `ReturnResultAdapterStrategy`).

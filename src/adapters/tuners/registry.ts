@@ -7,7 +7,7 @@
  */
 import { AdapterError, describeValue, isPlainObject } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
-import type { TypeSchema } from '../schema.js';
+import type { TypeSchema } from '../config-schema.js';
 import type { WeightedAdapterOptions, WeightedHost } from './combination.js';
 import type { MatchedTarget, TargetPlan } from './targets.js';
 import type { BaseTunerConfig } from './tuner-config.js';
