@@ -106,7 +106,7 @@ export class PeftModel extends Module {
       'UNSUPPORTED_FEATURE',
       () => `PeftModel.wrap: this ${model.typeName} is already managed by a PeftModel; add adapters with peft.addAdapter()`,
     );
-    const peft = new PeftModel(model);
+    const peft = new this(model); // `this`: subclasses (the io layer's PeftModel) get their own instances
     peft.addAdapterImpl(opts.adapterName ?? 'default', cfg, { allowPartialMatch: opts.allowPartialMatch ?? false, freezeBase: true });
     return peft;
   }
