@@ -27,7 +27,9 @@ describe("the README's custom-model example", () => {
     try {
       await import('../examples/custom-model.js');
       const lines = customModelBlock().split('\n');
-      const expected = lines.filter((l, i) => lines[i - 1]?.startsWith('console.log(') && l.startsWith('// '));
+      const expected = lines.filter(
+        (l, i) => lines[i - 1]?.startsWith('console.log(') && l.startsWith('// '),
+      );
       expect(expected).toEqual(['// loaded: task']);
       expect(log.mock.calls.map((c) => c.join(' '))).toContain(expected[0]!.slice(3));
     } finally {

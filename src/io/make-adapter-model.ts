@@ -69,7 +69,9 @@ export function makeAdapterModel<TBase extends ModuleCtor>(
   const where = `makeAdapterModel(${Base.name || 'class'})`;
   const names: unknown = options?.moduleNames;
   check(
-    Array.isArray(names) && names.length > 0 && names.every((n) => typeof n === 'string' && /^[^:+]+$/.test(n)),
+    Array.isArray(names) &&
+      names.length > 0 &&
+      names.every((n) => typeof n === 'string' && /^[^:+]+$/.test(n)),
     'INVALID_CONFIG',
     () =>
       `${where}: moduleNames must be a non-empty list of submodule paths (no ':' or '+'), got ${JSON.stringify(names)}`,
@@ -80,7 +82,8 @@ export function makeAdapterModel<TBase extends ModuleCtor>(
   check(
     defaultModuleName === null || moduleNames.includes(defaultModuleName),
     'INVALID_CONFIG',
-    () => `${where}: defaultModuleName ${JSON.stringify(defaultModuleName)} is not one of moduleNames: ${moduleNames.join(', ')}`,
+    () =>
+      `${where}: defaultModuleName ${JSON.stringify(defaultModuleName)} is not one of moduleNames: ${moduleNames.join(', ')}`,
     () => ({ field: 'defaultModuleName', value: defaultModuleName, valid: moduleNames }),
   );
 

@@ -30,7 +30,11 @@ export class PeftModel extends TunerPeftModel {
   }
 
   /** Loads a PEFT adapter directory onto `model`; see {@link loadPretrained}. */
-  static loadPretrained(model: Module, source: string | FileSource, opts?: LoadPretrainedOptions): Promise<PeftModel> {
+  static loadPretrained(
+    model: Module,
+    source: string | FileSource,
+    opts?: LoadPretrainedOptions,
+  ): Promise<PeftModel> {
     return loadPretrainedAs(this, model, source, opts);
   }
 

@@ -9,9 +9,16 @@ import { PEFT_TASK_TYPES } from './peft-config.js';
 import type { SafetensorsWriteDtype } from './safetensors-tf.js';
 
 /** Storage dtypes `savePretrained` writes. */
-export const PEFT_WRITE_DTYPES = ['float32', 'float16', 'bfloat16'] as const satisfies readonly SafetensorsWriteDtype[];
+export const PEFT_WRITE_DTYPES = [
+  'float32',
+  'float16',
+  'bfloat16',
+] as const satisfies readonly SafetensorsWriteDtype[];
 
-const oneOf = <T>(choices: readonly T[]) => (v: unknown) => (choices as readonly unknown[]).includes(v);
+const oneOf =
+  <T>(choices: readonly T[]) =>
+  (v: unknown) =>
+    (choices as readonly unknown[]).includes(v);
 
 /** Options of `savePretrained` / `peftFiles`. */
 export const savePretrainedOptionsSchema = z.strictObject({
@@ -33,7 +40,10 @@ export const savePretrainedOptionsSchema = z.strictObject({
    * PEFT derives it from the Python class of the base model, which a TypeScript model does not have.
    * Default null.
    */
-  autoMapping: z.strictObject({ baseModelClass: z.string(), parentLibrary: z.string() }).nullable().optional(),
+  autoMapping: z
+    .strictObject({ baseModelClass: z.string(), parentLibrary: z.string() })
+    .nullable()
+    .optional(),
   /** `peft_version`, written only when given (PEFT always writes its own version). */
   peftVersion: z.string().optional(),
 });
@@ -91,7 +101,11 @@ const EXPECTED: Record<string, (v: unknown) => string> = {
  * Parses `opts` (undefined = no options) with `schema`; `where` names the caller. Every bad or unknown
  * option is reported in one `INVALID_CONFIG`; `details.field` / `details.value` are the first one's.
  */
-export function parsePeftOptions<S extends z.ZodObject>(schema: S, opts: unknown, where: string): z.output<S> {
+export function parsePeftOptions<S extends z.ZodObject>(
+  schema: S,
+  opts: unknown,
+  where: string,
+): z.output<S> {
   const input = opts === undefined ? {} : opts;
   check(
     isPlainObject(input),
@@ -108,9 +122,7 @@ export function parsePeftOptions<S extends z.ZodObject>(schema: S, opts: unknown
     for (const name of names) {
       if (fields.includes(name)) continue;
       fields.push(name);
-      problems.push(
-        valid.includes(name) ? EXPECTED[name]!(input[name]) : notOneOf('option', name, valid),
-      );
+      problems.push(valid.includes(name) ? EXPECTED[name]!(input[name]) : notOneOf('option', name, valid));
     }
   }
   throw new AdapterError('INVALID_CONFIG', `${where}: ${problems.join('; ')}`, {

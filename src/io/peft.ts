@@ -197,7 +197,10 @@ async function readAdapter(
 
 // ---- what a loaded file said beyond the library config ----
 
-const loadedExtras = new WeakMap<TunerPeftModel, Map<string, { extras: PeftConfigExtras; snapshot: string }>>();
+const loadedExtras = new WeakMap<
+  TunerPeftModel,
+  Map<string, { extras: PeftConfigExtras; snapshot: string }>
+>();
 
 function rememberExtras(peft: TunerPeftModel, name: string, extras: PeftConfigExtras): void {
   let m = loadedExtras.get(peft);
@@ -399,9 +402,7 @@ export function peftFiles(
     const config = serializePeftConfig(cfg, {
       taskType,
       baseModelNameOrPath:
-        o.baseModelNameOrPath !== undefined
-          ? o.baseModelNameOrPath
-          : (extras?.baseModelNameOrPath ?? null),
+        o.baseModelNameOrPath !== undefined ? o.baseModelNameOrPath : (extras?.baseModelNameOrPath ?? null),
       revision: extras?.revision ?? null,
       autoMapping: o.autoMapping ?? null,
       peftVersion: o.peftVersion,

@@ -14,7 +14,9 @@ const load = (opts: unknown) => parsePeftOptions(loadPretrainedOptionsSchema, op
 describe('PEFT directory options', () => {
   it('fill in the documented defaults and keep what was given', () => {
     expect(save(undefined)).toEqual({ dtype: 'float32' });
-    expect(save({ dtype: 'bfloat16', taskType: null, autoMapping: { baseModelClass: 'M', parentLibrary: 'x' } })).toEqual({
+    expect(
+      save({ dtype: 'bfloat16', taskType: null, autoMapping: { baseModelClass: 'M', parentLibrary: 'x' } }),
+    ).toEqual({
       dtype: 'bfloat16',
       taskType: null,
       autoMapping: { baseModelClass: 'M', parentLibrary: 'x' },
@@ -26,13 +28,15 @@ describe('PEFT directory options', () => {
   it('a bad value is INVALID_CONFIG naming the option, the value and the valid choices', () => {
     const dtype = thrown(() => save({ dtype: 'float64' }));
     expect(dtype.code).toBe('INVALID_CONFIG');
-    expect(dtype.message).toBe(
-      'savePretrained: dtype "float64" is not one of: float32, float16, bfloat16',
-    );
+    expect(dtype.message).toBe('savePretrained: dtype "float64" is not one of: float32, float16, bfloat16');
     expect(dtype.details).toMatchObject({ field: 'dtype', value: 'float64' });
     expect(thrown(() => save({ taskType: 'LM' })).message).toContain('taskType "LM" is not one of: SEQ_CLS');
-    expect(thrown(() => save({ autoMapping: { baseModelClass: 1 } })).message).toContain('autoMapping must be');
-    expect(thrown(() => save({ selectedAdapters: 'a' })).message).toContain('selectedAdapters must be a list');
+    expect(thrown(() => save({ autoMapping: { baseModelClass: 1 } })).message).toContain(
+      'autoMapping must be',
+    );
+    expect(thrown(() => save({ selectedAdapters: 'a' })).message).toContain(
+      'selectedAdapters must be a list',
+    );
     expect(thrown(() => load({ isTrainable: 'yes' })).message).toMatch(
       /^loadPretrained: option 'isTrainable' must be true or false, got .*"yes"/,
     );
