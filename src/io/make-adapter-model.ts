@@ -42,8 +42,8 @@ export type AdapterModelClass<TBase extends ModuleCtor> = Pick<TBase, keyof TBas
  * `Base` keeps its own `cfg` when it has one (adapters are recorded in `cfg.adapters`, so whole-model
  * checkpoints keep them); otherwise the model gets an empty `cfg`. Build every submodule in `Base`'s
  * constructor: a subclass of the returned class that adds submodules after `super()` is too late for
- * the set-up. Bad options are `INVALID_CONFIG`; a listed module the model lacks is `MISSING_SUBMODULE`,
- * both when the class is first instantiated.
+ * the set-up. Bad options are `INVALID_CONFIG` from this call; a listed module the model lacks is
+ * `MISSING_SUBMODULE` from the constructor, naming the model's submodules.
  *
  * @example
  * ```ts
