@@ -42,7 +42,6 @@ export * as io from './io/index.js';
 export { Module } from './nn/module.js';
 export {
   withAdapters,
-  withAdapterModel,
   withLayeredAdapters,
   withAttentionAdapters,
   registerAdapter,
@@ -52,8 +51,9 @@ export {
   unfreezeEnabledAdapters,
 } from './adapters/index.js';
 export { saveAdapters, loadAdapters, saveModel, restoreModel, setPathFiles, type PathFiles } from './io/index.js';
+// The adapter-model classes with their file methods (the io layer's, built on the adapters core).
+export { withAdapterModel, makeAdapterModel, PeftModel, type AdapterModelOptions } from './io/index.js';
 export {
-  PeftModel,
   inspectTargets,
   adapterStateDict,
   trainableParameterReport,

@@ -53,7 +53,6 @@ export {
   type AttentionHostOptions,
 } from './attention-host.js';
 export { BASE_SELECTION, type AdapterSelection } from './per-sample.js';
-export { setAdapterCheckpointCodec, type AdapterCheckpointCodec, type LoadAdaptersOptions, type LoadAdaptersResult } from './checkpoint-codec.js';
 export { LinearAdapter, linearAdapterSchema, type LinearAdapterConfig, type LinearAdapterOptions } from './linear/index.js';
 export { MhaResidualAddStrategy, ResidualAddStrategy, ReturnResultStrategy, type ResidualAddOptions } from './strategies/index.js';
 export {

@@ -1,14 +1,14 @@
 /**
  * The model-level adapter mixin (what NeMo calls `AdapterModelPTMixin`): owns the persistent
- * adapters config (`cfg.adapters`), resolves `module:name` strings, routes adapters to submodules,
- * and saves/loads adapter files.
+ * adapters config (`cfg.adapters`), resolves `module:name` strings and routes adapters to submodules.
+ * Saving and loading adapter files sits one layer up: the io layer's `withAdapterModel` adds
+ * `saveAdapters` / `loadAdapters` to this mixin (what the package exports under that name).
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { AdapterError, check } from '../errors.js';
 import { logger } from '../logger.js';
 import type { Module } from '../nn/module.js';
 import { getAccessContext, getModuleRegistry, withAccess } from './access.js';
-import { adapterCheckpointCodec, type LoadAdaptersOptions, type LoadAdaptersResult } from './checkpoint-codec.js';
 import { updateModuleClassWithAdapterClass } from './class-registry.js';
 import {
   adapterNamesInOrder,
@@ -54,7 +54,10 @@ export interface AuxiliaryLosses {
 
 /**
  * Makes a model class (a Module with a persisted `cfg`) own adapters for its submodules. The
- * constructor of the final class must call `setupAdapters()` last.
+ * constructor of the final class must call `setupAdapters()` last. This is the adapters layer's
+ * core, without adapter files; build models with the package's `withAdapterModel` (io layer), which
+ * adds `saveAdapters` / `loadAdapters`, or with `makeAdapterModel`, which also does the constructor's
+ * last steps.
  *
  * @example
  * ```ts
@@ -331,16 +334,6 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       const meta = ensureMeta(adapters);
       delete meta.modules[adapterName];
       meta.order.splice(meta.order.indexOf(adapterName), 1);
-    }
-
-    /** The adapter file (safetensors) holding `names` (default: every adapter). */
-    saveAdapters(names?: string | string[]): Uint8Array {
-      return adapterCheckpointCodec().save(this, names);
-    }
-
-    /** Adds the adapters stored in an adapter file (default: every entry in the file). */
-    loadAdapters(bytes: Uint8Array, opts: LoadAdaptersOptions = {}): LoadAdaptersResult {
-      return adapterCheckpointCodec().load(this, bytes, opts);
     }
 
     /**

@@ -4,16 +4,9 @@
  * module each belongs to, and an index of fragments (one per host holding the adapter).
  */
 import type { Tensor } from '../backend/tf.js';
-import {
-  setAdapterCheckpointCodec,
-  type LoadAdaptersOptions,
-  type LoadAdaptersResult,
-} from '../adapters/checkpoint-codec.js';
 import { isAdapterHost } from '../adapters/host-brand.js';
 import type { AdapterHostModule } from '../adapters/host.js';
 import type { AdapterModelModule } from '../adapters/model.js';
-
-export type { LoadAdaptersOptions };
 import type { AdapterConfig, AdaptersConfig } from '../adapters/types.js';
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
@@ -25,12 +18,31 @@ export const ADAPTER_FILE_FORMAT = 'adapter-set';
 /** `__metadata__.version` of adapter files this library writes and reads. */
 export const ADAPTER_FILE_VERSION = '1';
 
+/** Options of {@link loadAdapters}. */
+export interface LoadAdaptersOptions {
+  /** Adapters to load (bare or `module:` names); default: every entry in the file. */
+  names?: string | string[];
+  /** Missing or unexpected tensors are errors (default true). Shape mismatches always are. */
+  strict?: boolean;
+  /** Load adapters under new names: `{ nameInFile: newName }`. */
+  rename?: Record<string, string>;
+}
+
+/** What {@link loadAdapters} did. */
+export interface LoadAdaptersResult {
+  /** The names the adapters were added under, in load order. */
+  loaded: string[];
+  /** Tensors the adapters expected but the file lacked (non-empty only with `strict: false`). */
+  missingKeys: string[];
+  /** Tensors the file held that the adapters do not have (non-empty only with `strict: false`). */
+  unexpectedKeys: string[];
+}
 
 function asModel(model: Module): AdapterModelModule {
   check(
     typeof (model as Partial<AdapterModelModule>).adapterNames === 'function',
     'INVALID_INPUT',
-    () => `${model.typeName} is not an adapter model (build it with withAdapterModel)`,
+    () => `${model.typeName} is not an adapter model (build it with withAdapterModel or makeAdapterModel)`,
   );
   return model as AdapterModelModule;
 }
@@ -234,5 +246,3 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
   }
   return { loaded: added, missingKeys, unexpectedKeys };
 }
-
-setAdapterCheckpointCodec({ save: saveAdapters, load: loadAdapters });

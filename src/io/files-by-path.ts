@@ -4,9 +4,8 @@
  * `adapterkit/node`.
  */
 import { join } from 'node:path';
-import type { LoadAdaptersOptions, LoadAdaptersResult } from '../adapters/checkpoint-codec.js';
 import type { Module } from '../nn/module.js';
-import { loadAdapters, saveAdapters } from './adapter-file.js';
+import { loadAdapters, saveAdapters, type LoadAdaptersOptions, type LoadAdaptersResult } from './adapter-file.js';
 import { readDirConsistent, writeDirAtomic } from './atomic-dir.js';
 import { readFileBytes, writeFileAtomic } from './atomic-file.js';
 import {

@@ -1,6 +1,9 @@
 /**
  * The io layer's browser-safe part: safetensors, adapter files, model checkpoints and PEFT directories
  * as bytes in and bytes out (PEFT through a FileSink / FileSource). Paths: see `node-index.ts`.
+ * Also the public adapter-model classes built on the adapters layer's core: `withAdapterModel` and
+ * `makeAdapterModel` (with `saveAdapters` / `loadAdapters`), and `PeftModel` (with `savePretrained`,
+ * `loadAdapter`, `loadPretrained`).
  */
 export * from './safetensors.js';
 export * from './safetensors-tf.js';
@@ -11,7 +14,10 @@ export {
   parseAdapterFile,
   saveAdapters,
   type LoadAdaptersOptions,
+  type LoadAdaptersResult,
 } from './adapter-file.js';
+export { withAdapterModel, type AdapterModelModule } from './adapter-model.js';
+export { makeAdapterModel, type AdapterModelClass, type AdapterModelOptions } from './make-adapter-model.js';
 export {
   MODEL_CONFIG_FILE,
   MODEL_WEIGHTS_FILE,
@@ -27,15 +33,23 @@ export {
   PEFT_PICKLE_FILE,
   PEFT_WEIGHTS_FILE,
   loadAdapter,
-  loadPretrained,
   peftFiles,
   savePretrained,
   type FileSink,
   type FileSource,
+} from './peft.js';
+export { PeftModel, loadPretrained } from './peft-model.js';
+export {
+  PEFT_WRITE_DTYPES,
+  loadAdapterOptionsSchema,
+  loadPretrainedOptionsSchema,
+  savePretrainedOptionsSchema,
   type LoadAdapterOptions,
   type LoadPretrainedOptions,
+  type ParsedLoadPretrainedOptions,
+  type ParsedSavePretrainedOptions,
   type SavePretrainedOptions,
-} from './peft.js';
+} from './peft-options.js';
 export { PEFT_KEY_PREFIX, loadPeftTensors, peftTensorsFor, type LoadPeftTensorsResult } from './peft-keys.js';
 export {
   PEFT_LORA_INERT_DEFAULTS,

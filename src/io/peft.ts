@@ -7,37 +7,39 @@
  * the file access that `adapterkit/node` installs. Browsers (or any storage): pass a {@link FileSink} /
  * {@link FileSource} object; paths inside it are relative and use `/`.
  *
- * Importing this module also installs the methods on {@link PeftModel}:
- * `peft.savePretrained(target, opts)`, `peft.loadAdapter(source, name, opts)` and
- * `PeftModel.loadPretrained(model, source, opts)` (the io layer sits below `adapters`, so the
- * adapters layer cannot import this one; importing from the package root loads it). The same
- * operations are exported as functions: {@link savePretrained}, {@link loadPretrained}, {@link loadAdapter}.
+ * Plain functions over any PeftModel: {@link savePretrained}, {@link loadAdapter}, {@link peftFiles}.
+ * The PeftModel the package exports (`peft-model.ts`) adds them as methods, and `loadPretrained` there
+ * builds its instances through {@link loadPretrainedAs}.
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { libraryFrozen } from '../adapters/host.js';
-import { PeftModel, peftModelOf } from '../adapters/index.js';
+import { TunerPeftModel, peftModelOf } from './tuner-peft-model.js';
 import { loadPeftTensors, peftTensorsFor, type LoadPeftTensorsResult } from './peft-keys.js';
-import { AdapterError, check, describeValue, isPlainObject, notOneOf } from '../errors.js';
+import { AdapterError, check, describeValue } from '../errors.js';
 import { BatchNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import {
   PEFT_CONFIG_FILE,
-  PEFT_TASK_TYPES,
   parsePeftConfig,
   serializePeftConfig,
   withPeftKeyNames,
   type ParsedPeftConfig,
-  type PeftAutoMapping,
   type PeftConfigExtras,
 } from './peft-config.js';
 import { requirePathFiles, type PathFiles } from './path-files.js';
 import {
-  safetensorsFromTensors,
-  tensorsFromSafetensors,
-  type SafetensorsWriteDtype,
-} from './safetensors-tf.js';
+  loadAdapterOptionsSchema,
+  loadPretrainedOptionsSchema,
+  parsePeftOptions,
+  savePretrainedOptionsSchema,
+  type LoadAdapterOptions,
+  type LoadPretrainedOptions,
+  type SavePretrainedOptions,
+} from './peft-options.js';
+import { safetensorsFromTensors, tensorsFromSafetensors } from './safetensors-tf.js';
 
 export { PEFT_CONFIG_FILE } from './peft-config.js';
+export type { LoadAdapterOptions, LoadPretrainedOptions, SavePretrainedOptions } from './peft-options.js';
 /** Tensor file name inside a PEFT directory. */
 export const PEFT_WEIGHTS_FILE = 'adapter_model.safetensors';
 /** PEFT's legacy pickle tensor file, which the library refuses to read. */
@@ -58,51 +60,6 @@ export interface FileSource {
   /** Optional: whether `path` exists, without reading it (used to detect `adapter_model.bin`). */
   exists?(path: string): boolean | Promise<boolean>;
 }
-
-/** Options of {@link savePretrained}. */
-export interface SavePretrainedOptions {
-  /** Adapters to write, in this order; default every adapter. Unknown names → `UNKNOWN_ADAPTER`. */
-  selectedAdapters?: string[];
-  /** Storage dtype of the tensors: `float32` (default, `F32`), `float16` (`F16`) or `bfloat16` (`BF16`). */
-  dtype?: SafetensorsWriteDtype;
-  /**
-   * `base_model_name_or_path`. Default: the value read from the file the adapter was loaded from, else null.
-   */
-  baseModelNameOrPath?: string | null;
-  /**
-   * `task_type`, one of PEFT's task types (`CAUSAL_LM`, `SEQ_CLS`, …) or null. Default: the value read from
-   * the file the adapter was loaded from, else null.
-   */
-  taskType?: string | null;
-  /**
-   * `auto_mapping` (`{base_model_class, parent_library}`), written only when the task type is null;
-   * PEFT derives it from the Python class of the base model, which a TypeScript model does not have.
-   * Default null.
-   */
-  autoMapping?: PeftAutoMapping | null;
-  /** `peft_version`, written only when given (PEFT always writes its own version). */
-  peftVersion?: string;
-}
-
-/** Options of {@link loadPretrained}. */
-export interface LoadPretrainedOptions {
-  /** Name the adapter is registered under (the files never store it). Default `'default'`. */
-  adapterName?: string;
-  /** Read from this sub-directory of the source (e.g. `'task2'`). */
-  subfolder?: string;
-  /** Leave the adapter trainable; default false: its tensors are frozen and the model is put in eval mode (as PEFT). */
-  isTrainable?: boolean;
-  /** Missing or unexpected tensors are errors (default true); shape mismatches always are. */
-  strict?: boolean;
-  /**
-   * `target_modules` entries that match no module warn instead of failing (default true, as PEFT, which
-   * fails only when nothing matches). Tensor keys are still checked strictly.
-   */
-  allowPartialMatch?: boolean;
-}
-
-/** Options of {@link loadAdapter}. */
-export type LoadAdapterOptions = Omit<LoadPretrainedOptions, 'adapterName'>;
 
 // ---- file access ----
 
@@ -240,34 +197,37 @@ async function readAdapter(
 
 // ---- what a loaded file said beyond the library config ----
 
-const loadedExtras = new WeakMap<PeftModel, Map<string, { extras: PeftConfigExtras; snapshot: string }>>();
+const loadedExtras = new WeakMap<
+  TunerPeftModel,
+  Map<string, { extras: PeftConfigExtras; snapshot: string }>
+>();
 
-function rememberExtras(peft: PeftModel, name: string, extras: PeftConfigExtras): void {
+function rememberExtras(peft: TunerPeftModel, name: string, extras: PeftConfigExtras): void {
   let m = loadedExtras.get(peft);
   if (!m) loadedExtras.set(peft, (m = new Map()));
   m.set(name, { extras, snapshot: JSON.stringify(peft.peftConfigFor(name)) });
 }
 
 /** The extras read for `name`, when its config is still the one that was loaded. */
-function extrasFor(peft: PeftModel, name: string, snapshot: string): PeftConfigExtras | null {
+function extrasFor(peft: TunerPeftModel, name: string, snapshot: string): PeftConfigExtras | null {
   const e = loadedExtras.get(peft)?.get(name);
   return e && e.snapshot === snapshot ? e.extras : null;
 }
 
 /** Sets the trainable flag of every tensor adapter `name` saves (LoRA/IA³ tensors, copies, unfrozen biases). */
-function setAdapterTensorsTrainable(peft: PeftModel, name: string, trainable: boolean): void {
+function setAdapterTensorsTrainable(peft: TunerPeftModel, name: string, trainable: boolean): void {
   peft.setAdapterTrainable(name, trainable);
   for (const t of peftTensorsFor(peft, name).values()) if (t instanceof tf.Variable) t.trainable = trainable;
 }
 
-function finishLoad(peft: PeftModel, name: string, read: ReadAdapter, isTrainable: boolean): void {
+function finishLoad(peft: TunerPeftModel, name: string, read: ReadAdapter, isTrainable: boolean): void {
   setAdapterTensorsTrainable(peft, name, isTrainable);
   if (!isTrainable) peft.eval();
   rememberExtras(peft, name, read.parsed.extras);
 }
 
 function loadTensors(
-  peft: PeftModel,
+  peft: TunerPeftModel,
   name: string,
   read: ReadAdapter,
   strict: boolean,
@@ -284,58 +244,23 @@ function loadTensors(
   }
 }
 
-function checkLoadOptions(opts: LoadPretrainedOptions, where: string): void {
-  check(
-    isPlainObject(opts),
-    'INVALID_CONFIG',
-    () => `${where}: options must be an object, got ${describeValue(opts)}`,
-  );
-  for (const k of ['isTrainable', 'strict', 'allowPartialMatch'] as const) {
-    check(
-      opts[k] === undefined || typeof opts[k] === 'boolean',
-      'INVALID_CONFIG',
-      () => `${where}: option '${k}' must be true or false, got ${describeValue(opts[k])}`,
-      () => ({ field: k }),
-    );
-  }
-  check(
-    opts.subfolder === undefined || typeof opts.subfolder === 'string',
-    'INVALID_CONFIG',
-    () => `${where}: option 'subfolder' must be a string, got ${describeValue(opts.subfolder)}`,
-    () => ({ field: 'subfolder' }),
-  );
-}
-
 // ---- public API ----
 
+/** A PeftModel class; {@link loadPretrainedAs} builds its result with the class's `wrap`. */
+export interface PeftModelClass<T extends TunerPeftModel> {
+  wrap(...args: Parameters<typeof TunerPeftModel.wrap>): T;
+}
+
 /**
- * Loads a PEFT adapter directory onto `model` (what PEFT calls `PeftModel.from_pretrained`): reads
- * `adapter_config.json` (SPEC §4.3 "Reading"), wraps the model's targeted layers, and loads
- * `adapter_model.safetensors` (F32, F16 or BF16; keys without `base_model.model.` accepted with one
- * warning). The config and the tensor file are validated before the model is touched; a tensor
- * mismatch (`STATE_DICT_MISMATCH`, naming the keys, both shapes and "looks transposed") unwraps the
- * model again, restoring its trainable flags.
- *
- * With `isTrainable: false` (default) every tensor of the adapter is frozen and the model is put in
- * eval mode, as PEFT does.
- *
- * Errors: `CHECKPOINT_FORMAT` (missing files, `adapter_model.bin` only, bad JSON, missing `peft_type`,
- * malformed safetensors), `UNSUPPORTED_FEATURE` (other PEFT types, features the library cannot
- * honour; or `model` already managed by a PeftModel: use {@link loadAdapter}), `INVALID_CONFIG`
- * (bad values, naming the PEFT key; `target_modules` missing without a model default),
- * `TARGET_NOT_FOUND` / `UNSUPPORTED_TARGET` (§4.2), `STATE_DICT_MISMATCH`.
- *
- * @example
- * ```ts
- * const peft = await loadPretrained(model, './my-adapter', { adapterName: 'sql' });
- * const y = peft.forward(x);
- * ```
+ * `loadPretrained` (see `peft-model.ts`, which documents it) building the result with
+ * `peftClass.wrap`, so the PeftModel the package exports returns its own instances.
  */
-export async function loadPretrained(
+export async function loadPretrainedAs<T extends TunerPeftModel>(
+  peftClass: PeftModelClass<T>,
   model: Module,
   source: string | FileSource,
-  opts: LoadPretrainedOptions = {},
-): Promise<PeftModel> {
+  opts?: LoadPretrainedOptions,
+): Promise<T> {
   const where = 'loadPretrained';
   check(
     model instanceof Module,
@@ -343,14 +268,14 @@ export async function loadPretrained(
     () => `${where}: expected a Module, got ${describeValue(model)}`,
   );
   check(
-    !(model instanceof PeftModel) && !peftModelOf(model),
+    !(model instanceof TunerPeftModel) && !peftModelOf(model),
     'UNSUPPORTED_FEATURE',
     () =>
       `${where}: the model is already managed by a PeftModel; add another adapter with loadAdapter(peft, source, name) (peft.loadAdapter)`,
   );
-  checkLoadOptions(opts, where);
-  const name = opts.adapterName ?? PEFT_DEFAULT_ADAPTER;
-  const read = await readAdapter(source, opts.subfolder, model, where);
+  const o = parsePeftOptions(loadPretrainedOptionsSchema, opts, where);
+  const name = o.adapterName ?? PEFT_DEFAULT_ADAPTER;
+  const read = await readAdapter(source, o.subfolder, model, where);
   try {
     // Snapshot what wrapping changes, to undo it if the tensors do not fit.
     const trainable = new Map(model.parameters().map((p) => [p, p.trainable] as const));
@@ -358,28 +283,28 @@ export async function loadPretrained(
       .namedModules()
       .map(([, m]) => m)
       .filter((m) => m instanceof BatchNorm && !libraryFrozen.has(m));
-    const undo = (peft: PeftModel | null) => {
+    const undo = (peft: T | null) => {
       peft?.unload();
       for (const [p, t] of trainable) p.trainable = t;
       for (const m of batchNorms) libraryFrozen.delete(m);
     };
-    let peft: PeftModel;
+    let peft: T;
     try {
-      peft = PeftModel.wrap(model, read.parsed.config, {
+      peft = peftClass.wrap(model, read.parsed.config, {
         adapterName: name,
-        allowPartialMatch: opts.allowPartialMatch ?? true,
+        allowPartialMatch: o.allowPartialMatch,
       });
     } catch (e) {
       if (!peftModelOf(model)) undo(null);
       throw withPeftKeyNames(e, read.configLabel);
     }
     try {
-      loadTensors(peft, name, read, opts.strict ?? true);
+      loadTensors(peft, name, read, o.strict);
     } catch (e) {
       undo(peft);
       throw e;
     }
-    finishLoad(peft, name, read, opts.isTrainable ?? false);
+    finishLoad(peft, name, read, o.isTrainable);
     return peft;
   } finally {
     for (const t of read.tensors.values()) t.dispose();
@@ -398,14 +323,14 @@ export async function loadPretrained(
  * @returns The missing and unexpected tensor keys (non-empty only with `strict: false`).
  */
 export async function loadAdapter(
-  peft: PeftModel,
+  peft: TunerPeftModel,
   source: string | FileSource,
   adapterName: string,
-  opts: LoadAdapterOptions = {},
+  opts?: LoadAdapterOptions,
 ): Promise<LoadPeftTensorsResult> {
   const where = `loadAdapter('${adapterName}')`;
   check(
-    peft instanceof PeftModel,
+    peft instanceof TunerPeftModel,
     'INVALID_INPUT',
     () => `${where}: expected a PeftModel, got ${describeValue(peft)}`,
   );
@@ -420,82 +345,26 @@ export async function loadAdapter(
     () => `${where}: adapter '${adapterName}' already exists; held: ${peft.adapterNames().join(', ')}`,
     () => ({ name: adapterName }),
   );
-  checkLoadOptions(opts, where);
-  const read = await readAdapter(source, opts.subfolder, peft.model, where);
+  const o = parsePeftOptions(loadAdapterOptionsSchema, opts, where);
+  const read = await readAdapter(source, o.subfolder, peft.model, where);
   try {
     try {
-      peft.addAdapter(adapterName, read.parsed.config, { allowPartialMatch: opts.allowPartialMatch ?? true });
+      peft.addAdapter(adapterName, read.parsed.config, { allowPartialMatch: o.allowPartialMatch });
     } catch (e) {
       throw withPeftKeyNames(e, read.configLabel);
     }
     let result: LoadPeftTensorsResult;
     try {
-      result = loadTensors(peft, adapterName, read, opts.strict ?? true);
+      result = loadTensors(peft, adapterName, read, o.strict);
     } catch (e) {
       peft.deleteAdapter(adapterName);
       throw e;
     }
-    finishLoad(peft, adapterName, read, opts.isTrainable ?? false);
+    finishLoad(peft, adapterName, read, o.isTrainable);
     return result;
   } finally {
     for (const t of read.tensors.values()) t.dispose();
   }
-}
-
-const WRITE_DTYPES: readonly SafetensorsWriteDtype[] = ['float32', 'float16', 'bfloat16'];
-
-function checkSaveOptions(opts: SavePretrainedOptions): void {
-  const where = 'savePretrained';
-  check(
-    isPlainObject(opts),
-    'INVALID_CONFIG',
-    () => `${where}: options must be an object, got ${describeValue(opts)}`,
-  );
-  const dtype = opts.dtype ?? 'float32';
-  check(
-    (WRITE_DTYPES as readonly unknown[]).includes(dtype),
-    'INVALID_CONFIG',
-    () => `${where}: ${notOneOf('dtype', dtype, WRITE_DTYPES)}`,
-    () => ({ field: 'dtype', value: dtype }),
-  );
-  const t = opts.taskType;
-  check(
-    t === undefined || t === null || (PEFT_TASK_TYPES as readonly unknown[]).includes(t),
-    'INVALID_CONFIG',
-    () => `${where}: ${notOneOf('taskType', t, [...PEFT_TASK_TYPES, 'null'])}`,
-    () => ({ field: 'taskType', value: t }),
-  );
-  const b = opts.baseModelNameOrPath;
-  check(
-    b === undefined || b === null || typeof b === 'string',
-    'INVALID_CONFIG',
-    () => `${where}: baseModelNameOrPath must be a string or null, got ${describeValue(b)}`,
-    () => ({ field: 'baseModelNameOrPath' }),
-  );
-  const a = opts.autoMapping;
-  check(
-    a === undefined ||
-      a === null ||
-      (isPlainObject(a) && typeof a.baseModelClass === 'string' && typeof a.parentLibrary === 'string'),
-    'INVALID_CONFIG',
-    () =>
-      `${where}: autoMapping must be {baseModelClass: string, parentLibrary: string} or null, got ${JSON.stringify(a)}`,
-    () => ({ field: 'autoMapping' }),
-  );
-  check(
-    opts.peftVersion === undefined || typeof opts.peftVersion === 'string',
-    'INVALID_CONFIG',
-    () => `${where}: peftVersion must be a string, got ${describeValue(opts.peftVersion)}`,
-    () => ({ field: 'peftVersion' }),
-  );
-  check(
-    opts.selectedAdapters === undefined ||
-      (Array.isArray(opts.selectedAdapters) && opts.selectedAdapters.every((n) => typeof n === 'string')),
-    'INVALID_CONFIG',
-    () =>
-      `${where}: selectedAdapters must be a list of adapter names, got ${describeValue(opts.selectedAdapters)}`,
-    () => ({ field: 'selectedAdapters' }),
-  );
 }
 
 /**
@@ -503,19 +372,19 @@ function checkSaveOptions(opts: SavePretrainedOptions): void {
  * `adapter_model.safetensors`, `<name>/…`), without writing anything. Same options and errors.
  */
 export function peftFiles(
-  peft: PeftModel,
-  opts: SavePretrainedOptions = {},
+  peft: TunerPeftModel,
+  opts?: SavePretrainedOptions,
 ): Map<string, Uint8Array | string> {
   const where = 'savePretrained';
   check(
-    peft instanceof PeftModel,
+    peft instanceof TunerPeftModel,
     'INVALID_INPUT',
     () => `${where}: expected a PeftModel, got ${describeValue(peft)}`,
   );
-  checkSaveOptions(opts);
+  const o = parsePeftOptions(savePretrainedOptionsSchema, opts, where);
   const all = peft.adapterNames();
   check(all.length > 0, 'NO_ADAPTERS', () => `${where}: the model holds no adapters; add one first`);
-  const selected = [...new Set(opts.selectedAdapters ?? all)];
+  const selected = [...new Set(o.selectedAdapters ?? all)];
   const unknown = selected.filter((n) => !all.includes(n));
   check(
     unknown.length === 0,
@@ -529,20 +398,18 @@ export function peftFiles(
     const dir = name === PEFT_DEFAULT_ADAPTER ? '' : `${name}/`;
     const cfg = peft.peftConfigFor(name);
     const extras = extrasFor(peft, name, JSON.stringify(cfg));
-    const taskType = opts.taskType !== undefined ? opts.taskType : (extras?.taskType ?? null);
+    const taskType = o.taskType !== undefined ? o.taskType : (extras?.taskType ?? null);
     const config = serializePeftConfig(cfg, {
       taskType,
       baseModelNameOrPath:
-        opts.baseModelNameOrPath !== undefined
-          ? opts.baseModelNameOrPath
-          : (extras?.baseModelNameOrPath ?? null),
+        o.baseModelNameOrPath !== undefined ? o.baseModelNameOrPath : (extras?.baseModelNameOrPath ?? null),
       revision: extras?.revision ?? null,
-      autoMapping: opts.autoMapping ?? null,
-      peftVersion: opts.peftVersion,
+      autoMapping: o.autoMapping ?? null,
+      peftVersion: o.peftVersion,
       inert: extras?.inert ?? {},
     });
     const weights = safetensorsFromTensors(peftTensorsFor(peft, name), {
-      dtype: opts.dtype ?? 'float32',
+      dtype: o.dtype,
       metadata: { format: 'pt' },
       source: `${dir}${PEFT_WEIGHTS_FILE}`,
     });
@@ -575,9 +442,9 @@ export function peftFiles(
  * ```
  */
 export async function savePretrained(
-  peft: PeftModel,
+  peft: TunerPeftModel,
   target: string | FileSink,
-  opts: SavePretrainedOptions = {},
+  opts?: SavePretrainedOptions,
 ): Promise<void> {
   const files = peftFiles(peft, opts);
   if (typeof target === 'string') {
@@ -594,56 +461,3 @@ export async function savePretrained(
   );
   for (const [path, data] of files) await target.writeFile(path, data);
 }
-
-// ---- methods on PeftModel ----
-
-declare module '../adapters/tuners/peft-model.js' {
-  interface PeftModel {
-    /** See {@link savePretrained} (installed by the io layer). */
-    savePretrained(target: string | FileSink, opts?: SavePretrainedOptions): Promise<void>;
-    /** See {@link loadAdapter} (installed by the io layer). */
-    loadAdapter(
-      source: string | FileSource,
-      adapterName: string,
-      opts?: LoadAdapterOptions,
-    ): Promise<LoadPeftTensorsResult>;
-  }
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace PeftModel {
-    /** See {@link loadPretrained} (installed by the io layer). */
-    function loadPretrained(
-      model: Module,
-      source: string | FileSource,
-      opts?: LoadPretrainedOptions,
-    ): Promise<PeftModel>;
-  }
-}
-
-Object.defineProperty(PeftModel.prototype, 'savePretrained', {
-  value: function savePretrainedMethod(
-    this: PeftModel,
-    target: string | FileSink,
-    opts?: SavePretrainedOptions,
-  ) {
-    return savePretrained(this, target, opts);
-  },
-  writable: true,
-  configurable: true,
-});
-Object.defineProperty(PeftModel.prototype, 'loadAdapter', {
-  value: function loadAdapterMethod(
-    this: PeftModel,
-    source: string | FileSource,
-    adapterName: string,
-    opts?: LoadAdapterOptions,
-  ) {
-    return loadAdapter(this, source, adapterName, opts);
-  },
-  writable: true,
-  configurable: true,
-});
-Object.defineProperty(PeftModel, 'loadPretrained', {
-  value: loadPretrained,
-  writable: true,
-  configurable: true,
-});

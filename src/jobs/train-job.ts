@@ -9,7 +9,8 @@ import { basename, dirname, join } from 'node:path';
 import '../adapters/builtins.js'; // the adapter kinds a job may attach or load
 import { AdapterError } from '../errors.js';
 import { loadAdapters, saveAdapters } from '../io/adapter-file.js';
-import { loadPretrained, peftFiles } from '../io/peft.js';
+import { peftFiles } from '../io/peft.js';
+import { loadPretrained } from '../io/peft-model.js';
 import type { AdapterStore, PutResult } from '../store/adapter-store.js';
 import { STORE_ADAPTER_FILE, STORE_PEFT_DIR, type AdapterManifest } from '../store/manifest.js';
 import { adaptCharLm, ADAPTER_NAME, type AdaptMethod } from '../train/adapt.js';

@@ -1,5 +1,6 @@
 import { tf, type Tensor } from '../backend/tf.js';
-import { withAdapterModel, type AdapterModelConfig } from '../adapters/model.js';
+import type { AdapterModelConfig } from '../adapters/model.js';
+import { withAdapterModel } from '../io/adapter-model.js';
 import { check } from '../errors.js';
 import { Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';

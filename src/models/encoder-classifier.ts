@@ -4,7 +4,8 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import '../adapters/builtins.js';
-import { withAdapterModel, type AdapterModelConfig } from '../adapters/model.js';
+import type { AdapterModelConfig } from '../adapters/model.js';
+import { withAdapterModel } from '../io/adapter-model.js';
 import { CharVocab, type CharVocabJSON } from '../data/vocab.js';
 import { check } from '../errors.js';
 import { Embedding, Linear } from '../nn/layers.js';

@@ -14,7 +14,8 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import { AdapterError } from '../errors.js';
 import type { PeftModel } from '../adapters/tuners/peft-model.js';
-import { loadAdapter, loadPretrained, type FileSource } from '../io/peft.js';
+import { loadAdapter, type FileSource } from '../io/peft.js';
+import { loadPretrained } from '../io/peft-model.js';
 import type { CharLM } from '../models/char-lm.js';
 import type { CachedInput } from '../models/kv-cache.js';
 import { BASE_SELECTION } from '../adapters/per-sample.js';

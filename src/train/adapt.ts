@@ -3,7 +3,7 @@
  * adapter in every block, LoRA on chosen projections, or full fine-tuning as the reference. Each
  * run trains only its method's parameters, with the same batches for every method.
  */
-import { PeftModel } from '../adapters/index.js';
+import { PeftModel } from '../io/peft-model.js';
 import { compilePattern } from '../adapters/tuners/regex.js';
 import type { AdapterConfig } from '../adapters/types.js';
 import { AdapterError, check, notOneOf } from '../errors.js';

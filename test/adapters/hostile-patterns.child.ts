@@ -8,8 +8,9 @@ import { initBackend } from '../../src/backend/backend.js';
 import '../../src/index.js';
 import { PeftModel, type LoraConfig } from '../../src/adapters/index.js';
 import { AdapterError } from '../../src/errors.js';
-import { loadPretrained, peftFiles } from '../../src/io/peft.js';
+import { peftFiles } from '../../src/io/peft.js';
 import { peftTensorsFor } from '../../src/io/peft-keys.js';
+import { loadPretrained } from '../../src/io/peft-model.js';
 import { TinyLM, seed } from '../fixtures/lora-models.js';
 
 await initBackend();

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
 import '../../src/io/node-path-files.js'; // paths in savePretrained / loadPretrained
-import { PeftModel, peftModelOf, type Ia3Config, type LoraConfig } from '../../src/adapters/index.js';
+import { peftModelOf, type Ia3Config, type LoraConfig } from '../../src/adapters/index.js';
 import { setLogger } from '../../src/logger.js';
 import { Linear } from '../../src/nn/layers.js';
 import { Module } from '../../src/nn/module.js';
 import {
+  PeftModel,
   loadAdapter,
   loadPretrained,
   peftFiles,
@@ -671,7 +672,8 @@ describe('§4.3 reading PEFT directories', () => {
         )
         .sort(),
     );
-    expect(root.PeftModel.loadPretrained).toBe(loadPretrained);
+    expect(frozen).toBeInstanceOf(root.PeftModel); // the package's PeftModel, with the file methods
+    expect(root.PeftModel).toBe(PeftModel);
     expect(root.loadPretrained).toBe(loadPretrained);
     expect(root.savePretrained).toBe(savePretrained);
   });

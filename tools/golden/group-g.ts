@@ -31,10 +31,10 @@ import type { PeftModel } from '../../src/adapters/tuners/peft-model.js';
 import {
   PEFT_CONFIG_FILE,
   PEFT_WEIGHTS_FILE,
-  loadPretrained,
   peftFiles,
   type SavePretrainedOptions,
 } from '../../src/io/peft.js';
+import { loadPretrained } from '../../src/io/peft-model.js';
 import '../../src/io/node-path-files.js'; // PEFT directories by path
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import type { SafetensorsWriteDtype } from '../../src/io/safetensors-tf.js';
