@@ -1,7 +1,7 @@
 /**
  * The training layer: AdamW, learning-rate schedules, gradient clipping, losses, the Trainer and its
- * checkpoints (in memory; checkpoint files are in `checkpoint-files.ts`, for Node). Re-exported by
- * `src/index.ts`.
+ * checkpoints (in memory; checkpoint files are in `checkpoint-files.ts`, for Node). Generic over the
+ * model and the data; the task recipes built on it are in `src/recipes/`. Re-exported by `src/index.ts`.
  */
 export { AdamW, noDecayBiasAndNorm } from './adamw.js';
 export type {
@@ -45,7 +45,3 @@ export type {
   TrainerOptions,
   TrainerScheduleOptions,
 } from './trainer.js';
-export { evaluateBpc, lmLoss, trainLm } from './lm.js';
-export type { EvaluateBpcOptions, LanguageModel, TrainLmOptions } from './lm.js';
-export { ADAPT_METHODS, ADAPTER_NAME, adaptCharLm, attachMethod } from './adapt.js';
-export type { AdaptMethod, AdaptMethodKind, AdaptOptions, AdaptResult, AttachedMethod } from './adapt.js';

@@ -9,9 +9,9 @@ import { check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { createRng } from '../rng.js';
 import { requirePathFiles } from '../io/path-files.js';
-import { trainerCheckpointsIn } from './checkpoint.js';
-import { crossEntropy, tokenNll } from './losses.js';
-import { Trainer, type StepInfo } from './trainer.js';
+import { trainerCheckpointsIn } from '../train/checkpoint.js';
+import { crossEntropy, tokenNll } from '../train/losses.js';
+import { Trainer, type StepInfo } from '../train/trainer.js';
 
 /** A model mapping int32 ids `[B, T]` to logits `[B, T, V]`. */
 export interface LanguageModel extends Module {

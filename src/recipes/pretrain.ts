@@ -8,7 +8,7 @@ import { loadTextCorpus } from '../data/datasets.js';
 import { CharLM, type CharLMConfig } from '../models/char-lm.js';
 import { manualSeed } from '../rng.js';
 import { evaluateBpc, trainLm } from './lm.js';
-import type { StepInfo } from './trainer.js';
+import type { StepInfo } from '../train/trainer.js';
 
 /** Settings of {@link pretrainCharLm}; the defaults are the shipped base model's. */
 export interface PretrainOptions {

@@ -3,13 +3,11 @@
  * adapter in every block, LoRA on chosen projections, or full fine-tuning as the reference. Each
  * run trains only its method's parameters, with the same batches for every method.
  */
-import { PeftModel } from '../adapters/lora/model.js';
-import { compilePattern } from '../adapters/lora/regex.js';
-import type { AdapterConfig } from '../adapters/types.js';
+import { compilePattern, PeftModel, type AdapterConfig } from '../adapters/index.js';
 import { AdapterError, check, notOneOf } from '../errors.js';
 import type { CharLM } from '../models/char-lm.js';
 import { trainLm, type LanguageModel } from './lm.js';
-import type { StepInfo } from './trainer.js';
+import type { StepInfo } from '../train/trainer.js';
 
 /** The adaptation methods. */
 export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora'] as const;
