@@ -7,7 +7,7 @@ import { compilePattern, PeftModel, type AdapterConfig } from '../adapters/index
 import { AdapterError, check, notOneOf } from '../errors.js';
 import type { CharLM } from '../models/char-lm.js';
 import { trainLm, type LanguageModel } from './lm.js';
-import type { StepInfo } from '../train/trainer.js';
+import type { AuxiliaryLossSource, StepInfo } from '../train/trainer.js';
 
 /** The adaptation methods. */
 export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora'] as const;
@@ -38,6 +38,8 @@ export interface AttachedMethod {
   withAdapterDisabled?: <T>(fn: () => T) => T;
   /** The PEFT wrapper, for LoRA. */
   peft?: PeftModel;
+  /** Where the adapters' auxiliary losses (SPEC §2.10) come from: the model, except for LoRA. */
+  auxiliaryLosses?: AuxiliaryLossSource;
 }
 
 /** Prepares `model` for `method`: adds the adapter and freezes everything else (full: all trainable). */
@@ -46,7 +48,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
     case 'full':
       if (method.trainable === undefined) model.unfreeze();
       else trainOnlyMatching(model, method.trainable);
-      return { model };
+      return { model, auxiliaryLosses: model };
     case 'linear':
     case 'parallel': {
       const cfg: AdapterConfig =
@@ -67,6 +69,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
       model.train();
       return {
         model,
+        auxiliaryLosses: model,
         withAdapterDisabled: (fn) => {
           model.setEnabledAdapters(ADAPTER_NAME, false);
           try {
@@ -164,6 +167,7 @@ export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
     checkpointDir: opts.checkpointDir,
     keepLastCheckpoints: opts.checkpointEvery !== undefined ? 1 : undefined,
     resume: opts.resume,
+    auxiliaryLosses: attached.auxiliaryLosses,
   });
   const seconds = (performance.now() - t0) / 1000;
   return { ...attached, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };

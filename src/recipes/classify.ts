@@ -346,6 +346,7 @@ export async function trainSpamClassifier(
       seed: opts.seed,
       countTokens: (b) => b.mask.reduce((a, m) => a + (m ? 0 : 1), 0),
       onStep: opts.onStep,
+      auxiliaryLosses: model,
     });
     const trainableParameters = model.numParameters({ trainableOnly: true });
     const t0 = performance.now();

@@ -90,6 +90,7 @@ export async function pretrainCharLm(
     checkpointEvery: hooks.checkpointDir ? 100 : undefined,
     checkpointDir: hooks.checkpointDir,
     resume: hooks.resume,
+    auxiliaryLosses: model,
   });
   const heldOutBpc = evaluateBpc(model, vocab.encode(corpus.heldOut), { seqLen: o.seqLen, batch: o.batch, windows: o.evalWindows });
   return { model, vocab, losses, heldOutBpc, options: o };

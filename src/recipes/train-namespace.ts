@@ -4,7 +4,15 @@
  * recipes through the `recipes` namespace or the top-level names.
  */
 export * from '../train/index.js';
-export { ADAPT_METHODS, ADAPTER_NAME, adaptCharLm, attachMethod, evaluateBpc, lmLoss, trainLm } from './index.js';
+export {
+  ADAPT_METHODS,
+  ADAPTER_NAME,
+  adaptCharLm,
+  attachMethod,
+  evaluateBpc,
+  lmLoss,
+  trainLm,
+} from './index.js';
 export type {
   AdaptMethod,
   AdaptMethodKind,

@@ -21,7 +21,12 @@ export {
 } from './checkpoint.js';
 export type { CheckpointArray, EarlyStoppingState, EvalRecord, TrainerCheckpoint } from './checkpoint.js';
 export { clipGradNorm, clipGradNormOnDevice } from './clip.js';
-export type { ClipGradNormOptions, ClipGradNormResult, ClipGradNormTensors, GradientContainer } from './clip.js';
+export type {
+  ClipGradNormOptions,
+  ClipGradNormResult,
+  ClipGradNormTensors,
+  GradientContainer,
+} from './clip.js';
 export { bitsPerChar, crossEntropy, mseLoss, natsToBits, tokenNll } from './losses.js';
 export type { CrossEntropyOptions, MaskOrOptions } from './losses.js';
 export {
@@ -34,14 +39,14 @@ export {
 export type { LrSchedule, ScheduleConfig, WarmupCosineOptions } from './schedule.js';
 export { SeededRng } from './seeded-rng.js';
 export { Trainer } from './trainer.js';
+export type { BatchSource, FitOptions, FitResult, StopReason } from './trainer.js';
 export type {
-  BatchSource,
+  AuxiliaryLossFn,
+  AuxiliaryLossSource,
   EarlyStoppingOptions,
   EvalInfo,
-  FitOptions,
-  FitResult,
+  ParsedTrainerOptions,
   StepInfo,
-  StopReason,
   TrainerOptions,
   TrainerScheduleOptions,
-} from './trainer.js';
+} from './trainer-options.js';

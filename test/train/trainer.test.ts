@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
 import { AdapterError } from '../../src/errors.js';
+import { thrown } from '../helpers.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { BatchNorm1d, Dropout, Linear } from '../../src/nn/layers.js';
 import { Module } from '../../src/nn/module.js';
@@ -110,6 +111,7 @@ describe('Trainer', () => {
       optimizer: { lr: 0.01 },
       maxGradNorm: 0.5,
       gradAccumulationSteps: 2,
+      auxiliaryLosses: model,
     });
     await t.fit((_s, k) => micro[k]!, { steps: 1 });
     const before = tf.memory().numTensors;
@@ -295,6 +297,7 @@ describe('Trainer', () => {
     const t = new Trainer<Batch>({
       model,
       loss: mse,
+      auxiliaryLosses: model,
       onGradients: (g) => (got = Array.from(g.get('lin.weight')!.dataSync())),
     });
     await t.fit(() => fullBatch, { steps: 1 });
@@ -303,6 +306,46 @@ describe('Trainer', () => {
     t.dispose();
     model.dispose();
     ref.dispose();
+  });
+
+  it('adds auxiliary losses only when the option names them: a source, true for the model, or a function', async () => {
+    const lambda = 0.5;
+    const gradOf = async (model: AuxModel, opts: Partial<TrainerOptions<Batch>>): Promise<number[]> => {
+      let got: number[] = [];
+      const t = new Trainer<Batch>({
+        model,
+        loss: mse,
+        ...opts,
+        onGradients: (g) => (got = Array.from(g.get('lin.weight')!.dataSync())),
+      });
+      await t.fit(() => fullBatch, { steps: 1 });
+      t.dispose();
+      return got;
+    };
+    const plain = new AuxModel(0);
+    const want = await gradOf(plain, {});
+    const withAux = await gradOf(new AuxModel(lambda), { auxiliaryLosses: true });
+    const silent = new AuxModel(lambda);
+    expect(await gradOf(silent, {})).toEqual(want); // not asked for: the registered loss is left alone
+    expect(silent.pending).not.toBeNull();
+    const byFn = new AuxModel(lambda);
+    const fromFn = await gradOf(byFn, {
+      auxiliaryLosses: () => byFn.collectAuxiliaryLosses({ reset: true }).total,
+    });
+    expect(fromFn).toEqual(withAux);
+    expect(withAux.some((g, i) => Math.abs(g - want[i]!) > 1e-4)).toBe(true);
+    for (const m of [plain, silent, byFn]) m.dispose();
+  });
+
+  it('auxiliaryLosses: true on a model without collectAuxiliaryLosses is INVALID_CONFIG naming the option', () => {
+    const model = buildModel(7);
+    const err = thrown(() => trainer(model, { auxiliaryLosses: true }));
+    expect(err.code).toBe('INVALID_CONFIG');
+    expect(err.message).toContain(
+      'auxiliaryLosses must be true only for a model with collectAuxiliaryLosses',
+    );
+    expect(err.details.field).toBe('auxiliaryLosses');
+    model.dispose();
   });
 
   it('evaluates in eval mode, restores every module’s mode, and stops early', async () => {
@@ -388,6 +431,57 @@ describe('Trainer', () => {
     expect(() => trainer(frozen)).toThrow(/has no trainable parameters/);
     model.dispose();
     frozen.dispose();
+  });
+
+  it('names each bad option, its value and what it must be, in one INVALID_CONFIG', () => {
+    const model = buildModel(7);
+    const cases: Array<[Partial<TrainerOptions<Batch>>, string]> = [
+      [{ maxSteps: -1 }, 'Trainer: maxSteps must be an integer ≥ 0, got -1'],
+      [{ maxGradNorm: 0 }, 'Trainer: maxGradNorm must be a number > 0 or null, got 0'],
+      [{ seed: Number.NaN }, 'Trainer: seed must be a finite number, got null'],
+      [{ keepLastCheckpoints: 1.5 }, 'Trainer: keepLastCheckpoints must be an integer ≥ 1, got 1.5'],
+      [
+        { evalEvery: 1, evalFn: () => 0, earlyStopping: { patience: 0 } },
+        'Trainer: earlyStopping.patience must be an integer ≥ 1, got 0',
+      ],
+      [
+        { evalEvery: 1, evalFn: () => 0, earlyStopping: { patience: 1, mode: 'up' as 'min' } },
+        `Trainer: earlyStopping.mode must be 'min' or 'max', got "up"`,
+      ],
+      [
+        { evalEvery: 1, evalFn: () => 0, earlyStopping: { patience: 1, minDelta: -1 } },
+        'Trainer: earlyStopping.minDelta must be a finite number ≥ 0, got -1',
+      ],
+      [
+        { earlyStopping: { patience: 1 } },
+        'Trainer: evalEvery must be set when earlyStopping is used, got undefined',
+      ],
+      [
+        { loss: undefined as unknown as typeof mse },
+        'Trainer: loss must be a function (batch, model) => scalar, got "undefined"',
+      ],
+    ];
+    for (const [opts, message] of cases) {
+      const err = thrown(() => trainer(model, opts));
+      expect(err.code).toBe('INVALID_CONFIG');
+      expect(err.message).toBe(message);
+    }
+    const both = thrown(() => trainer(model, { maxSteps: -1, gradAccumulationSteps: 0 }));
+    expect(both.message).toContain('gradAccumulationSteps must be an integer ≥ 1, got 0');
+    expect(both.message).toContain('maxSteps must be an integer ≥ 0, got -1');
+    expect(both.details.field).toBe('gradAccumulationSteps');
+    expect(thrown(() => new Trainer({ loss: mse } as unknown as TrainerOptions<Batch>)).message).toBe(
+      'Trainer: model must be a Module',
+    );
+    // Defaults fill in; an infinite norm reports the gradient norm without clipping.
+    const t = trainer(model, {
+      evalEvery: 1,
+      evalFn: () => 0,
+      earlyStopping: { patience: 1 },
+      maxGradNorm: Infinity,
+    });
+    t.dispose();
+    model.dispose();
   });
 });
 
