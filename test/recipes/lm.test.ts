@@ -34,7 +34,15 @@ describe('lmLoss', () => {
     const model = tinyLm();
     const inputs = Int32Array.from(ids.subarray(0, 8));
     const targets = Int32Array.from(ids.subarray(1, 9));
-    const got = lmLoss({ inputs, targets, shape: [1, 8] }, model).arraySync() as number;
+    const batch = {
+      inputs,
+      targets,
+      starts: Int32Array.of(0),
+      batch: 1,
+      seqLen: 8,
+      shape: [1, 8] as [number, number],
+    };
+    const got = lmLoss(batch, model).arraySync() as number;
     const want = tf.tidy(
       () =>
         crossEntropy(
