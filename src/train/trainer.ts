@@ -113,6 +113,7 @@ function toArray(t: Tensor): CheckpointArray {
  *   checkpointEvery: 500,
  *   checkpointDir: 'runs/a',
  *   seed: 42,
+ *   auxiliaryLosses: model, // an adapter model: its adapters' auxiliary losses join the loss
  * });
  * const result = await trainer.fit((step) => batches[step % batches.length]!);
  * ```
