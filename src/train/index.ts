@@ -45,7 +45,6 @@ export type {
   AuxiliaryLossSource,
   EarlyStoppingOptions,
   EvalInfo,
-  ParsedTrainerOptions,
   StepInfo,
   TrainerOptions,
   TrainerScheduleOptions,
