@@ -184,8 +184,10 @@ function auxiliaryLossFn(
 ): AuxiliaryLossFn | null {
   if (option === undefined || option === false) return null;
   if (typeof option === 'function') return option;
-  const source = option === true ? (model as unknown as AuxiliaryLossSource) : option;
-  return () => source.collectAuxiliaryLosses({ reset: true })?.total ?? 0;
+  const source: unknown = option === true ? model : option; // `true`: checked to be a source above
+  return isAuxiliaryLossSource(source)
+    ? () => source.collectAuxiliaryLosses({ reset: true })?.total ?? 0
+    : null;
 }
 
 type BatchTyped<T, B> = Omit<T, 'loss' | 'countTokens'> & {
