@@ -16,9 +16,10 @@ const logits = lm.forward(ids);                        // adapters chained in in
 console.log(`logits ${logits.shape.join('x')}; enabled: ${lm.getEnabledAdapters().join(', ')}`);
 // logits 1x4x91; enabled: sotu
 
-// Training: AdamW over the trainable parameters; the Trainer adds the adapters' auxiliary losses.
+// Training: AdamW over the trainable parameters, plus the adapters' auxiliary losses (`auxiliaryLosses`).
 const next = tf.tensor2d([[6, 7, 8, 9]], [1, 4], 'int32');
-const trainer = new Trainer({ model: lm, loss: (_batch, m) => crossEntropy(m.forward(ids), next), optimizer: { lr: 1e-2 } });
+const trainer = new Trainer({ model: lm, loss: (_batch, m) => crossEntropy(m.forward(ids), next), optimizer: { lr: 1e-2 },
+                              auxiliaryLosses: lm });
 const { losses } = await trainer.fit(() => null, { steps: 20 });   // batches: here one fixed example
 console.log(`loss ${losses[0]!.toFixed(2)} → ${losses[losses.length - 1]!.toFixed(2)}`);
 

@@ -7,7 +7,7 @@
  *
  * Layers: `backend` (TensorFlow.js set-up) → `nn` (modules and layers) → `adapters` (NeMo-style
  * adapters, LoRA and relatives) → `io` (safetensors, adapter files, PEFT) → `models`, `data`,
- * `train` → `cli`.
+ * `train` → `recipes` → `cli`.
  *
  * @example
  * ```ts
@@ -63,9 +63,12 @@ export {
 } from './adapters/index.js';
 export * as models from './models/index.js';
 export * as data from './data/index.js';
-export * as train from './train/index.js';
-// The training layer, the vocabulary and batching helpers at the top level too.
+// `train` also carries the language-model recipes, as it did before they moved to `recipes`.
+export * as train from './recipes/train-namespace.js';
+export * as recipes from './recipes/index.js';
+// The training layer, the recipes, the vocabulary and batching helpers at the top level too.
 export * from './train/index.js';
+export * from './recipes/index.js';
 export * from './data/index.js';
 export {
   savePretrained,

@@ -15,8 +15,8 @@ import type { TextCorpusName } from '../data/datasets.js';
 import { saveAdaptersToFile, saveModelToDir } from '../io/files-by-path.js';
 import type { CharLM } from '../models/char-lm.js';
 import { savePretrained } from '../io/peft.js';
-import { adaptCharLm, ADAPTER_NAME, type AdaptMethod, type AdaptResult } from '../train/adapt.js';
-import { evaluateBpc, type LanguageModel } from '../train/lm.js';
+import { adaptCharLm, ADAPTER_NAME, type AdaptMethod, type AdaptResult } from '../recipes/adapt.js';
+import { evaluateBpc, type LanguageModel } from '../recipes/lm.js';
 import { DEFAULT_BASE_DIR, encodeCorpus, loadBaseModel } from './base-model.js';
 import type { Progress } from './progress.js';
 

@@ -15,7 +15,7 @@ import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../io/peft.js';
 import { loadPretrained } from '../io/peft-model.js';
 import type { CharLM } from '../models/char-lm.js';
 import type { CharVocab } from '../data/vocab.js';
-import type { LanguageModel } from '../train/lm.js';
+import type { LanguageModel } from '../recipes/lm.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from './base-model.js';
 import { baseShape, checkSameShape, RUN_RECORD_FILE, runRecordOf } from './run-record.js';
 

@@ -1,8 +1,8 @@
 /** The CLI's default base model; loading and encoding live in the train layer. */
 import { fileURLToPath } from 'node:url';
-import { loadBaseModel as loadBaseModelFrom, type BaseModel } from '../train/base-model.js';
+import { loadBaseModel as loadBaseModelFrom, type BaseModel } from '../recipes/base-model.js';
 
-export { encodeCorpus, type BaseModel, type CorpusSplit } from '../train/base-model.js';
+export { encodeCorpus, type BaseModel, type CorpusSplit } from '../recipes/base-model.js';
 
 /** The pretrained Moby-Dick model shipped in the repository. */
 export const DEFAULT_BASE_DIR = fileURLToPath(new URL('../../assets/mobydick-char-lm', import.meta.url));

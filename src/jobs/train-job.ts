@@ -13,10 +13,10 @@ import { peftFiles } from '../io/peft.js';
 import { loadPretrained } from '../io/peft-model.js';
 import type { AdapterStore, PutResult } from '../store/adapter-store.js';
 import { STORE_ADAPTER_FILE, STORE_PEFT_DIR, type AdapterManifest } from '../store/manifest.js';
-import { adaptCharLm, ADAPTER_NAME, type AdaptMethod } from '../train/adapt.js';
-import { loadBaseModel, type BaseModel } from '../train/base-model.js';
+import { adaptCharLm, ADAPTER_NAME, type AdaptMethod } from '../recipes/adapt.js';
+import { loadBaseModel, type BaseModel } from '../recipes/base-model.js';
 import { listTrainerCheckpoints } from '../train/checkpoint-files.js';
-import { evaluateBpc, type LanguageModel } from '../train/lm.js';
+import { evaluateBpc, type LanguageModel } from '../recipes/lm.js';
 import { loadJobText } from './job-data.js';
 import { evaluateJobSchema, exportJobSchema, parsePayload, trainJobSchema, type TrainJobPayload } from './payload.js';
 

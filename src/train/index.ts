@@ -1,7 +1,7 @@
 /**
  * The training layer: AdamW, learning-rate schedules, gradient clipping, losses, the Trainer and its
- * checkpoints (in memory; checkpoint files are in `checkpoint-files.ts`, for Node). Re-exported by
- * `src/index.ts`.
+ * checkpoints (in memory; checkpoint files are in `checkpoint-files.ts`, for Node). Generic over the
+ * model and the data; the task recipes built on it are in `src/recipes/`. Re-exported by `src/index.ts`.
  */
 export { AdamW, noDecayBiasAndNorm } from './adamw.js';
 export type {
@@ -21,7 +21,12 @@ export {
 } from './checkpoint.js';
 export type { CheckpointArray, EarlyStoppingState, EvalRecord, TrainerCheckpoint } from './checkpoint.js';
 export { clipGradNorm, clipGradNormOnDevice } from './clip.js';
-export type { ClipGradNormOptions, ClipGradNormResult, ClipGradNormTensors, GradientContainer } from './clip.js';
+export type {
+  ClipGradNormOptions,
+  ClipGradNormResult,
+  ClipGradNormTensors,
+  GradientContainer,
+} from './clip.js';
 export { bitsPerChar, crossEntropy, mseLoss, natsToBits, tokenNll } from './losses.js';
 export type { CrossEntropyOptions, MaskOrOptions } from './losses.js';
 export {
@@ -34,18 +39,13 @@ export {
 export type { LrSchedule, ScheduleConfig, WarmupCosineOptions } from './schedule.js';
 export { SeededRng } from './seeded-rng.js';
 export { Trainer } from './trainer.js';
+export type { BatchSource, FitOptions, FitResult, StopReason } from './trainer.js';
 export type {
-  BatchSource,
+  AuxiliaryLossFn,
+  AuxiliaryLossSource,
   EarlyStoppingOptions,
   EvalInfo,
-  FitOptions,
-  FitResult,
   StepInfo,
-  StopReason,
   TrainerOptions,
   TrainerScheduleOptions,
-} from './trainer.js';
-export { evaluateBpc, lmLoss, trainLm } from './lm.js';
-export type { EvaluateBpcOptions, LanguageModel, TrainLmOptions } from './lm.js';
-export { ADAPT_METHODS, ADAPTER_NAME, adaptCharLm, attachMethod } from './adapt.js';
-export type { AdaptMethod, AdaptMethodKind, AdaptOptions, AdaptResult, AttachedMethod } from './adapt.js';
+} from './trainer-options.js';

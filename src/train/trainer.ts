@@ -7,8 +7,15 @@ import { tf, type Tensor, type Variable } from '../backend/tf.js';
 import { AdapterError, check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { setRng } from '../rng.js';
-import { AdamW, type AdamWOptions } from './adamw.js';
+import { AdamW } from './adamw.js';
 import { requirePathFiles } from '../io/path-files.js';
+import {
+  parseTrainerOptions,
+  type EvalInfo,
+  type ParsedTrainerOptions,
+  type StepInfo,
+  type TrainerOptions,
+} from './trainer-options.js';
 import {
   checkpointFileName,
   decodeTrainerCheckpoint,
@@ -29,51 +36,16 @@ import {
 } from './schedule.js';
 import { SeededRng } from './seeded-rng.js';
 
-/** Linear warmup + cosine decay with the optimizer's `lr` as the peak (see `linearWarmupCosine`). */
-export interface TrainerScheduleOptions {
-  /** Default 0. */
-  warmupSteps?: number;
-  /** Default: the trainer's `maxSteps`. */
-  totalSteps?: number;
-  /** Default 0. */
-  minLr?: number;
-}
-
-/** Early stopping on the evaluation metric. */
-export interface EarlyStoppingOptions {
-  /** Stop after this many evaluations in a row without improvement. */
-  patience: number;
-  /** `min` (default): lower is better, e.g. a loss; `max`: higher is better, e.g. accuracy. */
-  mode?: 'min' | 'max';
-  /** An improvement must beat the best by more than this. Default 0. */
-  minDelta?: number;
-}
-
-/** Progress reported after every optimizer update. */
-export interface StepInfo {
-  /** Updates completed, including this one (1 for the first). */
-  step: number;
-  /** Loss of this update: the mean over its micro-batches, auxiliary losses included. */
-  loss: number;
-  /** Learning rate this update used. */
-  lr: number;
-  /** Tokens in this update (0 without `countTokens`). */
-  tokens: number;
-  /** Tokens since the start of the run (restored on resume). */
-  totalTokens: number;
-  /** Milliseconds since this `fit` call started (or since the trainer was built, for `trainStep`). */
-  elapsedMs: number;
-  /** Global L2 norm of the gradient before clipping, when `maxGradNorm` is set; else `null`. */
-  gradNorm: number | null;
-}
-
-/** A reported evaluation. */
-export interface EvalInfo extends EvalRecord {
-  /** Whether this metric is a new best. */
-  improved: boolean;
-  /** Best metric so far. */
-  best: number | null;
-}
+export type {
+  AuxiliaryLossFn,
+  AuxiliaryLossSource,
+  EarlyStoppingOptions,
+  EvalInfo,
+  ParsedTrainerOptions,
+  StepInfo,
+  TrainerOptions,
+  TrainerScheduleOptions,
+} from './trainer-options.js';
 
 /**
  * Where batches come from. A function is called as `(step, microStep)` with `step` = updates completed
@@ -83,62 +55,6 @@ export interface EvalInfo extends EvalRecord {
  */
 export type BatchSource<B> =
   ((step: number, microStep: number) => B | Promise<B>) | Iterable<B> | AsyncIterable<B>;
-
-/** Options of {@link Trainer}. */
-export interface TrainerOptions<B> {
-  /** The model. Its trainable parameters, at construction, are the ones optimised. */
-  model: Module;
-  /** The loss of one (micro-)batch; runs inside the differentiated function and must return a 0-d tensor. */
-  loss: (batch: B, model: Module) => tf.Scalar;
-  /** AdamW hyper-parameters (PyTorch defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
-  optimizer?: AdamWOptions;
-  /**
-   * Learning-rate schedule: warmup + cosine options (peak = `optimizer.lr`), a JSON schedule config, or
-   * a function of the completed step count. Default: constant `optimizer.lr`.
-   */
-  schedule?: TrainerScheduleOptions | ScheduleConfig | LrSchedule;
-  /** Updates `fit` runs up to (absolute step count) unless `fit` is given `steps`. */
-  maxSteps?: number;
-  /** Clip the accumulated gradient to this global L2 norm (PyTorch's `clip_grad_norm_`). Default: no clipping. */
-  maxGradNorm?: number | null;
-  /** Micro-batches per update; each contributes `loss / k`, so the gradient is their mean. Default 1. */
-  gradAccumulationSteps?: number;
-  /**
-   * Add `model.collectAuxiliaryLosses({reset: true}).total` to each micro-batch's loss, inside the
-   * differentiated function, when the model has that method. Default true.
-   */
-  auxiliaryLosses?: boolean;
-  /** Evaluate every this many updates (requires `evalFn`). */
-  evalEvery?: number;
-  /** Returns the evaluation metric; called with the model in eval mode (modes are restored afterwards). */
-  evalFn?: (model: Module, step: number) => number | Promise<number>;
-  /** Stop when the evaluation metric stops improving (requires `evalEvery` and `evalFn`). */
-  earlyStopping?: EarlyStoppingOptions;
-  /** Save a checkpoint every this many updates into `checkpointDir`. */
-  checkpointEvery?: number;
-  /** Directory of the periodic checkpoints (`checkpoint-<step>.safetensors`). */
-  checkpointDir?: string;
-  /** Keep only the newest this many periodic checkpoints. Default: keep all. */
-  keepLastCheckpoints?: number;
-  /**
-   * Seed of the trainer's {@link SeededRng}, installed as the library-wide RNG (`setRng`) so dropout and
-   * stochastic-depth draws are reproducible and their state is checkpointed. Default: the RNG is left alone.
-   */
-  seed?: number;
-  /** Called after every update. */
-  onStep?: (info: StepInfo) => void | Promise<void>;
-  /** Called after every evaluation. */
-  onEval?: (info: EvalInfo) => void | Promise<void>;
-  /**
-   * Called with the gradient of each update (accumulated over its micro-batches, before clipping), keyed by
-   * parameter path. The tensors belong to the trainer: read them, do not dispose them.
-   */
-  onGradients?: (grads: ReadonlyMap<string, Tensor>, step: number) => void;
-  /** Number of tokens in a micro-batch, for progress reports. */
-  countTokens?: (batch: B) => number;
-  /** Dispose every tensor found in a batch once its update is done (for sources that create tensors per call). Default false. */
-  disposeBatches?: boolean;
-}
 
 /** Options of {@link Trainer.fit}. */
 export interface FitOptions {
@@ -159,19 +75,6 @@ export interface FitResult {
   stopReason: StopReason;
   bestMetric: number | null;
   bestStep: number | null;
-}
-
-function isPositiveInt(v: unknown): v is number {
-  return Number.isInteger(v) && (v as number) >= 1;
-}
-
-function optionCheck(ok: boolean, field: string, value: unknown, rule: string): void {
-  check(
-    ok,
-    'INVALID_CONFIG',
-    () => `Trainer: ${field} must be ${rule}, got ${JSON.stringify(value)}`,
-    () => ({ field, value }),
-  );
 }
 
 function disposeTensorsIn(x: unknown, seen = new Set<unknown>()): void {
@@ -210,6 +113,7 @@ function toArray(t: Tensor): CheckpointArray {
  *   checkpointEvery: 500,
  *   checkpointDir: 'runs/a',
  *   seed: 42,
+ *   auxiliaryLosses: model, // an adapter model: its adapters' auxiliary losses join the loss
  * });
  * const result = await trainer.fit((step) => batches[step % batches.length]!);
  * ```
@@ -221,7 +125,7 @@ export class Trainer<B = unknown> {
   readonly schedule: LrSchedule;
   /** The seeded RNG installed with `setRng`, when `seed` was given (or a seeded checkpoint was loaded). */
   rng: SeededRng | null;
-  private readonly options: TrainerOptions<B>;
+  private readonly options: ParsedTrainerOptions<B>;
   private readonly params: Array<[string, Variable]>;
   private readonly accumulation: number;
   private stepCount = 0;
@@ -232,75 +136,10 @@ export class Trainer<B = unknown> {
   private clockStart = performance.now();
 
   constructor(options: TrainerOptions<B>) {
-    const o = options;
-    check(
-      o !== null &&
-        typeof o === 'object' &&
-        o.model !== null &&
-        typeof o.model === 'object' &&
-        typeof o.model.namedParameters === 'function',
-      'INVALID_CONFIG',
-      () => 'Trainer: model must be a Module',
-      () => ({ field: 'model' }),
-    );
-    optionCheck(typeof o.loss === 'function', 'loss', typeof o.loss, 'a function (batch, model) => scalar');
-    const k = o.gradAccumulationSteps ?? 1;
-    optionCheck(isPositiveInt(k), 'gradAccumulationSteps', k, 'an integer ≥ 1');
-    if (o.maxSteps !== undefined)
-      optionCheck(Number.isInteger(o.maxSteps) && o.maxSteps >= 0, 'maxSteps', o.maxSteps, 'an integer ≥ 0');
-    if (o.maxGradNorm !== undefined && o.maxGradNorm !== null) {
-      optionCheck(
-        typeof o.maxGradNorm === 'number' && o.maxGradNorm > 0,
-        'maxGradNorm',
-        o.maxGradNorm,
-        'a number > 0 or null',
-      );
-    }
-    if (o.evalEvery !== undefined) {
-      optionCheck(isPositiveInt(o.evalEvery), 'evalEvery', o.evalEvery, 'an integer ≥ 1');
-      optionCheck(
-        typeof o.evalFn === 'function',
-        'evalFn',
-        typeof o.evalFn,
-        'a function when evalEvery is set',
-      );
-    }
-    if (o.earlyStopping !== undefined) {
-      optionCheck(
-        isPositiveInt(o.earlyStopping?.patience),
-        'earlyStopping.patience',
-        o.earlyStopping?.patience,
-        'an integer ≥ 1',
-      );
-      const mode = o.earlyStopping.mode ?? 'min';
-      optionCheck(mode === 'min' || mode === 'max', 'earlyStopping.mode', mode, "'min' or 'max'");
-      const d = o.earlyStopping.minDelta ?? 0;
-      optionCheck(Number.isFinite(d) && d >= 0, 'earlyStopping.minDelta', d, 'a finite number ≥ 0');
-      optionCheck(o.evalEvery !== undefined, 'evalEvery', o.evalEvery, 'set when earlyStopping is used');
-    }
-    if (o.checkpointEvery !== undefined) {
-      optionCheck(isPositiveInt(o.checkpointEvery), 'checkpointEvery', o.checkpointEvery, 'an integer ≥ 1');
-      optionCheck(
-        typeof o.checkpointDir === 'string' && o.checkpointDir.length > 0,
-        'checkpointDir',
-        o.checkpointDir,
-        'a directory path when checkpointEvery is set',
-      );
-      requirePathFiles('Trainer: checkpointDir'); // fail now, not at the first periodic save
-    }
-    if (o.keepLastCheckpoints !== undefined) {
-      optionCheck(
-        isPositiveInt(o.keepLastCheckpoints),
-        'keepLastCheckpoints',
-        o.keepLastCheckpoints,
-        'an integer ≥ 1',
-      );
-    }
-    if (o.seed !== undefined) optionCheck(Number.isFinite(o.seed), 'seed', o.seed, 'a finite number');
-
+    const o = parseTrainerOptions(options);
     this.options = o;
     this.model = o.model;
-    this.accumulation = k;
+    this.accumulation = o.gradAccumulationSteps;
     this.params = this.model.namedParameters().filter(([, p]) => p.trainable);
     check(
       this.params.length > 0,
@@ -315,7 +154,7 @@ export class Trainer<B = unknown> {
     if (o.seed !== undefined) this.installRng(new SeededRng(o.seed));
   }
 
-  private buildSchedule(o: TrainerOptions<B>, lr: number): LrSchedule {
+  private buildSchedule(o: ParsedTrainerOptions<B>, lr: number): LrSchedule {
     const s = o.schedule;
     if (s === undefined) return constantLr(lr);
     if (typeof s === 'function') return s;
@@ -374,8 +213,7 @@ export class Trainer<B = unknown> {
     const vars = this.params.map(([, p]) => p);
     const acc = new Map<Variable, Tensor>();
     let lossAcc: Tensor | null = null;
-    const useAux = this.options.auxiliaryLosses ?? true;
-    const collect = (this.model as { collectAuxiliaryLosses?: unknown }).collectAuxiliaryLosses;
+    const auxiliaryLosses = this.options.auxiliaryLosses;
     try {
       for (const batch of batches) {
         // A shape problem is recorded and thrown after variableGrads returns: throwing inside the
@@ -395,21 +233,17 @@ export class Trainer<B = unknown> {
             );
             loss = tf.sum(loss);
           }
-          if (useAux && typeof collect === 'function') {
-            const aux = (collect as (o: { reset: boolean }) => { total?: unknown } | undefined).call(
-              this.model,
-              { reset: true },
-            );
-            const total = aux?.total;
+          if (auxiliaryLosses) {
+            const total = auxiliaryLosses();
             if (total instanceof tf.Tensor) {
               if (total.rank !== 0) {
                 deferred ??= new AdapterError(
                   'INVALID_INPUT',
-                  `Trainer: collectAuxiliaryLosses().total must be a 0-d tensor, got shape [${total.shape.join(', ')}]`,
+                  `Trainer: auxiliaryLosses must give a 0-d tensor, got shape [${total.shape.join(', ')}]`,
                 );
               }
               loss = tf.add(loss, tf.sum(total));
-            } else if (typeof total === 'number' && total !== 0) {
+            } else if (total !== 0) {
               loss = tf.add(loss, total);
             }
           }

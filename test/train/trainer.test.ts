@@ -110,6 +110,7 @@ describe('Trainer', () => {
       optimizer: { lr: 0.01 },
       maxGradNorm: 0.5,
       gradAccumulationSteps: 2,
+      auxiliaryLosses: model,
     });
     await t.fit((_s, k) => micro[k]!, { steps: 1 });
     const before = tf.memory().numTensors;
@@ -295,6 +296,7 @@ describe('Trainer', () => {
     const t = new Trainer<Batch>({
       model,
       loss: mse,
+      auxiliaryLosses: model,
       onGradients: (g) => (got = Array.from(g.get('lin.weight')!.dataSync())),
     });
     await t.fit(() => fullBatch, { steps: 1 });
@@ -303,6 +305,35 @@ describe('Trainer', () => {
     t.dispose();
     model.dispose();
     ref.dispose();
+  });
+
+  it('adds auxiliary losses only when the option names them: a source, true for the model, or a function', async () => {
+    const lambda = 0.5;
+    const gradOf = async (model: AuxModel, opts: Partial<TrainerOptions<Batch>>): Promise<number[]> => {
+      let got: number[] = [];
+      const t = new Trainer<Batch>({
+        model,
+        loss: mse,
+        ...opts,
+        onGradients: (g) => (got = Array.from(g.get('lin.weight')!.dataSync())),
+      });
+      await t.fit(() => fullBatch, { steps: 1 });
+      t.dispose();
+      return got;
+    };
+    const plain = new AuxModel(0);
+    const want = await gradOf(plain, {});
+    const withAux = await gradOf(new AuxModel(lambda), { auxiliaryLosses: true });
+    const silent = new AuxModel(lambda);
+    expect(await gradOf(silent, {})).toEqual(want); // not asked for: the registered loss is left alone
+    expect(silent.pending).not.toBeNull();
+    const byFn = new AuxModel(lambda);
+    const fromFn = await gradOf(byFn, {
+      auxiliaryLosses: () => byFn.collectAuxiliaryLosses({ reset: true }).total,
+    });
+    expect(fromFn).toEqual(withAux);
+    expect(withAux.some((g, i) => Math.abs(g - want[i]!) > 1e-4)).toBe(true);
+    for (const m of [plain, silent, byFn]) m.dispose();
   });
 
   it('evaluates in eval mode, restores every module’s mode, and stops early', async () => {

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
 import { ACTIVATIONS, type Activation } from '../../nn/activations.js';
 import { AdapterError } from '../../errors.js';
-import { ADAPT_METHODS, type AdaptMethod } from '../../train/adapt.js';
+import { ADAPT_METHODS, type AdaptMethod } from '../../recipes/adapt.js';
 import { nameList, nonNegativeInt, positiveInt, positiveNumber, windowCount } from '../args.js';
 import { runAdapt } from '../adapt-run.js';
 import { DEFAULT_BASE_DIR } from '../base-model.js';

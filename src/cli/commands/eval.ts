@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
-import { evaluateBpcAsync } from '../../train/lm.js';
+import { evaluateBpcAsync } from '../../recipes/lm.js';
 import { positiveInt, windowCount } from '../args.js';
 import { loadModelWith } from '../artefact.js';
 import { encodeCorpus } from '../base-model.js';

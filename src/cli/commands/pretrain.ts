@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveModelToDir } from '../../io/files-by-path.js';
-import { DEFAULT_PRETRAIN, pretrainCharLm } from '../../train/pretrain.js';
+import { DEFAULT_PRETRAIN, pretrainCharLm } from '../../recipes/pretrain.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { createProgress, defaultProgressMode, type ProgressMode } from '../progress.js';
 import { stoppableTask, throwIfInterrupted } from '../interrupt.js';

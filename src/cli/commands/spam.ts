@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { evaluateClassifier, trainSpamClassifier, DEFAULT_SPAM_TRAINING } from '../../train/classify.js';
+import { evaluateClassifier, trainSpamClassifier, DEFAULT_SPAM_TRAINING } from '../../recipes/classify.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from '../base-model.js';
 import { createProgress, type ProgressMode } from '../progress.js';

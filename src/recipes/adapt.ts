@@ -3,13 +3,12 @@
  * adapter in every block, LoRA on chosen projections, or full fine-tuning as the reference. Each
  * run trains only its method's parameters, with the same batches for every method.
  */
+import { compilePattern, type AdapterConfig } from '../adapters/index.js';
 import { PeftModel } from '../io/peft-model.js';
-import { compilePattern } from '../adapters/tuners/regex.js';
-import type { AdapterConfig } from '../adapters/types.js';
 import { AdapterError, check, notOneOf } from '../errors.js';
 import type { CharLM } from '../models/char-lm.js';
 import { trainLm, type LanguageModel } from './lm.js';
-import type { StepInfo } from './trainer.js';
+import type { AuxiliaryLossSource, StepInfo } from '../train/trainer.js';
 
 /** The adaptation methods. */
 export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora'] as const;
@@ -40,6 +39,8 @@ export interface AttachedMethod {
   withAdapterDisabled?: <T>(fn: () => T) => T;
   /** The PEFT wrapper, for LoRA. */
   peft?: PeftModel;
+  /** Where the adapters' auxiliary losses (SPEC §2.10) come from: the model, except for LoRA. */
+  auxiliaryLosses?: AuxiliaryLossSource;
 }
 
 /** Prepares `model` for `method`: adds the adapter and freezes everything else (full: all trainable). */
@@ -48,7 +49,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
     case 'full':
       if (method.trainable === undefined) model.unfreeze();
       else trainOnlyMatching(model, method.trainable);
-      return { model };
+      return { model, auxiliaryLosses: model };
     case 'linear':
     case 'parallel': {
       const cfg: AdapterConfig =
@@ -69,6 +70,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
       model.train();
       return {
         model,
+        auxiliaryLosses: model,
         withAdapterDisabled: (fn) => {
           model.setEnabledAdapters(ADAPTER_NAME, false);
           try {
@@ -166,6 +168,7 @@ export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
     checkpointDir: opts.checkpointDir,
     keepLastCheckpoints: opts.checkpointEvery !== undefined ? 1 : undefined,
     resume: opts.resume,
+    auxiliaryLosses: attached.auxiliaryLosses,
   });
   const seconds = (performance.now() - t0) / 1000;
   return { ...attached, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };

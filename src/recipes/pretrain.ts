@@ -8,7 +8,7 @@ import { loadTextCorpus } from '../data/datasets.js';
 import { CharLM, type CharLMConfig } from '../models/char-lm.js';
 import { manualSeed } from '../rng.js';
 import { evaluateBpc, trainLm } from './lm.js';
-import type { StepInfo } from './trainer.js';
+import type { StepInfo } from '../train/trainer.js';
 
 /** Settings of {@link pretrainCharLm}; the defaults are the shipped base model's. */
 export interface PretrainOptions {
@@ -90,6 +90,7 @@ export async function pretrainCharLm(
     checkpointEvery: hooks.checkpointDir ? 100 : undefined,
     checkpointDir: hooks.checkpointDir,
     resume: hooks.resume,
+    auxiliaryLosses: model,
   });
   const heldOutBpc = evaluateBpc(model, vocab.encode(corpus.heldOut), { seqLen: o.seqLen, batch: o.batch, windows: o.evalWindows });
   return { model, vocab, losses, heldOutBpc, options: o };

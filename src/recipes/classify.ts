@@ -14,8 +14,8 @@ import type { CharLM } from '../models/char-lm.js';
 import { EncoderClassifier, type EncoderClassifierConfig } from '../models/encoder-classifier.js';
 import type { Module } from '../nn/module.js';
 import { createRng, manualSeed } from '../rng.js';
-import { crossEntropy } from './losses.js';
-import { Trainer, type StepInfo } from './trainer.js';
+import { crossEntropy } from '../train/losses.js';
+import { Trainer, type StepInfo } from '../train/trainer.js';
 
 /** Number of classes of the spam task (0 = ham, 1 = spam). */
 export const SPAM_NUM_CLASSES = 2;
@@ -346,6 +346,7 @@ export async function trainSpamClassifier(
       seed: opts.seed,
       countTokens: (b) => b.mask.reduce((a, m) => a + (m ? 0 : 1), 0),
       onStep: opts.onStep,
+      auxiliaryLosses: model,
     });
     const trainableParameters = model.numParameters({ trainableOnly: true });
     const t0 = performance.now();

@@ -9,9 +9,9 @@ import { check } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { createRng } from '../rng.js';
 import { requirePathFiles } from '../io/path-files.js';
-import { trainerCheckpointsIn } from './checkpoint.js';
-import { crossEntropy, tokenNll } from './losses.js';
-import { Trainer, type StepInfo } from './trainer.js';
+import { trainerCheckpointsIn } from '../train/checkpoint.js';
+import { crossEntropy, tokenNll } from '../train/losses.js';
+import { Trainer, type StepInfo, type TrainerOptions } from '../train/trainer.js';
 
 /** A model mapping int32 ids `[B, T]` to logits `[B, T, V]`. */
 export interface LanguageModel extends Module {
@@ -155,6 +155,11 @@ export interface TrainLmOptions {
   keepLastCheckpoints?: number;
   /** Continue from the newest checkpoint in `checkpointDir` when there is one. */
   resume?: boolean;
+  /**
+   * Auxiliary losses added to every step's loss (the Trainer's option): for a model with NeMo-style
+   * adapters, the model itself (`attachMethod(...).auxiliaryLosses`). Default: none.
+   */
+  auxiliaryLosses?: TrainerOptions<LmBatch>['auxiliaryLosses'];
 }
 
 /**
@@ -178,6 +183,7 @@ export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
     checkpointEvery: opts.checkpointEvery,
     checkpointDir: opts.checkpointDir,
     keepLastCheckpoints: opts.keepLastCheckpoints,
+    auxiliaryLosses: opts.auxiliaryLosses,
   });
   try {
     // Through the installed file access (adapterkit/node), so this module stays browser-safe.

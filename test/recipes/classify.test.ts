@@ -11,7 +11,7 @@ import {
   evaluateClassifier,
   trainSpamClassifier,
   type TrainSpamClassifierOptions,
-} from '../../src/train/classify.js';
+} from '../../src/recipes/classify.js';
 import { maxAbsDiff, thrownAsync, thrown } from '../helpers.js';
 
 const MAX_LEN = 48;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/index.js';
-import { pretrainCharLm } from '../../src/train/pretrain.js';
+import { pretrainCharLm } from '../../src/recipes/pretrain.js';
 
 const tiny = { steps: 3, batch: 2, seqLen: 16, dModel: 8, numLayers: 1, nHead: 2, dFF: 16, evalWindows: 4 };
 
