@@ -50,6 +50,11 @@ export {
   LinearAdapter,
   AdapterModule,
   unfreezeEnabledAdapters,
+  Stack,
+  Parallel,
+  BatchSplit,
+  Average,
+  Fuse,
 } from './adapters/index.js';
 export { saveAdapters, loadAdapters, saveModel, restoreModel, setPathFiles, type PathFiles } from './io/index.js';
 export {
