@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import { Parallel, Stack } from '../../../src/adapters/composition/index.js';
+import { EncoderClassifier } from '../../../src/models/encoder-classifier.js';
+import { createRng, setRng } from '../../../src/rng.js';
+import { expectClose } from '../../helpers.js';
+import { randomize } from './fixture.js';
+
+function classifier(): EncoderClassifier {
+  setRng(createRng(11));
+  const m = new EncoderClassifier({ vocabSize: 12, dModel: 8, numLayers: 2, nHead: 2, dFF: 16, maxLen: 8, numClasses: 3 });
+  m.addAdapter('a', { type: 'linear', inFeatures: 8, dim: 4 });
+  m.addAdapter('b', { type: 'linear', inFeatures: 8, dim: 4 });
+  return m;
+}
+
+describe('Parallel', () => {
+  it('B-303 Parallel(a, b) on [B, T] ids with a padding mask: 2B output rows, rows 0…B−1 as the model with only a, rows B…2B−1 with only b; padded positions stay padded in both halves', () => {
+    const model = classifier();
+    // Random weights in every block's adapters (they start as the identity).
+    let seed = 1;
+    for (const [path, m] of model.namedModules()) if (/adapter_layer\.[ab]$/.test(path)) randomize(m, seed++);
+    model.eval();
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 0, 0]], [2, 5], 'int32');
+    const otherPadIds = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 11]], [2, 5], 'int32');
+    const mask = tf.tensor2d([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], [2, 5], 'bool');
+
+    const run = (setup: Parameters<typeof model.setActiveSetup>[0], x: Tensor): Tensor => {
+      model.setActiveSetup(setup);
+      return model.forward(x, mask);
+    };
+    const onlyA = run(Stack('a'), ids);
+    const onlyB = run(Stack('b'), ids);
+    const par = run(Parallel('a', 'b'), ids);
+    expect(par.shape).toEqual([4, 3]);
+    tf.tidy(() => {
+      expectClose(tf.slice(par, 0, 2), onlyA, 1e-6);
+      expectClose(tf.slice(par, 2, 2), onlyB, 1e-6);
+      expect(tf.max(tf.abs(tf.sub(onlyA, onlyB))).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+    // The ids under the mask do not matter in either half: the mask was replicated with the rows.
+    const parOther = run(Parallel('a', 'b'), otherPadIds);
+    expectClose(parOther, par, 1e-6);
+    // Each forward replicates once, however often it runs.
+    const again = run(Parallel('a', 'b'), ids);
+    expectClose(again, par, 0);
+    tf.dispose([ids, otherPadIds, mask, onlyA, onlyB, par, parOther, again]);
+    model.dispose();
+  });
+});
