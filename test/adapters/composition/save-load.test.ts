@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../../src/backend/tf.js';
+import { Average, Fuse, Stack } from '../../../src/adapters/composition/index.js';
+import { parseAdapterFile } from '../../../src/io/adapter-file.js';
+import { values } from '../../helpers.js';
+import { input, modelWith, randomize, TinyModel } from './fixture.js';
+
+describe('composition in adapter files', () => {
+  it("B-311 saveAdapters(['a','b']) with Average('a','b') active restores the setup and outputs bit for bit in a fresh model; saving only a saves no setup", () => {
+    const model = modelWith(['a', 'b']);
+    model.setActiveSetup(Average('a', 'b', { weights: [1, 3] }));
+    const x = input(3);
+    const want = model.forward(x);
+    const bytes = model.saveAdapters(['a', 'b']);
+
+    const fresh = new TinyModel();
+    fresh.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !k.includes('adapter_'))), { strict: false });
+    fresh.eval();
+    fresh.loadAdapters(bytes);
+    expect(fresh.getActiveSetup()).toEqual(Average('a', 'b', { weights: [1, 3] }));
+    const got = fresh.forward(x);
+    expect(values(got)).toEqual(values(want));
+
+    const onlyA = parseAdapterFile(model.saveAdapters('a'));
+    expect(JSON.stringify(onlyA.config)).not.toContain('activeSetup');
+    const fresh2 = new TinyModel();
+    fresh2.loadAdapters(model.saveAdapters('a'));
+    expect(fresh2.getActiveSetup()).toBeNull();
+    tf.dispose([x, want, got]);
+    [model, fresh, fresh2].forEach((m) => m.dispose());
+  });
+
+  it('fusion layers are saved and loaded with their adapters (and renamed with them); files without composition keep their layout', () => {
+    const model = modelWith(['a', 'b', 'c']);
+    const plain = parseAdapterFile(model.saveAdapters());
+    expect(plain.file.metadata?.fusionIndex).toBeUndefined();
+    expect(JSON.stringify(plain.config)).not.toContain('adapterCompositionCfg');
+
+    model.addFusion(['a', 'b']);
+    randomize(model.getFusionLayers('a,b')[0]!, 9);
+    model.setActiveSetup(Stack('c', Fuse('a', 'b')));
+    const x = input(2);
+    const want = model.forward(x);
+    const bytes = model.saveAdapters();
+    const parsed = parseAdapterFile(bytes);
+    expect(Object.keys(parsed.fusionIndex)).toEqual(['a,b']);
+
+    const fresh = new TinyModel();
+    fresh.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !k.includes('adapter_'))), { strict: false });
+    fresh.eval();
+    fresh.loadAdapters(bytes);
+    expect(fresh.listFusions()).toEqual(['a,b']);
+    const got = fresh.forward(x);
+    expect(values(got)).toEqual(values(want));
+
+    // Loaded under other names, the fusion and setup follow the names.
+    const renamed = new TinyModel();
+    renamed.loadAdapters(bytes, { rename: { a: 'x', b: 'y', c: 'z' } });
+    expect(renamed.listFusions()).toEqual(['x,y']);
+    expect(renamed.getActiveSetup()).toEqual(Stack('z', Fuse('x', 'y')));
+
+    // Saving a and c only: no fusion (b is missing), no setup.
+    const partial = parseAdapterFile(model.saveAdapters(['a', 'c']));
+    expect(Object.keys(partial.fusionIndex)).toEqual([]);
+    expect(JSON.stringify(partial.config)).not.toContain('adapterCompositionCfg');
+    tf.dispose([x, want, got]);
+    [model, fresh, renamed].forEach((m) => m.dispose());
+  });
+
+  it('a model rebuilt from its config (setupAdapters) has its fusion layers and setup again', () => {
+    const model = modelWith(['a', 'b']);
+    model.addFusion(['a', 'b']);
+    model.setActiveSetup(Fuse('a', 'b'));
+    const rebuilt = new TinyModel(structuredClone(model.cfg));
+    rebuilt.loadStateDict(model.stateDict());
+    rebuilt.eval();
+    expect(rebuilt.listFusions()).toEqual(['a,b']);
+    const x = input(2);
+    const [a, b] = [model.forward(x), rebuilt.forward(x)];
+    expect(values(b)).toEqual(values(a));
+    tf.dispose([x, a, b]);
+    model.dispose();
+    rebuilt.dispose();
+  });
+});
