@@ -370,7 +370,8 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
     /**
      * Runs the enabled adapters in order, each on the previous result: `yᵢ = Sᵢ(yᵢ₋₁, Aᵢ)`.
      * With `adapterNames`, row `i` of the batch runs `adapterNames[i]` (a name, a list of names run
-     * in that order, or `'__base__'` for none), whatever the enabled flags.
+     * in that order, or `'__base__'` for none), whatever the enabled flags. Otherwise the model's
+     * active composition setup (`setActiveSetup`), when there is one, replaces the default chain.
      */
     forwardEnabledAdapters<T extends AdapterInput>(input: T, opts: { adapterNames?: AdapterSelection[] } = {}): T {
       check(

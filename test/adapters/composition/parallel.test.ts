@@ -48,3 +48,37 @@ describe('Parallel', () => {
     model.dispose();
   });
 });
+
+describe('setups at attention hosts', () => {
+  it("each adapter runs at its own insertion point: Stack('att', 'a') equals the default chain; Parallel keeps an attention adapter's padding mask per half", () => {
+    setRng(createRng(5));
+    const model = new EncoderClassifier({ vocabSize: 12, dModel: 8, numLayers: 2, nHead: 2, dFF: 16, maxLen: 8, numClasses: 3 });
+    model.addAdapter('att', { type: 'transformerMultiHeadAttention', hiddenSize: 8, numAttentionHeads: 2 });
+    model.addAdapter('a', { type: 'linear', inFeatures: 8, dim: 4 });
+    let seed = 20;
+    for (const [path, m] of model.namedModules()) if (/adapter_layer\.(att|a)$/.test(path)) randomize(m, seed++);
+    model.eval();
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 0, 0]], [2, 5], 'int32');
+    const otherPadIds = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 11]], [2, 5], 'int32');
+    const mask = tf.tensor2d([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], [2, 5], 'bool');
+    const def = model.forward(ids, mask);
+    model.setActiveSetup(Stack('att', 'a'));
+    const stacked = model.forward(ids, mask);
+    expectClose(stacked, def, 0);
+    model.setActiveSetup(Stack('att'));
+    const onlyAtt = model.forward(ids, mask);
+    model.setActiveSetup(Stack('a'));
+    const onlyA = model.forward(ids, mask);
+    model.setActiveSetup(Parallel('att', 'a'));
+    const par = model.forward(ids, mask);
+    const parOther = model.forward(otherPadIds, mask);
+    expect(par.shape).toEqual([4, 3]);
+    tf.tidy(() => {
+      expectClose(tf.slice(par, 0, 2), onlyAtt, 1e-5);
+      expectClose(tf.slice(par, 2, 2), onlyA, 1e-5);
+    });
+    expectClose(parOther, par, 1e-5);
+    tf.dispose([ids, otherPadIds, mask, def, stacked, onlyAtt, onlyA, par, parOther]);
+    model.dispose();
+  });
+});
