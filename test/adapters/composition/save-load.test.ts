@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../../src/backend/tf.js';
 import { Average, Fuse, Stack } from '../../../src/adapters/composition/index.js';
 import { parseAdapterFile } from '../../../src/io/adapter-file.js';
+import { restoreModel, saveModel } from '../../../src/io/model-checkpoint.js';
 import { values } from '../../helpers.js';
 import { input, modelWith, randomize, TinyModel } from './fixture.js';
 
@@ -78,8 +79,14 @@ describe('composition in adapter files', () => {
     const x = input(2);
     const [a, b] = [model.forward(x), rebuilt.forward(x)];
     expect(values(b)).toEqual(values(a));
-    tf.dispose([x, a, b]);
+    // Whole-model checkpoints go the same way.
+    const restored = restoreModel((cfg) => new TinyModel(cfg), saveModel(model)).eval();
+    expect(restored.getActiveSetup()).toEqual(Fuse('a', 'b'));
+    const c = restored.forward(x);
+    expect(values(c)).toEqual(values(a));
+    tf.dispose([x, a, b, c]);
     model.dispose();
     rebuilt.dispose();
+    restored.dispose();
   });
 });
