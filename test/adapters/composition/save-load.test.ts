@@ -3,6 +3,9 @@ import { tf } from '../../../src/backend/tf.js';
 import { Average, Fuse, Stack } from '../../../src/adapters/composition/index.js';
 import { parseAdapterFile } from '../../../src/io/adapter-file.js';
 import { restoreModel, saveModel } from '../../../src/io/model-checkpoint.js';
+import { parseSafetensors } from '../../../src/io/safetensors.js';
+import { safetensorsFromTensors, tensorsFromSafetensors } from '../../../src/io/safetensors-tf.js';
+import { thrown } from '../../helpers.js';
 import { values } from '../../helpers.js';
 import { input, modelWith, randomize, TinyModel } from './fixture.js';
 
@@ -88,5 +91,44 @@ describe('composition in adapter files', () => {
     model.dispose();
     rebuilt.dispose();
     restored.dispose();
+  });
+
+  it('a file whose composition part is malformed is rejected with a clear error and the model is left as it was', () => {
+    const model = modelWith(['a', 'b']);
+    model.addFusion(['a', 'b']);
+    model.setActiveSetup(Fuse('a', 'b'));
+    const bytes = model.saveAdapters();
+    const rewrite = (edit: (cfg: any) => void): Uint8Array => {
+      const md = { ...parseSafetensors(bytes).metadata! };
+      const cfg = JSON.parse(md.config!);
+      edit(cfg.globalCfg.adapterCompositionCfg);
+      md.config = JSON.stringify(cfg);
+      const ts = tensorsFromSafetensors(bytes);
+      try {
+        return safetensorsFromTensors(ts, { metadata: md });
+      } finally {
+        tf.dispose([...ts.values()]);
+      }
+    };
+    const cases: Array<[Uint8Array, string, string]> = [
+      [rewrite((c) => (c.activeSetup = { type: 'fuse', children: [{ type: 'parallel', children: ['a'] }] })), 'INVALID_CONFIG', 'Parallel'],
+      [rewrite((c) => (c.fusions['a,b'].config.temperature = 'hot')), 'INVALID_CONFIG', 'temperature'],
+      [rewrite((c) => (c.fusions['a,b'].children = 'a,b')), 'CHECKPOINT_FORMAT', "fusion 'a,b'"],
+    ];
+    const plain = new TinyModel();
+    const baseCount = plain.numParameters();
+    plain.dispose();
+    for (const [file, code, text] of cases) {
+      const fresh = new TinyModel();
+      const e = thrown(() => fresh.loadAdapters(file));
+      expect(e.code).toBe(code);
+      expect(e.message).toContain(text);
+      expect(fresh.adapterNames()).toEqual([]);
+      expect(fresh.listFusions()).toEqual([]);
+      expect(fresh.getActiveSetup()).toBeNull();
+      expect(fresh.numParameters()).toBe(baseCount);
+      fresh.dispose();
+    }
+    model.dispose();
   });
 });
