@@ -7,8 +7,7 @@ import { tf, type Tensor } from '../backend/tf.js';
 
 /**
  * `t` repeated along dim 0 so that it has as many rows as `ref`, when `ref` has a whole multiple
- * (> 1) of `t`'s rows; otherwise `t` itself (callers' own shape checks then apply). A one-row `t`
- * is left to broadcasting.
+ * (> 1) of `t`'s rows; otherwise `t` itself (callers' own shape checks then apply).
  *
  * @example
  * ```ts
@@ -18,6 +17,6 @@ import { tf, type Tensor } from '../backend/tf.js';
 export function matchBatchRows(ref: Tensor, t: Tensor): Tensor {
   const rows = ref.shape[0];
   const own = t.shape[0];
-  if (t.rank === 0 || rows === undefined || own === undefined || own <= 1 || rows <= own || rows % own !== 0) return t;
+  if (t.rank === 0 || rows === undefined || own === undefined || own === 0 || rows <= own || rows % own !== 0) return t;
   return tf.concat(Array.from({ length: rows / own }, () => t), 0);
 }

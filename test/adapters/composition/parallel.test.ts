@@ -44,6 +44,17 @@ describe('Parallel', () => {
     // Each forward replicates once, however often it runs.
     const again = run(Parallel('a', 'b'), ids);
     expectClose(again, par, 0);
+    // One input row, several tasks in one pass (the mask has one row too).
+    const row = tf.slice(ids, 1, 1);
+    const rowMask = tf.slice(mask, 1, 1);
+    model.setActiveSetup(Parallel('a', 'b'));
+    const one = model.forward(row, rowMask);
+    expect(one.shape).toEqual([2, 3]);
+    tf.tidy(() => {
+      expectClose(tf.slice(one, 0, 1), tf.slice(onlyA, 1, 1), 1e-5);
+      expectClose(tf.slice(one, 1, 1), tf.slice(onlyB, 1, 1), 1e-5);
+    });
+    tf.dispose([row, rowMask, one]);
     tf.dispose([ids, otherPadIds, mask, onlyA, onlyB, par, parOther, again]);
     model.dispose();
   });
