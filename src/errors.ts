@@ -36,7 +36,9 @@ export type AdapterErrorCode =
   | 'MERGE_UNSUPPORTED'
   | 'NON_FINITE_MERGE'
   | 'BATCH_SELECTION'
-  | 'BACKEND_UNSUPPORTED';
+  | 'BACKEND_UNSUPPORTED'
+  /** A composition setup names something the model does not have (adapter, fusion layer). */
+  | 'NOT_FOUND';
 
 /** The only error type the library throws on purpose. */
 export class AdapterError extends Error {

@@ -49,6 +49,11 @@ export {
   LinearAdapter,
   AdapterModule,
   unfreezeEnabledAdapters,
+  Stack,
+  Parallel,
+  BatchSplit,
+  Average,
+  Fuse,
 } from './adapters/index.js';
 export { saveAdapters, loadAdapters, saveModel, restoreModel, setPathFiles, type PathFiles } from './io/index.js';
 // The adapter-model classes with their file methods (the io layer's, built on the adapters core).

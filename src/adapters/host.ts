@@ -10,6 +10,7 @@ import { logger } from '../logger.js';
 import { BatchNorm, ModuleDict } from '../nn/layers.js';
 import { Module, type ModuleClass } from '../nn/module.js';
 import { AdapterModule } from './adapter-module.js';
+import { forwardActiveSetup } from './composition/execute.js';
 import { ADAPTER_HOST, isAdapterHost } from './host-brand.js';
 import { forwardPerSample, type AdapterSelection } from './per-sample.js';
 import {
@@ -369,7 +370,8 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
     /**
      * Runs the enabled adapters in order, each on the previous result: `yᵢ = Sᵢ(yᵢ₋₁, Aᵢ)`.
      * With `adapterNames`, row `i` of the batch runs `adapterNames[i]` (a name, a list of names run
-     * in that order, or `'__base__'` for none), whatever the enabled flags.
+     * in that order, or `'__base__'` for none), whatever the enabled flags. Otherwise the model's
+     * active composition setup (`setActiveSetup`), when there is one, replaces the default chain.
      */
     forwardEnabledAdapters<T extends AdapterInput>(input: T, opts: { adapterNames?: AdapterSelection[] } = {}): T {
       check(
@@ -378,6 +380,9 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
         () => `forwardEnabledAdapters on '${this.hostLabel()}' needs the input to pass through the adapters`,
       );
       if (opts.adapterNames) return forwardPerSample(this, input, opts.adapterNames) as T;
+      // An active composition setup (model.setActiveSetup) replaces the default chain.
+      const composed = forwardActiveSetup(this, input);
+      if (composed !== undefined) return composed as T;
       return this.forwardAdapterChain(input, this.getEnabledAdapters());
     }
 

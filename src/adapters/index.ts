@@ -154,3 +154,5 @@ export {
   selectPerRow,
   type RowGroup,
 } from './per-sample.js';
+// Composition blocks (Stack, Parallel, BatchSplit, Average, Fuse) and AdapterFusion (SPEC §5.1).
+export * from './composition/index.js';

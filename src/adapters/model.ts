@@ -19,6 +19,9 @@ import {
 } from './host.js';
 import { isAdapterHost } from './host-brand.js';
 import { checkConfigShape, parseAdapterConfig } from './registry.js';
+import * as composition from './composition/model-composition.js';
+import type { AdapterFusion, FusionConfigInput } from './composition/fusion.js';
+import type { SetupBlock, SetupInput } from './composition/setup.js';
 import { RESERVED_ADAPTER_NAMES, type AdapterConfig, type AdaptersConfig } from './types.js';
 
 /** A model config: any object; `adapters` holds the adapters config. */
@@ -249,6 +252,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       } finally {
         this.restoring = false;
       }
+      composition.rebuildFusionLayers(this);
     }
 
     override isAdapterAvailable(): boolean {
@@ -326,6 +330,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         () => `deleteAdapter: unknown adapter '${name}'; existing adapters: ${names.join(', ') || '(none)'}`,
         () => ({ name, valid: names }),
       );
+      composition.forgetAdapterInComposition(this, adapterName);
       for (const [, m] of this.namedModules()) {
         if (isAdapterHost(m)) (m as AdapterHostModule).detachAdapter(adapterName);
       }
@@ -335,6 +340,55 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       delete meta.modules[adapterName];
       meta.order.splice(meta.order.indexOf(adapterName), 1);
     }
+
+    // ---- Composition blocks and AdapterFusion (SPEC §5.1); the logic lives in ./composition/ ----
+
+    /**
+     * Makes `setup` the active setup at every host holding its adapters (`Stack`, `Parallel`,
+     * `BatchSplit`, `Average`, `Fuse`, a bare name, or AdapterHub's list shorthand); `null` restores
+     * the default chain. A failing call leaves the model unchanged.
+     *
+     * @example
+     * ```ts
+     * model.setActiveSetup(Stack('lang', 'task'));
+     * model.setActiveSetup(['a', ['b', 'c']]); // Stack('a', Fuse('b', 'c'))
+     * ```
+     */
+    setActiveSetup(setup: SetupInput | null): void {
+      composition.setActiveSetup(this, setup);
+    }
+
+    /** The active setup in its JSON form, or null when the default chain runs. */
+    getActiveSetup(): SetupBlock | null {
+      return composition.getActiveSetup(this);
+    }
+
+    /** Adds an AdapterFusion layer over `children` (`'dynamic'` by default); returns its name (`a,b`). */
+    addFusion(children: string[], cfg?: FusionConfigInput): string {
+      return composition.addFusion(this, children, cfg);
+    }
+
+    /** Removes the fusion layer over `children` (or its name). */
+    deleteFusion(children: string[] | string): void {
+      composition.deleteFusion(this, children);
+    }
+
+    /** The names of the model's fusion layers. */
+    listFusions(): string[] {
+      return composition.listFusions(this);
+    }
+
+    /** The fusion layers over `children` (one per host holding them). */
+    getFusionLayers(children: string[] | string): AdapterFusion[] {
+      return composition.getFusionLayers(this, children);
+    }
+
+    /** Makes the fusion layers over `children` trainable (or frozen with `false`). */
+    unfreezeFusion(children: string[] | string, trainable = true): void {
+      composition.unfreezeFusion(this, children, trainable);
+    }
+
+    // ---- end of composition ----
 
     /**
      * Sums the `adapter_loss` tensors registered during the forward (what NeMo's ASR models do in

@@ -8,6 +8,8 @@ import { isAdapterHost } from '../adapters/host-brand.js';
 import type { AdapterHostModule } from '../adapters/host.js';
 import type { AdapterModelModule } from '../adapters/model.js';
 import type { AdapterConfig, AdaptersConfig } from '../adapters/types.js';
+import { COMPOSITION_KEY } from '../adapters/composition/state.js';
+import { compositionForSave, restoreComposition } from '../adapters/composition/model-composition.js';
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { parseSafetensors } from './safetensors.js';
@@ -86,7 +88,7 @@ export function saveAdapters(model: Module, names?: string | string[]): Uint8Arr
   const adapters = m.cfg.adapters!;
   const meta = adapters.globalCfg?.adapterMetaCfg ?? { modules: {}, order: [] };
   const ordered = all.filter((n) => selected.includes(n));
-  const { adapterMetaCfg: _drop, ...ownGlobal } = adapters.globalCfg ?? {};
+  const { adapterMetaCfg: _drop, [COMPOSITION_KEY]: _composition, ...ownGlobal } = adapters.globalCfg ?? {};
   const config: AdaptersConfig = {
     globalCfg: {
       ...structuredClone(ownGlobal),
@@ -109,12 +111,17 @@ export function saveAdapters(model: Module, names?: string | string[]): Uint8Arr
       }),
     );
   }
+  // Composition (setup and fusion layers) over the saved adapters; files without it are unchanged.
+  const composition = compositionForSave(m, ordered);
+  if (composition.config) config.globalCfg![COMPOSITION_KEY] = composition.config;
+  tensors.push(...composition.tensors);
   return safetensorsFromTensors(tensors, {
     metadata: {
       format: ADAPTER_FILE_FORMAT,
       version: ADAPTER_FILE_VERSION,
       config: JSON.stringify(config),
       index: JSON.stringify(index),
+      ...(composition.tensors.length ? { fusionIndex: JSON.stringify(composition.index) } : {}),
     },
     source: 'adapter file',
   });
@@ -123,6 +130,8 @@ export function saveAdapters(model: Module, names?: string | string[]): Uint8Arr
 interface ParsedAdapterFile {
   config: AdaptersConfig;
   index: Record<string, string[][]>;
+  /** Fusion layer name → tensor names per host (files with fusion layers only). */
+  fusionIndex: Record<string, string[][]>;
   file: ReturnType<typeof parseSafetensors>;
 }
 
@@ -140,7 +149,7 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
   if (md.version !== ADAPTER_FILE_VERSION) {
     throw formatError(source, `unsupported adapter file version ${JSON.stringify(md.version)}; this library reads version ${ADAPTER_FILE_VERSION}`);
   }
-  const parseJson = (field: 'config' | 'index'): unknown => {
+  const parseJson = (field: 'config' | 'index' | 'fusionIndex'): unknown => {
     try {
       return JSON.parse(md[field] ?? '');
     } catch {
@@ -162,9 +171,24 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
     const adapterName = key.slice(key.indexOf(':') + 1);
     if (!isPlainObject(config[adapterName])) throw formatError(source, `no config stored for adapter '${adapterName}'`);
   }
+  const fusionIndex = md.fusionIndex === undefined ? {} : parseJson('fusionIndex');
+  if (!isPlainObject(fusionIndex)) throw formatError(source, '__metadata__.fusionIndex must be a JSON object');
+  for (const [key, fragments] of Object.entries(fusionIndex)) {
+    const ok = Array.isArray(fragments) && fragments.every((f) => Array.isArray(f) && f.every((n) => typeof n === 'string'));
+    if (!ok) throw formatError(source, `fusionIndex entry '${key}' must be a list of tensor-name lists`);
+    for (const name of (fragments as string[][]).flat()) {
+      if (!file.tensors.has(name)) throw formatError(source, `fusionIndex entry '${key}' names tensor '${name}', which the file does not hold`);
+      listed.add(name);
+    }
+  }
   const stray = [...file.tensors.keys()].filter((n) => !listed.has(n));
   if (stray.length) throw formatError(source, `tensors not listed in the index: ${stray.join(', ')}`);
-  return { config: config as AdaptersConfig, index: index as Record<string, string[][]>, file };
+  return {
+    config: config as AdaptersConfig,
+    index: index as Record<string, string[][]>,
+    fusionIndex: fusionIndex as Record<string, string[][]>,
+    file,
+  };
 }
 
 /**
@@ -174,7 +198,7 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
 export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdaptersOptions = {}): LoadAdaptersResult {
   const m = asModel(model);
   const strict = opts.strict ?? true;
-  const { config, index, file } = parseAdapterFile(bytes);
+  const { config, index, fusionIndex, file } = parseAdapterFile(bytes);
   const fileModules = config.globalCfg?.adapterMetaCfg?.modules ?? {};
   const keys = Object.keys(index);
   const requested = opts.names === undefined ? keys : Array.isArray(opts.names) ? opts.names : [opts.names];
@@ -240,6 +264,22 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
         }
       });
     }
+    // The setup and fusion layers saved with these adapters.
+    restoreComposition(
+      m,
+      config.globalCfg?.[COMPOSITION_KEY],
+      fusionIndex,
+      added,
+      (n) => opts.rename?.[n] ?? n,
+      (names, prefix) => {
+        const sd = new Map<string, Tensor>();
+        for (const tensorName of names) {
+          check(tensorName.startsWith(prefix), 'CHECKPOINT_FORMAT', () => `adapter file: tensor '${tensorName}' does not belong to '${prefix}'`);
+          sd.set(tensorName.slice(prefix.length), tensorFromEntry(tensorName, file.tensors.get(tensorName)!, 'adapter file'));
+        }
+        return sd;
+      },
+    );
   } catch (e) {
     for (const name of added.reverse()) m.deleteAdapter(name);
     throw e;

@@ -10,6 +10,7 @@ import { CharVocab, type CharVocabJSON } from '../data/vocab.js';
 import { check } from '../errors.js';
 import { Embedding, Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
+import { matchBatchRows } from '../nn/replicated-rows.js';
 import { TransformerEncoder } from '../nn/transformer.js';
 import type { CharLM } from './char-lm.js';
 import { checkSequenceConfig } from './common.js';
@@ -135,7 +136,9 @@ export class EncoderClassifier extends withAdapterModel(EncoderClassifierBase) {
       return tf.tidy(() => {
         const h = this.getChild('encoder')!.forward(embed(this, ids), pad ? { keyPaddingMask: pad } : {}) as Tensor;
         // Masked mean: Σ_t h·w / Σ_t w with w = 1 at kept positions (counts clamped to 1).
-        const pooled = tf.div(tf.sum(tf.mul(h, tf.expandDims(keep.weights, 2)), 1), keep.counts);
+        // (rows follow a batch that a Parallel adapter setup replicated)
+        const weights = matchBatchRows(h, keep.weights);
+        const pooled = tf.div(tf.sum(tf.mul(h, tf.expandDims(weights, 2)), 1), matchBatchRows(h, keep.counts));
         return this.getChild('classifier')!.forward(pooled) as Tensor;
       });
     } finally {

@@ -10,6 +10,7 @@ import { causalMask, MultiHeadAttention, paddingMaskToAdditive } from './attenti
 import { selfAttentionWithPast, type PastKeyValues } from './kv-attention.js';
 import { dropout, Dropout, LayerNorm, Linear, Sequential } from './layers.js';
 import { fmtShape, Module } from './module.js';
+import { matchBatchRows } from './replicated-rows.js';
 
 /** The additive value that marks a masked position in the mask handed to adapters (SPEC §2.9.3). */
 export const ADAPTER_MASK_VALUE = -10000;
@@ -190,7 +191,9 @@ export abstract class TransformerBlock extends Module {
    */
   protected attentionMask(x: Tensor, opts: TransformerForwardOptions): Tensor | undefined {
     const [b, t] = x.shape as [number, number, number];
-    const { keyPaddingMask: pad, attMask } = opts;
+    // Masks follow a batch that a Parallel adapter setup replicated in an earlier block.
+    const pad = opts.keyPaddingMask && matchBatchRows(x, opts.keyPaddingMask);
+    const attMask = opts.attMask && matchBatchRows(x, opts.attMask);
     let mask: Tensor | undefined;
     if (pad) {
       check(
@@ -265,8 +268,9 @@ export class TransformerDecoderBlock extends TransformerBlock {
   }
 
   protected override crossAttention(x: Tensor, opts: TransformerDecoderForwardOptions): Tensor {
-    const { memory, memoryKeyPaddingMask } = opts;
-    if (!memory) return x;
+    if (!opts.memory) return x;
+    const memory = matchBatchRows(x, opts.memory);
+    const memoryKeyPaddingMask = opts.memoryKeyPaddingMask && matchBatchRows(x, opts.memoryKeyPaddingMask);
     const n = this.getChild('cross_norm')!.forward(x) as Tensor;
     const a = this.getChild('cross_attn')!.forward(n, memory, memory, {
       keyPaddingMask: memoryKeyPaddingMask,

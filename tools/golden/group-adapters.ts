@@ -158,13 +158,13 @@ function strategyFrom(raw: unknown, where: string, ignored: string[]): StrategyC
   return out;
 }
 
-interface AdapterPlan {
+export interface AdapterPlan {
   name: string;
   cfg: AdapterConfig;
   entry: Record<string, unknown>;
 }
 
-function planAdapter(entry: Record<string, unknown>, name: string, ignored: string[]): AdapterPlan {
+export function planAdapter(entry: Record<string, unknown>, name: string, ignored: string[]): AdapterPlan {
   const where = `adapter '${name}'`;
   const type = resolveAdapterType(entry.adapterType ?? entry.type, where);
   const fields = getAdapterTypeSchema(type).fields;
@@ -201,7 +201,7 @@ function documentedKey(doc: unknown): string | undefined {
 }
 
 /** State-dict key of fixture parameter `local` of an adapter. */
-function stateKeyFor(local: string, doc: unknown, plan: AdapterPlan): string {
+export function stateKeyFor(local: string, doc: unknown, plan: AdapterPlan): string {
   const paramDocs = plan.entry.paramDocs as Record<string, unknown> | undefined;
   const text = paramDocs?.[local] ?? doc;
   const key = documentedKey(text);
@@ -227,7 +227,7 @@ function stateKeyFor(local: string, doc: unknown, plan: AdapterPlan): string {
   return local;
 }
 
-function toTensor(t: FixtureTensor, name: string): Tensor {
+export function toTensor(t: FixtureTensor, name: string): Tensor {
   const size = t.shape.reduce((a, b) => a * b, 1);
   if (t.data.length !== size)
     fail(`tensor '${name}': ${t.data.length} values for shape [${t.shape.join(', ')}]`);
@@ -262,7 +262,7 @@ interface Comparison {
   line: string;
 }
 
-function compare(name: string, got: Tensor, want: FixtureTensor, atol: number, rtol: number): Comparison {
+export function compare(name: string, got: Tensor, want: FixtureTensor, atol: number, rtol: number): Comparison {
   const sameShape = got.shape.length === want.shape.length && got.shape.every((d, i) => d === want.shape[i]);
   if (!sameShape) {
     return {

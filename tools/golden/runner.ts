@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { runAdapterCase } from './group-adapters.js';
 import { runPeftCase } from './group-g.js';
 import { runSafetensorsCase } from './group-h.js';
+import { runCompositionCase } from './group-p.js';
 import { runTrainingCase } from './group-t.js';
 import { readCaseTensors } from './tensors.js';
 
@@ -34,6 +35,7 @@ const RUNNERS: Record<string, () => Promise<GroupRunner>> = {
   F: adapterRunner,
   G: async () => runPeftCase,
   H: async () => runSafetensorsCase,
+  P: async () => async (dir, c) => runCompositionCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors'))),
   T: async () => (dir, c) => runTrainingCase(dir, c, (file) => readCaseTensors(file)),
 };
 
