@@ -5,6 +5,7 @@
  *
  * State is created lazily (a module may become a host by a prototype swap, after construction).
  */
+import { tf } from '../backend/tf.js';
 import { AdapterError, check, describeValue, notOneOf } from '../errors.js';
 import { logger } from '../logger.js';
 import { BatchNorm, ModuleDict } from '../nn/layers.js';
@@ -19,6 +20,7 @@ import {
   constructAdapter,
   parseAdapterConfig,
 } from './registry.js';
+import { declareRowwiseInput } from './rowwise.js';
 import {
   RESERVED_ADAPTER_NAMES,
   type AdapterConfig,
@@ -421,6 +423,9 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
     }
   }
   Object.defineProperty(AdapterHost.prototype, ADAPTER_HOST, { value: true });
+  // The default dispatch hands a tensor input to every adapter as it is: per-sample selection may run
+  // the selected adapters in one pass when they declare it.
+  declareRowwiseInput(AdapterHost, (input) => (input instanceof tf.Tensor ? { x: input, runs: true, rebuild: (y) => y } : null));
   return AdapterHost;
 }
 

@@ -3,6 +3,7 @@ import { AdapterError, describeValue, isPlainObject } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { getAccessContext } from '../access.js';
+import type { RowwiseStrategyKind } from '../rowwise.js';
 import { ConfigSchema, field } from '../schema.js';
 import type { AdapterInput, AdapterStrategy } from '../types.js';
 
@@ -95,6 +96,16 @@ export class ResidualAddStrategy implements AdapterStrategy {
     registerable.registerAccessibleTensor('adapter_loss', loss);
   }
 }
+
+/**
+ * `residualAdd` over a batch whose rows ran different adapters (per-sample selection): the same sum
+ * for every row. Not while training with stochastic depth or an L2 loss: those draw and register per
+ * call, so each row group must run on its own.
+ */
+export const residualAddRowwise: RowwiseStrategyKind<ResidualAddStrategy> = {
+  combine: (strategy, host) =>
+    host.training && (strategy.stochasticDepth > 0 || strategy.l2Lambda > 0) ? null : (input, outputs) => tf.add(input, outputs),
+};
 
 /**
  * Like `residualAdd` for attention adapters taking `{query, key, value}` (or `{queries, keys,
