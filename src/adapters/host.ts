@@ -12,6 +12,7 @@ import { BatchNorm, ModuleDict } from '../nn/layers.js';
 import { Module, type ModuleClass } from '../nn/module.js';
 import { AdapterModule } from './adapter-module.js';
 import { ADAPTER_HOST, isAdapterHost } from './host-brand.js';
+import { modelGuidOf, setModelGuid } from './model-guid.js';
 import { forwardPerSample, type AdapterSelection } from './per-sample.js';
 import {
   adapterClassOf,
@@ -219,8 +220,7 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
 
     /** Attaches a built adapter and records its config: the only mutation of an add. */
     attachAdapter(adapterName: string, adapter: Module, normalized: NormalizedAdapterConfig): void {
-      adapter.modelGuid = this.modelGuid;
-      adapter.propagateModelGuid();
+      setModelGuid(adapter, modelGuidOf(this), { subtree: true });
       this.adapterLayer.set(adapterName, adapter);
       this.adapterCfg[adapterName] = normalized;
       const order = ensureMeta(this.adapterCfg).order;

@@ -3,6 +3,7 @@ import { AdapterError, describeValue, isPlainObject } from '../../errors.js';
 import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { getAccessContext } from '../access.js';
+import { modelGuidOf } from '../model-guid.js';
 import type { RowwiseStrategyKind } from '../rowwise.js';
 import { ConfigSchema, field } from '../schema.js';
 import type { AdapterInput, AdapterStrategy } from '../types.js';
@@ -89,8 +90,9 @@ export class ResidualAddStrategy implements AdapterStrategy {
     }
     if (!adapter.parameters().some((p) => p.trainable)) return;
     const ctx = getAccessContext();
-    if (!ctx.option(host.modelGuid, 'computeAdapterLoss')) return;
-    ctx.setEnabled(true, host.modelGuid);
+    const guid = modelGuidOf(host);
+    if (!ctx.option(guid, 'computeAdapterLoss')) return;
+    ctx.setEnabled(true, guid);
     const batch = contribution.shape[0] ?? 1;
     const loss = tf.mul(tf.div(tf.sum(tf.square(contribution)), batch), this.l2Lambda);
     registerable.registerAccessibleTensor('adapter_loss', loss);
