@@ -37,7 +37,7 @@ describe('row grouping', () => {
     const obj = mapRows({ x, other, loc: 'post' }, 3, double);
     expect(obj.other).toBe(other);
     expect(obj.loc).toBe('post');
-    expect((obj.x as Tensor).arraySync()[0]).toEqual([2, 2]);
+    expect(((obj.x as Tensor).arraySync() as number[][])[0]).toEqual([2, 2]);
     const arr = mapRows([x, other], 3, double);
     expect(arr[1]).toBe(other);
     expect(mapRows('text', 3, double)).toBe('text');
