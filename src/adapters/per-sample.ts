@@ -19,7 +19,13 @@ import { tf, type Tensor } from '../backend/tf.js';
 import { check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { groupRows, runRowGroups } from '../nn/rows.js';
-import { rowwiseAdapterKindOf, rowwiseInputOf, rowwiseStrategyKindOf, type RowwiseAdapterKind, type RowwiseStrategyKind } from './rowwise.js';
+import {
+  rowwiseAdapterKindOf,
+  rowwiseInputOf,
+  rowwiseStrategyKindOf,
+  type RowwiseAdapterKind,
+  type RowwiseStrategyKind,
+} from './rowwise.js';
 import type { AdapterInput, AdapterStrategy } from './types.js';
 
 // Kept for compatibility: the row helpers now live in nn/rows.ts.
@@ -50,17 +56,29 @@ interface SelectableHost extends Module {
 /** Batch size of a tensor input, or of the first tensor in an object or array input. */
 export function batchSizeOf(input: unknown): number {
   if (input instanceof tf.Tensor) {
-    check(input.rank > 0, 'BATCH_SELECTION', () => 'adapterNames needs an input with a batch dimension (dim 0); got a scalar');
+    check(
+      input.rank > 0,
+      'BATCH_SELECTION',
+      () => 'adapterNames needs an input with a batch dimension (dim 0); got a scalar',
+    );
     return input.shape[0]!;
   }
   const values = isPlainObject(input) || Array.isArray(input) ? Object.values(input as object) : [];
   const first = values.find((v) => v instanceof tf.Tensor && v.rank > 0) as Tensor | undefined;
-  check(first, 'BATCH_SELECTION', () => 'adapterNames needs a tensor input (or an object or array holding one) to select rows from');
+  check(
+    first,
+    'BATCH_SELECTION',
+    () => 'adapterNames needs a tensor input (or an object or array holding one) to select rows from',
+  );
   return first.shape[0]!;
 }
 
 /** Resolves each row's selection to a list of adapter names, validating them. */
-export function normalizeSelection(selection: readonly AdapterSelection[], batch: number, valid: string[]): string[][] {
+export function normalizeSelection(
+  selection: readonly AdapterSelection[],
+  batch: number,
+  valid: string[],
+): string[][] {
   check(
     Array.isArray(selection),
     'BATCH_SELECTION',
@@ -69,7 +87,8 @@ export function normalizeSelection(selection: readonly AdapterSelection[], batch
   check(
     selection.length === batch,
     'BATCH_SELECTION',
-    () => `adapterNames has ${selection.length} entries but the batch has ${batch} rows; give one entry per row`,
+    () =>
+      `adapterNames has ${selection.length} entries but the batch has ${batch} rows; give one entry per row`,
     () => ({ entries: selection.length, batch }),
   );
   return selection.map((sel) => {
@@ -78,7 +97,8 @@ export function normalizeSelection(selection: readonly AdapterSelection[], batch
       check(
         valid.includes(n),
         'UNKNOWN_ADAPTER',
-        () => `adapterNames: unknown adapter '${String(n)}'; valid names: ${[...valid, BASE_SELECTION].join(', ')}`,
+        () =>
+          `adapterNames: unknown adapter '${String(n)}'; valid names: ${[...valid, BASE_SELECTION].join(', ')}`,
         () => ({ name: n, valid: [...valid, BASE_SELECTION] }),
       );
     }
@@ -92,14 +112,20 @@ export function normalizeSelection(selection: readonly AdapterSelection[], batch
  * runs in one pass ({@link onePass}); otherwise each row group runs its chain ({@link runRowGroups}).
  * Both give the §4.5 semantics.
  */
-export function forwardPerSample(host: SelectableHost, input: AdapterInput, selection: readonly AdapterSelection[]): AdapterInput {
+export function forwardPerSample(
+  host: SelectableHost,
+  input: AdapterInput,
+  selection: readonly AdapterSelection[],
+): AdapterInput {
   const batch = batchSizeOf(input);
   const perRow = normalizeSelection(selection, batch, host.heldAdapterNames());
   const groups = groupRows(perRow);
   if (groups.length === 1) return host.forwardAdapterChain(input, groups[0]!.names);
   const fast = onePass(host, input, perRow);
   if (fast) return fast;
-  return runRowGroups(input, batch, groups, (part, names) => host.forwardAdapterChain(part, names)) as AdapterInput;
+  return runRowGroups(input, batch, groups, (part, names) =>
+    host.forwardAdapterChain(part, names),
+  ) as AdapterInput;
 }
 
 /**

@@ -64,12 +64,18 @@ const strategyKinds = new WeakMap<object, RowwiseStrategyKind>();
 const hostInputs = new WeakMap<object, RowwiseInputOf>();
 
 /** Declares that adapters of exactly class `cls` can run per row in one pass. */
-export function declareRowwiseAdapter<A extends Module, P>(cls: ClassOf<A>, kind: RowwiseAdapterKind<A, P>): void {
+export function declareRowwiseAdapter<A extends Module, P>(
+  cls: ClassOf<A>,
+  kind: RowwiseAdapterKind<A, P>,
+): void {
   adapterKinds.set(cls.prototype as object, kind as unknown as RowwiseAdapterKind);
 }
 
 /** Declares how strategies of exactly class `cls` combine per-row outputs in one pass. */
-export function declareRowwiseStrategy<S extends AdapterStrategy>(cls: ClassOf<S>, kind: RowwiseStrategyKind<S>): void {
+export function declareRowwiseStrategy<S extends AdapterStrategy>(
+  cls: ClassOf<S>,
+  kind: RowwiseStrategyKind<S>,
+): void {
   strategyKinds.set(cls.prototype as object, kind as unknown as RowwiseStrategyKind);
 }
 
@@ -98,6 +104,7 @@ export function rowwiseStrategyKindOf(strategy: AdapterStrategy): RowwiseStrateg
 export function rowwiseInputOf(host: Module): RowwiseInputOf | undefined {
   if (Object.prototype.hasOwnProperty.call(host, 'forwardSingleEnabledAdapter')) return undefined;
   let p = Object.getPrototypeOf(host) as object | null;
-  while (p && !Object.prototype.hasOwnProperty.call(p, 'forwardSingleEnabledAdapter')) p = Object.getPrototypeOf(p) as object | null;
+  while (p && !Object.prototype.hasOwnProperty.call(p, 'forwardSingleEnabledAdapter'))
+    p = Object.getPrototypeOf(p) as object | null;
   return p ? hostInputs.get(p) : undefined;
 }

@@ -202,7 +202,11 @@ export class MultiHeadAttention extends Module {
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t1, t2]), bias), [b * h, t1, t2]);
     const probs = dropoutFn(tf.softmax(scores), this.dropoutP, this.training, this.rng);
     const ctx = batchedMatMul(probs, vh);
-    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [b, t1, this.dModel]);
+    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [
+      b,
+      t1,
+      this.dModel,
+    ]);
     return this.out_proj.forward(merged) as Tensor;
   }
 

@@ -73,7 +73,12 @@ export function runRowGroups<I>(
   let offset = 0;
   for (const g of groups) {
     const start = offset;
-    outputs.push(run(mapRows(grouped, batch, (t) => tf.slice(t, start, g.rows.length)), g.names));
+    outputs.push(
+      run(
+        mapRows(grouped, batch, (t) => tf.slice(t, start, g.rows.length)),
+        g.names,
+      ),
+    );
     offset += g.rows.length;
   }
   const inverse = invertPerm(perm);
@@ -121,7 +126,10 @@ export function rowSelection(rowIdx: readonly number[], k: number): Tensor {
 export function selectPerRow(sel: Tensor, items: readonly Tensor[]): Tensor {
   const shape = items[0]!.shape;
   return tf.tidy(() => {
-    const stacked = tf.reshape(items.length === 1 ? tf.expandDims(items[0]!, 0) : tf.stack(items as Tensor[]), [items.length, -1]);
+    const stacked = tf.reshape(
+      items.length === 1 ? tf.expandDims(items[0]!, 0) : tf.stack(items as Tensor[]),
+      [items.length, -1],
+    );
     return tf.reshape(matMul(sel, stacked), [sel.shape[0]!, ...shape]);
   });
 }
@@ -135,8 +143,14 @@ export function rowDropout(x: Tensor, pPerRow: readonly number[], rng?: Rng): Te
   if (pPerRow.every((p) => p === 0)) return x;
   return tf.tidy(() => {
     const shape = [x.shape[0]!, ...x.shape.slice(1).map(() => 1)];
-    const keep = tf.tensor(pPerRow.map((p) => 1 - p), shape);
-    const scale = tf.tensor(pPerRow.map((p) => (p < 1 ? 1 / (1 - p) : 0)), shape);
+    const keep = tf.tensor(
+      pPerRow.map((p) => 1 - p),
+      shape,
+    );
+    const scale = tf.tensor(
+      pPerRow.map((p) => (p < 1 ? 1 / (1 - p) : 0)),
+      shape,
+    );
     const u = tf.randomUniform(x.shape, 0, 1, 'float32', tfSeed(rng ?? getRng()));
     return tf.mul(x, tf.mul(tf.cast(tf.less(u, keep), 'float32'), scale));
   });
@@ -145,11 +159,21 @@ export function rowDropout(x: Tensor, pPerRow: readonly number[], rng?: Rng): Te
 /** Zero-pads the last axis of a rank-2 tensor to `size` columns. */
 export function padCols(t: Tensor, size: number): Tensor {
   const c = t.shape[1]!;
-  return c === size ? t : tf.pad(t, [[0, 0], [0, size - c]]);
+  return c === size
+    ? t
+    : tf.pad(t, [
+        [0, 0],
+        [0, size - c],
+      ]);
 }
 
 /** Zero-pads the first axis of a rank-2 tensor to `size` rows. */
 export function padRows(t: Tensor, size: number): Tensor {
   const r = t.shape[0]!;
-  return r === size ? t : tf.pad(t, [[0, size - r], [0, 0]]);
+  return r === size
+    ? t
+    : tf.pad(t, [
+        [0, size - r],
+        [0, 0],
+      ]);
 }

@@ -42,7 +42,8 @@ class PlainHost extends withAdapters(Module) {
 
 /** Holds `adapters` by name, each attached as enabled. */
 function hostWith<H extends PlainHost>(host: H, adapters: Record<string, Module>): H {
-  for (const [n, a] of Object.entries(adapters)) host.attachAdapter(n, a, { type: 'test', enabled: true } as NormalizedAdapterConfig);
+  for (const [n, a] of Object.entries(adapters))
+    host.attachAdapter(n, a, { type: 'test', enabled: true } as NormalizedAdapterConfig);
   host.eval();
   return host;
 }
@@ -97,7 +98,8 @@ describe('one pass as a declared capability', () => {
       [LinearAdapter, 0],
     ] as const) {
       const [a, b] = [new Cls({ inFeatures: WIDTH, dim: 3 }), new Cls({ inFeatures: WIDTH, dim: 2 })];
-      for (const p of [...a.parameters(), ...b.parameters()]) p.assign(tf.randomNormal(p.shape, 0, 0.5, 'float32', p.size));
+      for (const p of [...a.parameters(), ...b.parameters()])
+        p.assign(tf.randomNormal(p.shape, 0, 0.5, 'float32', p.size));
       const host = hostWith(new PlainHost(), { a, b });
       const { y, chains } = perSample(host, x, names);
       expect(chains).toBe(expected);
@@ -124,7 +126,9 @@ describe('one pass as a declared capability', () => {
     const grouped = hostWith(new Traced(), { a: new ScaleAdapter(2), b: new ScaleAdapter(-3) });
     expect(perSample(grouped, x, names).chains).toBe(3);
 
-    declareRowwiseInput(Traced, (input) => (input instanceof tf.Tensor ? { x: input, runs: true, rebuild: (y) => y } : null));
+    declareRowwiseInput(Traced, (input) =>
+      input instanceof tf.Tensor ? { x: input, runs: true, rebuild: (y) => y } : null,
+    );
     const onePass = hostWith(new Traced(), { a: new ScaleAdapter(2), b: new ScaleAdapter(-3) });
     const { y, chains } = perSample(onePass, x, names);
     expect(chains).toBe(0);

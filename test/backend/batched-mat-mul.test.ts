@@ -44,8 +44,14 @@ describe('batchedMatMul', () => {
 
   it('a single product and products below the work threshold (one batched op) match tf.matMul and leak nothing', () => {
     const cases: Array<[number[], number[]]> = [
-      [[1, 40, 33], [1, 33, 35]], // one product
-      [[4, 3, 2], [4, 2, 5]], // below the per-product work threshold
+      [
+        [1, 40, 33],
+        [1, 33, 35],
+      ], // one product
+      [
+        [4, 3, 2],
+        [4, 2, 5],
+      ], // below the per-product work threshold
     ];
     for (const [sa, sb] of cases) {
       const a = tf.randomNormal(sa, 0, 1, 'float32', 1);

@@ -21,8 +21,14 @@ describe('matMul (explicit-transpose gradient)', () => {
   it('value and both gradients equal the built-in matMul, rank 2 and batched', () => {
     eachPath(() => {
       for (const [sa, sb] of [
-        [[5, 7], [7, 3]],
-        [[2, 5, 7], [2, 7, 3]],
+        [
+          [5, 7],
+          [7, 3],
+        ],
+        [
+          [2, 5, 7],
+          [2, 7, 3],
+        ],
       ] as Array<[number[], number[]]>) {
         const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
         const b = tf.randomNormal(sb, 0, 1, 'float32', 2);

@@ -33,7 +33,11 @@ describe('row grouping', () => {
     const x = tf.ones([3, 2]);
     const other = tf.ones([5]);
     const double = (t: Tensor) => tf.mul(t, 2);
-    expect((mapRows(x, 3, double) as Tensor).arraySync()).toEqual([[2, 2], [2, 2], [2, 2]]);
+    expect((mapRows(x, 3, double) as Tensor).arraySync()).toEqual([
+      [2, 2],
+      [2, 2],
+      [2, 2],
+    ]);
     const obj = mapRows({ x, other, loc: 'post' }, 3, double);
     expect(obj.other).toBe(other);
     expect(obj.loc).toBe('post');
@@ -56,7 +60,10 @@ describe('runRowGroups', () => {
       seen.push((part.arraySync() as number[][]).map((r) => r[0]!));
       return run(part, names);
     }) as Tensor;
-    expect(seen).toEqual([[0, 2], [1, 3]]);
+    expect(seen).toEqual([
+      [0, 2],
+      [1, 3],
+    ]);
     expect(y.arraySync()).toEqual([[10], [101], [12], [103]]);
   });
 
@@ -75,25 +82,81 @@ describe('runRowGroups', () => {
   });
 
   it('has gradients through the permutation and slices on wasm', () => {
-    const g = tf.grad((t: Tensor) => runRowGroups(t, 4, groups, (part: Tensor, names) => tf.mul(part, names[0] === 'a' ? 2 : 3)) as Tensor)(x);
+    const g = tf.grad(
+      (t: Tensor) =>
+        runRowGroups(t, 4, groups, (part: Tensor, names) => tf.mul(part, names[0] === 'a' ? 2 : 3)) as Tensor,
+    )(x);
     expect(g.arraySync()).toEqual([[2], [3], [2], [3]]);
   });
 });
 
 describe('per-row selection', () => {
   it('rowSelection is one-hot per row; an index outside [0, K) (the base) gives a zero row', () => {
-    expect(rowSelection([1, 2, 0, -1], 2).arraySync()).toEqual([[0, 1], [0, 0], [1, 0], [0, 0]]);
+    expect(rowSelection([1, 2, 0, -1], 2).arraySync()).toEqual([
+      [0, 1],
+      [0, 0],
+      [1, 0],
+      [0, 0],
+    ]);
   });
 
   it('selectPerRow picks each row its item (zeros for base rows); unselected items get a zero gradient', () => {
-    const items = [tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]), tf.tensor2d([[9, 9], [9, 9]])];
+    const items = [
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      tf.tensor2d([
+        [5, 6],
+        [7, 8],
+      ]),
+      tf.tensor2d([
+        [9, 9],
+        [9, 9],
+      ]),
+    ];
     const sel = rowSelection([1, 3, 0], 3);
     const y = selectPerRow(sel, items);
     expect(y.shape).toEqual([3, 2, 2]);
-    expect(y.arraySync()).toEqual([[[5, 6], [7, 8]], [[0, 0], [0, 0]], [[1, 2], [3, 4]]]);
+    expect(y.arraySync()).toEqual([
+      [
+        [5, 6],
+        [7, 8],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ]);
     const grads = tf.grads((a: Tensor, b: Tensor, c: Tensor) => tf.sum(selectPerRow(sel, [a, b, c])))(items);
-    expect(grads.map((g) => g.arraySync())).toEqual([[[1, 1], [1, 1]], [[1, 1], [1, 1]], [[0, 0], [0, 0]]]);
-    expect(selectPerRow(rowSelection([0, 0], 1), [items[0]!]).arraySync()).toEqual([[[1, 2], [3, 4]], [[1, 2], [3, 4]]]);
+    expect(grads.map((g) => g.arraySync())).toEqual([
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    ]);
+    expect(selectPerRow(rowSelection([0, 0], 1), [items[0]!]).arraySync()).toEqual([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ]);
   });
 
   it('rowDropout: p = 0 rows unchanged, p = 1 rows zero, kept elements scaled by 1/(1 − p); all-zero p returns the input', () => {
@@ -113,7 +176,10 @@ describe('per-row selection', () => {
   it('padCols / padRows zero-pad a matrix to a size, and return it as is when it already has that size', () => {
     const m = tf.tensor2d([[1, 2]]);
     expect(padCols(m, 3).arraySync()).toEqual([[1, 2, 0]]);
-    expect(padRows(m, 2).arraySync()).toEqual([[1, 2], [0, 0]]);
+    expect(padRows(m, 2).arraySync()).toEqual([
+      [1, 2],
+      [0, 0],
+    ]);
     expect(padCols(m, 2)).toBe(m);
     expect(padRows(m, 1)).toBe(m);
   });

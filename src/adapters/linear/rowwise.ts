@@ -30,7 +30,13 @@ function linearParts(a: LinearAdapter): LinearAdapterParts | null {
   const c = (i: number) => seq.getChild(String(i));
   const pre = c(0) instanceof LayerNorm;
   const [norm, down, act, up] = pre ? [c(0), c(1), c(2), c(3)] : [c(3), c(0), c(1), c(2)];
-  if (!(norm instanceof LayerNorm) || !(down instanceof Linear) || !(up instanceof Linear) || !(act instanceof ActivationLayer)) return null;
+  if (
+    !(norm instanceof LayerNorm) ||
+    !(down instanceof Linear) ||
+    !(up instanceof Linear) ||
+    !(act instanceof ActivationLayer)
+  )
+    return null;
   if (down.bias || up.bias) return null;
   const name = String(act.options.activation);
   const drop = a.dropout;
@@ -72,11 +78,29 @@ function forwardRows(x: Tensor, parts: readonly LinearAdapterParts[], rowIdx: re
   const dMax = Math.max(...parts.map((p) => p.down.outFeatures));
   const sel = rowSelection(rowIdx, k);
   const x3 = tf.reshape(x, [b, -1, inF]);
-  const gamma = tf.reshape(selectPerRow(sel, parts.map((p) => p.norm.weight)), [b, 1, inF]);
-  const beta = tf.reshape(selectPerRow(sel, parts.map((p) => p.norm.bias)), [b, 1, inF]);
+  const gamma = tf.reshape(
+    selectPerRow(
+      sel,
+      parts.map((p) => p.norm.weight),
+    ),
+    [b, 1, inF],
+  );
+  const beta = tf.reshape(
+    selectPerRow(
+      sel,
+      parts.map((p) => p.norm.bias),
+    ),
+    [b, 1, inF],
+  );
   // Down `[in, dMax]` and up `[dMax, in]` per row; padded columns/rows are zero, so they add nothing.
-  const down = selectPerRow(sel, parts.map((p) => padCols(tf.transpose(p.down.weight), dMax)));
-  const up = selectPerRow(sel, parts.map((p) => padRows(tf.transpose(p.up.weight), dMax)));
+  const down = selectPerRow(
+    sel,
+    parts.map((p) => padCols(tf.transpose(p.down.weight), dMax)),
+  );
+  const up = selectPerRow(
+    sel,
+    parts.map((p) => padRows(tf.transpose(p.up.weight), dMax)),
+  );
   const act = activationFn(ref.activation);
   let out: Tensor;
   if (ref.pre) {

@@ -34,7 +34,8 @@ const MIN_WORK_PER_PRODUCT = 16384;
 function batchedProduct(a: Tensor, b: Tensor): Tensor {
   const [n, m, k] = a.shape as [number, number, number];
   const p = b.shape[2]!;
-  if (nativeKernelsActive() || n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap()) return tf.matMul(a, b);
+  if (nativeKernelsActive() || n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap())
+    return tf.matMul(a, b);
   return tf.tidy(() => {
     const as = unstackFromHeap(a);
     const bs = unstackFromHeap(b);

@@ -21,7 +21,9 @@ export function embeddingLookup(ids: Tensor, table: Tensor): Tensor {
       gradFunc: (dy, [ids]) => {
         const oneHot = tf.oneHot(ids!, num).toFloat();
         const dy2 = tf.reshape(dy, [-1, dim]);
-        return [nativeKernelsActive() ? tf.matMul(oneHot, dy2, true, false) : tf.matMul(tf.transpose(oneHot), dy2)];
+        return [
+          nativeKernelsActive() ? tf.matMul(oneHot, dy2, true, false) : tf.matMul(tf.transpose(oneHot), dy2),
+        ];
       },
     };
   });
