@@ -7,6 +7,7 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import { AdapterError, describeValue, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
+import { modelGuidOf } from './model-guid.js';
 
 /** Access settings for one model GUID. Unspecified keys fall back to {@link DEFAULT_ACCESS_CFG}. */
 export interface AccessConfig {
@@ -100,8 +101,8 @@ const zeroGrad = tf.customGrad(((x: Tensor) => ({
 export function registerAccessibleTensor(module: Module, name: string, t: Tensor): void {
   const ctx = getAccessContext();
   let value = t;
-  if (ctx.option(module.modelGuid, 'convertToCpu')) value = tf.tensor(value.dataSync(), value.shape, value.dtype);
-  if (ctx.option(module.modelGuid, 'detach')) value = zeroGrad(value);
+  if (ctx.option(modelGuidOf(module), 'convertToCpu')) value = tf.tensor(value.dataSync(), value.shape, value.dtype);
+  if (ctx.option(modelGuidOf(module), 'detach')) value = zeroGrad(value);
   let reg = registries.get(module);
   if (!reg) registries.set(module, (reg = new Map()));
   const list = reg.get(name) ?? [];
@@ -140,7 +141,7 @@ export function resetRegistry(root: Module, key?: string): void {
       reg.delete(k);
     }
   }
-  if (key === undefined) getAccessContext().setEnabled(false, root.modelGuid);
+  if (key === undefined) getAccessContext().setEnabled(false, modelGuidOf(root));
 }
 
 type ModuleCtor = new (...args: any[]) => Module;
@@ -169,20 +170,20 @@ export function withAccess<TBase extends ModuleCtor>(Base: TBase) {
     }
     /** The access config of this module's model GUID (created empty on first read). */
     get accessCfg(): AccessConfig {
-      return getAccessContext().getConfig(this.modelGuid);
+      return getAccessContext().getConfig(modelGuidOf(this));
     }
     /** Shallow-merges into the access config of `guid` (default: this module's). */
-    updateAccessCfg(partial: AccessConfig, guid: string = this.modelGuid): void {
+    updateAccessCfg(partial: AccessConfig, guid: string = modelGuidOf(this)): void {
       getAccessContext().updateConfig(partial, guid);
     }
     /** Replaces the access config of `guid`. */
-    setAccessCfg(cfg: AccessConfig, guid: string = this.modelGuid): void {
+    setAccessCfg(cfg: AccessConfig, guid: string = modelGuidOf(this)): void {
       getAccessContext().setConfig(cfg, guid);
     }
-    isAccessEnabled(guid: string = this.modelGuid): boolean {
+    isAccessEnabled(guid: string = modelGuidOf(this)): boolean {
       return getAccessContext().isEnabled(guid);
     }
-    setAccessEnabled(flag: boolean, guid: string = this.modelGuid): void {
+    setAccessEnabled(flag: boolean, guid: string = modelGuidOf(this)): void {
       getAccessContext().setEnabled(flag, guid);
     }
   }

@@ -4,13 +4,14 @@
  * at `'post'`, attention adapters only at `'mha'`; parallel adapters read the `'mha'` value and add
  * their branch at `'post'`; anything else passes through unchanged.
  */
-import type { Tensor } from '../backend/tf.js';
+import { tf, type Tensor } from '../backend/tf.js';
 import { AdapterError, isPlainObject, notOneOf } from '../errors.js';
 import type { Module, ModuleClass } from '../nn/module.js';
 import type { AdapterModule } from './adapter-module.js';
 import { withAdapters } from './host.js';
-import { POINT_DISPATCH, type AdapterSelection } from './per-sample.js';
+import type { AdapterSelection } from './per-sample.js';
 import { adapterClassOf } from './registry.js';
+import { declareRowwiseInput } from './rowwise.js';
 import type { AdapterConfig, AdapterInput, AdapterStrategy } from './types.js';
 
 type ModuleCtor = new (...args: any[]) => Module;
@@ -165,8 +166,14 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
       return { ...point, x };
     }
   }
-  // Linear adapters act on `x` at 'post' only: per-sample selection may batch them in one pass.
-  Object.defineProperty(AttentionAdapterHost.prototype, POINT_DISPATCH, { value: true });
+  // Linear adapters act on `x` at 'post' only and pass the point through elsewhere: per-sample
+  // selection may run them in one pass when they declare it. Other kinds take other inputs.
+  declareRowwiseInput(AttentionAdapterHost, (input, adapters) => {
+    if (!isPlainObject(input) || !('loc' in input) || !(input.x instanceof tf.Tensor)) return null;
+    if (!adapters.every((a) => kindOf(a) === 'linear')) return null;
+    const point = input as AdapterPointInput;
+    return { x: point.x, runs: LOCATIONS.linear.includes(point.loc), rebuild: (x) => ({ ...point, x }) };
+  });
   return AttentionAdapterHost;
 }
 

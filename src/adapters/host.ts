@@ -5,6 +5,7 @@
  *
  * State is created lazily (a module may become a host by a prototype swap, after construction).
  */
+import { tf } from '../backend/tf.js';
 import { AdapterError, check, describeValue, notOneOf } from '../errors.js';
 import { logger } from '../logger.js';
 import { BatchNorm, ModuleDict } from '../nn/layers.js';
@@ -12,6 +13,7 @@ import { Module, type ModuleClass } from '../nn/module.js';
 import { AdapterModule } from './adapter-module.js';
 import { forwardActiveSetup } from './composition/execute.js';
 import { ADAPTER_HOST, isAdapterHost } from './host-brand.js';
+import { modelGuidOf, setModelGuid } from './model-guid.js';
 import { forwardPerSample, type AdapterSelection } from './per-sample.js';
 import {
   adapterClassOf,
@@ -20,6 +22,7 @@ import {
   constructAdapter,
   parseAdapterConfig,
 } from './registry.js';
+import { declareRowwiseInput } from './rowwise.js';
 import {
   RESERVED_ADAPTER_NAMES,
   type AdapterConfig,
@@ -218,8 +221,7 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
 
     /** Attaches a built adapter and records its config: the only mutation of an add. */
     attachAdapter(adapterName: string, adapter: Module, normalized: NormalizedAdapterConfig): void {
-      adapter.modelGuid = this.modelGuid;
-      adapter.propagateModelGuid();
+      setModelGuid(adapter, modelGuidOf(this), { subtree: true });
       this.adapterLayer.set(adapterName, adapter);
       this.adapterCfg[adapterName] = normalized;
       const order = ensureMeta(this.adapterCfg).order;
@@ -426,6 +428,9 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
     }
   }
   Object.defineProperty(AdapterHost.prototype, ADAPTER_HOST, { value: true });
+  // The default dispatch hands a tensor input to every adapter as it is: per-sample selection may run
+  // the selected adapters in one pass when they declare it.
+  declareRowwiseInput(AdapterHost, (input) => (input instanceof tf.Tensor ? { x: input, runs: true, rebuild: (y) => y } : null));
   return AdapterHost;
 }
 

@@ -18,6 +18,7 @@ import {
   type AdapterHostModule,
 } from './host.js';
 import { isAdapterHost } from './host-brand.js';
+import { modelGuidOf, setModelGuid } from './model-guid.js';
 import { checkConfigShape, parseAdapterConfig } from './registry.js';
 import * as composition from './composition/model-composition.js';
 import type { AdapterFusion, FusionConfigInput } from './composition/fusion.js';
@@ -85,7 +86,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
 
     constructor(...args: any[]) {
       super(...args);
-      this.modelGuid = newModelGuid();
+      setModelGuid(this, newModelGuid());
     }
 
     /** Hook: the module names `''` routes to. Default `[defaultAdapterModuleName]`. */
@@ -217,7 +218,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         if (!meta.order.includes(adapterName)) meta.order.push(adapterName);
         adapters[adapterName] = normalized;
         this.updateAdapterCfg(adapters);
-        this.propagateModelGuid();
+        setModelGuid(this, modelGuidOf(this), { subtree: true });
         for (const [path, host] of targets) {
           if (path) host.adapterHostPath = path;
           host.addAdapter(adapterName, normalized);
@@ -397,7 +398,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
      */
     collectAuxiliaryLosses(opts: { reset?: boolean } = {}): AuxiliaryLosses {
       const out: AuxiliaryLosses = { total: 0, byPath: {} };
-      if (getAccessContext().isEnabled(this.modelGuid)) {
+      if (getAccessContext().isEnabled(modelGuidOf(this))) {
         for (const [path, reg] of Object.entries(getModuleRegistry(this))) {
           const losses = reg['adapter_loss'];
           if (losses?.length) out.byPath[path] = losses.length === 1 ? tf.clone(losses[0]!) : tf.addN(losses);

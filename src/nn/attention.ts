@@ -1,82 +1,17 @@
 /**
- * Multi-head attention (PyTorch layout: separate `q_proj`, `k_proj`, `v_proj`, `out_proj` linears)
- * and the batched matMul it runs on.
- *
- * Formulation, measured on wasm (2-core EPYC, Node 20, tfjs 4.22) for B=16, H=4, T=128, dk=64, causal
- * mask, forward+backward of the attention core softmax(QKᵀ/√dk)·V; medians of 7, three runs on a shared
- * machine (absolute times moved ~2× with load; the ordering never changed):
- *   rank-4 `kernels.matMul` [B,H,T,dk]                        685–1241 ms
- *   rank-3 `kernels.matMul` [B·H,T,dk]                        877–1052 ms
- *   rank-3 built-in `tf.matMul(q, k, false, true)`            954–1023 ms
- *   per-matrix 2-D matMuls after `tf.unstack`                 378–1686 ms
- *   per-matrix 2-D matMuls after a heap-copy unstack (used)   122–241 ms (forward alone 38–67 ms)
- * Why: wasm routes a matMul to XNNPACK only when both operands have batch 1 and no transpose flag;
- * every batched product runs a scalar loop (~1.4 GFLOP/s whatever the rank or flags). Splitting
- * into 2-D products is fast, but wasm's `slice` (and so `unstack`/`split`) copies the whole input
- * per output, and `gather` costs ~60 ns per element, so the split uses a small registered kernel
- * that copies each matrix straight out of the wasm heap (backend/kernels/unstack-leading.ts).
- * With native kernels active (Node, system BLAS) every form of the product is fast, so none of this
- * applies: one batched matMul, transposes as BLAS flags.
+ * Multi-head attention (PyTorch layout: separate `q_proj`, `k_proj`, `v_proj`, `out_proj` linears).
+ * Its batched products run on `batchedMatMul` (backend/kernels/batched-mat-mul.ts: N fast 2-D
+ * products on wasm, one BLAS call with native kernels).
  */
 import { tf, type Tensor } from '../backend/tf.js';
-import { transposeLast2 } from '../backend/kernels.js';
-import { nativeKernelsActive } from '../backend/native.js';
-import { canUnstackFromHeap, unstackFromHeap } from '../backend/kernels/unstack-leading.js';
+import { batchedMatMul } from '../backend/kernels/batched-mat-mul.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { dropout as dropoutFn, Linear } from './layers.js';
 import { fmtShape, Module } from './module.js';
 
-// ---------------------------------------------------------------------------------------------
-// Batched matMul with fast 2-D products on wasm
-
-/**
- * Below this many multiply-adds per matrix product, per-op overhead beats XNNPACK's speed-up
- * (measured crossover on wasm: about 24³; 32³ runs 2× faster per matrix, 8³ 20× slower).
- */
-const MIN_WORK_PER_PRODUCT = 16384;
-
-/** Untaped `a·b` for `[N,m,k]×[N,k,n]`: N 2-D products on wasm when worthwhile, else one batched op. */
-function batchedProduct(a: Tensor, b: Tensor): Tensor {
-  const [n, m, k] = a.shape as [number, number, number];
-  const p = b.shape[2]!;
-  if (nativeKernelsActive() || n === 1 || m * k * p < MIN_WORK_PER_PRODUCT || !canUnstackFromHeap()) return tf.matMul(a, b);
-  return tf.tidy(() => {
-    const as = unstackFromHeap(a);
-    const bs = unstackFromHeap(b);
-    const outs = as.map((ai, i) => tf.matMul(ai, bs[i]!));
-    return tf.reshape(tf.concat(outs, 0), [n, m, p]);
-  });
-}
-
-const batchedMatMulGrad = tf.customGrad(((a: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
-  save([a, b]);
-  return {
-    value: batchedProduct(a, b),
-    gradFunc: (dy: Tensor, saved: Tensor[]) => {
-      const [sa, sb] = saved as [Tensor, Tensor];
-      // The BLAS takes transposes as flags; wasm is fast only on untransposed 2-D products.
-      if (nativeKernelsActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
-      return [batchedProduct(dy, transposeLast2(sb)), batchedProduct(transposeLast2(sa), dy)];
-    },
-  };
-}) as any) as unknown as (a: Tensor, b: Tensor) => Tensor;
-
-/**
- * `a · b` for rank-3 operands `[N, m, k] × [N, k, n]` → `[N, m, n]`, differentiable.
- *
- * On wasm the product (and each gradient product, built with explicit transposes) runs as N
- * XNNPACK 2-D matMuls instead of the backend's scalar batched kernel: about 5× faster at
- * attention shapes (see the timings at the top of this file). Other backends use `tf.matMul`.
- */
-export function batchedMatMul(a: Tensor, b: Tensor): Tensor {
-  check(
-    a.rank === 3 && b.rank === 3 && a.shape[0] === b.shape[0] && a.shape[2] === b.shape[1],
-    'INVALID_INPUT',
-    () => `batchedMatMul: expected [N, m, k] × [N, k, n], got ${fmtShape(a.shape)} × ${fmtShape(b.shape)}`,
-  );
-  return batchedMatMulGrad(a, b);
-}
+/** @deprecated Kept for compatibility: import it from `backend/kernels/batched-mat-mul.js`. */
+export { batchedMatMul };
 
 // ---------------------------------------------------------------------------------------------
 // Constant masks
@@ -267,7 +202,11 @@ export class MultiHeadAttention extends Module {
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t1, t2]), bias), [b * h, t1, t2]);
     const probs = dropoutFn(tf.softmax(scores), this.dropoutP, this.training, this.rng);
     const ctx = batchedMatMul(probs, vh);
-    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [b, t1, this.dModel]);
+    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [
+      b,
+      t1,
+      this.dModel,
+    ]);
     return this.out_proj.forward(merged) as Tensor;
   }
 

@@ -53,7 +53,11 @@ export class Module {
 
   /** Training mode (dropout, stochastic depth and auxiliary losses are active only in training). */
   training = true;
-  /** Identifies the model this module belongs to (auxiliary-tensor registry key). */
+  /**
+   * Identifies the model this module belongs to (auxiliary-tensor registry key).
+   * @deprecated Only the adapters layer uses it: read and set it with `modelGuidOf` / `setModelGuid` /
+   * `shareModelGuid` (adapters/model-guid.ts). The field leaves `Module` once no caller sets it directly.
+   */
   modelGuid = 'default';
 
   // Public only so that mixin classes can be exported with declarations; treat as private.
@@ -387,7 +391,10 @@ export class Module {
     return n;
   }
 
-  /** Copies this module's `modelGuid` to every descendant. */
+  /**
+   * Copies this module's `modelGuid` to every descendant.
+   * @deprecated Use `setModelGuid(m, modelGuidOf(m), { subtree: true })` (adapters/model-guid.ts).
+   */
   propagateModelGuid(): void {
     for (const [, m] of this.namedModules()) m.modelGuid = this.modelGuid;
   }

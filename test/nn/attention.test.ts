@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
-import { activateNative } from '../../src/backend/native.js';
-import { batchedMatMul, causalMask, MultiHeadAttention } from '../../src/nn/attention.js';
+import { causalMask, MultiHeadAttention } from '../../src/nn/attention.js';
 import type { Linear } from '../../src/nn/layers.js';
 import { createRng } from '../../src/rng.js';
 
@@ -71,41 +70,6 @@ describe('MultiHeadAttention', () => {
     expect(maxAbsDiff(mha.forward(x, x, x, { causal: true }), reference(mha, x, x, x, bias))).toBeLessThan(
       1e-5,
     );
-  });
-
-  it('batchedMatMul matches tf.matMul and its gradients (plain wasm, and native kernels when built)', () => {
-    const a = tf.randomNormal([3, 40, 33], 0, 1, 'float32', 4);
-    const b = tf.randomNormal([3, 33, 35], 0, 1, 'float32', 5);
-    const dy = tf.randomNormal([3, 40, 35], 0, 1, 'float32', 6);
-    const nativeBuilt = activateNative({ enabled: true }).active;
-    for (const native of nativeBuilt ? [false, true] : [false]) {
-      activateNative({ enabled: native });
-      expect(maxAbsDiff(batchedMatMul(a, b), tf.matMul(a, b))).toBeLessThan(1e-4);
-      const mine = tf.grads((x: Tensor, y: Tensor) => batchedMatMul(x, y))([a, b], dy);
-      const ref = tf.grads((x: Tensor, y: Tensor) => tf.matMul(x, y))([a, b], dy);
-      expect(maxAbsDiff(mine[0]!, ref[0]!)).toBeLessThan(1e-4);
-      expect(maxAbsDiff(mine[1]!, ref[1]!)).toBeLessThan(1e-4);
-      expect(() => batchedMatMul(a, a)).toThrow(/\[3, 40, 33\] × \[3, 40, 33\]/);
-      // on plain wasm the per-matrix path ran (it registers its unstack kernel on first use)
-      if (!native) expect(tf.getKernel('AdapterkitUnstackLeading', 'wasm')).toBeDefined();
-    }
-    activateNative({ enabled: nativeBuilt });
-  });
-
-  it('batchedMatMul falls back to tf.matMul off wasm', async () => {
-    const a = tf.randomNormal([3, 40, 33], 0, 1, 'float32', 4);
-    const b = tf.randomNormal([3, 33, 35], 0, 1, 'float32', 5);
-    const expected = tf.matMul(a, b).arraySync();
-    const wasTest = tf.env().getBool('IS_TEST');
-    tf.env().set('IS_TEST', true); // silences the cpu backend's "install tfjs-node" banner
-    await tf.setBackend('cpu');
-    try {
-      const got = tf.tidy(() => batchedMatMul(a, b).arraySync()) as number[][][];
-      expect(maxAbsDiff(tf.tensor(got), tf.tensor(expected))).toBeLessThan(1e-4);
-    } finally {
-      await tf.setBackend('wasm');
-      tf.env().set('IS_TEST', wasTest);
-    }
   });
 
   it('key padding mask makes padded keys irrelevant', () => {

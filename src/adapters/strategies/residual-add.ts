@@ -5,6 +5,8 @@ import { getRng, type Rng } from '../../rng.js';
 import { getAccessContext } from '../access.js';
 import { z } from 'zod';
 import { configField, parseConfig } from '../config-schema.js';
+import { modelGuidOf } from '../model-guid.js';
+import type { RowwiseStrategyKind } from '../rowwise.js';
 import type { AdapterInput, AdapterStrategy } from '../types.js';
 
 /** Fields of `residualAdd` and `mhaResidualAdd`. */
@@ -88,13 +90,24 @@ export class ResidualAddStrategy implements AdapterStrategy {
     }
     if (!adapter.parameters().some((p) => p.trainable)) return;
     const ctx = getAccessContext();
-    if (!ctx.option(host.modelGuid, 'computeAdapterLoss')) return;
-    ctx.setEnabled(true, host.modelGuid);
+    const guid = modelGuidOf(host);
+    if (!ctx.option(guid, 'computeAdapterLoss')) return;
+    ctx.setEnabled(true, guid);
     const batch = contribution.shape[0] ?? 1;
     const loss = tf.mul(tf.div(tf.sum(tf.square(contribution)), batch), this.l2Lambda);
     registerable.registerAccessibleTensor('adapter_loss', loss);
   }
 }
+
+/**
+ * `residualAdd` over a batch whose rows ran different adapters (per-sample selection): the same sum
+ * for every row. Not while training with stochastic depth or an L2 loss: those draw and register per
+ * call, so each row group must run on its own.
+ */
+export const residualAddRowwise: RowwiseStrategyKind<ResidualAddStrategy> = {
+  combine: (strategy, host) =>
+    host.training && (strategy.stochasticDepth > 0 || strategy.l2Lambda > 0) ? null : (input, outputs) => tf.add(input, outputs),
+};
 
 /**
  * Like `residualAdd` for attention adapters taking `{query, key, value}` (or `{queries, keys,

@@ -1,7 +1,7 @@
 /**
  * A wasm kernel that splits `x [N, ...]` into N tensors with one heap copy each. wasm's `slice` (and
  * so `unstack`/`split`) copies the whole input per output, and `gather` costs ~60 ns per element; the
- * attention's batched products on plain wasm split their operands with this (see nn/attention.ts).
+ * attention's batched products on plain wasm split their operands with this (see batched-mat-mul.ts).
  */
 import { tf, type Tensor } from '../tf.js';
 import type { WasmBackend } from './wasm-heap.js';
