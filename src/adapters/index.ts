@@ -53,6 +53,16 @@ export {
   type AttentionHostOptions,
 } from './attention-host.js';
 export { BASE_SELECTION, type AdapterSelection } from './per-sample.js';
+export { DEFAULT_MODEL_GUID, modelGuidOf, setModelGuid, shareModelGuid } from './model-guid.js';
+export {
+  declareRowwiseAdapter,
+  declareRowwiseInput,
+  declareRowwiseStrategy,
+  type RowwiseAdapterKind,
+  type RowwiseInput,
+  type RowwiseInputOf,
+  type RowwiseStrategyKind,
+} from './rowwise.js';
 export { LinearAdapter, linearAdapterSchema, type LinearAdapterConfig, type LinearAdapterOptions } from './linear/index.js';
 export { MhaResidualAddStrategy, ResidualAddStrategy, ReturnResultStrategy, type ResidualAddOptions } from './strategies/index.js';
 export {

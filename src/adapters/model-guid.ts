@@ -10,19 +10,20 @@ import type { Module } from '../nn/module.js';
 /** The GUID of a module that belongs to no adapter model. */
 export const DEFAULT_MODEL_GUID = 'default';
 
+const guids = new WeakMap<Module, string>();
+
 /** The model GUID of `m`. */
 export function modelGuidOf(m: Module): string {
-  // Stored on the module until no caller sets `Module.modelGuid` directly any more.
-  return m.modelGuid;
+  return guids.get(m) ?? DEFAULT_MODEL_GUID;
 }
 
 /** Sets the model GUID of `m`, and of every module below it when `subtree`. */
 export function setModelGuid(m: Module, guid: string, opts: { subtree?: boolean } = {}): void {
   if (!opts.subtree) {
-    m.modelGuid = guid;
+    guids.set(m, guid);
     return;
   }
-  for (const [, sub] of m.namedModules()) sub.modelGuid = guid;
+  for (const [, sub] of m.namedModules()) guids.set(sub, guid);
 }
 
 /**

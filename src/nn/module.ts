@@ -53,12 +53,6 @@ export class Module {
 
   /** Training mode (dropout, stochastic depth and auxiliary losses are active only in training). */
   training = true;
-  /**
-   * Identifies the model this module belongs to (auxiliary-tensor registry key).
-   * @deprecated Only the adapters layer uses it: read and set it with `modelGuidOf` / `setModelGuid` /
-   * `shareModelGuid` (adapters/model-guid.ts). The field leaves `Module` once no caller sets it directly.
-   */
-  modelGuid = 'default';
 
   // Public only so that mixin classes can be exported with declarations; treat as private.
   /** @internal */ readonly _parameters = new Map<string, Variable>();
@@ -389,14 +383,6 @@ export class Module {
     let n = 0;
     for (const p of this.parameters()) if (!opts.trainableOnly || p.trainable) n += p.size;
     return n;
-  }
-
-  /**
-   * Copies this module's `modelGuid` to every descendant.
-   * @deprecated Use `setModelGuid(m, modelGuidOf(m), { subtree: true })` (adapters/model-guid.ts).
-   */
-  propagateModelGuid(): void {
-    for (const [, m] of this.namedModules()) m.modelGuid = this.modelGuid;
   }
 
   /** Frees every variable and buffer in the subtree. The module is unusable afterwards. */

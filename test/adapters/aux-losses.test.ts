@@ -2,6 +2,7 @@
  * SPEC §3.5 Auxiliary losses (B-062 … B-074): the L2 loss of residual strategies, the per-module
  * auxiliary-tensor registry, access configs and flags, and `collectAuxiliaryLosses`.
  */
+import { modelGuidOf } from '../../src/adapters/model-guid.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { tf, type Tensor, type Variable } from '../../src/backend/tf.js';
 import {
@@ -63,7 +64,7 @@ describe('§3.5 auxiliary losses', () => {
     adapter.train();
     const strategy = new ResidualAddStrategy({ l2Lambda: 0.01 });
     resetRegistry(adapter);
-    expect(getAccessContext().isEnabled(adapter.modelGuid)).toBe(false);
+    expect(getAccessContext().isEnabled(modelGuidOf(adapter))).toBe(false);
     expect(adapter.isAccessEnabled()).toBe(false);
 
     const out = strategy.forward(x, adapter, { module: adapter }) as Tensor;
@@ -115,7 +116,7 @@ describe('§3.5 auxiliary losses', () => {
       stub.train();
       new ResidualAddStrategy({ l2Lambda: 0.01 }).forward(x, stub, { module: host });
       expect(getModuleRegistry(stub)).toEqual({});
-      expect(getAccessContext().isEnabled(host.modelGuid)).toBe(false);
+      expect(getAccessContext().isEnabled(modelGuidOf(host))).toBe(false);
     });
 
     it('B-065 when the adapter is frozen', () => {
@@ -125,16 +126,16 @@ describe('§3.5 auxiliary losses', () => {
       expect(host.training).toBe(true);
       new ResidualAddStrategy({ l2Lambda: 0.01 }).forward(x, stub, { module: host });
       expect(getModuleRegistry(stub)).toEqual({});
-      expect(getAccessContext().isEnabled(host.modelGuid)).toBe(false);
+      expect(getAccessContext().isEnabled(modelGuidOf(host))).toBe(false);
     });
 
     it('B-065 when computeAdapterLoss is false', () => {
       const host = new Module();
       const stub = new Stub(ones);
-      stub.updateAccessCfg({ computeAdapterLoss: false }, host.modelGuid);
+      stub.updateAccessCfg({ computeAdapterLoss: false }, modelGuidOf(host));
       new ResidualAddStrategy({ l2Lambda: 0.01 }).forward(x, stub, { module: host });
       expect(getModuleRegistry(stub)).toEqual({});
-      expect(getAccessContext().isEnabled(host.modelGuid)).toBe(false);
+      expect(getAccessContext().isEnabled(modelGuidOf(host))).toBe(false);
     });
 
     it('B-065 when l2Lambda = 0', () => {
@@ -142,7 +143,7 @@ describe('§3.5 auxiliary losses', () => {
       const stub = new Stub(ones);
       new ResidualAddStrategy({ l2Lambda: 0 }).forward(x, stub, { module: host });
       expect(getModuleRegistry(stub)).toEqual({});
-      expect(getAccessContext().isEnabled(host.modelGuid)).toBe(false);
+      expect(getAccessContext().isEnabled(modelGuidOf(host))).toBe(false);
     });
   });
 
@@ -252,7 +253,7 @@ describe('§3.5 auxiliary losses', () => {
     model.resetRegistry();
     expect(getModuleRegistry(model)).toEqual({});
     expect(model.isAccessEnabled()).toBe(false);
-    expect(getAccessContext().isEnabled(model.modelGuid)).toBe(false);
+    expect(getAccessContext().isEnabled(modelGuidOf(model))).toBe(false);
     expect(kept.isDisposed).toBe(true);
   });
 
@@ -303,7 +304,7 @@ describe('§3.5 auxiliary losses', () => {
     model.addAdapter('adapter_0', l2Cfg(0.01));
     model.train();
     model.resetRegistry();
-    model.updateAccessCfg({ saveEncoderTensors: false }, model.modelGuid);
+    model.updateAccessCfg({ saveEncoderTensors: false }, modelGuidOf(model));
     const out = model.forward(x);
     expect(out.shape).toEqual([2, 50]);
 

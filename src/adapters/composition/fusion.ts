@@ -14,6 +14,7 @@ import { Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { getAccessContext, registerAccessibleTensor } from '../access.js';
+import { modelGuidOf } from '../model-guid.js';
 
 /** AdapterHub's `AdapterFusionConfig` fields, in camelCase. */
 export interface FusionConfig {
@@ -211,10 +212,10 @@ export class AdapterFusion extends Module {
   private registerRegularization(): void {
     if (!this.config.regularization || !this.parameters().some((p) => p.trainable)) return;
     const ctx = getAccessContext();
-    if (!ctx.option(this.modelGuid, 'computeAdapterLoss')) return;
+    if (!ctx.option(modelGuidOf(this), 'computeAdapterLoss')) return;
     const loss = this.regularizationLoss();
     if (!loss) return;
-    ctx.setEnabled(true, this.modelGuid);
+    ctx.setEnabled(true, modelGuidOf(this));
     registerAccessibleTensor(this, 'adapter_loss', loss);
   }
 

@@ -8,6 +8,7 @@ import { AdapterError, check } from '../../errors.js';
 import { ModuleDict } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import { isAdapterHost } from '../host-brand.js';
+import { shareModelGuid } from '../model-guid.js';
 import type { AdaptersConfig, NormalizedAdapterConfig } from '../types.js';
 import { AdapterFusion, parseFusionConfig, type FusionConfigInput } from './fusion.js';
 import {
@@ -153,7 +154,7 @@ function buildFusionLayers(model: ComposableModel, name: string, record: FusionR
     for (const h of hosts) {
       check(!fusionDict(h)?.has(name), 'INVALID_CONFIG', () => `${where}: '${h.hostLabel()}' already holds fusion '${name}'`);
       const f = new AdapterFusion({ features, config: record.config });
-      f.modelGuid = h.modelGuid;
+      shareModelGuid(h, f);
       f.train(h.training);
       built.push([h, f]);
     }

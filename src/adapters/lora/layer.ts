@@ -2,6 +2,7 @@
  * LoRA wrapper layers (SPEC §4.1; what PEFT calls `lora.Linear` and `lora.Embedding`): each keeps the
  * wrapped layer's variables under their original keys and adds per-adapter low-rank factors.
  */
+import { shareModelGuid } from '../model-guid.js';
 import { tf, type Tensor } from '../../backend/tf.js';
 import { embeddingLookup, matMul, matMulWeightT, permuteRows } from '../../backend/kernels.js';
 import { AdapterError, check } from '../../errors.js';
@@ -134,7 +135,7 @@ export class LoraLinear extends LinearTunerLayer {
       if (B.bias) assignCast(B.bias, tf.zerosLike(B.bias));
     }
     const scaling = loraScaling(r, o.loraAlpha, o.useRslora ?? false);
-    A.modelGuid = B.modelGuid = this.modelGuid;
+    for (const m of [A, B]) shareModelGuid(this, m);
     this.lora_dropout.set(name, new Dropout({ p: o.loraDropout ?? 0, rng: o.rng }));
     this.lora_A.set(name, A);
     this.lora_B.set(name, B);

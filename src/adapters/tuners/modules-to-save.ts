@@ -2,6 +2,7 @@
  * `modulesToSave` (SPEC §4.1; what PEFT calls `ModulesToSaveWrapper`): a module given one trainable
  * copy per adapter; the copy of the running adapter replaces the original in the forward.
  */
+import { shareModelGuid } from '../model-guid.js';
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { AdapterError } from '../../errors.js';
 import { ModuleDict } from '../../nn/layers.js';
@@ -81,7 +82,7 @@ export class ModulesToSaveWrapper extends Module {
   constructor(original: Module) {
     super();
     this.originalModule = original;
-    this.modelGuid = original.modelGuid;
+    shareModelGuid(original, this);
     this.training = original.training;
     for (const [name, p] of original._parameters) this.registerParameter(name, p);
     for (const [name, b] of original._buffers) this._buffers.set(name, b); // shared entry: setBuffer on either updates both

@@ -4,6 +4,7 @@
  * IA³, …), merges and unloads them, and exposes each adapter's normalised config and the tensors
  * the PEFT format (§4.3, `io/peft-keys.ts`) names.
  */
+import { shareModelGuid } from '../model-guid.js';
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { AdapterError, check, notOneOf } from '../../errors.js';
 import { logger } from '../../logger.js';
@@ -84,7 +85,7 @@ export class PeftModel extends Module {
   protected constructor(model: Module) {
     super();
     this.model = model;
-    this.modelGuid = model.modelGuid;
+    shareModelGuid(model, this);
     this.training = model.training;
     this.ctx = { activeAdapters: () => this.override ?? this.getEnabledAdapters(), rowAdapters: () => this.rowPlan };
   }

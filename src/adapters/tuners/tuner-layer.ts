@@ -3,6 +3,7 @@
  * kept under their original keys, the per-adapter bookkeeping, the merged list, and the link to the
  * managing model that says which adapters run.
  */
+import { shareModelGuid } from '../model-guid.js';
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { check } from '../../errors.js';
 import { Linear } from '../../nn/layers.js';
@@ -88,7 +89,7 @@ export abstract class BaseTunerLayer extends Module {
   constructor(base: Module) {
     super();
     this.baseLayer = base;
-    this.modelGuid = base.modelGuid;
+    shareModelGuid(base, this);
     this.training = base.training;
     for (const [name, p] of base._parameters) this.registerParameter(name, p);
   }
