@@ -24,6 +24,15 @@ if (!chromium) {
   console.error('bench:browser needs a Chromium: install it with `apt-get install chromium` or set CHROMIUM_PATH');
   process.exit(1);
 }
+/** What the demo page exposes on `window.adapterkitDemo`, as far as the benchmark drives it. */
+interface DemoWindow {
+  adapterkitDemo: {
+    ready: Promise<void>;
+    setBackend(name: string): Promise<unknown>;
+    train(options: Record<string, unknown>): Promise<{ stepMs: number[] }>;
+  };
+}
+
 const text = readFileSync(join(import.meta.dirname, '..', 'assets', 'sotu-sample.txt'), 'utf8');
 const server = await startDemoServer();
 const browser = await launchChromium(chromium, { webgpu: true });
@@ -31,11 +40,11 @@ const results: Array<Record<string, unknown>> = [];
 try {
   const page = await browser.context.newPage();
   await page.goto(server.url);
-  await page.evaluate(() => (window as any).adapterkitDemo.ready);
+  await page.evaluate(() => (window as unknown as DemoWindow).adapterkitDemo.ready);
   console.log(`Chromium ${browser.context.browser()?.version() ?? ''}; ${steps} steps per run; ms per step`);
   for (const backend of backends) {
     const switched = await page
-      .evaluate((b) => (window as any).adapterkitDemo.setBackend(b), backend)
+      .evaluate((b) => (window as unknown as DemoWindow).adapterkitDemo.setBackend(b), backend)
       .then(() => null, (e: Error) => e.message);
     if (switched) {
       console.log(`${backend}: unavailable (${switched})`);
@@ -44,7 +53,7 @@ try {
     }
     for (const shape of SHAPES) {
       const r = await page.evaluate(
-        (o) => (window as any).adapterkitDemo.train(o),
+        (o) => (window as unknown as DemoWindow).adapterkitDemo.train(o),
         { method: 'linear', text, steps, lr: 0.01, seed: 0, ...shape },
       );
       const row = { backend, ...shape, firstStepMs: Math.round(r.stepMs[0]), medianMs: Math.round(median(r.stepMs.slice(1))) };

@@ -85,9 +85,14 @@ function startServer(store: string): Promise<{ url: string; child: ChildProcess 
   });
 }
 
-async function post(url: string, body: unknown): Promise<any> {
+/** The part of a server reply the benchmark reads. */
+interface Reply {
+  usage?: { completion_tokens: number };
+}
+
+async function post(url: string, body: unknown): Promise<Reply> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = await res.json();
+  const json = (await res.json()) as Reply;
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${JSON.stringify(json)}`);
   return json;
 }
@@ -117,7 +122,7 @@ async function runCase(url: string, adapters: number, deadline: number): Promise
           seed: c * 1000 + r,
         });
         latencies.push(performance.now() - start);
-        tokens += res.usage.completion_tokens as number;
+        tokens += res.usage!.completion_tokens;
       }
     }),
   );

@@ -27,6 +27,7 @@ export function saveModel(model: ConfiguredModule): ModelCheckpoint {
  * Builds a model with `factory` from the checkpoint's config (its constructor recreates the recorded
  * adapters) and loads the full state dict strictly.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the config is JSON that the factory's own constructor checks; `any` lets callers write `(cfg) => new CharLM(cfg)` with no cast
 export function restoreModel<M extends Module>(factory: (cfg: any) => M, ckpt: ModelCheckpoint): M {
   let cfg: unknown;
   try {

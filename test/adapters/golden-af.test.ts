@@ -70,7 +70,7 @@ describe('golden A–F', () => {
       dir,
       {
         ...caseJson,
-        tensors: caseJson.tensors.map((t: any) =>
+        tensors: caseJson.tensors.map((t: { name: string; role: string }) =>
           t.name === 'expected.adapter_output' ? { ...t, name: 'expected.mystery' } : t,
         ),
       },

@@ -32,7 +32,10 @@ const LINEAR = { ...RUN, method: 'linear', lr: 0.03 } as const;
 const LOSS_TOLERANCE = 1e-3;
 
 /** What the page exposes on `window.adapterkitDemo`, driven through `page.evaluate`. */
-type Demo = Record<string, (...args: any[]) => any> & { ready: Promise<void> };
+type Demo = Record<string, (...args: unknown[]) => unknown> & {
+  ready: Promise<void>;
+  setBackend(name: string): Promise<{ name: string }>;
+};
 const call = <T>(page: Page, fn: string, ...args: unknown[]): Promise<T> =>
   page.evaluate(
     ([f, a]) => ((window as unknown as { adapterkitDemo: Demo }).adapterkitDemo[f as string]!)(...(a as unknown[])),
@@ -191,7 +194,7 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
       });
       if (hasAdapter) {
         expect(result.error).toBeUndefined();
-        expect(result.info.name).toBe('webgpu');
+        expect(result.info?.name).toBe('webgpu');
         // Two steps only: on a machine without a GPU, webgpu runs on a software Vulkan and is very slow.
         const o = { ...LINEAR, steps: 2 };
         const { losses } = await call<{ losses: number[] }>(p, 'train', o);

@@ -104,7 +104,7 @@ class MemDir implements FileSink, FileSource {
   readFile(path: string): Uint8Array | null {
     return this.files.get(path) ?? null;
   }
-  json(path = CONFIG): Record<string, any> {
+  json(path = CONFIG): Record<string, unknown> {
     return JSON.parse(new TextDecoder().decode(this.files.get(path)!));
   }
   setJson(value: unknown, path = CONFIG): this {
@@ -580,7 +580,7 @@ describe('§4.3 reading PEFT directories', () => {
       expect(got.auto_mapping).toBeNull();
       const { peft_version: _v, auto_mapping: _a, ...rest } = want;
       const { auto_mapping: _b, ...gotRest } = got;
-      gotRest.target_modules = [...gotRest.target_modules].sort();
+      gotRest.target_modules = [...(gotRest.target_modules as string[])].sort();
       rest.target_modules = [...rest.target_modules].sort();
       expect(gotRest, name).toEqual(rest);
       const same = new MemDir();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { AdapterError } from '../../src/errors.js';
+import type { SafetensorsCase } from '../../tools/golden/group-h.js';
 
 /** The repository copy of the shared golden fixtures (tests never read ../shared). */
 export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
@@ -21,13 +22,13 @@ export function goldenCases(prefix = 'h-'): string[] {
 }
 
 /** A case folder's `case.json`. */
-export function caseJson(name: string): any {
-  return JSON.parse(readFileSync(join(GOLDEN_DIR, name, 'case.json'), 'utf8'));
+export function caseJson(name: string): SafetensorsCase {
+  return JSON.parse(readFileSync(join(GOLDEN_DIR, name, 'case.json'), 'utf8')) as SafetensorsCase;
 }
 
 /** A case folder's safetensors file. */
 export function caseFile(name: string): Uint8Array {
-  const file = caseJson(name).file ?? 'tensors.safetensors';
+  const file = String(caseJson(name).file ?? 'tensors.safetensors');
   return new Uint8Array(readFileSync(join(GOLDEN_DIR, name, file)));
 }
 

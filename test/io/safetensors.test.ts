@@ -20,7 +20,7 @@ import {
   float32BitsToFloat16Bits,
 } from '../../src/io/dtypes.js';
 import { safetensorsFromTensors, tensorsFromSafetensors } from '../../src/io/safetensors-tf.js';
-import { runSafetensorsCase } from '../../tools/golden/group-h.js';
+import { runSafetensorsCase, type SafetensorsCase } from '../../tools/golden/group-h.js';
 import {
   GOLDEN_DIR,
   PEFT_FILE,
@@ -721,7 +721,7 @@ describe('golden group H', () => {
   });
 
   it('the runner fails wrong expectations (it is not vacuous)', async () => {
-    const run = (name: string, edit: (c: any) => void) => {
+    const run = (name: string, edit: (c: SafetensorsCase) => void) => {
       const json = caseJson(name);
       edit(json);
       return runSafetensorsCase(join(GOLDEN_DIR, name), json);
@@ -729,15 +729,15 @@ describe('golden group H', () => {
     const failures = await Promise.all([
       run('h-bad-trailing-bytes', (c) => (c.expect = 'ok')),
       run('h-valid-metadata', (c) => (c.expect = 'error')),
-      run('h-valid-metadata', (c) => (c.expectedMetadata.format = 'tf')),
-      run('h-valid-metadata', (c) => (c.expectedTensors.a.values[2] = -0)), // -0 ≠ 0
-      run('h-valid-f16-bf16', (c) => (c.expectedTensors.half.valuesAsF32[7] = 'nan')),
-      run('h-valid-f16-bf16', (c) => (c.expectedTensors.half.valuesAsF32[8] = 0.1)), // 0.1 is not an F16 value
-      run('h-valid-f16-bf16', (c) => c.expectedHeaderOrder.reverse()),
-      run('h-valid-int-bool-f64', (c) => (c.i64AsStrings[3] = '9007199254740992')),
-      run('h-valid-int-bool-f64', (c) => (c.expectedTensors.i8.dtype = 'U8')),
-      run('h-valid-scalar-0d', (c) => (c.expectedTensors.scalar.shape = [1])),
-      run('h-valid-scalar-0d', (c) => (c.expectedTensors.missing = { dtype: 'F32', shape: [] })),
+      run('h-valid-metadata', (c) => (c.expectedMetadata!.format = 'tf')),
+      run('h-valid-metadata', (c) => (c.expectedTensors!.a!.values![2] = -0)), // -0 ≠ 0
+      run('h-valid-f16-bf16', (c) => (c.expectedTensors!.half!.valuesAsF32![7] = 'nan')),
+      run('h-valid-f16-bf16', (c) => (c.expectedTensors!.half!.valuesAsF32![8] = 0.1)), // 0.1 is not an F16 value
+      run('h-valid-f16-bf16', (c) => (c.expectedHeaderOrder as string[]).reverse()),
+      run('h-valid-int-bool-f64', (c) => ((c.i64AsStrings as string[])[3] = '9007199254740992')),
+      run('h-valid-int-bool-f64', (c) => (c.expectedTensors!.i8!.dtype = 'U8')),
+      run('h-valid-scalar-0d', (c) => (c.expectedTensors!.scalar!.shape = [1])),
+      run('h-valid-scalar-0d', (c) => (c.expectedTensors!.missing = { dtype: 'F32', shape: [] })),
       run('h-valid-scalar-0d', (c) => (c.file = 'absent.safetensors')),
     ]);
     for (const result of failures) expect(result.ok, result.detail).toBe(false);

@@ -25,10 +25,17 @@ if (!haveRedis && process.env.CI === 'true') {
   });
 }
 
+/** One JSON line a worker printed, as far as the tests read it. */
+interface WorkerEvent {
+  event: string;
+  id?: string;
+  progress?: { step: number };
+}
+
 /** A worker process and the JSON events it printed. */
 interface WorkerProc {
   proc: ChildProcess;
-  events: Array<Record<string, any>>;
+  events: WorkerEvent[];
   output: string;
 }
 
@@ -48,7 +55,7 @@ function spawnWorker(redis: string, store: string): WorkerProc {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       try {
-        w.events.push(JSON.parse(line));
+        w.events.push(JSON.parse(line) as WorkerEvent);
       } catch {
         w.output += `${line}\n`;
       }
@@ -121,8 +128,8 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
 
     // Kill worker 0 (and its sandboxed child) once a job it runs is past its first checkpoint.
     const victim = workers[0]!;
-    await waitFor('worker 0 mid-job', () => victim.events.some((e) => e.event === 'progress' && e.progress.step >= 3 && e.progress.step < 8), 90_000);
-    const killedJob = String(victim.events.find((e) => e.event === 'progress' && e.progress.step >= 3)!.id);
+    await waitFor('worker 0 mid-job', () => victim.events.some((e) => e.event === 'progress' && e.progress!.step >= 3 && e.progress!.step < 8), 90_000);
+    const killedJob = String(victim.events.find((e) => e.event === 'progress' && e.progress!.step >= 3)!.id);
     killGroup(victim, 'SIGKILL');
 
     await waitFor(

@@ -48,10 +48,17 @@ export async function writeStoreAdapter(store: string, name: string, seed: numbe
   );
 }
 
+/** The server's JSON replies, as far as the tests read them: a completion or an error. */
+export interface ApiReply {
+  error?: { code: string; message: string; type: string };
+  usage?: { completion_tokens: number };
+  choices?: Array<{ text: string }>;
+}
+
 /** POSTs JSON (or a raw string) and returns status and parsed body. */
-export async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
+export async function post(url: string, body: unknown): Promise<{ status: number; json: ApiReply }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as ApiReply };
 }
 
 /** A completion's text, after checking that it holds `max_tokens` tokens. */
@@ -59,6 +66,6 @@ export async function complete(base: string, body: Record<string, unknown>): Pro
   const { status, json } = await post(`${base}/v1/completions`, body);
   if (status !== 200) throw new Error(`completion failed with ${status}: ${JSON.stringify(json)}`);
   const want = (body.max_tokens as number | undefined) ?? 16;
-  if (json.usage.completion_tokens !== want) throw new Error(`expected ${want} tokens, got ${JSON.stringify(json.usage)}`);
-  return json.choices[0].text as string;
+  if (json.usage?.completion_tokens !== want) throw new Error(`expected ${want} tokens, got ${JSON.stringify(json.usage)}`);
+  return json.choices![0]!.text;
 }

@@ -87,13 +87,13 @@ describe('AdapterServer', () => {
     for (const [body, status, code, text] of cases) {
       const r = await post(url, body);
       expect(r.status, JSON.stringify(body)).toBe(status);
-      expect(r.json.error.code).toBe(code);
-      expect(r.json.error.message).toContain(text);
-      expect(typeof r.json.error.type).toBe('string');
+      expect(r.json.error!.code).toBe(code);
+      expect(r.json.error!.message).toContain(text);
+      expect(typeof r.json.error!.type).toBe('string');
     }
     const unload = await post(`${server.url}/v1/unload_lora_adapter`, { lora_name: 'zz' });
     expect(unload.status).toBe(404);
-    expect(unload.json.error.message).toContain("'zz' is not loaded");
+    expect(unload.json.error!.message).toContain("'zz' is not loaded");
     const load = await post(`${server.url}/v1/load_lora_adapter`, { lora_name: 'zz' });
     expect(load.status).toBe(404);
     const route = await fetch(`${server.url}/v2/nothing`);
@@ -155,8 +155,8 @@ describe('AdapterServer under load', () => {
       await writeFile(join(store, 'adapters', 'bad', 'peft', 'adapter_config.json'), '{"peft_type": "LORA"}');
       const r = await post(`${server.url}/v1/completions`, { model: 'bad', prompt: 'the', max_tokens: 2 });
       expect(r.status).toBe(422);
-      expect(r.json.error.code).toBe('invalid_adapter');
-      expect(r.json.error.message).toContain('sha256');
+      expect(r.json.error!.code).toBe('invalid_adapter');
+      expect(r.json.error!.message).toContain('sha256');
       await new FsAdapterStore(store).delete('bad');
       await writeStoreAdapter(store, 'bad', 42);
       await complete(server.url, { model: 'bad', prompt: 'the', max_tokens: 2 });

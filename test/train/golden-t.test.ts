@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeElements, parseSafetensors } from '../../src/io/safetensors.js';
-import { runTrainingCase, type GoldenTensor } from '../../tools/golden/group-t.js';
+import { runTrainingCase, type GoldenTensor, type TrainingCase } from '../../tools/golden/group-t.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'golden');
 const CASES = readdirSync(FIXTURES)
@@ -29,9 +29,12 @@ function readTensors(file: string): Map<string, GoldenTensor> {
   return out;
 }
 
-function loadCase(name: string): { dir: string; json: any } {
+/** A case's `case.json`, with the fields these tests edit. */
+type Case = TrainingCase & { config: Record<string, unknown>; tensors: Array<{ name: string }> };
+
+function loadCase(name: string): { dir: string; json: Case } {
   const dir = path.join(FIXTURES, name);
-  return { dir, json: JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) };
+  return { dir, json: JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) as Case };
 }
 
 describe('golden group T', () => {
@@ -63,7 +66,7 @@ describe('golden group T', () => {
     const { dir, json } = loadCase('t-lr-warmup-cosine');
     const tensors = [
       ...json.tensors,
-      { ...json.tensors.find((t: any) => t.name === 'expected.lr'), name: 'expected.momentum' },
+      { ...json.tensors.find((t) => t.name === 'expected.lr'), name: 'expected.momentum' },
     ];
     const reader = (f: string) => {
       const m = readTensors(f);

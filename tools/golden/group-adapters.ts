@@ -323,6 +323,16 @@ export function parseExpectedName(what: string, adapterNames: readonly string[])
   );
 }
 
+/** An adapter-group (A–F) `case.json`, as the runner reads it; each field is checked where it is used. */
+export interface AdapterCase {
+  name?: unknown;
+  group?: unknown;
+  config?: Record<string, unknown> | null;
+  exact?: unknown;
+  tolerance?: { atol?: unknown; rtol?: unknown } | null;
+  tensors?: Array<{ name: string; role: string; doc?: string }>;
+}
+
 /**
  * Runs one group A–F case.
  *
@@ -337,7 +347,7 @@ export function parseExpectedName(what: string, adapterNames: readonly string[])
  */
 export async function runAdapterCase(
   caseDir: string,
-  caseJson: any,
+  caseJson: AdapterCase,
   tensors: Map<string, FixtureTensor>,
 ): Promise<GoldenResult> {
   const created: Tensor[] = [];
@@ -376,7 +386,7 @@ export async function runAdapterCase(
       : { atol: Number(caseJson.tolerance?.atol ?? 0), rtol: Number(caseJson.tolerance?.rtol ?? 0) };
 
     // The tensors the case declares.
-    const declared = (caseJson.tensors ?? []) as Array<{ name: string; role: string; doc?: string }>;
+    const declared = caseJson.tensors ?? [];
     for (const d of declared)
       if (!tensors.has(d.name)) fail(`tensor '${d.name}' is declared but not in the file`);
     const params = declared.filter((d) => d.role === 'param');

@@ -224,13 +224,28 @@ function fileDtype(bytes: Uint8Array, source: string): SafetensorsWriteDtype {
   return map[list[0] ?? 'F32']!;
 }
 
+/** A group G `case.json`, as the runner reads it; each field is checked where it is used. */
+export interface PeftCase {
+  name?: unknown;
+  group?: unknown;
+  config?: {
+    baseModel?: { modules?: unknown };
+    adapterName?: unknown;
+    peftDir?: unknown;
+    training?: unknown;
+    resolvedModules?: Record<string, Record<string, unknown>>;
+  };
+  tolerance?: { atol?: unknown; rtol?: unknown } | null;
+  checkpointKeyToInMemoryKey?: Record<string, string>;
+}
+
 /**
  * Runs one group-G case (see the module comment).
  *
  * @param dir - The case folder.
  * @param caseJson - The parsed `case.json`.
  */
-export async function runPeftCase(dir: string, caseJson: any): Promise<GoldenResult> {
+export async function runPeftCase(dir: string, caseJson: PeftCase): Promise<GoldenResult> {
   const before = tf.memory().numTensors;
   const prevRng = getRng();
   setRng(createRng(0));
@@ -242,7 +257,7 @@ export async function runPeftCase(dir: string, caseJson: any): Promise<GoldenRes
   };
   const owned: Array<{ dispose(): void }> = [];
   try {
-    const config = (caseJson?.config ?? {}) as Record<string, any>;
+    const config = caseJson?.config ?? {};
     const atol = Number(caseJson?.tolerance?.atol ?? 0);
     const rtol = Number(caseJson?.tolerance?.rtol ?? 0);
     const modules = config.baseModel?.modules;
@@ -271,7 +286,7 @@ export async function runPeftCase(dir: string, caseJson: any): Promise<GoldenRes
 
     // 1. resolved modules
     const wrapped = new Map(peft.wrappedModulesFor(adapterName).map((m) => [m.path, m]));
-    const resolved = (config.resolvedModules ?? {}) as Record<string, Record<string, unknown>>;
+    const resolved = config.resolvedModules ?? {};
     for (const [path, want] of Object.entries(resolved)) {
       const got = wrapped.get(path);
       if (!got) {
@@ -299,7 +314,7 @@ export async function runPeftCase(dir: string, caseJson: any): Promise<GoldenRes
     }
 
     // 2. where each file tensor landed
-    const mapping = (caseJson?.checkpointKeyToInMemoryKey ?? {}) as Record<string, string>;
+    const mapping = caseJson?.checkpointKeyToInMemoryKey ?? {};
     if (Object.keys(mapping).length) {
       const weightsPath = join(peftDir, PEFT_WEIGHTS_FILE);
       const fileTensors = await readCaseTensors(weightsPath);

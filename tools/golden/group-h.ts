@@ -27,6 +27,21 @@ export interface GoldenResult {
   detail: string;
 }
 
+/** A group H `case.json`, as the runner reads it; each field is checked where it is used. */
+export interface SafetensorsCase {
+  name?: string;
+  group?: string;
+  description?: string;
+  /** The file to parse, relative to the case folder (default `tensors.safetensors`). */
+  file?: unknown;
+  expect?: unknown;
+  tolerance?: { atol?: unknown; rtol?: unknown } | null;
+  expectedTensors?: Record<string, ExpectedTensor>;
+  i64AsStrings?: unknown;
+  expectedMetadata?: Record<string, string> | null;
+  expectedHeaderOrder?: unknown;
+}
+
 interface Tolerance {
   atol: number;
   rtol: number;
@@ -61,7 +76,7 @@ const FLOAT32_VALUED = new Set(['F32', 'F16', 'BF16']);
  * const { ok, detail } = await runSafetensorsCase(dir, JSON.parse(await readFile(`${dir}/case.json`, 'utf8')));
  * ```
  */
-export async function runSafetensorsCase(caseDir: string, caseJson: any): Promise<GoldenResult> {
+export async function runSafetensorsCase(caseDir: string, caseJson: SafetensorsCase): Promise<GoldenResult> {
   const path = join(caseDir, typeof caseJson.file === 'string' ? caseJson.file : DEFAULT_FILE);
   let bytes: Uint8Array;
   try {
@@ -92,7 +107,7 @@ export async function runSafetensorsCase(caseDir: string, caseJson: any): Promis
   return { ok: true, detail: `parsed ${parsed.tensors.size} tensors; every expectation matched` };
 }
 
-function rejection(caseJson: any, error: unknown): GoldenResult {
+function rejection(caseJson: SafetensorsCase, error: unknown): GoldenResult {
   if (!isCheckpointFormatError(error)) {
     return {
       ok: false,
@@ -103,9 +118,9 @@ function rejection(caseJson: any, error: unknown): GoldenResult {
   return { ok: false, detail: `rejected a file that must be read: ${error.message}` };
 }
 
-function checkTensors(parsed: SafetensorsFile, caseJson: any): string[] {
+function checkTensors(parsed: SafetensorsFile, caseJson: SafetensorsCase): string[] {
   const tolerance = readTolerance(caseJson.tolerance);
-  const expected = Object.entries((caseJson.expectedTensors ?? {}) as Record<string, ExpectedTensor>);
+  const expected = Object.entries(caseJson.expectedTensors ?? {});
   const problems = expected.flatMap(([name, want]) => {
     const got = parsed.tensors.get(name);
     return got === undefined ? [`tensor "${name}" is missing`] : checkTensor(name, got, want, tolerance);
@@ -209,9 +224,9 @@ function checkI64Strings(parsed: SafetensorsFile, names: string[], strings: unkn
     : [`no expected 64-bit integer tensor holds exactly i64AsStrings [${strings.join(', ')}]`];
 }
 
-function checkMetadata(parsed: SafetensorsFile, caseJson: any): string[] {
+function checkMetadata(parsed: SafetensorsFile, caseJson: SafetensorsCase): string[] {
   if (!('expectedMetadata' in caseJson)) return [];
-  const want = caseJson.expectedMetadata as Record<string, string> | null;
+  const want = caseJson.expectedMetadata ?? null;
   const got = parsed.metadata;
   if (want === null || got === null)
     return want === got ? [] : [`metadata ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`];
@@ -222,7 +237,7 @@ function checkMetadata(parsed: SafetensorsFile, caseJson: any): string[] {
   return bad.length === 0 ? [] : [`metadata differs at keys ${bad.join(', ')}: got ${JSON.stringify(got)}`];
 }
 
-function checkOrder(parsed: SafetensorsFile, caseJson: any): string[] {
+function checkOrder(parsed: SafetensorsFile, caseJson: SafetensorsCase): string[] {
   const want = caseJson.expectedHeaderOrder;
   if (want === undefined) return [];
   const got = [...parsed.tensors.keys()];
@@ -231,7 +246,7 @@ function checkOrder(parsed: SafetensorsFile, caseJson: any): string[] {
     : [`data order ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`];
 }
 
-function readTolerance(value: any): Tolerance | null {
+function readTolerance(value: SafetensorsCase['tolerance']): Tolerance | null {
   if (value === undefined || value === null) return null;
   return { atol: Number(value.atol ?? 0), rtol: Number(value.rtol ?? 0) };
 }

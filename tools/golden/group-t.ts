@@ -670,6 +670,15 @@ function compare(
     : null;
 }
 
+/** A group T `case.json`, as the runner reads it; each field is checked where it is used. */
+export interface TrainingCase {
+  name?: unknown;
+  group?: unknown;
+  config?: unknown;
+  tensors?: unknown;
+  tolerance?: { atol?: unknown; rtol?: unknown } | null;
+}
+
 /**
  * Runs one group-T case: dispatches on `config.component`, then compares every `expected.*` tensor of the case.
  *
@@ -679,7 +688,7 @@ function compare(
  */
 export async function runTrainingCase(
   caseDir: string,
-  caseJson: any,
+  caseJson: TrainingCase,
   readTensors: ReadTensors,
 ): Promise<CaseResult> {
   const startTensors = tf.memory().numTensors;

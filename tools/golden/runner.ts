@@ -5,11 +5,11 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { runAdapterCase } from './group-adapters.js';
-import { runPeftCase } from './group-g.js';
-import { runSafetensorsCase } from './group-h.js';
+import { runAdapterCase, type AdapterCase } from './group-adapters.js';
+import { runPeftCase, type PeftCase } from './group-g.js';
+import { runSafetensorsCase, type SafetensorsCase } from './group-h.js';
 import { runCompositionCase } from './group-p.js';
-import { runTrainingCase } from './group-t.js';
+import { runTrainingCase, type TrainingCase } from './group-t.js';
 import { readCaseTensors } from './tensors.js';
 
 /** The outcome of one case. */
@@ -21,7 +21,14 @@ export interface CaseOutcome {
   detail: string;
 }
 
-type GroupRunner = (dir: string, caseJson: any) => Promise<{ ok: boolean; detail: string }>;
+/**
+ * Runs one case. `case.json` is data: each group's runner reads the fields of its own case type and
+ * checks each value where it uses it.
+ */
+type GroupRunner = (dir: string, caseJson: CaseJson) => Promise<{ ok: boolean; detail: string }>;
+
+/** A parsed `case.json` of any group. */
+type CaseJson = AdapterCase & PeftCase & SafetensorsCase & TrainingCase;
 
 const adapterRunner = async (): Promise<GroupRunner> => async (dir, c) =>
   runAdapterCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors')));
@@ -66,9 +73,9 @@ export async function findCases(paths: readonly string[]): Promise<string[]> {
 
 /** Runs one case folder. Never throws: every failure becomes a failed outcome with its reason. */
 export async function runCase(dir: string): Promise<CaseOutcome> {
-  let caseJson: any;
+  let caseJson: CaseJson;
   try {
-    caseJson = JSON.parse(await readFile(join(dir, 'case.json'), 'utf8'));
+    caseJson = JSON.parse(await readFile(join(dir, 'case.json'), 'utf8')) as CaseJson;
   } catch (e) {
     return { name: dir, dir, group: '?', ok: false, detail: `case.json unreadable: ${(e as Error).message}` };
   }

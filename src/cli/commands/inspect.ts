@@ -40,7 +40,7 @@ export function describeAdapterFile(bytes: Uint8Array, source: string): string[]
 }
 
 /** The JSON object in `file`; anything else is an error naming the file. */
-async function readJsonObject(file: string, what: string): Promise<Record<string, any>> {
+async function readJsonObject(file: string, what: string): Promise<Record<string, unknown>> {
   const text = new TextDecoder().decode(await readFileBytes(file));
   let value: unknown;
   try {
@@ -51,8 +51,16 @@ async function readJsonObject(file: string, what: string): Promise<Record<string
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new AdapterError('CHECKPOINT_FORMAT', `${file} holds ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}; expected ${what}`, { path: file });
   }
-  return value as Record<string, any>;
+  return value as Record<string, unknown>;
 }
+
+/** `value[key]` when `value` is a JSON object, else undefined. */
+const field = (value: unknown, key: string): unknown =>
+  value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+
+/** The length of a JSON array or string, else undefined. */
+const lengthOf = (value: unknown): number | undefined =>
+  Array.isArray(value) || typeof value === 'string' ? value.length : undefined;
 
 /** Describes a model checkpoint directory: model type, sizes, recorded adapters, tensors. */
 async function describeModelDir(dir: string): Promise<string[]> {
@@ -61,9 +69,11 @@ async function describeModelDir(dir: string): Promise<string[]> {
   const { adapters, vocab, ...rest } = cfg;
   const out = [`${dir}: ${cfg.model ?? 'model'} checkpoint, ${count(totalElements(file))} parameters and buffers`];
   out.push(`  config ${JSON.stringify(rest)}`);
-  if (vocab) out.push(`  vocabulary: ${vocab.chars?.length ?? '?'} characters + ${vocab.specials?.length ?? 0} special ids`);
+  if (vocab) {
+    out.push(`  vocabulary: ${lengthOf(field(vocab, 'chars')) ?? '?'} characters + ${lengthOf(field(vocab, 'specials')) ?? 0} special ids`);
+  }
   const names = Object.keys(adapters ?? {}).filter((k) => k !== 'globalCfg');
-  out.push(`  adapters: ${names.length ? names.map((n) => `${n} (${adapters[n]?.type})`).join(', ') : 'none'}`);
+  out.push(`  adapters: ${names.length ? names.map((n) => `${n} (${field(field(adapters, n), 'type')})`).join(', ') : 'none'}`);
   out.push(...tensorTable(file));
   return out;
 }
@@ -82,7 +92,7 @@ async function describeRunDir(path: string, files: string[]): Promise<string[]> 
   const out = [`${path}: adapt run${rec ? ` on base ${rec.base.path} (d_model ${rec.base.dModel}, ${rec.base.numLayers} layers)` : ''}`];
   if (files.includes('result.json')) {
     const r = await readJsonObject(join(path, 'result.json'), 'the result of an adapt run');
-    out.push(`  ${r.name} (${r.method?.kind ?? '?'}): ${r.steps} steps, ${r.trainableParams} trainable parameters, ${r.evalSplit} ${r.dataset} ${Number(r.heldOutBpc).toFixed(3)} bpc`);
+    out.push(`  ${r.name} (${field(r.method, 'kind') ?? '?'}): ${r.steps} steps, ${r.trainableParams} trainable parameters, ${r.evalSplit} ${r.dataset} ${Number(r.heldOutBpc).toFixed(3)} bpc`);
   } else {
     const steps = files.includes('metrics.jsonl') ? (await readFile(join(path, 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).length : 0;
     const ckpt = (await listTrainerCheckpoints(join(path, 'checkpoints'))).at(-1);

@@ -43,8 +43,28 @@ export function workerCommand(): Command {
     });
 }
 
+/** `submit`'s flags as commander parses them (defaults filled in). */
+interface SubmitFlags {
+  payload?: string;
+  name?: string;
+  base: string;
+  data: string;
+  method: (typeof JOB_METHODS)[number];
+  rank: number;
+  alpha?: number;
+  targets: string[];
+  dim: number;
+  scaling: number;
+  steps: number;
+  batch: number;
+  seqLen?: number;
+  lr?: number;
+  seed: number;
+  replace?: boolean;
+}
+
 /** The payload built from `submit`'s flags (or read from `--payload`). */
-async function payloadFrom(o: Record<string, any>): Promise<TrainJobInput> {
+async function payloadFrom(o: SubmitFlags): Promise<TrainJobInput> {
   if (o.payload) {
     try {
       return JSON.parse(await readFile(o.payload, 'utf8')) as TrainJobInput;
@@ -98,7 +118,7 @@ export function submitCommand(): Command {
     .action(async (o) => {
       const client = new JobClient(o.redis, o.queue);
       try {
-        const payload = await payloadFrom(o);
+        const payload = await payloadFrom(o as SubmitFlags);
         const opts = { attempts: o.attempts, ...(o.jobId ? { jobId: o.jobId } : {}) };
         if (o.exportTo) printJson({ event: 'submitted', flow: await client.submitFlow(payload, o.exportTo, opts) });
         else printJson({ event: 'submitted', id: await client.submit(payload, opts) });
