@@ -4,6 +4,7 @@
  * an {@link AccessContext}. Strategies register L2 losses here during a training forward;
  * `collectAuxiliaryLosses` sums them into the training loss.
  */
+import { customGrad1 } from '../backend/kernels/custom-grad.js';
 import { tf, type Tensor } from '../backend/tf.js';
 import { AdapterError, describeValue, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
@@ -89,10 +90,10 @@ const registries = new WeakMap<Module, Map<string, Tensor[]>>();
 /** A view of one module's registry. */
 export type ModuleRegistry = Record<string, Tensor[]>;
 
-const zeroGrad = tf.customGrad(((x: Tensor) => ({
+const zeroGrad = customGrad1((x: Tensor) => ({
   value: tf.clone(x),
   gradFunc: (dy: Tensor) => [tf.zerosLike(dy)],
-})) as any) as unknown as (x: Tensor) => Tensor;
+}));
 
 /**
  * Appends `t` to `module`'s list `name`, applying the access config of its GUID (`convertToCpu`,
@@ -144,6 +145,7 @@ export function resetRegistry(root: Module, key?: string): void {
   if (key === undefined) getAccessContext().setEnabled(false, modelGuidOf(root));
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
 type ModuleCtor = new (...args: any[]) => Module;
 
 /**

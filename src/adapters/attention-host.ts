@@ -14,6 +14,7 @@ import { adapterClassOf } from './registry.js';
 import { declareRowwiseInput } from './rowwise.js';
 import type { AdapterConfig, AdapterInput, AdapterStrategy } from './types.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
 type ModuleCtor = new (...args: any[]) => Module;
 
 /** An insertion point inside a block. */

@@ -32,8 +32,10 @@ import {
   type NormalizedAdapterConfig,
 } from './types.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
 type ModuleCtor = new (...args: any[]) => Module;
 /** Any class (accepted-type entries are checked to extend Module at run time). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor, checked at run time
 type AnyClass = abstract new (...args: any[]) => unknown;
 
 /** One accepted type: its name (registered type name, else the class's typeName) and class. */

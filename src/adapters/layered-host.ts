@@ -10,6 +10,7 @@ import { isAdapterHost } from './host-brand.js';
 import { withAdapters, type AdapterHostModule } from './host.js';
 import type { AdapterConfig, AdaptersConfig } from './types.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
 type ModuleCtor = new (...args: any[]) => Module;
 
 /** Config fields that carry an adapter's input width, in the order they are looked for. */

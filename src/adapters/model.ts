@@ -31,6 +31,7 @@ export interface AdapterModelConfig {
   [key: string]: unknown;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
 type ModelCtor = new (...args: any[]) => Module & { cfg: AdapterModelConfig };
 
 let guidCounter = 0;
@@ -84,6 +85,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
     /** @internal */
     restoring = false;
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
     constructor(...args: any[]) {
       super(...args);
       setModelGuid(this, newModelGuid());

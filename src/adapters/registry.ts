@@ -15,8 +15,10 @@ import {
 import type { AdapterConfig, AdapterStrategy, NormalizedAdapterConfig, StrategyConfig } from './types.js';
 
 /** An adapter class: constructed from one options object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each class takes its own options type; the registry parses options before constructing
 export type AdapterClass = (new (options: any) => Module) & { readonly typeName: string };
 /** A strategy class: constructed from one options object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each class takes its own options type; the registry parses options before constructing
 export type StrategyClass = new (options: any) => AdapterStrategy;
 
 interface AdapterTypeEntry {
@@ -162,6 +164,7 @@ export function adapterClassOf(type: string): AdapterClass | undefined {
 }
 
 /** The registered type name whose class is exactly `cls`, if any. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor, compared by identity only
 export function adapterTypeOfClass(cls: abstract new (...args: any[]) => unknown): string | undefined {
   for (const [name, e] of adapterTypes) if (e.ctor === cls) return name;
   return undefined;

@@ -9,6 +9,7 @@ export type StateDictLike = Map<string, Tensor> | Record<string, Tensor>;
 
 /** A class whose instances are modules; `typeName` identifies it independently of minification. */
 export interface ModuleClass<T extends Module = Module> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- module classes take their own options; this type is used for identity and `typeName`
   new (...args: any[]): T;
   readonly typeName: string;
 }
@@ -394,6 +395,7 @@ export class Module {
   }
 
   /** Subclasses implement the computation. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each module declares its own forward signature; `any` lets subclasses narrow it, as PyTorch's `forward(*args)` does
   forward(..._args: any[]): any {
     throw new AdapterError('INVALID_INPUT', `${this.typeName} does not implement forward()`);
   }

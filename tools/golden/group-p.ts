@@ -19,12 +19,14 @@ import { withAdapters } from '../../src/adapters/host.js';
 import type { AdapterModelConfig } from '../../src/adapters/model.js';
 import { withAdapterModel } from '../../src/io/adapter-model.js';
 import type { AdapterInput } from '../../src/adapters/types.js';
+import type { SetupInput } from '../../src/adapters/composition/setup.js';
 import { Module } from '../../src/nn/module.js';
 import {
   compare,
   planAdapter,
   stateKeyFor,
   toTensor,
+  type AdapterCase,
   type AdapterPlan,
   type FixtureTensor,
   type GoldenResult,
@@ -60,12 +62,12 @@ class CompositionModel extends withAdapterModel(CompositionModelBase) {
 }
 
 class CaseError extends Error {}
-const fail = (msg: string): never => {
+function fail(msg: string): never {
   throw new CaseError(msg);
-};
+}
 
 /** Runs one group P case. */
-export async function runCompositionCase(caseDir: string, caseJson: any, tensors: Map<string, FixtureTensor>): Promise<GoldenResult> {
+export async function runCompositionCase(caseDir: string, caseJson: AdapterCase, tensors: Map<string, FixtureTensor>): Promise<GoldenResult> {
   const label = `${caseJson?.name ?? caseDir}`;
   const created: Tensor[] = [];
   let model: CompositionModel | undefined;
@@ -120,7 +122,7 @@ export async function runCompositionCase(caseDir: string, caseJson: any, tensors
     for (const p of plans) m.getAdapterModule(p.name)!.loadStateDict(adapterSd.get(p.name)!);
     for (const n of fusionNames) for (const layer of m.getFusionLayers(n)) layer.loadStateDict(fusionSd.get(n)!);
 
-    m.setActiveSetup(config.setup);
+    m.setActiveSetup(config.setup as SetupInput);
     m.train(Boolean(config.training ?? false));
     const x = toTensor(tensors.get(inputs[0]!.name)!, inputs[0]!.name);
     created.push(x);

@@ -5,13 +5,14 @@
 import { shareModelGuid } from '../model-guid.js';
 import { tf, type Tensor } from '../../backend/tf.js';
 import { embeddingLookup, matMul, matMulWeightT, permuteRows } from '../../backend/kernels.js';
+import { customGrad3 } from '../../backend/kernels/custom-grad.js';
 import { AdapterError, check } from '../../errors.js';
 import { normal, uniform } from '../../nn/init.js';
 import { Dropout, Embedding, Linear, ModuleDict, linear } from '../../nn/layers.js';
-import { batchedMatMul } from '../../nn/attention.js';
+import { batchedMatMul } from '../../backend/kernels/batched-mat-mul.js';
 import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
-import { invertPerm, padCols, padRows, rowDropout, rowSelection, selectPerRow } from '../per-sample.js';
+import { invertPerm, padCols, padRows, rowDropout, rowSelection, selectPerRow } from '../../nn/rows.js';
 import { loraScaling, type InitLoraWeights } from './config.js';
 import { assignCast, BaseTunerLayer, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../tuners/tuner-layer.js';
 
@@ -51,14 +52,14 @@ export interface LoraAdapterInfo {
  * are not recorded on the tape at all.
  */
 function doraWeightNorm(w: Tensor, b: Tensor, a: Tensor, scaling: number, fanInFanOut: boolean): Tensor {
-  const f = tf.customGrad(((wi: Tensor, bi: Tensor, ai: Tensor) => ({
+  const f = customGrad3((wi: Tensor, bi: Tensor, ai: Tensor) => ({
     value: tf.tidy(() => {
       const wOI = fanInFanOut ? tf.transpose(wi) : wi;
       const combined = tf.add(wOI, tf.mul(tf.matMul(bi, ai), scaling));
       return tf.sqrt(tf.sum(tf.square(combined), 1));
     }),
     gradFunc: () => [tf.zerosLike(wi), tf.zerosLike(bi), tf.zerosLike(ai)],
-  })) as any) as unknown as (w: Tensor, b: Tensor, a: Tensor) => Tensor;
+  }));
   return f(w, b, a);
 }
 

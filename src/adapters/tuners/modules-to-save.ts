@@ -123,6 +123,7 @@ export class ModulesToSaveWrapper extends Module {
     return active.length ? this.modules_to_save.get(active[0]!)! : this.originalModule;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- forwards whatever the wrapped module takes and returns
   override forward(...args: any[]): any {
     const m = this.activeModule();
     if (m === this.originalModule) this.originalModule.training = this.training;

@@ -484,12 +484,14 @@ export class PeftModel extends Module {
    * PEFT note: PEFT's mixed-batch inference forbids training and merged adapters; here training is
    * allowed.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- returns what the wrapped model's forward returns
   override forward(input: unknown, opts: { adapterNames?: string[] } = {}): any {
     if (opts.adapterNames !== undefined) return this.forwardPerSample(input, opts.adapterNames);
     return tf.tidy(() => this.model.forward(input));
   }
 
   /** Per-sample selection (SPEC §4.5); see {@link forward}. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- returns what the wrapped model's forward returns
   private forwardPerSample(input: unknown, selection: readonly string[]): any {
     // One walk of the tree (not one per adapter): this runs on every decoding step of a server.
     const mergedSet = new Set(this.tunerLayers().flatMap((l) => l.mergedAdapters));

@@ -6,6 +6,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { NativeAddon } from '../native.js';
+import { customGrad1, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 const FORWARD = 'AdapterkitGelu';
@@ -52,13 +53,13 @@ export function unregisterNativeGelu(): void {
   backwardSwap.uninstall();
 }
 
-const geluOp = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
+const geluOp = customGrad1((x: Tensor, save: SaveForBackward) => {
   save([x]);
   return {
     value: tf.engine().runKernel(FORWARD, { x }) as Tensor,
     gradFunc: (dy: Tensor, [sx]: Tensor[]) => [tf.engine().runKernel(BACKWARD, { x: sx!, dy }) as Tensor],
   };
-}) as any) as unknown as (x: Tensor) => Tensor;
+});
 
 /** Exact GELU through the native kernels (float32 only; only while they are registered). */
 export function nativeGelu(x: Tensor): Tensor {

@@ -98,7 +98,8 @@ describe('composition in adapter files', () => {
     model.addFusion(['a', 'b']);
     model.setActiveSetup(Fuse('a', 'b'));
     const bytes = model.saveAdapters();
-    const rewrite = (edit: (cfg: any) => void): Uint8Array => {
+    type StoredComposition = { activeSetup: unknown; fusions: Record<string, { children: unknown; config: Record<string, unknown> }> };
+    const rewrite = (edit: (cfg: StoredComposition) => void): Uint8Array => {
       const md = { ...parseSafetensors(bytes).metadata! };
       const cfg = JSON.parse(md.config!);
       edit(cfg.globalCfg.adapterCompositionCfg);
