@@ -40,7 +40,7 @@ export function checkWrapperConfigObject(
     isPlainObject(cfg),
     'INVALID_CONFIG',
     () =>
-      `${where}: expected a config object like {type: 'lora', targetModules: [...]}, got ${describeValue(cfg)}`,
+      `${where}: expected a config object like {type: <method name>, targetModules: [...]}, got ${describeValue(cfg)}`,
   );
 }
 
