@@ -487,104 +487,6 @@ static napi_value softmax_xent_grad(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
-/*
- * binary(heap, op, a, b, out, outer, inner, aOuter, aInner, bOuter, bInner): elementwise
- * out[i·inner + j] = a[i·aOuter + j·aInner] op b[i·bOuter + j·bInner] with op 0 add, 1 sub, 2 mul,
- * 3 div; a stride of 0 broadcasts (a bias over rows, a per-row value over columns, a scalar). The
- * inner loop is specialised on the inner strides (0 or 1) so it vectorises.
- */
-#define BINARY_LOOP(EXPR)                                                              \
-  for (int64_t i = 0; i < outer; i++) {                                                \
-    const float *pa = a + i * ao, *pb = b + i * bo;                                    \
-    float *po = o + i * inner;                                                         \
-    if (ai && bi)                                                                      \
-      for (int64_t j = 0; j < inner; j++) { float x = pa[j], y = pb[j]; po[j] = EXPR; } \
-    else if (ai)                                                                       \
-      { const float y = pb[0]; for (int64_t j = 0; j < inner; j++) { float x = pa[j]; po[j] = EXPR; } } \
-    else if (bi)                                                                       \
-      { const float x = pa[0]; for (int64_t j = 0; j < inner; j++) { float y = pb[j]; po[j] = EXPR; } } \
-    else                                                                               \
-      { const float x = pa[0], y = pb[0]; const float r = EXPR; for (int64_t j = 0; j < inner; j++) po[j] = r; } \
-  }
-
-/* Without -ffast-math: a division stays a division (no reciprocal), as on wasm. */
-__attribute__((optimize("no-fast-math"))) static napi_value binary(napi_env env, napi_callback_info cb) {
-  int64_t v[10];
-  size_t floats;
-  float *h = heap_args(env, cb, 10, v, &floats);
-  if (!h) return NULL;
-  const int64_t op = v[0], outer = v[4], inner = v[5], ao = v[6], ai = v[7], bo = v[8], bi = v[9];
-  if (outer < 0 || inner < 0 || ao < 0 || bo < 0 || ai < 0 || ai > 1 || bi < 0 || bi > 1 || op < 0 || op > 3 ||
-      !in_heap(env, v[3], outer * inner, floats))
-    return NULL;
-  if (outer == 0 || inner == 0) return NULL;
-  if (!in_heap(env, v[1], (outer - 1) * ao + (inner - 1) * ai + 1, floats) ||
-      !in_heap(env, v[2], (outer - 1) * bo + (inner - 1) * bi + 1, floats))
-    return NULL;
-  const float *a = h + v[1], *b = h + v[2];
-  float *o = h + v[3];
-  switch (op) {
-    case 0: BINARY_LOOP(x + y); break;
-    case 1: BINARY_LOOP(x - y); break;
-    case 2: BINARY_LOOP(x * y); break;
-    default: BINARY_LOOP(x / y); break;
-  }
-  return NULL;
-}
-
-/*
- * transpose(heap, x, out, rank, d0..d5, p0..p5): out = x with its axes permuted (out axis k is x axis
- * p_k), 4-byte elements, rank ≤ 6 (unused dims 1, unused perm entries their own index). Rows are
- * copied whole when the last axis stays last; otherwise the innermost output axis is a strided read.
- */
-static napi_value transpose(napi_env env, napi_callback_info cb) {
-  int64_t v[15];
-  size_t floats;
-  float *h = heap_args(env, cb, 15, v, &floats);
-  if (!h) return NULL;
-  const int64_t rank = v[2];
-  if (rank < 1 || rank > 6) {
-    napi_throw_range_error(env, NULL, "adapterkit native transpose: rank must be 1 to 6");
-    return NULL;
-  }
-  int64_t dim[6], perm[6], in_stride[6], size = 1;
-  for (int k = 0; k < rank; k++) {
-    dim[k] = v[3 + k];
-    perm[k] = v[9 + k];
-    if (dim[k] < 0 || perm[k] < 0 || perm[k] >= rank) {
-      napi_throw_range_error(env, NULL, "adapterkit native transpose: bad shape or permutation");
-      return NULL;
-    }
-    size *= dim[k];
-  }
-  if (!in_heap(env, v[0], size, floats) || !in_heap(env, v[1], size, floats) || size == 0) return NULL;
-  in_stride[rank - 1] = 1;
-  for (int64_t k = rank - 2; k >= 0; k--) in_stride[k] = in_stride[k + 1] * dim[k + 1];
-  int64_t odim[6], ostride[6];
-  for (int k = 0; k < rank; k++) {
-    odim[k] = dim[perm[k]];
-    ostride[k] = in_stride[perm[k]]; /* input stride of output axis k */
-  }
-  const float *x = h + v[0];
-  float *out = h + v[1];
-  const int64_t last = odim[rank - 1], step = ostride[rank - 1];
-  int64_t idx[6] = {0, 0, 0, 0, 0, 0};
-  int64_t src = 0;
-  for (int64_t o = 0; o < size; o += last) {
-    if (step == 1) memcpy(out + o, x + src, (size_t)last * sizeof(float));
-    else for (int64_t j = 0; j < last; j++) out[o + j] = x[src + j * step];
-    /* advance the odometer over the output axes before the last */
-    for (int64_t k = rank - 2; k >= 0; k--) {
-      idx[k]++;
-      src += ostride[k];
-      if (idx[k] < odim[k]) break;
-      src -= idx[k] * ostride[k];
-      idx[k] = 0;
-    }
-  }
-  return NULL;
-}
-
 /* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
@@ -630,8 +532,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxXent", NULL, softmax_xent, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxXentGrad", NULL, softmax_xent_grad, NULL, NULL, NULL, napi_default, NULL},
-      {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
-      {"transpose", NULL, transpose, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
   return exports;

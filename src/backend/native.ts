@@ -16,8 +16,6 @@ import { registerNativeAdamW, unregisterNativeAdamW } from './kernels/adamw.js';
 import { registerNativeGather, unregisterNativeGather } from './kernels/gather.js';
 import { registerNativeLayerNorm, unregisterNativeLayerNorm } from './kernels/layer-norm.js';
 import { registerNativeCrossEntropy, unregisterNativeCrossEntropy } from './kernels/cross-entropy.js';
-import { registerNativeBinary, unregisterNativeBinary } from './kernels/binary.js';
-import { registerNativeTranspose, unregisterNativeTranspose } from './kernels/transpose.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
@@ -117,22 +115,6 @@ export interface NativeAddon {
     rows: number,
     classes: number,
   ): void;
-  /** Elementwise `op` (0 add, 1 sub, 2 mul, 3 div) over `[outer, inner]` with per-operand strides (0 broadcasts). */
-  binary(
-    heap: ArrayBufferLike,
-    op: number,
-    a: number,
-    b: number,
-    out: number,
-    outer: number,
-    inner: number,
-    aOuter: number,
-    aInner: number,
-    bOuter: number,
-    bInner: number,
-  ): void;
-  /** `out` = `x` with its axes permuted; shape and permutation padded to rank 6. */
-  transpose(heap: ArrayBufferLike, x: number, out: number, rank: number, ...shapeThenPerm: number[]): void;
   setThreads(n: number): void;
   info(): { available: boolean; error: string; library: string; config: string; threads: number };
 }
@@ -234,8 +216,6 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
     registerNativeGather(lib),
     ...registerNativeLayerNorm(lib),
     ...registerNativeCrossEntropy(lib),
-    ...registerNativeBinary(lib),
-    registerNativeTranspose(lib),
   ];
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
@@ -251,8 +231,6 @@ export function deactivateNative(reason = 'turned off'): void {
   unregisterNativeGather();
   unregisterNativeLayerNorm();
   unregisterNativeCrossEntropy();
-  unregisterNativeBinary();
-  unregisterNativeTranspose();
   status = { active: false, reason, blas: null, threads: null, kernels: [] };
 }
 
