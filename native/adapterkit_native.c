@@ -487,6 +487,25 @@ static napi_value softmax_xent_grad(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/* softmaxGrad(heap, y, dy, dx, rows, cols): dx = y·(dy − Σ dy·y) per row. */
+static napi_value softmax_grad(napi_env env, napi_callback_info cb) {
+  int64_t v[5];
+  size_t floats;
+  float *h = heap_args(env, cb, 5, v, &floats);
+  int64_t rows = v[3], c = v[4];
+  if (!h || rows < 0 || c < 0 || !in_heap(env, v[0], rows * c, floats) || !in_heap(env, v[1], rows * c, floats) ||
+      !in_heap(env, v[2], rows * c, floats))
+    return NULL;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *y = h + v[0] + r * c, *dy = h + v[1] + r * c;
+    float *dx = h + v[2] + r * c;
+    float s = 0;
+    for (int64_t j = 0; j < c; j++) s += dy[j] * y[j];
+    for (int64_t j = 0; j < c; j++) dx[j] = y[j] * (dy[j] - s);
+  }
+  return NULL;
+}
+
 /* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
@@ -532,6 +551,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxXent", NULL, softmax_xent, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxXentGrad", NULL, softmax_xent_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
   return exports;

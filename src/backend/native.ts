@@ -16,6 +16,7 @@ import { registerNativeAdamW, unregisterNativeAdamW } from './kernels/adamw.js';
 import { registerNativeGather, unregisterNativeGather } from './kernels/gather.js';
 import { registerNativeLayerNorm, unregisterNativeLayerNorm } from './kernels/layer-norm.js';
 import { registerNativeCrossEntropy, unregisterNativeCrossEntropy } from './kernels/cross-entropy.js';
+import { registerNativeSoftmax, unregisterNativeSoftmax } from './kernels/softmax.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
@@ -115,6 +116,8 @@ export interface NativeAddon {
     rows: number,
     classes: number,
   ): void;
+  /** Softmax's gradient `dx = y·(dy − Σ dy·y)` per row. */
+  softmaxGrad(heap: ArrayBufferLike, y: number, dy: number, dx: number, rows: number, cols: number): void;
   setThreads(n: number): void;
   info(): { available: boolean; error: string; library: string; config: string; threads: number };
 }
@@ -216,6 +219,7 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
     registerNativeGather(lib),
     ...registerNativeLayerNorm(lib),
     ...registerNativeCrossEntropy(lib),
+    ...registerNativeSoftmax(lib),
   ];
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
@@ -231,6 +235,7 @@ export function deactivateNative(reason = 'turned off'): void {
   unregisterNativeGather();
   unregisterNativeLayerNorm();
   unregisterNativeCrossEntropy();
+  unregisterNativeSoftmax();
   status = { active: false, reason, blas: null, threads: null, kernels: [] };
 }
 

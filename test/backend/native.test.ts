@@ -15,6 +15,7 @@ import { manualSeed } from '../../src/rng.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { crossEntropy, tokenNll } from '../../src/train/losses.js';
 import { layerNorm } from '../../src/nn/layers.js';
+import { softmaxLastAxis } from '../../src/backend/kernels/softmax.js';
 
 const probe = activateNative({ enabled: true });
 const available = probe.active;
@@ -342,6 +343,32 @@ describe.skipIf(!available)('native kernels', () => {
     });
     expect(native[0]![0]).toBeCloseTo(2e4, 0);
     tf.dispose([logits, targets, one, oneT]);
+  });
+
+  const softmaxes: Array<[string, number[]]> = [
+    ['attention scores [B·H, T, T]', [6, 9, 9]],
+    ['one row of one', [1, 1]],
+    ['rank 1', [5]],
+    ['no rows', [0, 4]],
+  ];
+  it.each(softmaxes)('softmax of %s and its gradient agree with tf.softmax', (_name, shape) => {
+    const x = tf.randomNormal(shape, 0, 4, 'float32', 25);
+    const w = tf.randomNormal(shape, 0, 1, 'float32', 26);
+    const { native, wasm } = onAndOff(() => [
+      values(softmaxLastAxis(x)),
+      values(tf.grad((xi: Tensor) => tf.sum(tf.mul(softmaxLastAxis(xi), w)))(x)),
+    ]);
+    native.forEach((v, i) => expect(maxAbsDiff(v, wasm[i]!)).toBeLessThan(1e-6));
+    tf.dispose([x, w]);
+  });
+
+  it('softmax of a masked row (−1e9 scores) puts no weight there and stays finite', () => {
+    const x = tf.tensor2d([[0, -1e9, 1, -1e9], [-1e9, -1e9, -1e9, -1e9]], [2, 4]);
+    const { native, wasm } = onAndOff(() => values(softmaxLastAxis(x)));
+    expect(native.every(Number.isFinite)).toBe(true);
+    expect(native[1]).toBe(0);
+    expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-6);
+    x.dispose();
   });
 
   it('training the bench architecture (small) gives the same losses and weights with and without native kernels', () => {
