@@ -3,13 +3,15 @@
  * benchmark model of TFJS-NOTES (vocabulary 96, d_model 256, 4 layers, 4 heads, FFN 1024,
  * sequence 128, batch 16). Prints ratios and writes bench/results.json.
  *
- * - full fine-tuning vs LinearAdapter-only vs LoRA-only steps (AdamW);
+ * - full fine-tuning vs LinearAdapter-only vs LoRA-only steps (AdamW), one of each in turn so that
+ *   their ratios are measured under the same load;
  * - inference with disabled adapters vs the same model without adapters;
  * - per-sample routing of 8 LoRA adapters in one batch (bench/routing.ts);
  * - per-token cost of key/value-cached decoding at prefix 120 vs 8 (bench/kv-cache.ts);
  * - the same model's step in PyTorch on this CPU when Debian's python3-torch is importable;
  * - with native kernels active: the full step with 1 and 2 BLAS threads, and on plain wasm;
- * - `--profile`: each kernel's share of one full step and the matMuls' GFLOP/s.
+ * - `--profile`: each kernel's share of one full, LinearAdapter and LoRA step and the matMuls' GFLOP/s;
+ * - `--steps-only`: only the three kinds of step side by side (printed, nothing written).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -86,6 +88,47 @@ function stepMs(model: Trainable): number {
   return median(times);
 }
 
+/** Medians of steps measured in alternation, and the per-round ratios to the first (reference) step. */
+interface SideBySide {
+  wallMs: number[];
+  cpuMs: number[];
+  /** Median over rounds of `wall[i] / wall[0]` within the round. */
+  wallRatio: number[];
+  /** Median over rounds of `cpu[i] / cpu[0]` within the round. */
+  cpuRatio: number[];
+}
+
+/**
+ * One step of each model in turn, `REPS` rounds (the order rotates each round) after two warm-up
+ * rounds, so that every kind of step sees the same machine load; ratios are taken within each round
+ * (paired) and their median reported.
+ */
+function stepsSideBySide(models: Trainable[]): SideBySide {
+  const steps = models.map((m) => makeStep(m));
+  for (let r = 0; r < 2; r++) for (const s of steps) s.step();
+  const wall: number[][] = steps.map(() => []);
+  const cpu: number[][] = steps.map(() => []);
+  for (let r = 0; r < REPS; r++) {
+    for (let j = 0; j < steps.length; j++) {
+      const i = (j + r) % steps.length;
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      steps[i]!.step();
+      const c = process.cpuUsage(c0);
+      wall[i]!.push(performance.now() - t0);
+      cpu[i]!.push((c.user + c.system) / 1000);
+    }
+  }
+  for (const s of steps) s.dispose();
+  const paired = (xs: number[][], i: number) => median(xs[i]!.map((x, r) => x / xs[0]![r]!));
+  return {
+    wallMs: wall.map(median),
+    cpuMs: cpu.map(median),
+    wallRatio: wall.map((_, i) => paired(wall, i)),
+    cpuRatio: cpu.map((_, i) => paired(cpu, i)),
+  };
+}
+
 /** FLOPs of a BatchMatMul from its input and output shapes (`K` is whichever axis of `a` is not `M`). */
 function matMulFlops(aShape: number[], outShape: number[]): number {
   const m = outShape.at(-2)!;
@@ -95,9 +138,8 @@ function matMulFlops(aShape: number[], outShape: number[]): number {
   return 2 * outShape.reduce((x, y) => x * y, 1) * k;
 }
 
-/** Prints each kernel's share of one full step's wall time and the matMuls' GFLOP/s. */
-async function profileFullStep(): Promise<void> {
-  const model = freshModel();
+/** Prints each kernel's share of one step's wall time and the matMuls' GFLOP/s. */
+async function profileStep(label: string, model: Trainable): Promise<void> {
   const { step, dispose } = makeStep(model);
   for (let i = 0; i < 2; i++) step();
   const t0 = performance.now();
@@ -118,7 +160,7 @@ async function profileFullStep(): Promise<void> {
   const kernelMs = [...byKernel.values()].reduce((x, r) => x + r.ms, 0);
   const rows = [...byKernel.entries()].sort((x, y) => y[1].ms - x[1].ms);
   const launches = [...byKernel.values()].reduce((x, r) => x + r.calls, 0);
-  console.log(`profile of one full step (${launches} kernel launches, ${wallMs.toFixed(0)} ms under the profiler):`);
+  console.log(`profile of one ${label} step (${launches} kernel launches, ${wallMs.toFixed(0)} ms under the profiler):`);
   for (const [name, r] of rows) {
     if (r.ms / wallMs < 0.005) continue;
     const gflops = r.flops ? `  ${(r.flops / r.ms / 1e6).toFixed(1)} GFLOP/s (${(r.flops / 1e9).toFixed(1)} GFLOP)` : '';
@@ -126,12 +168,27 @@ async function profileFullStep(): Promise<void> {
   }
   console.log(`  ${'(outside kernels)'.padEnd(22)} ${((100 * (wallMs - kernelMs)) / wallMs).toFixed(1).padStart(5)} %  ${(wallMs - kernelMs).toFixed(0).padStart(6)} ms  (gradient bookkeeping, tidy, JS)`);
   dispose();
-  model.dispose();
 }
 
 function freshModel(): CharLM {
   manualSeed(0);
   return new CharLM(structuredClone(CFG));
+}
+
+/** The bench model with one LinearAdapter (dim 32) in every block, only the adapter trainable. */
+function adapterModel(): CharLM {
+  const model = freshModel();
+  model.addAdapter('a', { type: 'linear', inFeatures: CFG.dModel, dim: 32 });
+  model.freeze();
+  model.unfreezeEnabledAdapters();
+  return model.train();
+}
+
+/** The bench model wrapped with LoRA r 8 on q_proj and v_proj. */
+function loraModel(): PeftModel & Trainable {
+  const model = PeftModel.wrap(freshModel(), { type: 'lora', r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] });
+  model.train();
+  return model as unknown as PeftModel & Trainable;
 }
 
 /**
@@ -212,12 +269,41 @@ function torchStep(): (TorchRun & { oneThread: TorchRun | null }) | null {
   return { ...runs.sort((x, y) => x.fullStepMs - y.fullStepMs)[0], oneThread };
 }
 
+/** The 1, 5 and 15 minute load averages (other jobs share the machine). */
+function loadAverage(): number[] {
+  const os = process.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined;
+  return os ? os.loadavg().map((x) => Math.round(x * 100) / 100) : [];
+}
+
 await initBackend();
 const backendInfo = getBackendInfo();
 console.log(`backend ${backendInfo.name}${backendInfo.native ? ` + native kernels (BLAS ${backendInfo.blas})` : ` (native kernels off: ${backendInfo.nativeReason})`}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS}`);
 
-if (process.argv.includes('--profile') || process.argv.includes('--profile-only')) await profileFullStep();
+if (process.argv.includes('--profile') || process.argv.includes('--profile-only')) {
+  for (const [label, make] of [['full', freshModel], ['LinearAdapter', adapterModel], ['LoRA', loraModel]] as const) {
+    const model = make();
+    await profileStep(label, model);
+    model.dispose();
+  }
+}
 if (process.argv.includes('--profile-only')) process.exit(0);
+
+/** Full, LinearAdapter and LoRA steps measured in alternation (see {@link stepsSideBySide}). */
+function trainingStepsSideBySide(): SideBySide {
+  const models = [freshModel(), adapterModel(), loraModel()];
+  try {
+    return stepsSideBySide(models);
+  } finally {
+    for (const m of models) m.dispose();
+  }
+}
+
+if (process.argv.includes('--steps-only')) {
+  // Quick look while working on speed: the three step kinds side by side, nothing written.
+  const r = trainingStepsSideBySide();
+  console.log(`training steps side by side (wall / CPU): full ${r.wallMs[0]!.toFixed(0)} / ${r.cpuMs[0]!.toFixed(0)} ms, LinearAdapter ${r.wallMs[1]!.toFixed(0)} / ${r.cpuMs[1]!.toFixed(0)} ms (${r.wallRatio[1]!.toFixed(3)} / ${r.cpuRatio[1]!.toFixed(3)} × full), LoRA ${r.wallMs[2]!.toFixed(0)} / ${r.cpuMs[2]!.toFixed(0)} ms (${r.wallRatio[2]!.toFixed(3)} / ${r.cpuRatio[2]!.toFixed(3)} × full); load ${loadAverage().join(', ')}`);
+  process.exit(0);
+}
 
 // With native kernels: the full step with 1 and 2 BLAS threads (the faster is kept for the rest),
 // and the same step on plain wasm, side by side.
@@ -247,18 +333,9 @@ if (nativeStatus().active) {
 fullModel.dispose();
 const native = nativeStatus();
 
-const adapterModel = freshModel();
-adapterModel.addAdapter('a', { type: 'linear', inFeatures: CFG.dModel, dim: 32 });
-adapterModel.freeze();
-adapterModel.unfreezeEnabledAdapters();
-adapterModel.train();
-const adapterStepMs = stepMs(adapterModel);
-adapterModel.dispose();
-
-const loraModel = PeftModel.wrap(freshModel(), { type: 'lora', r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] });
-loraModel.train();
-const loraStepMs = stepMs(loraModel as unknown as CharLM);
-loraModel.dispose();
+// The adapter and LoRA ratios: the three kinds of step in alternation, at the thread count kept above.
+const sideBySide = trainingStepsSideBySide();
+const [, adapterStepMs, loraStepMs] = sideBySide.wallMs as [number, number, number];
 
 const inference = disabledOverhead();
 const routing = await benchRouting();
@@ -266,11 +343,6 @@ const kvCache = await benchKvCache();
 const torch = torchStep();
 
 const tokens = BATCH * CFG.maxLen;
-/** The 1, 5 and 15 minute load averages (other jobs share the machine). */
-function loadAverage(): number[] {
-  const os = process.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined;
-  return os ? os.loadavg().map((x) => Math.round(x * 100) / 100) : [];
-}
 const results = {
   backend: getBackendInfo().name,
   native: native.active,
@@ -284,8 +356,11 @@ const results = {
   wasmFullStepVsNative: native.active ? wasmFullStepMs! / fullStepMs : null,
   adapterStepMs,
   loraStepMs,
-  adapterStepVsFull: adapterStepMs / fullStepMs,
-  loraStepVsFull: loraStepMs / fullStepMs,
+  sideBySideFullStepMs: sideBySide.wallMs[0],
+  adapterStepVsFull: sideBySide.wallRatio[1],
+  loraStepVsFull: sideBySide.wallRatio[2],
+  adapterStepVsFullCpu: sideBySide.cpuRatio[1],
+  loraStepVsFullCpu: sideBySide.cpuRatio[2],
   fullTokensPerSecond: tokens / (fullStepMs / 1000),
   adapterTokensPerSecond: tokens / (adapterStepMs / 1000),
   loraTokensPerSecond: tokens / (loraStepMs / 1000),
@@ -313,7 +388,7 @@ const ms = (x: number) => `${x.toFixed(0)} ms`;
 if (native.active) {
   console.log(`full step with native kernels: 1 BLAS thread ${ms(threadRuns[1]!)}, 2 threads ${ms(threadRuns[2]!)} (using ${native.threads}); plain wasm ${ms(wasmFullStepMs!)} (${results.wasmFullStepVsNative!.toFixed(2)}× slower)`);
 }
-console.log(`training step: full ${ms(fullStepMs)}, LinearAdapter ${ms(adapterStepMs)} (${results.adapterStepVsFull.toFixed(2)}× full), LoRA ${ms(loraStepMs)} (${results.loraStepVsFull.toFixed(2)}× full)`);
+console.log(`training steps side by side: full ${ms(sideBySide.wallMs[0]!)}, LinearAdapter ${ms(adapterStepMs)} (${results.adapterStepVsFull!.toFixed(2)}× full; CPU time ${results.adapterStepVsFullCpu!.toFixed(2)}×), LoRA ${ms(loraStepMs)} (${results.loraStepVsFull!.toFixed(2)}× full; CPU time ${results.loraStepVsFullCpu!.toFixed(2)}×)`);
 console.log(`inference: no adapters ${ms(inference.plainMs)}, disabled adapters ${ms(inference.disabledMs)} (overhead ${(100 * inference.overhead).toFixed(2)} %)`);
 console.log(`routing 8 LoRA adapters per row: ${ms(routing.perSampleMs)} = ${routing.perSampleVsSingle.toFixed(2)}× one adapter, ${routing.perSampleVsSubBatches.toFixed(2)}× 8 sub-batches in turn`);
 console.log(`key/value cache: ${kvCache.perTokenMsAtPrefix8.toFixed(1)} ms/token at prefix 8, ${kvCache.perTokenMsAtPrefix120.toFixed(1)} at prefix 120 (ratio ${kvCache.kvCachePerTokenRatio.toFixed(2)}); uncached ${ms(kvCache.uncachedPerTokenMsAtPrefix120)} at 120`);

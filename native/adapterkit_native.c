@@ -282,6 +282,230 @@ static napi_value adamw(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/*
+ * gatherRows(heap, x, indices, out, rows, rowLen, count): out[i] = x[indices[i]] for rows of rowLen
+ * 4-byte elements (float32 or int32). Returns -1, or the position of the first index outside
+ * [0, rows) (nothing is written then; the caller reports it).
+ */
+static napi_value gather_rows(napi_env env, napi_callback_info cb) {
+  int64_t v[6];
+  size_t floats;
+  float *h = heap_args(env, cb, 6, v, &floats);
+  int64_t rows = v[3], len = v[4], count = v[5];
+  if (!h || rows < 0 || len < 0 || count < 0 || !in_heap(env, v[0], rows * len, floats) ||
+      !in_heap(env, v[1], count, floats) || !in_heap(env, v[2], count * len, floats))
+    return NULL;
+  const int32_t *idx = (const int32_t *)(h + v[1]);
+  napi_value result;
+  for (int64_t i = 0; i < count; i++) {
+    if (idx[i] < 0 || idx[i] >= rows) {
+      CHECK(napi_create_int64(env, i, &result));
+      return result;
+    }
+  }
+  const float *x = h + v[0];
+  float *out = h + v[2];
+  for (int64_t i = 0; i < count; i++) memcpy(out + i * len, x + (int64_t)idx[i] * len, (size_t)len * sizeof(float));
+  CHECK(napi_create_int64(env, -1, &result));
+  return result;
+}
+
+/* Reads integer arguments then one double (the last argument); NULL after throwing. */
+static float *heap_args_eps(napi_env env, napi_callback_info cb, size_t count, int64_t *v, double *d, size_t *floats) {
+  napi_value argv[16];
+  size_t argc = 16;
+  void *heap;
+  size_t bytes;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != count + 2 ||
+      napi_get_arraybuffer_info(env, argv[0], &heap, &bytes) != napi_ok) {
+    napi_throw_type_error(env, NULL, "adapterkit native: expected (heap, ...integers, number)");
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (napi_get_value_int64(env, argv[i + 1], &v[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "adapterkit native: expected integer arguments");
+      return NULL;
+    }
+  }
+  if (napi_get_value_double(env, argv[count + 1], d) != napi_ok) {
+    napi_throw_type_error(env, NULL, "adapterkit native: expected a number as last argument");
+    return NULL;
+  }
+  *floats = bytes / sizeof(float);
+  return (float *)heap;
+}
+
+/*
+ * layerNorm(heap, x, gamma, beta, y, mean, rstd, rows, f, eps): per row of f values, biased
+ * variance, y = (x − μ)·rstd·γ + β with rstd = 1/√(σ² + eps); μ and rstd are kept for the gradient.
+ * Statistics accumulate in double (two passes: mean, then centred squares).
+ */
+static napi_value layer_norm(napi_env env, napi_callback_info cb) {
+  int64_t v[8];
+  double eps;
+  size_t floats;
+  float *h = heap_args_eps(env, cb, 8, v, &eps, &floats);
+  int64_t rows = v[6], f = v[7];
+  if (!h || rows < 0 || f < 0 || !in_heap(env, v[0], rows * f, floats) || !in_heap(env, v[1], f, floats) ||
+      !in_heap(env, v[2], f, floats) || !in_heap(env, v[3], rows * f, floats) ||
+      !in_heap(env, v[4], rows, floats) || !in_heap(env, v[5], rows, floats))
+    return NULL;
+  const float *gamma = h + v[1], *beta = h + v[2];
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = h + v[0] + r * f;
+    float *y = h + v[3] + r * f;
+    double s = 0, ss = 0;
+    for (int64_t j = 0; j < f; j++) s += x[j];
+    const double mu = f ? s / (double)f : 0;
+    for (int64_t j = 0; j < f; j++) {
+      double c = x[j] - mu;
+      ss += c * c;
+    }
+    const double rs = 1.0 / sqrt((f ? ss / (double)f : 0) + eps);
+    const float m = (float)mu, rsf = (float)rs;
+    for (int64_t j = 0; j < f; j++) y[j] = (x[j] - m) * rsf * gamma[j] + beta[j];
+    h[v[4] + r] = m;
+    h[v[5] + r] = rsf;
+  }
+  return NULL;
+}
+
+/*
+ * layerNormGrad(heap, dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, f, params):
+ * x̂ = (x − μ)·rstd, g = dy·γ, dx = rstd·(g − mean(g) − x̂·mean(g·x̂)); with params ≠ 0 also
+ * dγ = Σ_rows dy·x̂ and dβ = Σ_rows dy.
+ */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info cb) {
+  int64_t v[11];
+  size_t floats;
+  float *h = heap_args(env, cb, 11, v, &floats);
+  int64_t rows = v[8], f = v[9], params = v[10];
+  if (!h || rows < 0 || f < 0 || !in_heap(env, v[0], rows * f, floats) || !in_heap(env, v[1], rows * f, floats) ||
+      !in_heap(env, v[2], f, floats) || !in_heap(env, v[3], rows, floats) || !in_heap(env, v[4], rows, floats) ||
+      !in_heap(env, v[5], rows * f, floats) || (params && (!in_heap(env, v[6], f, floats) || !in_heap(env, v[7], f, floats))))
+    return NULL;
+  const float *gamma = h + v[2];
+  double *dg = NULL, *db = NULL;
+  if (params) {
+    dg = calloc((size_t)(f > 0 ? 2 * f : 1), sizeof(double));
+    if (!dg) {
+      napi_throw_error(env, NULL, "adapterkit native layerNormGrad: out of memory");
+      return NULL;
+    }
+    db = dg + f;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float *dy = h + v[0] + r * f, *x = h + v[1] + r * f;
+    float *dx = h + v[5] + r * f;
+    const float m = h[v[3] + r], rs = h[v[4] + r];
+    double sg = 0, sgx = 0;
+    for (int64_t j = 0; j < f; j++) {
+      float xh = (x[j] - m) * rs;
+      float g = dy[j] * gamma[j];
+      sg += g;
+      sgx += (double)g * xh;
+    }
+    const float mg = f ? (float)(sg / (double)f) : 0.0f, mgx = f ? (float)(sgx / (double)f) : 0.0f;
+    for (int64_t j = 0; j < f; j++) {
+      float xh = (x[j] - m) * rs;
+      dx[j] = rs * (dy[j] * gamma[j] - mg - xh * mgx);
+    }
+    if (params) {
+      for (int64_t j = 0; j < f; j++) {
+        dg[j] += (double)dy[j] * ((x[j] - m) * rs);
+        db[j] += dy[j];
+      }
+    }
+  }
+  if (params) {
+    for (int64_t j = 0; j < f; j++) {
+      h[v[6] + j] = (float)dg[j];
+      h[v[7] + j] = (float)db[j];
+    }
+    free(dg);
+  }
+  return NULL;
+}
+
+/*
+ * softmaxXent(heap, logits, ids, nll, lse, rows, classes): per row, lse = log Σ exp(x) (stable) and
+ * nll = lse − x[id], or 0 where id < 0 (an excluded position). Returns -1, or the first row whose id
+ * is ≥ classes.
+ */
+static napi_value softmax_xent(napi_env env, napi_callback_info cb) {
+  int64_t v[6];
+  size_t floats;
+  float *h = heap_args(env, cb, 6, v, &floats);
+  int64_t rows = v[4], c = v[5];
+  if (!h || rows < 0 || c <= 0 || !in_heap(env, v[0], rows * c, floats) || !in_heap(env, v[1], rows, floats) ||
+      !in_heap(env, v[2], rows, floats) || !in_heap(env, v[3], rows, floats))
+    return NULL;
+  const int32_t *ids = (const int32_t *)(h + v[1]);
+  napi_value result;
+  for (int64_t r = 0; r < rows; r++) {
+    if (ids[r] >= c) {
+      CHECK(napi_create_int64(env, r, &result));
+      return result;
+    }
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = h + v[0] + r * c;
+    float mx = x[0];
+    for (int64_t j = 1; j < c; j++) mx = x[j] > mx ? x[j] : mx;
+    double s = 0;
+    for (int64_t j = 0; j < c; j++) s += expf(x[j] - mx);
+    const double lse = mx + log(s);
+    h[v[3] + r] = (float)lse;
+    h[v[2] + r] = ids[r] < 0 ? 0.0f : (float)(lse - x[ids[r]]);
+  }
+  CHECK(napi_create_int64(env, -1, &result));
+  return result;
+}
+
+/* softmaxXentGrad(heap, logits, ids, lse, dy, dx, rows, classes): dx = dy·(softmax(x) − onehot(id)), 0 where id < 0. */
+static napi_value softmax_xent_grad(napi_env env, napi_callback_info cb) {
+  int64_t v[7];
+  size_t floats;
+  float *h = heap_args(env, cb, 7, v, &floats);
+  int64_t rows = v[5], c = v[6];
+  if (!h || rows < 0 || c <= 0 || !in_heap(env, v[0], rows * c, floats) || !in_heap(env, v[1], rows, floats) ||
+      !in_heap(env, v[2], rows, floats) || !in_heap(env, v[3], rows, floats) || !in_heap(env, v[4], rows * c, floats))
+    return NULL;
+  const int32_t *ids = (const int32_t *)(h + v[1]);
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = h + v[0] + r * c;
+    float *dx = h + v[4] + r * c;
+    const int32_t id = ids[r];
+    if (id < 0 || id >= c) {
+      memset(dx, 0, (size_t)c * sizeof(float));
+      continue;
+    }
+    const float lse = h[v[2] + r], d = h[v[3] + r];
+    for (int64_t j = 0; j < c; j++) dx[j] = d * expf(x[j] - lse);
+    dx[id] -= d;
+  }
+  return NULL;
+}
+
+/* softmaxGrad(heap, y, dy, dx, rows, cols): dx = y·(dy − Σ dy·y) per row. */
+static napi_value softmax_grad(napi_env env, napi_callback_info cb) {
+  int64_t v[5];
+  size_t floats;
+  float *h = heap_args(env, cb, 5, v, &floats);
+  int64_t rows = v[3], c = v[4];
+  if (!h || rows < 0 || c < 0 || !in_heap(env, v[0], rows * c, floats) || !in_heap(env, v[1], rows * c, floats) ||
+      !in_heap(env, v[2], rows * c, floats))
+    return NULL;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *y = h + v[0] + r * c, *dy = h + v[1] + r * c;
+    float *dx = h + v[2] + r * c;
+    float s = 0;
+    for (int64_t j = 0; j < c; j++) s += dy[j] * y[j];
+    for (int64_t j = 0; j < c; j++) dx[j] = y[j] * (dy[j] - s);
+  }
+  return NULL;
+}
+
 /* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
@@ -322,6 +546,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
       {"sum", NULL, sum, NULL, NULL, NULL, napi_default, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
+      {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxXent", NULL, softmax_xent, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxXentGrad", NULL, softmax_xent_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
   return exports;

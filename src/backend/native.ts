@@ -13,6 +13,10 @@ import { registerBlasBatchMatMul, unregisterBlasBatchMatMul } from './kernels/ba
 import { registerNativeGelu, unregisterNativeGelu } from './kernels/gelu.js';
 import { registerNativeSum, unregisterNativeSum } from './kernels/sum.js';
 import { registerNativeAdamW, unregisterNativeAdamW } from './kernels/adamw.js';
+import { registerNativeGather, unregisterNativeGather } from './kernels/gather.js';
+import { registerNativeLayerNorm, unregisterNativeLayerNorm } from './kernels/layer-norm.js';
+import { registerNativeCrossEntropy, unregisterNativeCrossEntropy } from './kernels/cross-entropy.js';
+import { registerNativeSoftmax, unregisterNativeSoftmax } from './kernels/softmax.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
@@ -69,6 +73,51 @@ export interface NativeAddon {
     sqrtBiasCorrection2: number,
     sign: number,
   ): void;
+  /** `out[i] = x[indices[i]]` for rows of `rowLen` 4-byte values; −1, or the position of the first index outside `[0, rows)`. */
+  gatherRows(heap: ArrayBufferLike, x: number, indices: number, out: number, rows: number, rowLen: number, count: number): number;
+  /** LayerNorm over rows of `f` values; writes `y` and each row's mean and 1/σ (see kernels/layer-norm.ts). */
+  layerNorm(
+    heap: ArrayBufferLike,
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    rows: number,
+    f: number,
+    eps: number,
+  ): void;
+  /** LayerNorm's gradient: `dx`, and with `params` 1 also `dgamma` and `dbeta`. */
+  layerNormGrad(
+    heap: ArrayBufferLike,
+    dy: number,
+    x: number,
+    gamma: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    rows: number,
+    f: number,
+    params: number,
+  ): void;
+  /** Per-row log-sum-exp and `lse − x[id]` (0 where id < 0); −1, or the first row whose id is ≥ classes. */
+  softmaxXent(heap: ArrayBufferLike, logits: number, ids: number, nll: number, lse: number, rows: number, classes: number): number;
+  /** `dx = dy·(softmax(x) − onehot(id))`, 0 where id < 0. */
+  softmaxXentGrad(
+    heap: ArrayBufferLike,
+    logits: number,
+    ids: number,
+    lse: number,
+    dy: number,
+    dx: number,
+    rows: number,
+    classes: number,
+  ): void;
+  /** Softmax's gradient `dx = y·(dy − Σ dy·y)` per row. */
+  softmaxGrad(heap: ArrayBufferLike, y: number, dy: number, dx: number, rows: number, cols: number): void;
   setThreads(n: number): void;
   info(): { available: boolean; error: string; library: string; config: string; threads: number };
 }
@@ -167,6 +216,10 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
     ...registerNativeGelu(lib),
     registerNativeSum(lib),
     registerNativeAdamW(lib),
+    registerNativeGather(lib),
+    ...registerNativeLayerNorm(lib),
+    ...registerNativeCrossEntropy(lib),
+    ...registerNativeSoftmax(lib),
   ];
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
@@ -179,6 +232,10 @@ export function deactivateNative(reason = 'turned off'): void {
   unregisterNativeGelu();
   unregisterNativeSum();
   unregisterNativeAdamW();
+  unregisterNativeGather();
+  unregisterNativeLayerNorm();
+  unregisterNativeCrossEntropy();
+  unregisterNativeSoftmax();
   status = { active: false, reason, blas: null, threads: null, kernels: [] };
 }
 

@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { batchedMatMul } from '../backend/kernels/batched-mat-mul.js';
+import { softmaxLastAxis } from '../backend/kernels/softmax.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { dropout as dropoutFn, Linear } from './layers.js';
@@ -200,7 +201,7 @@ export class MultiHeadAttention extends Module {
     const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, t2, h, dk]), [0, 2, 1, 3]), [b * h, t2, dk]);
     let scores = batchedMatMul(qh, kt);
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t1, t2]), bias), [b * h, t1, t2]);
-    const probs = dropoutFn(tf.softmax(scores), this.dropoutP, this.training, this.rng);
+    const probs = dropoutFn(softmaxLastAxis(scores), this.dropoutP, this.training, this.rng);
     const ctx = batchedMatMul(probs, vh);
     const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t1, dk]), [0, 2, 1, 3]), [
       b,

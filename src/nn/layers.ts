@@ -4,6 +4,8 @@
  */
 import { tf, type Tensor, type Variable } from '../backend/tf.js';
 import { embeddingLookup, matMulWeightT } from '../backend/kernels.js';
+import { nativeKernelsActive } from '../backend/native.js';
+import { nativeLayerNorm } from '../backend/kernels/layer-norm.js';
 import { AdapterError, check } from '../errors.js';
 import { getRng, type Rng } from '../rng.js';
 import { normal, tfSeed, uniform } from './init.js';
@@ -114,6 +116,7 @@ export class LayerNorm extends Module {
 
 /** Functional layer norm over the last axis (biased variance). */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  if (nativeKernelsActive()) return nativeLayerNorm(x, gamma, beta, eps);
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const mean = tf.mean(x, axis, true);

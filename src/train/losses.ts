@@ -7,6 +7,8 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
 import { fmtShape } from '../nn/module.js';
+import { nativeKernelsActive } from '../backend/native.js';
+import { nativeSoftmaxCrossEntropy } from '../backend/kernels/cross-entropy.js';
 
 /** Options shared by the cross-entropy functions. */
 export interface CrossEntropyOptions {
@@ -34,8 +36,10 @@ function toOptions(m: MaskOrOptions): CrossEntropyOptions {
 interface Prepared {
   /** logits as [N, V] float32. */
   logits2d: Tensor;
-  /** constant [N, V] float32 one-hot of the targets (zero rows at excluded positions). */
-  oneHot: Tensor;
+  /** constant [N, V] float32 one-hot of the targets (zero rows at excluded positions); absent with native kernels. */
+  oneHot: Tensor | undefined;
+  /** constant [N] int32 target ids, −1 at excluded positions. */
+  ids: Tensor;
   /** constant [N] float32: 1 = counted, 0 = excluded. */
   weights: Tensor;
   /** number of counted positions. */
@@ -106,9 +110,11 @@ function prepare(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions, whe
     w[i] = 1;
     count++;
   }
+  const native = nativeKernelsActive();
   return tf.tidy(() => ({
     logits2d: tf.reshape(tf.cast(logits, 'float32'), [n, v]),
-    oneHot: tf.cast(tf.oneHot(tf.tensor1d(hotIds, 'int32'), v), 'float32'),
+    oneHot: native ? undefined : tf.cast(tf.oneHot(tf.tensor1d(hotIds, 'int32'), v), 'float32'),
+    ids: tf.tensor1d(hotIds, 'int32'),
     weights: tf.tensor1d(w, 'float32'),
     count,
     targetShape,
@@ -125,6 +131,7 @@ function logSumExpRows(x: Tensor): Tensor {
 
 /** nll per flat position, already multiplied by the 0/1 weights: [N]. */
 function weightedNll(p: Prepared): Tensor {
+  if (!p.oneHot) return nativeSoftmaxCrossEntropy(p.logits2d, p.ids);
   const lse = logSumExpRows(p.logits2d);
   const picked = tf.sum(tf.mul(p.logits2d, p.oneHot), -1);
   return tf.mul(tf.sub(lse, picked), p.weights);
@@ -132,7 +139,8 @@ function weightedNll(p: Prepared): Tensor {
 
 function disposePrepared(p: Prepared): void {
   p.logits2d.dispose();
-  p.oneHot.dispose();
+  p.oneHot?.dispose();
+  p.ids.dispose();
   p.weights.dispose();
 }
 

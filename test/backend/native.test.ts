@@ -1,6 +1,6 @@
 /**
  * Native kernels (system BLAS through the Node addon) against the wasm backend's own kernels: every
- * matMul form, GELU, Sum, AdamW, a few training steps of the bench model's architecture, edge cases
+ * matMul form, GELU, Sum, AdamW, GatherV2, LayerNorm, softmax cross-entropy, a few training steps of the bench model's architecture, edge cases
  * and tensor leaks. When the addon is not built these tests cannot run: outside CI one loud line says
  * so and how to enable them; under CI (CI=true) that is a failure.
  */
@@ -13,7 +13,9 @@ import { gelu } from '../../src/nn/activations.js';
 import { CharLM } from '../../src/models/char-lm.js';
 import { manualSeed } from '../../src/rng.js';
 import { AdamW } from '../../src/train/adamw.js';
-import { crossEntropy } from '../../src/train/losses.js';
+import { crossEntropy, tokenNll } from '../../src/train/losses.js';
+import { layerNorm } from '../../src/nn/layers.js';
+import { softmaxLastAxis } from '../../src/backend/kernels/softmax.js';
 
 const probe = activateNative({ enabled: true });
 const available = probe.active;
@@ -239,6 +241,134 @@ describe.skipIf(!available)('native kernels', () => {
     };
     const { native, wasm } = onAndOff(run);
     native.forEach((x, i) => expect(maxAbsDiff(x, wasm[i]!)).toBeLessThan(1e-6));
+  });
+
+  const gathers: Array<[string, number[], number[], number[], 'float32' | 'int32']> = [
+    ['embedding rows', [10, 4], [2, 3], [0, 9, 3, 3, 1, 0], 'float32'],
+    ['batch 1, one index', [5, 3], [1], [4], 'float32'],
+    ['int32 table of rank 3', [4, 2, 3], [5], [3, 0, 0, 2, 1], 'int32'],
+    ['no indices', [4, 3], [0], [], 'float32'],
+    ['empty rows', [4, 0], [2], [1, 2], 'float32'],
+  ];
+  it.each(gathers)('GatherV2 %s agrees with wasm', (_name, shape, idxShape, idx, dtype) => {
+    const x = tf.cast(tf.randomNormal(shape, 0, 10, 'float32', 13), dtype);
+    const i = tf.tensor(idx, idxShape, 'int32');
+    const { native, wasm } = onAndOff(() => {
+      const y = tf.gather(x, i);
+      return { shape: y.shape, dtype: y.dtype, data: values(y) };
+    });
+    expect(native.shape).toEqual([...idxShape, ...shape.slice(1)]);
+    // wasm's own kernel returns its internal 4-D shape for an empty table; values and dtype agree.
+    expect({ ...native, shape: null }).toEqual({ ...wasm, shape: null });
+    tf.dispose([x, i]);
+  });
+
+  it('GatherV2 along another axis goes to the backend kernel; an index outside the table is an error', () => {
+    const x = tf.randomNormal([3, 5], 0, 1, 'float32', 14);
+    const i = tf.tensor1d([4, 0], 'int32');
+    const { native, wasm } = onAndOff(() => values(tf.gather(x, i, 1)));
+    expect(native).toEqual(wasm);
+    const bad = tf.tensor1d([1, 3], 'int32');
+    const before = tf.memory().numTensors;
+    expect(() => tf.gather(x, bad)).toThrow(/index value 3 is not in \[0, 2\]/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, i, bad]);
+  });
+
+  const norms: Array<[string, number[]]> = [
+    ['[B, T, D]', [3, 5, 16]],
+    ['one row', [1, 7]],
+    ['one feature (output is β)', [4, 1]],
+    ['no rows', [0, 6]],
+    ['a large offset mean', [2, 3, 32]],
+  ];
+  it.each(norms)('LayerNorm %s and its gradients agree with the tensor formula', (name, shape) => {
+    const shift = name.includes('offset') ? 1000 : 0;
+    const x = tf.add(tf.randomNormal(shape, 0, 2, 'float32', 15), shift);
+    const f = shape.at(-1)!;
+    const g = tf.randomNormal([f], 1, 0.5, 'float32', 16);
+    const b = tf.randomNormal([f], 0, 0.5, 'float32', 17);
+    const w = tf.randomNormal(shape, 0, 1, 'float32', 18);
+    const { native, wasm } = onAndOff(() => {
+      const y = values(layerNorm(x, g, b));
+      const grads = tf.grads((xi: Tensor, gi: Tensor, bi: Tensor) => tf.sum(tf.mul(layerNorm(xi, gi, bi), w)))([x, g, b]);
+      return { y, grads: grads.map(values) };
+    });
+    const tol = shift ? 2e-3 : 1e-4;
+    expect(maxAbsDiff(native.y, wasm.y)).toBeLessThan(tol);
+    native.grads.forEach((gr, i) => expect(maxAbsDiff(gr, wasm.grads[i]!)).toBeLessThan(shift ? 5e-2 : 2e-4));
+    tf.dispose([x, g, b, w]);
+  });
+
+  it('LayerNorm with frozen γ and β: the input gradient is unchanged', () => {
+    const x = tf.randomNormal([4, 8], 0, 1, 'float32', 19);
+    const g = tf.variable(tf.randomNormal([8], 1, 0.3, 'float32', 20), false);
+    const b = tf.variable(tf.zeros([8]), false);
+    const { native, wasm } = onAndOff(() => values(tf.grad((xi: Tensor) => tf.sum(tf.square(layerNorm(xi, g, b))))(x)));
+    expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-4);
+    tf.dispose([x, g, b]);
+  });
+
+  it('cross-entropy and token NLL with a mask and ignore_index agree with wasm, gradients included', () => {
+    const logits = tf.randomNormal([2, 5, 7], 0, 3, 'float32', 21);
+    const targets = tf.tensor2d([[1, 6, 0, -100, 3], [2, 2, 5, 4, 0]], [2, 5], 'int32');
+    const mask = tf.tensor2d([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1]], [2, 5], 'int32');
+    const { native, wasm } = onAndOff(() => {
+      const nll = values(tokenNll(logits, targets, { mask }));
+      const loss = values(crossEntropy(logits, targets, { mask }));
+      const grad = values(tf.grad((l: Tensor) => crossEntropy(l, targets, { mask }))(logits));
+      return { nll, loss, grad };
+    });
+    expect(maxAbsDiff(native.nll, wasm.nll)).toBeLessThan(1e-5);
+    expect(native.nll[2]).toBe(0);
+    expect(native.nll[3]).toBe(0);
+    expect(maxAbsDiff(native.loss, wasm.loss)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(native.grad, wasm.grad)).toBeLessThan(1e-6);
+    tf.dispose([logits, targets, mask]);
+  });
+
+  it('cross-entropy of one position, and of extreme logits, stays finite and agrees', () => {
+    const logits = tf.tensor2d([[1e4, -1e4, 0], [-50, 80, 80]], [2, 3]);
+    const targets = tf.tensor1d([1, 2], 'int32');
+    const one = tf.tensor2d([[0.5, -0.5]], [1, 2]);
+    const oneT = tf.tensor1d([0], 'int32');
+    const { native, wasm } = onAndOff(() => [
+      values(tokenNll(logits, targets)),
+      values(tf.grad((l: Tensor) => crossEntropy(l, targets))(logits)),
+      values(crossEntropy(one, oneT)),
+    ]);
+    native.forEach((x, i) => {
+      expect(x.every(Number.isFinite)).toBe(true);
+      expect(maxAbsDiff(x, wasm[i]!)).toBeLessThan(1e-2);
+    });
+    expect(native[0]![0]).toBeCloseTo(2e4, 0);
+    tf.dispose([logits, targets, one, oneT]);
+  });
+
+  const softmaxes: Array<[string, number[]]> = [
+    ['attention scores [B·H, T, T]', [6, 9, 9]],
+    ['one row of one', [1, 1]],
+    ['rank 1', [5]],
+    ['no rows', [0, 4]],
+  ];
+  it.each(softmaxes)('softmax of %s and its gradient agree with tf.softmax', (_name, shape) => {
+    const x = tf.randomNormal(shape, 0, 4, 'float32', 25);
+    const w = tf.randomNormal(shape, 0, 1, 'float32', 26);
+    const { native, wasm } = onAndOff(() => [
+      values(softmaxLastAxis(x)),
+      values(tf.grad((xi: Tensor) => tf.sum(tf.mul(softmaxLastAxis(xi), w)))(x)),
+    ]);
+    native.forEach((v, i) => expect(maxAbsDiff(v, wasm[i]!)).toBeLessThan(1e-6));
+    tf.dispose([x, w]);
+  });
+
+  it('softmax of a masked row (−1e9 scores) puts no weight there and stays finite', () => {
+    const x = tf.tensor2d([[0, -1e9, 1, -1e9], [-1e9, -1e9, -1e9, -1e9]], [2, 4]);
+    const { native, wasm } = onAndOff(() => values(softmaxLastAxis(x)));
+    expect(native.every(Number.isFinite)).toBe(true);
+    expect(native[1]).toBe(0);
+    expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-6);
+    x.dispose();
   });
 
   it('training the bench architecture (small) gives the same losses and weights with and without native kernels', () => {
