@@ -21,7 +21,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const chromium = findChromium();
 if (!chromium) {
-  console.error('bench:browser needs a Chromium: install it with `apt-get install chromium` or set CHROMIUM_PATH');
+  console.error(
+    'bench:browser needs a Chromium: install it with `apt-get install chromium` or set CHROMIUM_PATH',
+  );
   process.exit(1);
 }
 /** What the demo page exposes on `window.adapterkitDemo`, as far as the benchmark drives it. */
@@ -45,24 +47,41 @@ try {
   for (const backend of backends) {
     const switched = await page
       .evaluate((b) => (window as unknown as DemoWindow).adapterkitDemo.setBackend(b), backend)
-      .then(() => null, (e: Error) => e.message);
+      .then(
+        () => null,
+        (e: Error) => e.message,
+      );
     if (switched) {
       console.log(`${backend}: unavailable (${switched})`);
       results.push({ backend, unavailable: switched });
       continue;
     }
     for (const shape of SHAPES) {
-      const r = await page.evaluate(
-        (o) => (window as unknown as DemoWindow).adapterkitDemo.train(o),
-        { method: 'linear', text, steps, lr: 0.01, seed: 0, ...shape },
-      );
-      const row = { backend, ...shape, firstStepMs: Math.round(r.stepMs[0]), medianMs: Math.round(median(r.stepMs.slice(1))) };
+      const r = await page.evaluate((o) => (window as unknown as DemoWindow).adapterkitDemo.train(o), {
+        method: 'linear',
+        text,
+        steps,
+        lr: 0.01,
+        seed: 0,
+        ...shape,
+      });
+      const row = {
+        backend,
+        ...shape,
+        firstStepMs: Math.round(r.stepMs[0]),
+        medianMs: Math.round(median(r.stepMs.slice(1))),
+      };
       results.push(row);
-      console.log(`${backend.padEnd(7)} batch ${shape.batch} × ${shape.seqLen}: first ${row.firstStepMs} ms, then ${row.medianMs} ms/step`);
+      console.log(
+        `${backend.padEnd(7)} batch ${shape.batch} × ${shape.seqLen}: first ${row.firstStepMs} ms, then ${row.medianMs} ms/step`,
+      );
     }
   }
 } finally {
   await browser.close();
   await server.close();
 }
-writeFileSync(join(import.meta.dirname, 'browser-results.json'), JSON.stringify({ date: new Date().toISOString(), steps, results }, null, 2) + '\n');
+writeFileSync(
+  join(import.meta.dirname, 'browser-results.json'),
+  JSON.stringify({ date: new Date().toISOString(), steps, results }, null, 2) + '\n',
+);

@@ -44,10 +44,14 @@ export async function benchKvCache(opts: { reps?: number } = {}): Promise<KvCach
   const cached = (n: number): number => {
     const cache = lm.newCache();
     try {
-      tf.tidy(() => void lm.forward({ ids: tf.tensor2d(prefix(n), [1, n], 'int32'), caches: [cache] }).dataSync());
+      tf.tidy(
+        () => void lm.forward({ ids: tf.tensor2d(prefix(n), [1, n], 'int32'), caches: [cache] }).dataSync(),
+      );
       const t0 = performance.now();
       for (let i = 0; i < TOKENS; i++) {
-        tf.tidy(() => void lm.forward({ ids: tf.tensor2d([i % 96], [1, 1], 'int32'), caches: [cache] }).dataSync());
+        tf.tidy(
+          () => void lm.forward({ ids: tf.tensor2d([i % 96], [1, 1], 'int32'), caches: [cache] }).dataSync(),
+        );
       }
       return (performance.now() - t0) / TOKENS;
     } finally {
@@ -74,7 +78,12 @@ export async function benchKvCache(opts: { reps?: number } = {}): Promise<KvCach
   lm.dispose();
   const p8 = median(at8);
   const p120 = median(at120);
-  return { perTokenMsAtPrefix8: p8, perTokenMsAtPrefix120: p120, kvCachePerTokenRatio: p120 / p8, uncachedPerTokenMsAtPrefix120: uncachedMs };
+  return {
+    perTokenMsAtPrefix8: p8,
+    perTokenMsAtPrefix120: p120,
+    kvCachePerTokenRatio: p120 / p8,
+    uncachedPerTokenMsAtPrefix120: uncachedMs,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -58,7 +58,13 @@ export async function benchRouting(opts: { reps?: number } = {}): Promise<Routin
   const lm = new CharLM({ vocabSize: 96, dModel: 256, numLayers: 4, nHead: 4, dFF: 1024, maxLen: 128 });
   const names = Array.from({ length: ADAPTERS }, (_, i) => `task${i}`);
   // initLoraWeights: false gives non-zero B, so every branch does real work.
-  const cfg = { type: 'lora' as const, r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false };
+  const cfg = {
+    type: 'lora' as const,
+    r: 8,
+    loraAlpha: 16,
+    targetModules: ['q_proj', 'v_proj'],
+    initLoraWeights: false,
+  };
   const peft = PeftModel.wrap(lm, cfg, { adapterName: names[0]! });
   for (const n of names.slice(1)) peft.addAdapter(n, cfg);
   peft.eval();
@@ -68,7 +74,8 @@ export async function benchRouting(opts: { reps?: number } = {}): Promise<Routin
   const rowsOf = names.map((n) => rowAdapter.flatMap((a, i) => (a === n ? [i] : [])));
   const rowIdx = rowsOf.map((rows) => tf.tensor1d(rows, 'int32'));
 
-  const perSample = () => tf.tidy(() => void (peft.forward(ids, { adapterNames: rowAdapter }) as Tensor).dataSync());
+  const perSample = () =>
+    tf.tidy(() => void (peft.forward(ids, { adapterNames: rowAdapter }) as Tensor).dataSync());
   const single = () => {
     peft.setActiveAdapters([names[0]!]);
     tf.tidy(() => void (peft.forward(ids) as Tensor).dataSync());
@@ -90,7 +97,11 @@ export async function benchRouting(opts: { reps?: number } = {}): Promise<Routin
   const c: number[] = [];
   for (let i = 0; i < reps; i++) {
     // Rotate the order so drifting load hits all three alike.
-    const runs: Array<() => void> = [() => a.push(timeMs(perSample)), () => b.push(timeMs(single)), () => c.push(timeMs(subBatches))];
+    const runs: Array<() => void> = [
+      () => a.push(timeMs(perSample)),
+      () => b.push(timeMs(single)),
+      () => c.push(timeMs(subBatches)),
+    ];
     for (let j = 0; j < 3; j++) runs[(i + j) % 3]!();
   }
   ids.dispose();

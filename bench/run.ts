@@ -160,13 +160,21 @@ async function profileStep(label: string, model: Trainable): Promise<void> {
   const kernelMs = [...byKernel.values()].reduce((x, r) => x + r.ms, 0);
   const rows = [...byKernel.entries()].sort((x, y) => y[1].ms - x[1].ms);
   const launches = [...byKernel.values()].reduce((x, r) => x + r.calls, 0);
-  console.log(`profile of one ${label} step (${launches} kernel launches, ${wallMs.toFixed(0)} ms under the profiler):`);
+  console.log(
+    `profile of one ${label} step (${launches} kernel launches, ${wallMs.toFixed(0)} ms under the profiler):`,
+  );
   for (const [name, r] of rows) {
     if (r.ms / wallMs < 0.005) continue;
-    const gflops = r.flops ? `  ${(r.flops / r.ms / 1e6).toFixed(1)} GFLOP/s (${(r.flops / 1e9).toFixed(1)} GFLOP)` : '';
-    console.log(`  ${name.padEnd(22)} ${((100 * r.ms) / wallMs).toFixed(1).padStart(5)} %  ${r.ms.toFixed(0).padStart(6)} ms  ${String(r.calls).padStart(5)} calls${gflops}`);
+    const gflops = r.flops
+      ? `  ${(r.flops / r.ms / 1e6).toFixed(1)} GFLOP/s (${(r.flops / 1e9).toFixed(1)} GFLOP)`
+      : '';
+    console.log(
+      `  ${name.padEnd(22)} ${((100 * r.ms) / wallMs).toFixed(1).padStart(5)} %  ${r.ms.toFixed(0).padStart(6)} ms  ${String(r.calls).padStart(5)} calls${gflops}`,
+    );
   }
-  console.log(`  ${'(outside kernels)'.padEnd(22)} ${((100 * (wallMs - kernelMs)) / wallMs).toFixed(1).padStart(5)} %  ${(wallMs - kernelMs).toFixed(0).padStart(6)} ms  (gradient bookkeeping, tidy, JS)`);
+  console.log(
+    `  ${'(outside kernels)'.padEnd(22)} ${((100 * (wallMs - kernelMs)) / wallMs).toFixed(1).padStart(5)} %  ${(wallMs - kernelMs).toFixed(0).padStart(6)} ms  (gradient bookkeeping, tidy, JS)`,
+  );
   dispose();
 }
 
@@ -186,7 +194,12 @@ function adapterModel(): CharLM {
 
 /** The bench model wrapped with LoRA r 8 on q_proj and v_proj. */
 function loraModel(): PeftModel & Trainable {
-  const model = PeftModel.wrap(freshModel(), { type: 'lora', r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'] });
+  const model = PeftModel.wrap(freshModel(), {
+    type: 'lora',
+    r: 8,
+    loraAlpha: 16,
+    targetModules: ['q_proj', 'v_proj'],
+  });
   model.train();
   return model as unknown as PeftModel & Trainable;
 }
@@ -246,7 +259,14 @@ function disabledOverhead(): { plainMs: number; disabledMs: number; overhead: nu
 }
 
 /** The PyTorch step, the faster of 1 and 2 threads; null when torch is not importable. */
-type TorchRun = { fullStepMs: number; adapterStepMs: number; fullStepCpuMs: number; adapterStepCpuMs: number; threads: number; blas: string };
+type TorchRun = {
+  fullStepMs: number;
+  adapterStepMs: number;
+  fullStepCpuMs: number;
+  adapterStepCpuMs: number;
+  threads: number;
+  blas: string;
+};
 
 function torchStep(): (TorchRun & { oneThread: TorchRun | null }) | null {
   const script = fileURLToPath(new URL('./torch_step.py', import.meta.url));
@@ -257,7 +277,10 @@ function torchStep(): (TorchRun & { oneThread: TorchRun | null }) | null {
   const runs = [];
   for (const threads of [1, 2]) {
     for (const py of ['/usr/bin/python3', 'python3']) {
-      const r = spawnSync(py, [script, '--threads', String(threads), '--reps', String(REPS)], { env, encoding: 'utf8' });
+      const r = spawnSync(py, [script, '--threads', String(threads), '--reps', String(REPS)], {
+        env,
+        encoding: 'utf8',
+      });
       if (r.status === 0) {
         runs.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!));
         break;
@@ -277,10 +300,16 @@ function loadAverage(): number[] {
 
 await initBackend();
 const backendInfo = getBackendInfo();
-console.log(`backend ${backendInfo.name}${backendInfo.native ? ` + native kernels (BLAS ${backendInfo.blas})` : ` (native kernels off: ${backendInfo.nativeReason})`}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS}`);
+console.log(
+  `backend ${backendInfo.name}${backendInfo.native ? ` + native kernels (BLAS ${backendInfo.blas})` : ` (native kernels off: ${backendInfo.nativeReason})`}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS}`,
+);
 
 if (process.argv.includes('--profile') || process.argv.includes('--profile-only')) {
-  for (const [label, make] of [['full', freshModel], ['LinearAdapter', adapterModel], ['LoRA', loraModel]] as const) {
+  for (const [label, make] of [
+    ['full', freshModel],
+    ['LinearAdapter', adapterModel],
+    ['LoRA', loraModel],
+  ] as const) {
     const model = make();
     await profileStep(label, model);
     model.dispose();
@@ -301,7 +330,9 @@ function trainingStepsSideBySide(): SideBySide {
 if (process.argv.includes('--steps-only')) {
   // Quick look while working on speed: the three step kinds side by side, nothing written.
   const r = trainingStepsSideBySide();
-  console.log(`training steps side by side (wall / CPU): full ${r.wallMs[0]!.toFixed(0)} / ${r.cpuMs[0]!.toFixed(0)} ms, LinearAdapter ${r.wallMs[1]!.toFixed(0)} / ${r.cpuMs[1]!.toFixed(0)} ms (${r.wallRatio[1]!.toFixed(3)} / ${r.cpuRatio[1]!.toFixed(3)} × full), LoRA ${r.wallMs[2]!.toFixed(0)} / ${r.cpuMs[2]!.toFixed(0)} ms (${r.wallRatio[2]!.toFixed(3)} / ${r.cpuRatio[2]!.toFixed(3)} × full); load ${loadAverage().join(', ')}`);
+  console.log(
+    `training steps side by side (wall / CPU): full ${r.wallMs[0]!.toFixed(0)} / ${r.cpuMs[0]!.toFixed(0)} ms, LinearAdapter ${r.wallMs[1]!.toFixed(0)} / ${r.cpuMs[1]!.toFixed(0)} ms (${r.wallRatio[1]!.toFixed(3)} / ${r.cpuRatio[1]!.toFixed(3)} × full), LoRA ${r.wallMs[2]!.toFixed(0)} / ${r.cpuMs[2]!.toFixed(0)} ms (${r.wallRatio[2]!.toFixed(3)} / ${r.cpuRatio[2]!.toFixed(3)} × full); load ${loadAverage().join(', ')}`,
+  );
   process.exit(0);
 }
 
@@ -386,17 +417,33 @@ writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(resu
 
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 if (native.active) {
-  console.log(`full step with native kernels: 1 BLAS thread ${ms(threadRuns[1]!)}, 2 threads ${ms(threadRuns[2]!)} (using ${native.threads}); plain wasm ${ms(wasmFullStepMs!)} (${results.wasmFullStepVsNative!.toFixed(2)}× slower)`);
+  console.log(
+    `full step with native kernels: 1 BLAS thread ${ms(threadRuns[1]!)}, 2 threads ${ms(threadRuns[2]!)} (using ${native.threads}); plain wasm ${ms(wasmFullStepMs!)} (${results.wasmFullStepVsNative!.toFixed(2)}× slower)`,
+  );
 }
-console.log(`training steps side by side: full ${ms(sideBySide.wallMs[0]!)}, LinearAdapter ${ms(adapterStepMs)} (${results.adapterStepVsFull!.toFixed(2)}× full; CPU time ${results.adapterStepVsFullCpu!.toFixed(2)}×), LoRA ${ms(loraStepMs)} (${results.loraStepVsFull!.toFixed(2)}× full; CPU time ${results.loraStepVsFullCpu!.toFixed(2)}×)`);
-console.log(`inference: no adapters ${ms(inference.plainMs)}, disabled adapters ${ms(inference.disabledMs)} (overhead ${(100 * inference.overhead).toFixed(2)} %)`);
-console.log(`routing 8 LoRA adapters per row: ${ms(routing.perSampleMs)} = ${routing.perSampleVsSingle.toFixed(2)}× one adapter, ${routing.perSampleVsSubBatches.toFixed(2)}× 8 sub-batches in turn`);
-console.log(`key/value cache: ${kvCache.perTokenMsAtPrefix8.toFixed(1)} ms/token at prefix 8, ${kvCache.perTokenMsAtPrefix120.toFixed(1)} at prefix 120 (ratio ${kvCache.kvCachePerTokenRatio.toFixed(2)}); uncached ${ms(kvCache.uncachedPerTokenMsAtPrefix120)} at 120`);
+console.log(
+  `training steps side by side: full ${ms(sideBySide.wallMs[0]!)}, LinearAdapter ${ms(adapterStepMs)} (${results.adapterStepVsFull!.toFixed(2)}× full; CPU time ${results.adapterStepVsFullCpu!.toFixed(2)}×), LoRA ${ms(loraStepMs)} (${results.loraStepVsFull!.toFixed(2)}× full; CPU time ${results.loraStepVsFullCpu!.toFixed(2)}×)`,
+);
+console.log(
+  `inference: no adapters ${ms(inference.plainMs)}, disabled adapters ${ms(inference.disabledMs)} (overhead ${(100 * inference.overhead).toFixed(2)} %)`,
+);
+console.log(
+  `routing 8 LoRA adapters per row: ${ms(routing.perSampleMs)} = ${routing.perSampleVsSingle.toFixed(2)}× one adapter, ${routing.perSampleVsSubBatches.toFixed(2)}× 8 sub-batches in turn`,
+);
+console.log(
+  `key/value cache: ${kvCache.perTokenMsAtPrefix8.toFixed(1)} ms/token at prefix 8, ${kvCache.perTokenMsAtPrefix120.toFixed(1)} at prefix 120 (ratio ${kvCache.kvCachePerTokenRatio.toFixed(2)}); uncached ${ms(kvCache.uncachedPerTokenMsAtPrefix120)} at 120`,
+);
 if (torch) {
-  console.log(`PyTorch ${torch.threads} thread(s), BLAS ${torch.blas}: full ${ms(torch.fullStepMs)}, adapter ${ms(torch.adapterStepMs)}; adapterkit/PyTorch full ${results.fullStepVsTorch!.toFixed(2)}×, adapter ${results.adapterStepVsTorch!.toFixed(2)}×`);
+  console.log(
+    `PyTorch ${torch.threads} thread(s), BLAS ${torch.blas}: full ${ms(torch.fullStepMs)}, adapter ${ms(torch.adapterStepMs)}; adapterkit/PyTorch full ${results.fullStepVsTorch!.toFixed(2)}×, adapter ${results.adapterStepVsTorch!.toFixed(2)}×`,
+  );
 } else {
-  console.log('PyTorch: skipped (python3-torch is not importable; `apt-get install python3-torch libopenblas0-pthread` to compare)');
+  console.log(
+    'PyTorch: skipped (python3-torch is not importable; `apt-get install python3-torch libopenblas0-pthread` to compare)',
+  );
 }
-console.log(`CPU time per full step at one thread (steadier under load): adapterkit ${ms(fullStepCpuMs)}, plain wasm ${ms(wasmFullStepCpuMs)}${torch?.oneThread ? `, PyTorch ${ms(torch.oneThread.fullStepCpuMs)} → ${results.fullStepCpuVsTorch1Thread!.toFixed(2)}×` : ''}`);
+console.log(
+  `CPU time per full step at one thread (steadier under load): adapterkit ${ms(fullStepCpuMs)}, plain wasm ${ms(wasmFullStepCpuMs)}${torch?.oneThread ? `, PyTorch ${ms(torch.oneThread.fullStepCpuMs)} → ${results.fullStepCpuVsTorch1Thread!.toFixed(2)}×` : ''}`,
+);
 console.log(`load average during the run: ${results.uptimeLoad.join(', ')}`);
 console.log('wrote bench/results.json');

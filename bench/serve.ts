@@ -31,7 +31,14 @@ const ROUNDS = Number(process.env.BENCH_SERVE_ROUNDS ?? 2);
 const MAX_TOKENS = 32;
 const CASES = [1, 8, 64];
 const LIMIT_MS = 10 * 60_000;
-const PROMPTS = ['Call me Ishmael.', 'The whale, the w', 'It was the Pequo', 'Queequeg and I w', 'Starbuck looked ', 'Ahab stood upon '];
+const PROMPTS = [
+  'Call me Ishmael.',
+  'The whale, the w',
+  'It was the Pequo',
+  'Queequeg and I w',
+  'Starbuck looked ',
+  'Ahab stood upon ',
+];
 
 interface CaseResult {
   adapters: number;
@@ -54,15 +61,38 @@ async function makeStore(n: number): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'adapterkit-bench-store-'));
   const store = new FsAdapterStore(dir);
   const { model } = await loadBaseModel();
-  const cfg = { type: 'lora' as const, r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false };
+  const cfg = {
+    type: 'lora' as const,
+    r: 8,
+    loraAlpha: 16,
+    targetModules: ['q_proj', 'v_proj'],
+    initLoraWeights: false,
+  };
   manualSeed(0);
   const peft = PeftModel.wrap(model, cfg, { adapterName: 'a0' });
   for (let i = 0; i < n; i++) {
     const name = `a${i}`;
     if (i > 0) peft.addAdapter(name, cfg);
     const files: Record<string, Uint8Array> = {};
-    await savePretrained(peft, { writeFile: (p, d) => void (files[`peft/${p.replace(`${name}/`, '')}`] = typeof d === 'string' ? new TextEncoder().encode(d) : d) }, { selectedAdapters: [name] });
-    await store.put({ name: `adapter-${i}`, jobId: null, kind: 'lora', format: 'peft', base: { name: 'mobydick-char-lm', config: model.cfg }, config: cfg, metrics: {}, files });
+    await savePretrained(
+      peft,
+      {
+        writeFile: (p, d) =>
+          void (files[`peft/${p.replace(`${name}/`, '')}`] =
+            typeof d === 'string' ? new TextEncoder().encode(d) : d),
+      },
+      { selectedAdapters: [name] },
+    );
+    await store.put({
+      name: `adapter-${i}`,
+      jobId: null,
+      kind: 'lora',
+      format: 'peft',
+      base: { name: 'mobydick-char-lm', config: model.cfg },
+      config: cfg,
+      metrics: {},
+      files,
+    });
   }
   peft.dispose();
   return dir;
@@ -71,9 +101,28 @@ async function makeStore(n: number): Promise<string> {
 /** Starts `adapterkit serve` in a child process; resolves with its URL. */
 function startServer(store: string): Promise<{ url: string; child: ChildProcess }> {
   const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--base', DEFAULT_BASE_DIR, '--store', store, '--port', '0', '--max-loras', '64', '--max-batch', '64'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      main,
+      'serve',
+      '--base',
+      DEFAULT_BASE_DIR,
+      '--store',
+      store,
+      '--port',
+      '0',
+      '--max-loras',
+      '64',
+      '--max-batch',
+      '64',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -91,7 +140,11 @@ interface Reply {
 }
 
 async function post(url: string, body: unknown): Promise<Reply> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as Reply;
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${JSON.stringify(json)}`);
   return json;
@@ -107,7 +160,16 @@ async function runCase(url: string, adapters: number, deadline: number): Promise
   const names = Array.from({ length: adapters }, (_, i) => `adapter-${i}`);
   for (const n of names) await post(`${url}/v1/load_lora_adapter`, { lora_name: n });
   // Warm-up: one request per adapter in parallel (kernels, masks, routing paths).
-  await Promise.all(names.map((n, i) => post(`${url}/v1/completions`, { model: n, prompt: PROMPTS[i % PROMPTS.length], max_tokens: 4, seed: i })));
+  await Promise.all(
+    names.map((n, i) =>
+      post(`${url}/v1/completions`, {
+        model: n,
+        prompt: PROMPTS[i % PROMPTS.length],
+        max_tokens: 4,
+        seed: i,
+      }),
+    ),
+  );
   const latencies: number[] = [];
   let tokens = 0;
   const t0 = performance.now();
@@ -152,7 +214,9 @@ async function main(): Promise<void> {
     for (const n of CASES) {
       const c = await runCase(url, n, deadline);
       cases.push(c);
-      console.log(`${n} adapter(s): ${c.tokensPerSecond.toFixed(1)} tokens/s, p50 ${c.p50Ms.toFixed(0)} ms, p99 ${c.p99Ms.toFixed(0)} ms, ${(c.memoryPerAdapterBytes / 1024).toFixed(1)} KiB per adapter (${c.requests} requests, ${c.seconds.toFixed(1)} s)`);
+      console.log(
+        `${n} adapter(s): ${c.tokensPerSecond.toFixed(1)} tokens/s, p50 ${c.p50Ms.toFixed(0)} ms, p99 ${c.p99Ms.toFixed(0)} ms, ${(c.memoryPerAdapterBytes / 1024).toFixed(1)} KiB per adapter (${c.requests} requests, ${c.seconds.toFixed(1)} s)`,
+      );
     }
   } finally {
     child.kill('SIGTERM');
@@ -171,9 +235,13 @@ async function main(): Promise<void> {
   };
   await writeFile(new URL('./serve.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
   console.log(`throughput 64 adapters / 1 adapter: ${result.throughput64Vs1.toFixed(2)}`);
-  console.log('\n| distinct adapters | tokens/s | p50 latency | p99 latency | memory per resident adapter |\n|---|---|---|---|---|');
+  console.log(
+    '\n| distinct adapters | tokens/s | p50 latency | p99 latency | memory per resident adapter |\n|---|---|---|---|---|',
+  );
   for (const c of cases) {
-    console.log(`| ${c.adapters} | ${c.tokensPerSecond.toFixed(1)} | ${c.p50Ms.toFixed(0)} ms | ${c.p99Ms.toFixed(0)} ms | ${(c.memoryPerAdapterBytes / 1024).toFixed(1)} KiB |`);
+    console.log(
+      `| ${c.adapters} | ${c.tokensPerSecond.toFixed(1)} | ${c.p50Ms.toFixed(0)} ms | ${c.p99Ms.toFixed(0)} ms | ${(c.memoryPerAdapterBytes / 1024).toFixed(1)} KiB |`,
+    );
   }
   console.log('wrote bench/serve.json');
 }

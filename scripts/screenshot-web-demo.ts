@@ -11,7 +11,8 @@ import { startDemoServer } from '../web/server.js';
 
 const steps = process.argv[2] ?? '40';
 const chromium = findChromium();
-if (!chromium) throw new Error('no Chromium found: install it with `apt-get install chromium` or set CHROMIUM_PATH');
+if (!chromium)
+  throw new Error('no Chromium found: install it with `apt-get install chromium` or set CHROMIUM_PATH');
 const server = await startDemoServer();
 const browser = await launchChromium(chromium);
 try {
@@ -20,9 +21,17 @@ try {
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
   await page.fill('#steps', steps);
   await page.click('#train');
-  await page.waitForFunction(() => /training: done|failed/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 600_000 });
+  await page.waitForFunction(
+    () => /training: done|failed/.test(document.getElementById('status')?.textContent ?? ''),
+    null,
+    { timeout: 600_000 },
+  );
   await page.click('#sample');
-  await page.waitForFunction(() => /sampling: done|failed/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => /sampling: done|failed/.test(document.getElementById('status')?.textContent ?? ''),
+    null,
+    { timeout: 120_000 },
+  );
   const out = join(import.meta.dirname, '..', 'docs', 'web-demo.png');
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

@@ -75,7 +75,8 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') {
     const ctor = (v as object).constructor;
-    if (ctor && ctor !== Object) return `an instance of ${(ctor as { typeName?: string }).typeName ?? ctor.name}`;
+    if (ctor && ctor !== Object)
+      return `an instance of ${(ctor as { typeName?: string }).typeName ?? ctor.name}`;
     return 'a plain object';
   }
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;

@@ -55,7 +55,14 @@ export {
   Average,
   Fuse,
 } from './adapters/index.js';
-export { saveAdapters, loadAdapters, saveModel, restoreModel, setPathFiles, type PathFiles } from './io/index.js';
+export {
+  saveAdapters,
+  loadAdapters,
+  saveModel,
+  restoreModel,
+  setPathFiles,
+  type PathFiles,
+} from './io/index.js';
 // The adapter-model classes with their file methods (the io layer's, built on the adapters core).
 export { withAdapterModel, makeAdapterModel, PeftModel, type AdapterModelOptions } from './io/index.js';
 export {

@@ -11,7 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, normalize, sep } from 'node:path';
 
 const repo = join(import.meta.dirname, '..');
-const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')), '..', 'dist');
+const wasmDir = join(
+  dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')),
+  '..',
+  'dist',
+);
 
 /** URL prefix → directory the server reads files from (nothing outside them is served). */
 const STATIC_ROUTES: ReadonlyArray<[string, string]> = [
@@ -76,7 +80,8 @@ export async function startDemoServer(opts: { port?: number; host?: string } = {
       const file = normalize(join(dir, decodeURIComponent(path.slice(prefix.length))));
       if (!file.startsWith(dir + sep)) return send(403, 'text/plain', 'forbidden');
       readFile(file).then(
-        (bytes) => send(200, CONTENT_TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', bytes),
+        (bytes) =>
+          send(200, CONTENT_TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', bytes),
         () => send(404, 'text/plain', `not found: ${path}`),
       );
       return;

@@ -21,8 +21,9 @@ export interface AccessConfig {
   [key: string]: unknown;
 }
 
-export const DEFAULT_ACCESS_CFG: Readonly<Required<Pick<AccessConfig, 'detach' | 'convertToCpu' | 'computeAdapterLoss'>>> =
-  Object.freeze({ detach: false, convertToCpu: false, computeAdapterLoss: true });
+export const DEFAULT_ACCESS_CFG: Readonly<
+  Required<Pick<AccessConfig, 'detach' | 'convertToCpu' | 'computeAdapterLoss'>>
+> = Object.freeze({ detach: false, convertToCpu: false, computeAdapterLoss: true });
 
 /** Per-GUID access configs and access-enabled flags. One process-wide default; inject others for isolation. */
 export class AccessContext {
@@ -68,7 +69,10 @@ export class AccessContext {
 
 function checkAccessCfg(cfg: unknown, where: string): asserts cfg is AccessConfig {
   if (!isPlainObject(cfg)) {
-    throw new AdapterError('INVALID_CONFIG', `${where}: expected a plain config object, got ${describeValue(cfg)}`);
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${where}: expected a plain config object, got ${describeValue(cfg)}`,
+    );
   }
 }
 
@@ -102,7 +106,8 @@ const zeroGrad = customGrad1((x: Tensor) => ({
 export function registerAccessibleTensor(module: Module, name: string, t: Tensor): void {
   const ctx = getAccessContext();
   let value = t;
-  if (ctx.option(modelGuidOf(module), 'convertToCpu')) value = tf.tensor(value.dataSync(), value.shape, value.dtype);
+  if (ctx.option(modelGuidOf(module), 'convertToCpu'))
+    value = tf.tensor(value.dataSync(), value.shape, value.dtype);
   if (ctx.option(modelGuidOf(module), 'detach')) value = zeroGrad(value);
   let reg = registries.get(module);
   if (!reg) registries.set(module, (reg = new Map()));

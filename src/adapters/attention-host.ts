@@ -85,7 +85,11 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
     }
 
     /** Runs the enabled adapters at insertion point `loc` and returns the new `x`. */
-    runAdapterPoint(loc: AdapterLocation, x: Tensor, ctx: { attMask?: Tensor; posEmb?: Tensor } = {}): Tensor {
+    runAdapterPoint(
+      loc: AdapterLocation,
+      x: Tensor,
+      ctx: { attMask?: Tensor; posEmb?: Tensor } = {},
+    ): Tensor {
       if (!this.isAdapterAvailable()) return x;
       return this.forwardEnabledAdapters({ x, loc, ...ctx } as AdapterPointInput).x;
     }
@@ -94,7 +98,10 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
      * As the base method. A `'mha'` point starts a new forward of the block, so parallel-adapter
      * inputs left by an earlier forward that never reached `'post'` are dropped first.
      */
-    override forwardEnabledAdapters<T extends AdapterInput>(input: T, opts: { adapterNames?: AdapterSelection[] } = {}): T {
+    override forwardEnabledAdapters<T extends AdapterInput>(
+      input: T,
+      opts: { adapterNames?: AdapterSelection[] } = {},
+    ): T {
       if (isPlainObject(input) && input.loc === 'mha') parallelInputs.delete(this);
       return super.forwardEnabledAdapters(input, opts);
     }
@@ -106,7 +113,11 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
     }
 
     override addAdapter(name: string, cfg: AdapterConfig, extra?: Record<string, unknown>): void {
-      if (isPlainObject(cfg) && typeof cfg.type === 'string' && kindOfType(cfg.type) === 'conformerAttention') {
+      if (
+        isPlainObject(cfg) &&
+        typeof cfg.type === 'string' &&
+        kindOfType(cfg.type) === 'conformerAttention'
+      ) {
         this.checkSupportedAdapterType(cfg); // an unaccepted type is TYPE_NOT_ACCEPTED, whatever the host
         this.checkSelfAttentionModel();
       }
@@ -142,11 +153,13 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
       adapter: AdapterModule,
       ctx: { adapterName: string; adapterStrategy: AdapterStrategy },
     ): AdapterInput {
-      if (!isPlainObject(input) || !('loc' in input)) return super.forwardSingleEnabledAdapter(input, adapter, ctx);
+      if (!isPlainObject(input) || !('loc' in input))
+        return super.forwardSingleEnabledAdapter(input, adapter, ctx);
       const point = input as AdapterPointInput;
       const kind = kindOf(adapter);
       if (!LOCATIONS[kind].includes(point.loc)) return point;
-      const run = (arg: AdapterInput) => ctx.adapterStrategy.forward(arg, adapter, { module: this }) as Tensor;
+      const run = (arg: AdapterInput) =>
+        ctx.adapterStrategy.forward(arg, adapter, { module: this }) as Tensor;
       let x: Tensor;
       if (kind === 'parallel') {
         // Parallel adapter: at 'mha' keep the FFN input h (the value is unchanged); at 'post' the
@@ -162,7 +175,13 @@ export function withAttentionAdapters<TBase extends ModuleCtor>(Base: TBase, opt
         x = run({ queries: point.x, keys: point.x, values: point.x, attentionMask: point.attMask });
       } else {
         const relPos = this.checkSelfAttentionModel() === 'rel_pos';
-        x = run({ query: point.x, key: point.x, value: point.x, mask: point.attMask, ...(relPos ? { posEmb: point.posEmb } : {}) });
+        x = run({
+          query: point.x,
+          key: point.x,
+          value: point.x,
+          mask: point.attMask,
+          ...(relPos ? { posEmb: point.posEmb } : {}),
+        });
       }
       return { ...point, x };
     }

@@ -23,12 +23,14 @@ export function registerAdapter(baseClass: ModuleClass, adapterClass: ModuleClas
   check(
     !byBase.has(baseClass.typeName),
     'REGISTRY_CONFLICT',
-    () => `an adapter class is already registered for '${baseClass.typeName}' (${byBase.get(baseClass.typeName)!.adapterTypeName})`,
+    () =>
+      `an adapter class is already registered for '${baseClass.typeName}' (${byBase.get(baseClass.typeName)!.adapterTypeName})`,
   );
   check(
     adapterClass.prototype instanceof baseClass,
     'REGISTRY_CONFLICT',
-    () => `'${adapterClass.typeName}' does not extend '${baseClass.typeName}', so it cannot be its adapter class`,
+    () =>
+      `'${adapterClass.typeName}' does not extend '${baseClass.typeName}', so it cannot be its adapter class`,
   );
   const rec: AdapterClassRecord = {
     baseClass,
@@ -77,5 +79,6 @@ export function updateModuleClassWithAdapterClass(
   const rec = byBase.get(module.typeName);
   if (!rec || module.constructor !== rec.baseClass) return;
   Object.setPrototypeOf(module, rec.adapterClass.prototype);
-  if ((opts.updateConfig ?? true) && cfg !== undefined) rewriteTypes(cfg, rec.baseTypeName, rec.adapterTypeName);
+  if ((opts.updateConfig ?? true) && cfg !== undefined)
+    rewriteTypes(cfg, rec.baseTypeName, rec.adapterTypeName);
 }

@@ -80,7 +80,8 @@ export function checkAdapterName(adapterName: string, written: string): void {
   check(
     typeof adapterName === 'string' && adapterName.length > 0 && !adapterName.includes('.'),
     'INVALID_ADAPTER_NAME',
-    () => `adapter name ${JSON.stringify(written)} is invalid: the name after any 'module:' prefix must be non-empty and contain no '.'`,
+    () =>
+      `adapter name ${JSON.stringify(written)} is invalid: the name after any 'module:' prefix must be non-empty and contain no '.'`,
     () => ({ name: written }),
   );
   check(
@@ -98,7 +99,9 @@ function toAcceptedTypes(types: Iterable<string | ModuleClass | AnyClass>, where
     if (typeof t === 'string') {
       const cls = adapterClassOf(t);
       if (!cls) {
-        throw new AdapterError('UNKNOWN_TYPE', `${where}: adapter type '${t}' is not registered`, { type: t });
+        throw new AdapterError('UNKNOWN_TYPE', `${where}: adapter type '${t}' is not registered`, {
+          type: t,
+        });
       }
       out.push({ name: t, cls });
     } else if (typeof t === 'function' && (t === Module || t.prototype instanceof Module)) {
@@ -213,7 +216,8 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
       check(
         !this.peekAdapterLayer()?.has(adapterName), // (5)
         'DUPLICATE_ADAPTER',
-        () => `adapter '${name}' already exists on '${this.hostLabel()}'; held: ${this.heldAdapterNames().join(', ')}`,
+        () =>
+          `adapter '${name}' already exists on '${this.hostLabel()}'; held: ${this.heldAdapterNames().join(', ')}`,
         () => ({ name }),
       );
       const normalized = parseAdapterConfig(cfg, where); // (6)
@@ -254,7 +258,8 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
       check(
         this.isAdapterAvailable(),
         'NO_ADAPTERS',
-        () => `setEnabledAdapters on '${this.hostLabel()}': it holds no adapters; add one with addAdapter() first`,
+        () =>
+          `setEnabledAdapters on '${this.hostLabel()}': it holds no adapters; add one with addAdapter() first`,
       );
       this.setEnabledInConfig(name, enabled);
     }
@@ -345,7 +350,10 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
     acceptedTypes(): AcceptedType[] {
       const explicit = stateOf(this).accepted;
       if (explicit.length) return explicit;
-      return toAcceptedTypes(this.defaultAcceptedAdapterTypes(), `defaultAcceptedAdapterTypes of '${this.typeName}'`);
+      return toAcceptedTypes(
+        this.defaultAcceptedAdapterTypes(),
+        `defaultAcceptedAdapterTypes of '${this.typeName}'`,
+      );
     }
 
     /**
@@ -361,7 +369,8 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
       check(
         ok,
         'TYPE_NOT_ACCEPTED',
-        () => `adapter type '${cfg.type}' is not accepted by '${this.hostLabel()}'; accepted types: ${accepted.map((a) => a.name).join(', ')}`,
+        () =>
+          `adapter type '${cfg.type}' is not accepted by '${this.hostLabel()}'; accepted types: ${accepted.map((a) => a.name).join(', ')}`,
         () => ({ type: cfg.type, valid: accepted.map((a) => a.name) }),
       );
     }
@@ -377,7 +386,10 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
      * in that order, or `'__base__'` for none), whatever the enabled flags. Otherwise the model's
      * active composition setup (`setActiveSetup`), when there is one, replaces the default chain.
      */
-    forwardEnabledAdapters<T extends AdapterInput>(input: T, opts: { adapterNames?: AdapterSelection[] } = {}): T {
+    forwardEnabledAdapters<T extends AdapterInput>(
+      input: T,
+      opts: { adapterNames?: AdapterSelection[] } = {},
+    ): T {
       check(
         input !== undefined && input !== null,
         'INVALID_INPUT',
@@ -401,7 +413,8 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
         check(
           adapterStrategy,
           'MISSING_STRATEGY',
-          () => `adapter '${adapterName}' on '${this.hostLabel()}' has no adapterStrategy; call setupAdapterStrategy() on it`,
+          () =>
+            `adapter '${adapterName}' on '${this.hostLabel()}' has no adapterStrategy; call setupAdapterStrategy() on it`,
           () => ({ name: adapterName, host: this.hostLabel() }),
         );
         y = this.forwardSingleEnabledAdapter(y, adapter as AdapterModule, { adapterName, adapterStrategy });
@@ -423,7 +436,11 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
      * meta config (so it finds its module after a restore), else `''`.
      */
     resolveAdapterModuleName(name: string): [string, string] {
-      check(typeof name === 'string', 'INVALID_ADAPTER_NAME', () => `adapter name must be a string, got ${describeValue(name)}`);
+      check(
+        typeof name === 'string',
+        'INVALID_ADAPTER_NAME',
+        () => `adapter name must be a string, got ${describeValue(name)}`,
+      );
       const i = name.indexOf(':');
       if (i >= 0) return [name.slice(0, i), name.slice(i + 1)];
       return [this.adapterCfg.globalCfg?.adapterMetaCfg?.modules?.[name] ?? '', name];
@@ -432,7 +449,9 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
   Object.defineProperty(AdapterHost.prototype, ADAPTER_HOST, { value: true });
   // The default dispatch hands a tensor input to every adapter as it is: per-sample selection may run
   // the selected adapters in one pass when they declare it.
-  declareRowwiseInput(AdapterHost, (input) => (input instanceof tf.Tensor ? { x: input, runs: true, rebuild: (y) => y } : null));
+  declareRowwiseInput(AdapterHost, (input) =>
+    input instanceof tf.Tensor ? { x: input, runs: true, rebuild: (y) => y } : null,
+  );
   return AdapterHost;
 }
 

@@ -43,7 +43,13 @@ export {
 } from './config-schema.js';
 export { unfreezeEnabledAdapters, withAdapters, libraryFrozen, type AdapterHostModule } from './host.js';
 export { isAdapterHost } from './host-brand.js';
-export { withAdapterModel, getSubmodule, type AdapterModelConfig, type AdapterModelModule, type AuxiliaryLosses } from './model.js';
+export {
+  withAdapterModel,
+  getSubmodule,
+  type AdapterModelConfig,
+  type AdapterModelModule,
+  type AuxiliaryLosses,
+} from './model.js';
 export { withLayeredAdapters, INPUT_SIZE_FIELDS } from './layered-host.js';
 export {
   withAttentionAdapters,
@@ -63,8 +69,18 @@ export {
   type RowwiseInputOf,
   type RowwiseStrategyKind,
 } from './rowwise.js';
-export { LinearAdapter, linearAdapterSchema, type LinearAdapterConfig, type LinearAdapterOptions } from './linear/index.js';
-export { MhaResidualAddStrategy, ResidualAddStrategy, ReturnResultStrategy, type ResidualAddOptions } from './strategies/index.js';
+export {
+  LinearAdapter,
+  linearAdapterSchema,
+  type LinearAdapterConfig,
+  type LinearAdapterOptions,
+} from './linear/index.js';
+export {
+  MhaResidualAddStrategy,
+  ResidualAddStrategy,
+  ReturnResultStrategy,
+  type ResidualAddOptions,
+} from './strategies/index.js';
 export {
   RESERVED_ADAPTER_NAMES,
   type AdapterConfig,
@@ -145,8 +161,20 @@ export {
   type NormalizedLoraConfig,
   type TargetSpec,
 } from './lora/index.js';
-export { IA3_UNMERGE_EPS, Ia3Linear, ia3ConfigSchema, ia3Method, parseIa3Config, type Ia3Config, type NormalizedIa3Config } from './ia3/index.js';
-export { formatTrainableParameters, trainableParameterReport, type TrainableParameterReport } from './report.js';
+export {
+  IA3_UNMERGE_EPS,
+  Ia3Linear,
+  ia3ConfigSchema,
+  ia3Method,
+  parseIa3Config,
+  type Ia3Config,
+  type NormalizedIa3Config,
+} from './ia3/index.js';
+export {
+  formatTrainableParameters,
+  trainableParameterReport,
+  type TrainableParameterReport,
+} from './report.js';
 export {
   PARALLEL_DEFAULT_STRATEGY,
   ParallelAdapter,

@@ -76,7 +76,9 @@ export function withLayeredAdapters<TBase extends ModuleCtor>(Base: TBase) {
       }
       const width = this.adapterInputDim;
       if (cfg[fieldName] !== width) {
-        logger().info(`adapter '${name}': ${fieldName} ${String(cfg[fieldName])} replaced by the model width ${width}`);
+        logger().info(
+          `adapter '${name}': ${fieldName} ${String(cfg[fieldName])} replaced by the model width ${width}`,
+        );
       }
       return { ...cfg, [fieldName]: width };
     }

@@ -36,7 +36,8 @@ type ModelCtor = new (...args: any[]) => Module & { cfg: AdapterModelConfig };
 
 let guidCounter = 0;
 function newModelGuid(): string {
-  const rand = typeof crypto !== 'undefined' && 'randomUUID' in crypto ? crypto.randomUUID() : String(Math.random());
+  const rand =
+    typeof crypto !== 'undefined' && 'randomUUID' in crypto ? crypto.randomUUID() : String(Math.random());
   return `model-${++guidCounter}-${rand}`;
 }
 
@@ -96,7 +97,11 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       check(
         this.defaultAdapterModuleName !== null,
         'NO_DEFAULT_MODULE',
-        () => `${this.typeName} has no default adapter module, so a name without 'module:' cannot be placed; use one of: ${this.adapterModuleNames.filter((n) => n).map((n) => `'${n}:<name>'`).join(', ')}`,
+        () =>
+          `${this.typeName} has no default adapter module, so a name without 'module:' cannot be placed; use one of: ${this.adapterModuleNames
+            .filter((n) => n)
+            .map((n) => `'${n}:<name>'`)
+            .join(', ')}`,
         () => ({ valid: [...this.adapterModuleNames] }),
       );
       return [this.defaultAdapterModuleName];
@@ -109,7 +114,8 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         check(
           this.adapterModuleNames.includes(part),
           'INVALID_MODULE_NAME',
-          () => `'${name}': module '${part}' is not one of this model's adapter modules: ${this.adapterModuleNames.map((n) => `'${n}'`).join(', ')}`,
+          () =>
+            `'${name}': module '${part}' is not one of this model's adapter modules: ${this.adapterModuleNames.map((n) => `'${n}'`).join(', ')}`,
           () => ({ module: part, valid: [...this.adapterModuleNames] }),
         );
       }
@@ -133,7 +139,8 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
     targetNames(moduleSpec: string): string[] {
       const out: string[] = [];
       for (const part of moduleSpec.split('+')) {
-        for (const t of part === '' ? this.resolveDefaultAdapterTargets() : [part]) if (!out.includes(t)) out.push(t);
+        for (const t of part === '' ? this.resolveDefaultAdapterTargets() : [part])
+          if (!out.includes(t)) out.push(t);
       }
       return out;
     }
@@ -146,13 +153,15 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         check(
           m,
           'MISSING_SUBMODULE',
-          () => `adapter module '${t}' is listed in adapterModuleNames but ${this.typeName} has no submodule '${t}'`,
+          () =>
+            `adapter module '${t}' is listed in adapterModuleNames but ${this.typeName} has no submodule '${t}'`,
           () => ({ module: t }),
         );
         check(
           isAdapterHost(m),
           'MODULE_NOT_ADAPTER_CAPABLE',
-          () => `module '${t}' (${m.typeName}) cannot hold adapters; register an adapter class for it and call replaceAdapterCompatibleModules()`,
+          () =>
+            `module '${t}' (${m.typeName}) cannot hold adapters; register an adapter class for it and call replaceAdapterCompatibleModules()`,
           () => ({ module: t }),
         );
         return [t, m as AdapterHostModule];
@@ -170,7 +179,8 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       const hosts: AdapterHostModule[] = [];
       for (const n of names) {
         const m = getSubmodule(this, n);
-        if (m && isAdapterHost(m) && !hosts.includes(m as AdapterHostModule)) hosts.push(m as AdapterHostModule);
+        if (m && isAdapterHost(m) && !hosts.includes(m as AdapterHostModule))
+          hosts.push(m as AdapterHostModule);
       }
       return hosts;
     }
@@ -181,8 +191,12 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       const names = this.adapterModuleNames.filter((n) => n !== '');
       return names.filter((n) => {
         const m = getSubmodule(this, n);
-        return m && isAdapterHost(m) && (m as AdapterHostModule).getEnabledAdapters !== undefined &&
-          holdsAdapter(m as AdapterHostModule, adapterName);
+        return (
+          m &&
+          isAdapterHost(m) &&
+          (m as AdapterHostModule).getEnabledAdapters !== undefined &&
+          holdsAdapter(m as AdapterHostModule, adapterName)
+        );
       });
     }
 
@@ -201,7 +215,8 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         check(
           !this.adapterNames().includes(adapterName) && holders.length === 0,
           'DUPLICATE_ADAPTER',
-          () => `adapter '${adapterName}' already exists in ${this.typeName}${holders.length ? ` (held by ${holders.map((h) => `'${h}'`).join(', ')})` : ''}; adapter names are unique per model`,
+          () =>
+            `adapter '${adapterName}' already exists in ${this.typeName}${holders.length ? ` (held by ${holders.map((h) => `'${h}'`).join(', ')})` : ''}; adapter names are unique per model`,
           () => ({ name: adapterName, holders }),
         );
       }
@@ -233,7 +248,9 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         throw e;
       }
       if (targets.length === 0) {
-        logger().warn(`adapter '${adapterName}' was recorded but routes to no module of ${this.typeName}, so nothing was built`);
+        logger().warn(
+          `adapter '${adapterName}' was recorded but routes to no module of ${this.typeName}, so nothing was built`,
+        );
       }
     }
 
@@ -269,11 +286,13 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
       check(
         this.adapterNames().length > 0,
         'NO_ADAPTERS',
-        () => `setEnabledAdapters on ${this.typeName}: no adapter was ever added; add one with addAdapter() first`,
+        () =>
+          `setEnabledAdapters on ${this.typeName}: no adapter was ever added; add one with addAdapter() first`,
       );
       this.updateAdapterCfg(this.adaptersConfig());
       this.setEnabledInConfig(name, enabled);
-      for (const host of this.adapterHosts()) if (host.isAdapterAvailable()) host.setEnabledAdapters(name, enabled);
+      for (const host of this.adapterHosts())
+        if (host.isAdapterAvailable()) host.setEnabledAdapters(name, enabled);
     }
 
     /** Sorted, de-duplicated union of every host's enabled adapters (a display order). */
@@ -312,7 +331,8 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
     /** Points every host's `adapterCfg` at `adaptersCfg` (identity). */
     updateAdapterCfg(adaptersCfg: AdaptersConfig): void {
       this.cfg.adapters = adaptersCfg;
-      for (const [, m] of this.namedModules()) if (isAdapterHost(m)) (m as AdapterHostModule).adapterCfg = adaptersCfg;
+      for (const [, m] of this.namedModules())
+        if (isAdapterHost(m)) (m as AdapterHostModule).adapterCfg = adaptersCfg;
     }
 
     /** Upgrades every registered descendant class to its adapter class, in place. */
@@ -418,7 +438,11 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
 function holdsAdapter(host: AdapterHostModule, name: string): boolean {
   if (host.heldAdapterNames().includes(name)) return true;
   // Layered hosts hold adapters in their layers.
-  return host.namedModules().some(([, m]) => m !== host && isAdapterHost(m) && (m as AdapterHostModule).heldAdapterNames().includes(name));
+  return host
+    .namedModules()
+    .some(
+      ([, m]) => m !== host && isAdapterHost(m) && (m as AdapterHostModule).heldAdapterNames().includes(name),
+    );
 }
 
 /** The members every adapter model has (see {@link withAdapterModel}). */

@@ -47,7 +47,11 @@ export function trainableParameterReport(model: Module): TrainableParameterRepor
   };
   for (const [, m] of model.namedModules()) {
     if (m instanceof BaseTunerLayer) {
-      for (const n of m.heldAdapters()) add(n, m.adapterParameters(n).map((t) => t.param));
+      for (const n of m.heldAdapters())
+        add(
+          n,
+          m.adapterParameters(n).map((t) => t.param),
+        );
     } else if (m instanceof ModulesToSaveWrapper) {
       for (const n of m.heldAdapters()) add(n, m.modules_to_save.get(n)!.parameters());
     } else if (isAdapterHost(m)) {

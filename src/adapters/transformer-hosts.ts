@@ -22,7 +22,9 @@ import type { AdapterHostModule } from './host.js';
 import { withLayeredAdapters } from './layered-host.js';
 
 /** A {@link TransformerEncoderBlock} that runs adapters at its `'mha'` and `'post'` points. */
-export class TransformerEncoderBlockAdapter extends withAttentionAdapters(TransformerEncoderBlock, { kind: 'transformer' }) {
+export class TransformerEncoderBlockAdapter extends withAttentionAdapters(TransformerEncoderBlock, {
+  kind: 'transformer',
+}) {
   static override readonly typeName: string = 'TransformerEncoderBlockAdapter';
   protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
     return this.runAdapterPoint(loc, x, ctx);
@@ -30,7 +32,9 @@ export class TransformerEncoderBlockAdapter extends withAttentionAdapters(Transf
 }
 
 /** A {@link TransformerDecoderBlock} that runs adapters at its `'mha'` and `'post'` points. */
-export class TransformerDecoderBlockAdapter extends withAttentionAdapters(TransformerDecoderBlock, { kind: 'transformer' }) {
+export class TransformerDecoderBlockAdapter extends withAttentionAdapters(TransformerDecoderBlock, {
+  kind: 'transformer',
+}) {
   static override readonly typeName: string = 'TransformerDecoderBlockAdapter';
   protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
     return this.runAdapterPoint(loc, x, ctx);

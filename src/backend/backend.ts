@@ -89,7 +89,10 @@ let wasmPathsSet: { key: string; value: string | Readonly<Record<WasmFileName, s
 function parsePreference(value: unknown, source: string): BackendName[] {
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) {
-    throw new AdapterError('INVALID_CONFIG', `${source}: empty backend list; valid backends: ${BACKEND_NAMES.join(', ')}`);
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${source}: empty backend list; valid backends: ${BACKEND_NAMES.join(', ')}`,
+    );
   }
   for (const name of list) {
     if (!(BACKEND_NAMES as readonly string[]).includes(name as string)) {
@@ -119,7 +122,9 @@ function applyWasmPaths(paths: unknown): void {
     }
   } else if (paths !== null && typeof paths === 'object' && !Array.isArray(paths)) {
     const map = paths as Record<string, unknown>;
-    const missing = WASM_FILE_NAMES.filter((f) => typeof map[f] !== 'string' || (map[f] as string).length === 0);
+    const missing = WASM_FILE_NAMES.filter(
+      (f) => typeof map[f] !== 'string' || (map[f] as string).length === 0,
+    );
     const unknown = Object.keys(map).filter((k) => !(WASM_FILE_NAMES as readonly string[]).includes(k));
     if (missing.length || unknown.length) {
       throw new AdapterError(
@@ -170,7 +175,10 @@ function notRegisteredReason(name: BackendName): string {
 
 /** Why a registered webgpu backend did not start, in the user's terms. */
 async function webgpuFailureReason(): Promise<string> {
-  const gpu = typeof navigator !== 'undefined' ? (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu : undefined;
+  const gpu =
+    typeof navigator !== 'undefined'
+      ? (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu
+      : undefined;
   let adapter: unknown = null;
   try {
     adapter = gpu ? await gpu.requestAdapter() : null;
@@ -183,7 +191,7 @@ async function webgpuFailureReason(): Promise<string> {
       'headless Chromium without a GPU needs --enable-unsafe-webgpu --enable-features=Vulkan)'
     );
   }
-  return 'webgpu: failed to initialise although the browser offers an adapter (see the console for TensorFlow.js\'s warning)';
+  return "webgpu: failed to initialise although the browser offers an adapter (see the console for TensorFlow.js's warning)";
 }
 
 /**
@@ -205,7 +213,10 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   if (opts.backend !== undefined) {
     prefs = parsePreference(opts.backend, 'initBackend({backend})');
   } else if (isNode && process.env[BACKEND_ENV_VAR]) {
-    prefs = parsePreference(process.env[BACKEND_ENV_VAR]!.split(',').map((s) => s.trim()), BACKEND_ENV_VAR);
+    prefs = parsePreference(
+      process.env[BACKEND_ENV_VAR]!.split(',').map((s) => s.trim()),
+      BACKEND_ENV_VAR,
+    );
   } else {
     prefs = isNode ? ['wasm'] : [...BROWSER_DEFAULT_BACKENDS];
   }
@@ -240,7 +251,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       removeListenersAddedSince(listenersBefore);
     }
     if (name === 'wasm' && !isNode && !wasmPathsSet) {
-      failures.push('(the .wasm files are fetched relative to the page; serve them and pass initBackend({ wasmPaths }))');
+      failures.push(
+        '(the .wasm files are fetched relative to the page; serve them and pass initBackend({ wasmPaths }))',
+      );
     }
   }
   // TensorFlow.js leaves a failed backend selected with no instance: a failed switch keeps the old backend.
@@ -259,7 +272,12 @@ type ListenerSnapshot = Map<string, Set<(...args: unknown[]) => void>>;
 
 function processListeners(): ListenerSnapshot | null {
   if (!isNode || typeof process.listeners !== 'function') return null;
-  return new Map(PROCESS_ERROR_EVENTS.map((ev) => [ev, new Set(process.listeners(ev as 'uncaughtException') as Array<(...args: unknown[]) => void>)]));
+  return new Map(
+    PROCESS_ERROR_EVENTS.map((ev) => [
+      ev,
+      new Set(process.listeners(ev as 'uncaughtException') as Array<(...args: unknown[]) => void>),
+    ]),
+  );
 }
 
 /**
@@ -308,7 +326,8 @@ export function getBackendInfo(): BackendInfo {
     threads,
     native: nativeOn,
     blas: nativeOn ? native.blas : null,
-    nativeReason: isNode && !nativeOn ? (name === 'wasm' ? native.reason : `the ${name} backend is active`) : null,
+    nativeReason:
+      isNode && !nativeOn ? (name === 'wasm' ? native.reason : `the ${name} backend is active`) : null,
     platform: isNode ? 'node' : 'browser',
     tfjsVersion: tf.version_core,
     registered: BACKEND_NAMES.filter((n) => tf.findBackendFactory(n) !== null),

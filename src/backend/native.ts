@@ -74,7 +74,15 @@ export interface NativeAddon {
     sign: number,
   ): void;
   /** `out[i] = x[indices[i]]` for rows of `rowLen` 4-byte values; −1, or the position of the first index outside `[0, rows)`. */
-  gatherRows(heap: ArrayBufferLike, x: number, indices: number, out: number, rows: number, rowLen: number, count: number): number;
+  gatherRows(
+    heap: ArrayBufferLike,
+    x: number,
+    indices: number,
+    out: number,
+    rows: number,
+    rowLen: number,
+    count: number,
+  ): number;
   /** LayerNorm over rows of `f` values; writes `y` and each row's mean and 1/σ (see kernels/layer-norm.ts). */
   layerNorm(
     heap: ArrayBufferLike,
@@ -104,7 +112,15 @@ export interface NativeAddon {
     params: number,
   ): void;
   /** Per-row log-sum-exp and `lse − x[id]` (0 where id < 0); −1, or the first row whose id is ≥ classes. */
-  softmaxXent(heap: ArrayBufferLike, logits: number, ids: number, nll: number, lse: number, rows: number, classes: number): number;
+  softmaxXent(
+    heap: ArrayBufferLike,
+    logits: number,
+    ids: number,
+    nll: number,
+    lse: number,
+    rows: number,
+    classes: number,
+  ): number;
   /** `dx = dy·(softmax(x) − onehot(id))`, 0 where id < 0. */
   softmaxXentGrad(
     heap: ArrayBufferLike,

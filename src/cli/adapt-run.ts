@@ -140,7 +140,10 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
       onStep: async (i) => {
         const tokensPerSecond = i.totalTokens / (i.elapsedMs / 1000);
         // Appended as it happens (awaited, so the line is on disk before the next step starts).
-        await appendFile(metricsFile, `${JSON.stringify({ step: i.step, loss: i.loss, lr: i.lr, tokens: i.totalTokens, elapsedMs: Math.round(i.elapsedMs), tokensPerSecond })}\n`);
+        await appendFile(
+          metricsFile,
+          `${JSON.stringify({ step: i.step, loss: i.loss, lr: i.lr, tokens: i.totalTokens, elapsedMs: Math.round(i.elapsedMs), tokensPerSecond })}\n`,
+        );
         lastStep = i.step;
         progress.update({ step: i.step, loss: i.loss, tokensPerSecond });
         throwIfInterrupted();
@@ -150,7 +153,9 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
     progress.stop();
     if (!(e instanceof Interrupted)) throw e;
     const ckpt = (await listTrainerCheckpoints(checkpointDir)).at(-1);
-    const kept = ckpt ? `the checkpoint of step ${ckpt.step}` : `no checkpoint yet (one is saved every ${o.checkpointEvery} steps)`;
+    const kept = ckpt
+      ? `the checkpoint of step ${ckpt.step}`
+      : `no checkpoint yet (one is saved every ${o.checkpointEvery} steps)`;
     throw new Interrupted(
       e.signal,
       `interrupted by ${e.signal} after step ${lastStep} of ${o.steps}; ${o.outDir} keeps metrics.jsonl and ${kept}: continue with adapt --resume --out ${o.outDir}, or start again with --force`,
@@ -160,7 +165,8 @@ export async function runAdapt(o: AdaptRunOptions, progress: Progress): Promise<
   const evalSplit = o.tune ? 'validation' : 'heldOut';
   const target = encodeCorpus(base.vocab, o.dataset, evalSplit);
   const source = encodeCorpus(base.vocab, o.sourceDataset, evalSplit);
-  const bpc = (m: LanguageModel, ids: Int32Array) => evaluateBpc(m, ids, { seqLen, batch: o.batch, windows: o.evalWindows });
+  const bpc = (m: LanguageModel, ids: Int32Array) =>
+    evaluateBpc(m, ids, { seqLen, batch: o.batch, windows: o.evalWindows });
   throwIfInterrupted();
   const record: AdaptRecord = {
     name: o.name,

@@ -5,7 +5,8 @@ import { InvalidArgumentError } from 'commander';
 export function positiveInt(flag: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1, got '${v}'`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1, got '${v}'`);
     return n;
   };
 }
@@ -14,7 +15,8 @@ export function positiveInt(flag: string): (v: string) => number {
 export function nonNegativeInt(flag: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 0, got '${v}'`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${flag} must be a whole number ≥ 0, got '${v}'`);
     return n;
   };
 }
@@ -23,7 +25,8 @@ export function nonNegativeInt(flag: string): (v: string) => number {
 export function positiveNumber(flag: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a number > 0, got '${v}'`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${flag} must be a number > 0, got '${v}'`);
     return n;
   };
 }
@@ -32,7 +35,8 @@ export function positiveNumber(flag: string): (v: string) => number {
 export function probability(flag: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${flag} must be a number in [0, 1], got '${v}'`);
+    if (!Number.isFinite(n) || n < 0 || n > 1)
+      throw new InvalidArgumentError(`${flag} must be a number in [0, 1], got '${v}'`);
     return n;
   };
 }
@@ -41,7 +45,8 @@ export function probability(flag: string): (v: string) => number {
 export function nameList(flag: string): (v: string) => string[] {
   return (v) => {
     const names = v.split(',').map((s) => s.trim());
-    if (names.some((n) => n === '')) throw new InvalidArgumentError(`${flag} must be a comma-separated list of names, got '${v}'`);
+    if (names.some((n) => n === ''))
+      throw new InvalidArgumentError(`${flag} must be a comma-separated list of names, got '${v}'`);
     return names;
   };
 }

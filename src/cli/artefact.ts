@@ -46,18 +46,27 @@ export async function locateArtefact(path: string): Promise<Artefact> {
     // The weights file of a PEFT or model directory stands for its directory.
     const dir = dirname(path);
     const siblings = await filesOf(dir);
-    if (basename(path) === PEFT_WEIGHTS_FILE && siblings.includes(PEFT_CONFIG_FILE)) return { kind: 'peft', path: dir };
-    if (basename(path) === MODEL_WEIGHTS_FILE && siblings.includes(MODEL_CONFIG_FILE)) return { kind: 'model', path: dir };
+    if (basename(path) === PEFT_WEIGHTS_FILE && siblings.includes(PEFT_CONFIG_FILE))
+      return { kind: 'peft', path: dir };
+    if (basename(path) === MODEL_WEIGHTS_FILE && siblings.includes(MODEL_CONFIG_FILE))
+      return { kind: 'model', path: dir };
     return { kind: 'adapter-file', path };
   }
   const files = await filesOf(path);
   if (files.includes(PEFT_CONFIG_FILE)) return { kind: 'peft', path };
   if (files.includes(MODEL_CONFIG_FILE) && files.includes(MODEL_WEIGHTS_FILE)) return { kind: 'model', path };
   if (files.includes(RUN_RECORD_FILE) || files.includes('result.json')) {
-    if ((await filesOf(join(path, 'peft'))).includes(PEFT_CONFIG_FILE)) return { kind: 'peft', path: join(path, 'peft') };
-    if (files.includes('adapter.safetensors')) return { kind: 'adapter-file', path: join(path, 'adapter.safetensors') };
-    if ((await filesOf(join(path, 'model'))).includes(MODEL_WEIGHTS_FILE)) return { kind: 'model', path: join(path, 'model') };
-    throw new AdapterError('CHECKPOINT_FORMAT', `${path} is a run directory without a saved adapter or model (the run did not finish; resume it with adapt --resume --out ${path})`, { path });
+    if ((await filesOf(join(path, 'peft'))).includes(PEFT_CONFIG_FILE))
+      return { kind: 'peft', path: join(path, 'peft') };
+    if (files.includes('adapter.safetensors'))
+      return { kind: 'adapter-file', path: join(path, 'adapter.safetensors') };
+    if ((await filesOf(join(path, 'model'))).includes(MODEL_WEIGHTS_FILE))
+      return { kind: 'model', path: join(path, 'model') };
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${path} is a run directory without a saved adapter or model (the run did not finish; resume it with adapt --resume --out ${path})`,
+      { path },
+    );
   }
   throw new AdapterError('CHECKPOINT_FORMAT', `${path} is a directory but none of: ${ACCEPTED}`, { path });
 }
@@ -98,7 +107,10 @@ function checkAdapterFileWidth(bytes: Uint8Array, file: string, model: CharLM, b
  * Loads the base model and, when `adapterPath` is given, what it points to (see the module comment).
  * `baseFlag` is `--base` as the user gave it (undefined when not given).
  */
-export async function loadModelWith(adapterPath: string | undefined, baseFlag: string | undefined): Promise<LoadedModel> {
+export async function loadModelWith(
+  adapterPath: string | undefined,
+  baseFlag: string | undefined,
+): Promise<LoadedModel> {
   if (adapterPath === undefined) {
     const { model, vocab, dir } = await loadBaseModel(baseFlag ?? DEFAULT_BASE_DIR);
     return { lm: model, model, vocab, baseDir: dir, adapters: [], description: 'base model' };
@@ -106,19 +118,37 @@ export async function loadModelWith(adapterPath: string | undefined, baseFlag: s
   const artefact = await locateArtefact(adapterPath);
   if (artefact.kind === 'model') {
     const { model, vocab, dir } = await loadBaseModel(artefact.path);
-    return { lm: model, model, vocab, baseDir: dir, adapters: model.getEnabledAdapters(), description: `model ${artefact.path}` };
+    return {
+      lm: model,
+      model,
+      vocab,
+      baseDir: dir,
+      adapters: model.getEnabledAdapters(),
+      description: `model ${artefact.path}`,
+    };
   }
   const record = await runRecordOf(artefact.path);
   const baseDir = baseFlag ?? record?.base.path ?? DEFAULT_BASE_DIR;
   if (baseFlag === undefined && record && !(await stat(baseDir).catch(() => null))) {
-    throw new AdapterError('INVALID_INPUT', `the base model this run was trained on, ${baseDir}, no longer exists; pass --base`, { path: baseDir });
+    throw new AdapterError(
+      'INVALID_INPUT',
+      `the base model this run was trained on, ${baseDir}, no longer exists; pass --base`,
+      { path: baseDir },
+    );
   }
   const { model, vocab } = await loadBaseModel(baseDir);
   if (record) checkSameShape(artefact.path, record.base, baseShape(model.cfg), baseDir);
   if (artefact.kind === 'peft') {
     const peft = await loadPretrained(model, artefact.path);
     const adapters = peft.getEnabledAdapters();
-    return { lm: peft as unknown as LanguageModel, model, vocab, baseDir, adapters, description: `with PEFT adapter ${artefact.path}` };
+    return {
+      lm: peft as unknown as LanguageModel,
+      model,
+      vocab,
+      baseDir,
+      adapters,
+      description: `with PEFT adapter ${artefact.path}`,
+    };
   }
   const bytes = await readFileBytes(artefact.path);
   checkAdapterFileWidth(bytes, artefact.path, model, baseDir);

@@ -21,7 +21,11 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
   return new Promise((resolve, reject) => {
     // The child uses the parent's backend, however the parent chose it (flag or environment).
     // Children run side by side, one core each: one BLAS thread each unless the user chose otherwise.
-    const env = { ...process.env, [BACKEND_ENV_VAR]: getBackendInfo().name, [THREADS_ENV_VAR]: process.env[THREADS_ENV_VAR] ?? '1' };
+    const env = {
+      ...process.env,
+      [BACKEND_ENV_VAR]: getBackendInfo().name,
+      [THREADS_ENV_VAR]: process.env[THREADS_ENV_VAR] ?? '1',
+    };
     // Its own process group, so a Ctrl-C reaches it once, forwarded below, and it stops cleanly
     // (two signals would make it stop at once).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
@@ -34,13 +38,22 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
     let failure: { code: string; message: string } | undefined;
     let stderr = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let msg: { event?: string; step?: number; loss?: number; tokensPerSecond?: number; record?: T; code?: string; message?: string };
+      let msg: {
+        event?: string;
+        step?: number;
+        loss?: number;
+        tokensPerSecond?: number;
+        record?: T;
+        code?: string;
+        message?: string;
+      };
       try {
         msg = JSON.parse(line);
       } catch {
         return; // not a JSON line
       }
-      if (msg.event === 'step') progress?.update({ step: msg.step!, loss: msg.loss!, tokensPerSecond: msg.tokensPerSecond! });
+      if (msg.event === 'step')
+        progress?.update({ step: msg.step!, loss: msg.loss!, tokensPerSecond: msg.tokensPerSecond! });
       else if (msg.event === 'result') record = msg.record;
       else if (msg.event === 'error') failure = { code: String(msg.code), message: String(msg.message) };
     });
@@ -58,7 +71,12 @@ export function runCliChild<T>(args: string[], progress?: Progress): Promise<T> 
         const why = failure?.message ?? stderr.trim().split('\n').at(-1) ?? '';
         const out = args.indexOf('--out');
         const command = `adapterkit ${args[0]}${out >= 0 ? ` --out ${args[out + 1]}` : ''}`;
-        reject(new AdapterError((failure?.code ?? 'INVALID_INPUT') as AdapterErrorCode, `${command} failed (exit ${code}): ${why}`));
+        reject(
+          new AdapterError(
+            (failure?.code ?? 'INVALID_INPUT') as AdapterErrorCode,
+            `${command} failed (exit ${code}): ${why}`,
+          ),
+        );
       }
     });
   });
@@ -82,4 +100,3 @@ export async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Pr
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
   return out;
 }
-

@@ -55,7 +55,10 @@ export async function stoppableTask<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** What a signal does: restore the terminal, then stop at the next step or exit now. */
-export function handleSignal(signal: NodeJS.Signals, exit: (code: number) => void = (c) => process.exit(c)): void {
+export function handleSignal(
+  signal: NodeJS.Signals,
+  exit: (code: number) => void = (c) => process.exit(c),
+): void {
   for (const fn of [...cleanups]) {
     try {
       fn(signal);

@@ -13,7 +13,13 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
-import { cancelCommand, resultsCommand, statusCommand, submitCommand, workerCommand } from './commands/jobs.js';
+import {
+  cancelCommand,
+  resultsCommand,
+  statusCommand,
+  submitCommand,
+  workerCommand,
+} from './commands/jobs.js';
 import { exportCommand, mergeCommand } from './commands/merge.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { serveCommand } from './commands/serve.js';
@@ -27,7 +33,11 @@ import { describeError } from './user-error.js';
 export function buildProgram(): Command {
   const program = new Command('adapterkit')
     .description('parameter-efficient adaptation of neural networks on TensorFlow.js')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: $ADAPTERKIT_BACKEND or wasm)').choices(BACKEND_NAMES))
+    .addOption(
+      new Option('--backend <name>', 'TensorFlow.js backend (default: $ADAPTERKIT_BACKEND or wasm)').choices(
+        BACKEND_NAMES,
+      ),
+    )
     .hook('preAction', async (cmd) => {
       const backend = cmd.opts().backend as BackendName | undefined;
       await initBackend(backend ? { backend } : {});
@@ -57,7 +67,9 @@ export function buildProgram(): Command {
 
 /** Whether the command line asks for machine-readable output. */
 function wantsJson(argv: string[]): boolean {
-  return argv.some((a, i) => a === '--json' || a === '--progress=json' || (a === '--progress' && argv[i + 1] === 'json'));
+  return argv.some(
+    (a, i) => a === '--json' || a === '--progress=json' || (a === '--progress' && argv[i + 1] === 'json'),
+  );
 }
 
 /** Reports `e` as one line (plus a JSON line in JSON mode); returns the exit code. */
@@ -66,13 +78,17 @@ function report(e: unknown, argv: string[]): number {
   if (process.env.ADAPTERKIT_DEBUG) console.error(e);
   if (e instanceof Interrupted) {
     console.error(e.message);
-    if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ event: 'error', code: e.signal, message: e.message })}\n`);
+    if (wantsJson(argv))
+      process.stdout.write(`${JSON.stringify({ event: 'error', code: e.signal, message: e.message })}\n`);
     return signalExitCode(e.signal);
   }
   const r = describeError(e);
   const hint = r.exitCode === 2 && !/--help/.test(r.message) ? ` (see --help)` : '';
   console.error(`error: ${r.message}${hint}`);
-  if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ event: 'error', code: r.code, message: r.message, exitCode: r.exitCode })}\n`);
+  if (wantsJson(argv))
+    process.stdout.write(
+      `${JSON.stringify({ event: 'error', code: r.code, message: r.message, exitCode: r.exitCode })}\n`,
+    );
   return r.exitCode;
 }
 

@@ -93,7 +93,9 @@ export function createProgress(
         if (u.step % every !== 0 && u.step !== total) return;
         const elapsed = (Date.now() - t0) / 1000;
         const eta = (elapsed / u.step) * (total - u.step);
-        console.error(`${label}: step ${u.step}/${total} loss ${fmt(u.loss, 4)} ${fmt(u.tokensPerSecond, 0)} tok/s ETA ${fmt(eta, 0)}s`);
+        console.error(
+          `${label}: step ${u.step}/${total} loss ${fmt(u.loss, 4)} ${fmt(u.tokensPerSecond, 0)} tok/s ETA ${fmt(eta, 0)}s`,
+        );
       },
       stop: () => {},
     };
@@ -102,7 +104,10 @@ export function createProgress(
 }
 
 /** Several bars at once (one per concurrent run) on a terminal; log lines otherwise. */
-export function createMultiProgress(mode: ProgressMode): { add(label: string, total: number): Progress; stop(): void } {
+export function createMultiProgress(mode: ProgressMode): {
+  add(label: string, total: number): Progress;
+  stop(): void;
+} {
   if (mode !== 'bar') return { add: (label, total) => createProgress(label, total, mode), stop: () => {} };
   const multi = new cliProgress.MultiBar(
     {
@@ -133,17 +138,32 @@ export interface TaskProgress {
 }
 
 /** A progress display for `label` over `total` units. */
-export function createTaskProgress(label: string, total: number, unit: string, mode: ProgressMode, opts: ProgressStreamOption = {}): TaskProgress {
+export function createTaskProgress(
+  label: string,
+  total: number,
+  unit: string,
+  mode: ProgressMode,
+  opts: ProgressStreamOption = {},
+): TaskProgress {
   if (mode === 'bar') {
     const bar = new cliProgress.SingleBar(
-      { format: `${label.padEnd(16)} [{bar}] {value}/{total} ${unit} | ETA {eta_formatted}`, stream: opts.stream ?? process.stderr, hideCursor: true, etaBuffer: 20 },
+      {
+        format: `${label.padEnd(16)} [{bar}] {value}/{total} ${unit} | ETA {eta_formatted}`,
+        stream: opts.stream ?? process.stderr,
+        hideCursor: true,
+        etaBuffer: 20,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0);
     return { update: (done) => bar.update(done), stop: tracked(bar) };
   }
   if (mode === 'json') {
-    return { update: (done) => process.stdout.write(`${JSON.stringify({ event: 'progress', label, done, total, unit })}\n`), stop: () => {} };
+    return {
+      update: (done) =>
+        process.stdout.write(`${JSON.stringify({ event: 'progress', label, done, total, unit })}\n`),
+      stop: () => {},
+    };
   }
   if (mode === 'lines') {
     const every = Math.max(1, Math.round(total / 10));
@@ -152,7 +172,9 @@ export function createTaskProgress(label: string, total: number, unit: string, m
       update: (done) => {
         if (done % every !== 0 && done !== total) return;
         const elapsed = (Date.now() - t0) / 1000;
-        console.error(`${label}: ${done}/${total} ${unit}, ETA ${fmt((elapsed / done) * (total - done), 0)}s`);
+        console.error(
+          `${label}: ${done}/${total} ${unit}, ETA ${fmt((elapsed / done) * (total - done), 0)}s`,
+        );
       },
       stop: () => {},
     };

@@ -13,7 +13,15 @@ import { Interrupted } from './interrupt.js';
 import { UsageError } from './user-error.js';
 
 /** Files any adapterkit output directory holds; `--force` replaces only directories with one of them. */
-const OUTPUT_MARKERS = ['run.json', 'result.json', 'metrics.jsonl', 'results.json', 'pretrain.json', 'config.json', 'adapter_config.json'];
+const OUTPUT_MARKERS = [
+  'run.json',
+  'result.json',
+  'metrics.jsonl',
+  'results.json',
+  'pretrain.json',
+  'config.json',
+  'adapter_config.json',
+];
 
 /** How to treat an existing directory. */
 export interface OutputDirOptions {
@@ -46,30 +54,53 @@ async function isAdapterkitOutput(dir: string): Promise<boolean> {
  * Runs `fn` with `dir` as its output directory: creates it (see {@link OutputDirOptions} for an existing
  * one), and removes what it created if `fn` fails for any reason other than a signal.
  */
-export async function withOutputDir<T>(dir: string, opts: OutputDirOptions, fn: (out: OutputDir) => Promise<T>): Promise<T> {
-  if (opts.force && opts.resume) throw new UsageError('--force and --resume exclude each other: --force starts the run again, --resume continues it');
+export async function withOutputDir<T>(
+  dir: string,
+  opts: OutputDirOptions,
+  fn: (out: OutputDir) => Promise<T>,
+): Promise<T> {
+  if (opts.force && opts.resume)
+    throw new UsageError(
+      '--force and --resume exclude each other: --force starts the run again, --resume continues it',
+    );
   let created: string | undefined;
   let resumed = false;
   /** With --force, the earlier directory, moved aside until the new run has something to keep. */
   let previous: string | undefined;
   if (await exists(dir)) {
     const info = await stat(dir);
-    if (!info.isDirectory()) throw new AdapterError('INVALID_INPUT', `--out ${dir} is a file; give a directory path`, { path: dir });
+    if (!info.isDirectory())
+      throw new AdapterError('INVALID_INPUT', `--out ${dir} is a file; give a directory path`, { path: dir });
     if (opts.resume) {
       resumed = true;
     } else if (opts.force) {
       if (!(await isAdapterkitOutput(dir))) {
-        throw new AdapterError('INVALID_INPUT', `--force: ${dir} is not an adapterkit output directory (none of ${OUTPUT_MARKERS.join(', ')}); remove it yourself if it should go`, { path: dir });
+        throw new AdapterError(
+          'INVALID_INPUT',
+          `--force: ${dir} is not an adapterkit output directory (none of ${OUTPUT_MARKERS.join(', ')}); remove it yourself if it should go`,
+          { path: dir },
+        );
       }
       previous = `${dir}.replaced-${process.pid}`;
       await rename(dir, previous);
       created = (await mkdir(dir, { recursive: true })) ?? dir;
     } else {
-      const alternatives = opts.resumable ? ', pass --resume to continue its run or --force to replace it' : ', or pass --force to replace it';
-      throw new AdapterError('INVALID_INPUT', `output directory ${dir} already exists; choose another --out${alternatives}`, { path: dir });
+      const alternatives = opts.resumable
+        ? ', pass --resume to continue its run or --force to replace it'
+        : ', or pass --force to replace it';
+      throw new AdapterError(
+        'INVALID_INPUT',
+        `output directory ${dir} already exists; choose another --out${alternatives}`,
+        { path: dir },
+      );
     }
   } else {
-    if (opts.resume) throw new AdapterError('INVALID_INPUT', `--resume: ${dir} does not exist; there is no run to continue`, { path: dir });
+    if (opts.resume)
+      throw new AdapterError(
+        'INVALID_INPUT',
+        `--resume: ${dir} does not exist; there is no run to continue`,
+        { path: dir },
+      );
     created = (await mkdir(dir, { recursive: true })) ?? dir;
   }
   try {
@@ -81,7 +112,8 @@ export async function withOutputDir<T>(dir: string, opts: OutputDirOptions, fn: 
     const keep = e instanceof Interrupted && (await readdir(dir).catch(() => [])).length > 0;
     if (created && !keep) await rm(resolve(created), { recursive: true, force: true }).catch(() => {});
     // A failed --force run leaves the earlier directory as it was; a kept one replaces it.
-    if (previous) await (keep ? rm(previous, { recursive: true, force: true }) : rename(previous, dir)).catch(() => {});
+    if (previous)
+      await (keep ? rm(previous, { recursive: true, force: true }) : rename(previous, dir)).catch(() => {});
     throw e;
   }
 }

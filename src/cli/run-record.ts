@@ -34,8 +34,17 @@ export function baseShape(cfg: CharLMConfig): BaseShape {
 }
 
 /** Writes `run.json` into `runDir`. */
-export async function writeRunRecord(runDir: string, baseDir: string, cfg: CharLMConfig, options: Record<string, unknown>): Promise<void> {
-  const record: RunRecord = { command: 'adapt', base: { path: resolve(baseDir), ...baseShape(cfg) }, options };
+export async function writeRunRecord(
+  runDir: string,
+  baseDir: string,
+  cfg: CharLMConfig,
+  options: Record<string, unknown>,
+): Promise<void> {
+  const record: RunRecord = {
+    command: 'adapt',
+    base: { path: resolve(baseDir), ...baseShape(cfg) },
+    options,
+  };
   await writeFile(join(runDir, RUN_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
 }
 
@@ -46,10 +55,14 @@ export async function readRunRecord(runDir: string): Promise<RunRecord | null> {
   if (text === null) return null;
   try {
     const rec = JSON.parse(text) as RunRecord;
-    if (typeof rec?.base?.path !== 'string' || typeof rec.base.dModel !== 'number') throw new Error('no base');
+    if (typeof rec?.base?.path !== 'string' || typeof rec.base.dModel !== 'number')
+      throw new Error('no base');
     return rec;
   } catch {
-    throw new AdapterError('CHECKPOINT_FORMAT', `${file} is not a run record (expected JSON with base.path and base.dModel, as \`adapterkit adapt\` writes)`);
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${file} is not a run record (expected JSON with base.path and base.dModel, as \`adapterkit adapt\` writes)`,
+    );
   }
 }
 

@@ -44,7 +44,11 @@ interface SystemError extends Error {
 }
 
 function isSystemError(e: unknown): e is SystemError {
-  return e instanceof Error && typeof (e as SystemError).code === 'string' && /^E[A-Z]+$/.test((e as SystemError).code);
+  return (
+    e instanceof Error &&
+    typeof (e as SystemError).code === 'string' &&
+    /^E[A-Z]+$/.test((e as SystemError).code)
+  );
 }
 
 /** Several lines joined into one. */

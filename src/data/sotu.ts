@@ -98,7 +98,10 @@ export function isSotuValidation(index: number): boolean {
  * The training addresses split again for hyper-parameter tuning, so that choices never look at the
  * held-out addresses: `train` without the validation addresses, and `validation`.
  */
-export function splitSotuForTuning(addresses: readonly SotuAddress[] = loadSotu()): { train: string; validation: string } {
+export function splitSotuForTuning(addresses: readonly SotuAddress[] = loadSotu()): {
+  train: string;
+  validation: string;
+} {
   const train: string[] = [];
   const validation: string[] = [];
   for (const a of addresses) {

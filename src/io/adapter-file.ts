@@ -74,17 +74,24 @@ function entryKey(moduleSpec: string, adapterName: string): string {
 export function saveAdapters(model: Module, names?: string | string[]): Uint8Array {
   const m = asModel(model);
   const all = m.adapterNames();
-  check(all.length > 0, 'NO_ADAPTERS', () => `saveAdapters: ${m.typeName} has no adapters; add one with addAdapter() first`);
-  const selected = names === undefined ? all : (Array.isArray(names) ? names : [names]).map((n) => {
-    const [, adapterName] = m.resolveAdapterModuleName(n);
-    check(
-      all.includes(adapterName),
-      'UNKNOWN_ADAPTER',
-      () => `saveAdapters: unknown adapter '${n}'; existing adapters: ${all.join(', ')}`,
-      () => ({ name: n, valid: all }),
-    );
-    return adapterName;
-  });
+  check(
+    all.length > 0,
+    'NO_ADAPTERS',
+    () => `saveAdapters: ${m.typeName} has no adapters; add one with addAdapter() first`,
+  );
+  const selected =
+    names === undefined
+      ? all
+      : (Array.isArray(names) ? names : [names]).map((n) => {
+          const [, adapterName] = m.resolveAdapterModuleName(n);
+          check(
+            all.includes(adapterName),
+            'UNKNOWN_ADAPTER',
+            () => `saveAdapters: unknown adapter '${n}'; existing adapters: ${all.join(', ')}`,
+            () => ({ name: n, valid: all }),
+          );
+          return adapterName;
+        });
   const adapters = m.cfg.adapters!;
   const meta = adapters.globalCfg?.adapterMetaCfg ?? { modules: {}, order: [] };
   const ordered = all.filter((n) => selected.includes(n));
@@ -144,10 +151,16 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
   const file = parseSafetensors(bytes, source);
   const md = file.metadata ?? {};
   if (md.format !== ADAPTER_FILE_FORMAT) {
-    throw formatError(source, `not an adapter file: __metadata__.format is ${JSON.stringify(md.format)}, expected "${ADAPTER_FILE_FORMAT}" (PEFT directories load with PeftModel.loadPretrained)`);
+    throw formatError(
+      source,
+      `not an adapter file: __metadata__.format is ${JSON.stringify(md.format)}, expected "${ADAPTER_FILE_FORMAT}" (PEFT directories load with PeftModel.loadPretrained)`,
+    );
   }
   if (md.version !== ADAPTER_FILE_VERSION) {
-    throw formatError(source, `unsupported adapter file version ${JSON.stringify(md.version)}; this library reads version ${ADAPTER_FILE_VERSION}`);
+    throw formatError(
+      source,
+      `unsupported adapter file version ${JSON.stringify(md.version)}; this library reads version ${ADAPTER_FILE_VERSION}`,
+    );
   }
   const parseJson = (field: 'config' | 'index' | 'fusionIndex'): unknown => {
     try {
@@ -162,22 +175,36 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
   if (!isPlainObject(index)) throw formatError(source, '__metadata__.index must be a JSON object');
   const listed = new Set<string>();
   for (const [key, fragments] of Object.entries(index)) {
-    const ok = Array.isArray(fragments) && fragments.every((f) => Array.isArray(f) && f.every((n) => typeof n === 'string'));
+    const ok =
+      Array.isArray(fragments) &&
+      fragments.every((f) => Array.isArray(f) && f.every((n) => typeof n === 'string'));
     if (!ok) throw formatError(source, `index entry '${key}' must be a list of tensor-name lists`);
     for (const name of (fragments as string[][]).flat()) {
-      if (!file.tensors.has(name)) throw formatError(source, `index entry '${key}' names tensor '${name}', which the file does not hold`);
+      if (!file.tensors.has(name))
+        throw formatError(
+          source,
+          `index entry '${key}' names tensor '${name}', which the file does not hold`,
+        );
       listed.add(name);
     }
     const adapterName = key.slice(key.indexOf(':') + 1);
-    if (!isPlainObject(config[adapterName])) throw formatError(source, `no config stored for adapter '${adapterName}'`);
+    if (!isPlainObject(config[adapterName]))
+      throw formatError(source, `no config stored for adapter '${adapterName}'`);
   }
   const fusionIndex = md.fusionIndex === undefined ? {} : parseJson('fusionIndex');
-  if (!isPlainObject(fusionIndex)) throw formatError(source, '__metadata__.fusionIndex must be a JSON object');
+  if (!isPlainObject(fusionIndex))
+    throw formatError(source, '__metadata__.fusionIndex must be a JSON object');
   for (const [key, fragments] of Object.entries(fusionIndex)) {
-    const ok = Array.isArray(fragments) && fragments.every((f) => Array.isArray(f) && f.every((n) => typeof n === 'string'));
+    const ok =
+      Array.isArray(fragments) &&
+      fragments.every((f) => Array.isArray(f) && f.every((n) => typeof n === 'string'));
     if (!ok) throw formatError(source, `fusionIndex entry '${key}' must be a list of tensor-name lists`);
     for (const name of (fragments as string[][]).flat()) {
-      if (!file.tensors.has(name)) throw formatError(source, `fusionIndex entry '${key}' names tensor '${name}', which the file does not hold`);
+      if (!file.tensors.has(name))
+        throw formatError(
+          source,
+          `fusionIndex entry '${key}' names tensor '${name}', which the file does not hold`,
+        );
       listed.add(name);
     }
   }
@@ -195,7 +222,11 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
  * Adds the adapters stored in an adapter file to `model` and loads their weights. All requested
  * names are checked before any is added; any failure removes what this call added.
  */
-export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdaptersOptions = {}): LoadAdaptersResult {
+export function loadAdapters(
+  model: Module,
+  bytes: Uint8Array,
+  opts: LoadAdaptersOptions = {},
+): LoadAdaptersResult {
   const m = asModel(model);
   const strict = opts.strict ?? true;
   const { config, index, fusionIndex, file } = parseAdapterFile(bytes);
@@ -220,7 +251,8 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
     check(
       !existing.includes(targetName),
       'DUPLICATE_ADAPTER',
-      () => `loadAdapters: the model already has adapter '${targetName}'; delete it first or load under another name with {rename}`,
+      () =>
+        `loadAdapters: the model already has adapter '${targetName}'; delete it first or load under another name with {rename}`,
       () => ({ name: targetName }),
     );
     return { adapterName, targetName, key, spec, cfg: config[adapterName] as AdapterConfig };
@@ -244,7 +276,8 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
       check(
         hosts.length === fragments.length,
         'CHECKPOINT_MISMATCH',
-        () => `loadAdapters: adapter '${p.key}' has ${fragments.length} fragment(s) in the file but lands on ${hosts.length} module(s) of this model`,
+        () =>
+          `loadAdapters: adapter '${p.key}' has ${fragments.length} fragment(s) in the file but lands on ${hosts.length} module(s) of this model`,
         () => ({ name: p.key, fragments: fragments.length, hosts: hosts.length }),
       );
       hosts.forEach((host, i) => {
@@ -252,8 +285,15 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
         const sd = new Map<string, Tensor>();
         for (const tensorName of fragments[i]!) {
           // Strip only the leading "<adapter>." (adapter names contain no '.', so it is unambiguous).
-          check(tensorName.startsWith(prefix), 'CHECKPOINT_FORMAT', () => `adapter file: tensor '${tensorName}' does not belong to fragment ${i} of '${p.key}'`);
-          sd.set(tensorName.slice(prefix.length), tensorFromEntry(tensorName, file.tensors.get(tensorName)!, 'adapter file'));
+          check(
+            tensorName.startsWith(prefix),
+            'CHECKPOINT_FORMAT',
+            () => `adapter file: tensor '${tensorName}' does not belong to fragment ${i} of '${p.key}'`,
+          );
+          sd.set(
+            tensorName.slice(prefix.length),
+            tensorFromEntry(tensorName, file.tensors.get(tensorName)!, 'adapter file'),
+          );
         }
         try {
           const r = host.getAdapterModule(p.targetName)!.loadStateDict(sd, { strict });
@@ -274,8 +314,15 @@ export function loadAdapters(model: Module, bytes: Uint8Array, opts: LoadAdapter
       (names, prefix) => {
         const sd = new Map<string, Tensor>();
         for (const tensorName of names) {
-          check(tensorName.startsWith(prefix), 'CHECKPOINT_FORMAT', () => `adapter file: tensor '${tensorName}' does not belong to '${prefix}'`);
-          sd.set(tensorName.slice(prefix.length), tensorFromEntry(tensorName, file.tensors.get(tensorName)!, 'adapter file'));
+          check(
+            tensorName.startsWith(prefix),
+            'CHECKPOINT_FORMAT',
+            () => `adapter file: tensor '${tensorName}' does not belong to '${prefix}'`,
+          );
+          sd.set(
+            tensorName.slice(prefix.length),
+            tensorFromEntry(tensorName, file.tensors.get(tensorName)!, 'adapter file'),
+          );
         }
         return sd;
       },

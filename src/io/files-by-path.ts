@@ -5,7 +5,12 @@
  */
 import { join } from 'node:path';
 import type { Module } from '../nn/module.js';
-import { loadAdapters, saveAdapters, type LoadAdaptersOptions, type LoadAdaptersResult } from './adapter-file.js';
+import {
+  loadAdapters,
+  saveAdapters,
+  type LoadAdaptersOptions,
+  type LoadAdaptersResult,
+} from './adapter-file.js';
 import { readDirConsistent, writeDirAtomic } from './atomic-dir.js';
 import { readFileBytes, writeFileAtomic } from './atomic-file.js';
 import {

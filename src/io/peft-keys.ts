@@ -41,7 +41,11 @@ export function collectPeftEntries(peft: PeftModel, name: string, where: string)
   const out: PeftEntry[] = [];
   for (const { path, layer } of record.layers) {
     for (const t of layer.adapterParameters(name)) {
-      out.push({ key: `${PEFT_KEY_PREFIX}${path}.${t.peftKey}`, tensor: t.param, assign: assignVariable(t.param) });
+      out.push({
+        key: `${PEFT_KEY_PREFIX}${path}.${t.peftKey}`,
+        tensor: t.param,
+        assign: assignVariable(t.param),
+      });
     }
   }
   for (const { path, wrapper } of record.copies) {
@@ -55,7 +59,10 @@ export function collectPeftEntries(peft: PeftModel, name: string, where: string)
         : (value: Tensor) => {
             const i = k.lastIndexOf('.');
             const owner = i < 0 ? copy : copy.namedModules().find(([p]) => p === k.slice(0, i))![1];
-            owner.setBuffer(k.slice(i + 1), tf.tidy(() => (value.dtype === t.dtype ? tf.clone(value) : tf.cast(value, t.dtype))));
+            owner.setBuffer(
+              k.slice(i + 1),
+              tf.tidy(() => (value.dtype === t.dtype ? tf.clone(value) : tf.cast(value, t.dtype))),
+            );
           };
       out.push({ key: `${PEFT_KEY_PREFIX}${path}.${k}`, tensor: t, assign });
     }
@@ -66,7 +73,12 @@ export function collectPeftEntries(peft: PeftModel, name: string, where: string)
     const wrapped = new Set<string>();
     for (const { path, layer } of record.layers) {
       wrapped.add(path);
-      if (layer.bias) out.push({ key: `${PEFT_KEY_PREFIX}${path}.base_layer.bias`, tensor: layer.bias, assign: assignVariable(layer.bias) });
+      if (layer.bias)
+        out.push({
+          key: `${PEFT_KEY_PREFIX}${path}.base_layer.bias`,
+          tensor: layer.bias,
+          assign: assignVariable(layer.bias),
+        });
     }
     if (bias === 'all') {
       const skip: string[] = [];
@@ -101,7 +113,10 @@ export function loadPeftEntries(
       given.set(PEFT_KEY_PREFIX + k, t);
     }
   }
-  if (unprefixed) logger().warn(`${opts.where}: ${unprefixed} key(s) had no '${PEFT_KEY_PREFIX}' prefix; read them as model paths`);
+  if (unprefixed)
+    logger().warn(
+      `${opts.where}: ${unprefixed} key(s) had no '${PEFT_KEY_PREFIX}' prefix; read them as model paths`,
+    );
   const missingKeys = [...byKey.keys()].filter((k) => !given.has(k));
   const unexpectedKeys = [...given.keys()].filter((k) => !byKey.has(k));
   const mismatched: string[] = [];
@@ -112,8 +127,11 @@ export function loadPeftEntries(
     const same = t.shape.length === want.length && t.shape.every((d, i) => d === want[i]);
     if (same) continue;
     const reversed = [...want].reverse();
-    const transposed = t.shape.length === reversed.length && want.length > 1 && t.shape.every((d, i) => d === reversed[i]);
-    mismatched.push(`'${k}': file shape ${fmtShape(t.shape)}, expected ${fmtShape(want)}${transposed ? ' (looks transposed)' : ''}`);
+    const transposed =
+      t.shape.length === reversed.length && want.length > 1 && t.shape.every((d, i) => d === reversed[i]);
+    mismatched.push(
+      `'${k}': file shape ${fmtShape(t.shape)}, expected ${fmtShape(want)}${transposed ? ' (looks transposed)' : ''}`,
+    );
   }
   const parts: string[] = [];
   if (mismatched.length) parts.push(`shape mismatch for ${mismatched.join('; ')}`);
@@ -167,5 +185,8 @@ export function loadPeftTensors(
   opts: { strict?: boolean } = {},
 ): LoadPeftTensorsResult {
   const expected = collectPeftEntries(peft, name, 'loadPeftTensors');
-  return loadPeftEntries(expected, tensors, { strict: opts.strict ?? true, where: `loadPeftTensors('${name}')` });
+  return loadPeftEntries(expected, tensors, {
+    strict: opts.strict ?? true,
+    where: `loadPeftTensors('${name}')`,
+  });
 }

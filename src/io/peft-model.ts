@@ -56,7 +56,11 @@ export class PeftModel extends TunerPeftModel {
   }
 
   /** Loads tensors keyed as in a PEFT checkpoint into adapter `name`; see {@link loadPeftTensors}. */
-  loadPeftTensors(name: string, tensors: Map<string, Tensor>, opts?: { strict?: boolean }): LoadPeftTensorsResult {
+  loadPeftTensors(
+    name: string,
+    tensors: Map<string, Tensor>,
+    opts?: { strict?: boolean },
+  ): LoadPeftTensorsResult {
     return loadPeftTensors(this, name, tensors, opts);
   }
 }

@@ -5,7 +5,13 @@
 import { FlowProducer, Queue, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AdapterError } from '../errors.js';
-import { evaluateJobSchema, exportJobSchema, parsePayload, trainJobSchema, type TrainJobInput } from './payload.js';
+import {
+  evaluateJobSchema,
+  exportJobSchema,
+  parsePayload,
+  trainJobSchema,
+  type TrainJobInput,
+} from './payload.js';
 import { DEFAULT_QUEUE, JOB_NAMES } from './queue-names.js';
 
 /** Retry policy of submitted jobs. */
@@ -26,9 +32,15 @@ export class JobClient {
   private readonly connection: Redis;
   private flow?: FlowProducer;
 
-  constructor(redisUrl: string, readonly queueName: string = DEFAULT_QUEUE) {
+  constructor(
+    redisUrl: string,
+    readonly queueName: string = DEFAULT_QUEUE,
+  ) {
     // A producer fails fast when Redis is unreachable instead of retrying forever.
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 3 ? null : 200 * n) });
+    this.connection = new Redis(redisUrl, {
+      maxRetriesPerRequest: 1,
+      retryStrategy: (n) => (n > 3 ? null : 200 * n),
+    });
     this.connection.on('error', () => undefined); // surfaced by the failing command instead
     this.queue = new Queue(queueName, { connection: this.connection });
   }
@@ -44,9 +56,23 @@ export class JobClient {
    * Enqueues train → evaluate → export as a BullMQ flow: export waits for evaluate, which waits for
    * train. Resolves to the three job ids.
    */
-  async submitFlow(input: TrainJobInput, exportDir: string, opts: SubmitOptions = {}): Promise<{ train: string; evaluate: string; export: string }> {
+  async submitFlow(
+    input: TrainJobInput,
+    exportDir: string,
+    opts: SubmitOptions = {},
+  ): Promise<{ train: string; evaluate: string; export: string }> {
     const payload = parsePayload(trainJobSchema, input, 'training job');
-    const evaluate = parsePayload(evaluateJobSchema, { name: payload.name, base: payload.base, data: payload.data, textField: payload.textField, batch: payload.training.batch }, 'evaluate job');
+    const evaluate = parsePayload(
+      evaluateJobSchema,
+      {
+        name: payload.name,
+        base: payload.base,
+        data: payload.data,
+        textField: payload.textField,
+        batch: payload.training.batch,
+      },
+      'evaluate job',
+    );
     const exp = parsePayload(exportJobSchema, { name: payload.name, out: exportDir }, 'export job');
     this.flow ??= new FlowProducer({ connection: this.connection });
     const base = jobOptions({ ...opts, jobId: undefined });
@@ -60,13 +86,28 @@ export class JobClient {
           name: JOB_NAMES.evaluate,
           queueName: this.queueName,
           data: evaluate,
-          opts: { ...base, failParentOnFailure: true, ...(opts.jobId ? { jobId: `${opts.jobId}-evaluate` } : {}) },
-          children: [{ name: JOB_NAMES.train, queueName: this.queueName, data: payload, opts: { ...base, failParentOnFailure: true, ...(opts.jobId ? { jobId: opts.jobId } : {}) } }],
+          opts: {
+            ...base,
+            failParentOnFailure: true,
+            ...(opts.jobId ? { jobId: `${opts.jobId}-evaluate` } : {}),
+          },
+          children: [
+            {
+              name: JOB_NAMES.train,
+              queueName: this.queueName,
+              data: payload,
+              opts: { ...base, failParentOnFailure: true, ...(opts.jobId ? { jobId: opts.jobId } : {}) },
+            },
+          ],
         },
       ],
     });
     const evalNode = tree.children![0]!;
-    return { export: String(tree.job.id), evaluate: String(evalNode.job.id), train: String(evalNode.children![0]!.job.id) };
+    return {
+      export: String(tree.job.id),
+      evaluate: String(evalNode.job.id),
+      train: String(evalNode.children![0]!.job.id),
+    };
   }
 
   /** A job's state, progress, attempts, failure reason and return value; `UNKNOWN_ADAPTER`-free: null when no such job. */
@@ -77,10 +118,16 @@ export class JobClient {
   }
 
   /** Status of the newest jobs in the given states. */
-  async list(states: Array<'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'waiting-children'> = ['waiting', 'active', 'completed', 'failed', 'delayed'], limit = 100): Promise<JobStatus[]> {
+  async list(
+    states: Array<
+      'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'waiting-children'
+    > = ['waiting', 'active', 'completed', 'failed', 'delayed'],
+    limit = 100,
+  ): Promise<JobStatus[]> {
     const out: JobStatus[] = [];
     for (const state of states) {
-      for (const job of await this.queue.getJobs([state], 0, limit - 1)) if (job) out.push(statusOf(job, state));
+      for (const job of await this.queue.getJobs([state], 0, limit - 1))
+        if (job) out.push(statusOf(job, state));
     }
     return out;
   }
@@ -94,7 +141,10 @@ export class JobClient {
     if (!job) throw new AdapterError('INVALID_INPUT', `no job ${jobId} in queue '${this.queueName}'`);
     const state = await job.getState();
     if (state === 'active' || state === 'completed' || state === 'failed') {
-      throw new AdapterError('INVALID_INPUT', `job ${jobId} is ${state}; only waiting, delayed or prioritized jobs can be cancelled`);
+      throw new AdapterError(
+        'INVALID_INPUT',
+        `job ${jobId} is ${state}; only waiting, delayed or prioritized jobs can be cancelled`,
+      );
     }
     await job.remove();
   }

@@ -11,7 +11,10 @@ import { AdapterError } from '../errors.js';
 const FILE_HELD_OUT_FRACTION = 0.1;
 
 /** Train and held-out text of a job's data reference. */
-export async function loadJobText(data: string, textField: string): Promise<{ train: string; heldOut: string }> {
+export async function loadJobText(
+  data: string,
+  textField: string,
+): Promise<{ train: string; heldOut: string }> {
   if ((TEXT_CORPUS_NAMES as readonly string[]).includes(data)) return loadTextCorpus(data as TextCorpusName);
   let raw: string;
   try {
@@ -37,11 +40,19 @@ function jsonlText(raw: string, file: string, textField: string): string {
     try {
       row = JSON.parse(line);
     } catch (e) {
-      throw new AdapterError('INVALID_CONFIG', `${file} line ${i + 1} is not valid JSON (${(e as Error).message})`, { file, line: i + 1 });
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        `${file} line ${i + 1} is not valid JSON (${(e as Error).message})`,
+        { file, line: i + 1 },
+      );
     }
     const value = (row as Record<string, unknown> | null)?.[textField];
     if (typeof value !== 'string') {
-      throw new AdapterError('INVALID_CONFIG', `${file} line ${i + 1} has no string field '${textField}' (set textField to the field holding the text)`, { file, line: i + 1 });
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        `${file} line ${i + 1} has no string field '${textField}' (set textField to the field holding the text)`,
+        { file, line: i + 1 },
+      );
     }
     out.push(value);
   });

@@ -29,13 +29,19 @@ export const jobMethodSchema = z.discriminatedUnion('kind', [
     normPosition: z.enum(['pre', 'post']).optional(),
     dropout: z.number().min(0).max(0.99).optional(),
   }),
-  z.strictObject({ kind: z.literal('parallel'), dim: positiveInt, scaling: z.number().positive().default(4) }),
+  z.strictObject({
+    kind: z.literal('parallel'),
+    dim: positiveInt,
+    scaling: z.number().positive().default(4),
+  }),
 ]);
 
 /** Schema of a training job's payload. */
 export const trainJobSchema = z.strictObject({
   /** Name of the adapter in the store. */
-  name: z.string().regex(ADAPTER_NAME_PATTERN, "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  name: z
+    .string()
+    .regex(ADAPTER_NAME_PATTERN, "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"),
   /** Base model: a character-LM checkpoint directory (`config.json` + `model.safetensors`), as seen by the workers. */
   base: z.string().min(1),
   /** Data: a built-in corpus name (`mobydick`, `sotu`) or a path to a `.txt` or `.jsonl` file, as seen by the workers. */
@@ -43,21 +49,20 @@ export const trainJobSchema = z.strictObject({
   /** Field holding the text in each JSONL line. */
   textField: z.string().min(1).default('text'),
   method: jobMethodSchema,
-  training: z
-    .strictObject({
-      steps: positiveInt,
-      batch: positiveInt.default(16),
-      /** Default: the base model's context. */
-      seqLen: positiveInt.optional(),
-      /** Default: per method (lora 1e-2, linear 3e-2, parallel 1e-2). */
-      lr: z.number().positive().optional(),
-      warmupSteps: z.number().int().min(0).optional(),
-      weightDecay: z.number().min(0).optional(),
-      /** Checkpoint every this many steps so a retried job resumes. Default: a tenth of the steps. */
-      checkpointEvery: positiveInt.optional(),
-      /** Held-out windows evaluated for the manifest's bits per character. */
-      evalWindows: positiveInt.default(32),
-    }),
+  training: z.strictObject({
+    steps: positiveInt,
+    batch: positiveInt.default(16),
+    /** Default: the base model's context. */
+    seqLen: positiveInt.optional(),
+    /** Default: per method (lora 1e-2, linear 3e-2, parallel 1e-2). */
+    lr: z.number().positive().optional(),
+    warmupSteps: z.number().int().min(0).optional(),
+    weightDecay: z.number().min(0).optional(),
+    /** Checkpoint every this many steps so a retried job resumes. Default: a tenth of the steps. */
+    checkpointEvery: positiveInt.optional(),
+    /** Held-out windows evaluated for the manifest's bits per character. */
+    evalWindows: positiveInt.default(32),
+  }),
   seed: z.number().int().min(0).default(0),
   /** Replace an adapter of the same name written by another job. */
   replace: z.boolean().default(false),

@@ -19,7 +19,10 @@ export default async function processTrainingJob(job: SandboxedJob): Promise<unk
   await ready;
   const storeDir = process.env[PROCESSOR_ENV.store];
   const scratchDir = process.env[PROCESSOR_ENV.scratch];
-  if (!storeDir || !scratchDir) throw new Error(`the worker did not set ${PROCESSOR_ENV.store} and ${PROCESSOR_ENV.scratch} for its processor`);
+  if (!storeDir || !scratchDir)
+    throw new Error(
+      `the worker did not set ${PROCESSOR_ENV.store} and ${PROCESSOR_ENV.scratch} for its processor`,
+    );
   const store = new FsAdapterStore(storeDir);
   try {
     switch (job.name) {
@@ -35,7 +38,10 @@ export default async function processTrainingJob(job: SandboxedJob): Promise<unk
       case JOB_NAMES.export:
         return await runExportJob(job.data, store);
       default:
-        throw new AdapterError('INVALID_CONFIG', `job name ${JSON.stringify(job.name)} is not one of: ${Object.values(JOB_NAMES).join(', ')}`);
+        throw new AdapterError(
+          'INVALID_CONFIG',
+          `job name ${JSON.stringify(job.name)} is not one of: ${Object.values(JOB_NAMES).join(', ')}`,
+        );
     }
   } catch (e) {
     if (e instanceof AdapterError) throw new UnrecoverableError(`${e.code}: ${e.message}`);

@@ -18,10 +18,20 @@ import { loadBaseModel, type BaseModel } from '../recipes/base-model.js';
 import { listTrainerCheckpoints } from '../train/checkpoint-files.js';
 import { evaluateBpc, type LanguageModel } from '../recipes/lm.js';
 import { loadJobText } from './job-data.js';
-import { evaluateJobSchema, exportJobSchema, parsePayload, trainJobSchema, type TrainJobPayload } from './payload.js';
+import {
+  evaluateJobSchema,
+  exportJobSchema,
+  parsePayload,
+  trainJobSchema,
+  type TrainJobPayload,
+} from './payload.js';
 
 /** Peak learning rates per method when the job gives none (the README's sweep). */
-const DEFAULT_JOB_LR: Record<TrainJobPayload['method']['kind'], number> = { lora: 1e-2, linear: 3e-2, parallel: 1e-2 };
+const DEFAULT_JOB_LR: Record<TrainJobPayload['method']['kind'], number> = {
+  lora: 1e-2,
+  linear: 3e-2,
+  parallel: 1e-2,
+};
 
 /** Progress a training job reports. */
 export interface TrainProgress {
@@ -60,19 +70,33 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
   const stored = (await ctx.store.has(job.name)) ? await ctx.store.manifest(job.name) : null;
   if (stored && stored.jobId === ctx.jobId) return resultOf(stored, 'already-stored', 0);
   if (stored && !job.replace) {
-    throw new AdapterError('DUPLICATE_ADAPTER', `the store already holds an adapter '${job.name}' (from job ${stored.jobId ?? 'none'}); choose another name or set replace`, { name: job.name });
+    throw new AdapterError(
+      'DUPLICATE_ADAPTER',
+      `the store already holds an adapter '${job.name}' (from job ${stored.jobId ?? 'none'}); choose another name or set replace`,
+      { name: job.name },
+    );
   }
   const text = await loadJobText(job.data, job.textField);
   const base = await loadBaseOrFail(job.base);
   try {
     const seqLen = job.training.seqLen ?? base.model.cfg.maxLen;
     if (seqLen > base.model.cfg.maxLen) {
-      throw new AdapterError('INVALID_CONFIG', `training.seqLen ${seqLen} exceeds the base model's context of ${base.model.cfg.maxLen}`);
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        `training.seqLen ${seqLen} exceeds the base model's context of ${base.model.cfg.maxLen}`,
+      );
     }
     const train = base.vocab.encode(text.train);
     const heldOut = base.vocab.encode(text.heldOut);
-    for (const [split, ids] of [['training', train], ['held-out', heldOut]] as const) {
-      if (ids.length <= seqLen) throw new AdapterError('INVALID_CONFIG', `data ${job.data}: the ${split} text (${ids.length} characters) is shorter than one window of ${seqLen + 1}`);
+    for (const [split, ids] of [
+      ['training', train],
+      ['held-out', heldOut],
+    ] as const) {
+      if (ids.length <= seqLen)
+        throw new AdapterError(
+          'INVALID_CONFIG',
+          `data ${job.data}: the ${split} text (${ids.length} characters) is shorter than one window of ${seqLen + 1}`,
+        );
     }
     const checkpointDir = join(ctx.scratchDir, safeDirName(ctx.jobId));
     await mkdir(checkpointDir, { recursive: true });
@@ -100,14 +124,24 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
         const now = performance.now();
         if (i.step !== steps && now - lastReport < 250) return;
         lastReport = now;
-        ctx.onProgress?.({ step: i.step, steps, loss: i.loss, tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000), resumedFromStep });
+        ctx.onProgress?.({
+          step: i.step,
+          steps,
+          loss: i.loss,
+          tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000),
+          resumedFromStep,
+        });
       },
     });
     const model = result.model as LanguageModel;
     const metrics = {
       steps,
       finalLoss: result.losses.at(-1) ?? null,
-      heldOutBpc: evaluateBpc(model, heldOut, { seqLen, batch: job.training.batch, windows: job.training.evalWindows }),
+      heldOutBpc: evaluateBpc(model, heldOut, {
+        seqLen,
+        batch: job.training.batch,
+        windows: job.training.evalWindows,
+      }),
       trainableParams: result.trainableParams,
       totalParams: result.totalParams,
       seconds: result.seconds,
@@ -115,7 +149,9 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
     };
     const files: Record<string, Uint8Array> = {};
     if (result.peft) {
-      for (const [path, bytes] of peftFiles(result.peft)) files[`${STORE_PEFT_DIR}/${path}`] = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+      for (const [path, bytes] of peftFiles(result.peft))
+        files[`${STORE_PEFT_DIR}/${path}`] =
+          typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
     } else {
       files[STORE_ADAPTER_FILE] = saveAdapters(base.model, ADAPTER_NAME);
     }
@@ -126,9 +162,15 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
         kind: job.method.kind,
         format: result.peft ? 'peft' : 'adapterkit',
         base: { name: basename(job.base), config: baseConfig(base) },
-        config: { method: job.method, training: { ...job.training, seqLen, lr }, seed: job.seed, data: job.data, textField: job.textField },
+        config: {
+          method: job.method,
+          training: { ...job.training, seqLen, lr },
+          seed: job.seed,
+          data: job.data,
+          textField: job.textField,
+        },
         metrics,
-      files,
+        files,
       },
       { replace: job.replace },
     );
@@ -185,7 +227,10 @@ export async function runExportJob(data: unknown, store: AdapterStore): Promise<
   const job = parsePayload(exportJobSchema, data, 'export job');
   const { manifest, files } = await store.get(job.name);
   if (manifest.format !== 'peft') {
-    throw new AdapterError('UNSUPPORTED_FEATURE', `adapter '${job.name}' is a ${manifest.kind} adapter stored as ${manifest.format}; only LoRA adapters (format peft) export to PEFT`);
+    throw new AdapterError(
+      'UNSUPPORTED_FEATURE',
+      `adapter '${job.name}' is a ${manifest.kind} adapter stored as ${manifest.format}; only LoRA adapters (format peft) export to PEFT`,
+    );
   }
   const written: string[] = [];
   const prefix = `${STORE_PEFT_DIR}/`;
@@ -203,15 +248,29 @@ async function loadBaseOrFail(dir: string): Promise<BaseModel> {
   try {
     return await loadBaseModel(dir);
   } catch (e) {
-    if (e instanceof AdapterError) throw new AdapterError(e.code, `base model ${JSON.stringify(dir)}: ${e.message}`, { base: dir });
+    if (e instanceof AdapterError)
+      throw new AdapterError(e.code, `base model ${JSON.stringify(dir)}: ${e.message}`, { base: dir });
     throw e;
   }
 }
 
 function toAdaptMethod(m: TrainJobPayload['method']): AdaptMethod {
-  if (m.kind === 'lora') return { kind: 'lora', r: m.r, alpha: m.alpha ?? 2 * m.r, targetModules: m.targetModules, dropout: m.dropout };
+  if (m.kind === 'lora')
+    return {
+      kind: 'lora',
+      r: m.r,
+      alpha: m.alpha ?? 2 * m.r,
+      targetModules: m.targetModules,
+      dropout: m.dropout,
+    };
   if (m.kind === 'parallel') return { kind: 'parallel', dim: m.dim, scaling: m.scaling };
-  return { kind: 'linear', dim: m.dim, activation: m.activation, normPosition: m.normPosition, dropout: m.dropout };
+  return {
+    kind: 'linear',
+    dim: m.dim,
+    activation: m.activation,
+    normPosition: m.normPosition,
+    dropout: m.dropout,
+  };
 }
 
 /** The base model's config without its vocabulary (large, and identified by the base's name). */
@@ -220,8 +279,19 @@ function baseConfig(base: BaseModel): Record<string, unknown> {
   return cfg;
 }
 
-function resultOf(m: AdapterManifest, outcome: TrainJobResult['outcome'], resumedFromStep: number): TrainJobResult {
-  return { name: m.name, jobId: m.jobId ?? '', contentHash: m.contentHash, outcome, resumedFromStep, metrics: m.metrics };
+function resultOf(
+  m: AdapterManifest,
+  outcome: TrainJobResult['outcome'],
+  resumedFromStep: number,
+): TrainJobResult {
+  return {
+    name: m.name,
+    jobId: m.jobId ?? '',
+    contentHash: m.contentHash,
+    outcome,
+    resumedFromStep,
+    metrics: m.metrics,
+  };
 }
 
 /** Job ids may hold ':' or '/'; checkpoint directories get a safe spelling. */

@@ -33,7 +33,8 @@ function processorFile(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const file = join(here, '..', `processor${ext}`);
-  if (ext !== '.ts' || process.execArgv.some((a) => a.includes('tsx'))) return { file, execArgv: [...process.execArgv] };
+  if (ext !== '.ts' || process.execArgv.some((a) => a.includes('tsx')))
+    return { file, execArgv: [...process.execArgv] };
   return { file, execArgv: [...process.execArgv, '--import', import.meta.resolve('tsx')] };
 }
 
@@ -53,7 +54,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<Worker> {
     stalledInterval: opts.stalledIntervalMs ?? lockDuration,
     maxStalledCount: 2,
     useWorkerThreads: false,
-    workerForkOptions: { execArgv, env: { ...process.env, [PROCESSOR_ENV.store]: store.root, [PROCESSOR_ENV.scratch]: scratch } },
+    workerForkOptions: {
+      execArgv,
+      env: { ...process.env, [PROCESSOR_ENV.store]: store.root, [PROCESSOR_ENV.scratch]: scratch },
+    },
   });
   worker.on('closed', () => connection.disconnect());
   return worker;

@@ -8,7 +8,13 @@ import { TransformerDecoder } from '../nn/transformer.js';
 import { getRng, type Rng } from '../rng.js';
 import type { CharVocabJSON } from '../data/vocab.js';
 import { checkSequenceConfig } from './common.js';
-import { forwardBlocksCached, isCachedInput, positionIds, SequenceCache, type CachedInput } from './kv-cache.js';
+import {
+  forwardBlocksCached,
+  isCachedInput,
+  positionIds,
+  SequenceCache,
+  type CachedInput,
+} from './kv-cache.js';
 import { embed, registerEmbeddings } from './positions.js';
 import { nextTokenProbs, sampleIndex } from './sampling.js';
 
@@ -31,7 +37,13 @@ export interface CharLMConfig extends AdapterModelConfig {
 }
 
 /** Adapter types whose output at a position depends on other positions: not usable with a key/value cache. */
-const SEQUENCE_MIXING_ADAPTERS = ['multiHeadAttention', 'relPositionMultiHeadAttention', 'transformerMultiHeadAttention', 'positionalEncoding', 'relPositionalEncoding'];
+const SEQUENCE_MIXING_ADAPTERS = [
+  'multiHeadAttention',
+  'relPositionMultiHeadAttention',
+  'transformerMultiHeadAttention',
+  'positionalEncoding',
+  'relPositionalEncoding',
+];
 
 /** The model name stored in {@link CharLMConfig.model}. */
 export const CHAR_LM = 'char-lm';
@@ -48,7 +60,14 @@ class CharLMBase extends Module {
     registerEmbeddings(this, cfg, positional);
     this.registerModule(
       'decoder',
-      new TransformerDecoder({ numLayers, dModel, nHead, dFF, dropout: cfg.dropout ?? 0, activation: 'gelu' }),
+      new TransformerDecoder({
+        numLayers,
+        dModel,
+        nHead,
+        dFF,
+        dropout: cfg.dropout ?? 0,
+        activation: 'gelu',
+      }),
     );
     this.registerModule('lm_head', new Linear({ inFeatures: dModel, outFeatures: vocabSize }));
   }
@@ -98,7 +117,8 @@ export class CharLM extends withAdapterModel(CharLMBase) {
     check(
       ids.rank === 2 && ids.dtype === 'int32' && ids.shape[1]! <= this.cfg.maxLen,
       'INVALID_INPUT',
-      () => `CharLM.forward: expected int32 ids [batch, time ≤ ${this.cfg.maxLen}], got ${ids.dtype} ${fmtShape(ids.shape)}`,
+      () =>
+        `CharLM.forward: expected int32 ids [batch, time ≤ ${this.cfg.maxLen}], got ${ids.dtype} ${fmtShape(ids.shape)}`,
     );
     return tf.tidy(() => {
       const h = this.getChild('decoder')!.forward(embed(this, ids)) as Tensor;
@@ -113,16 +133,30 @@ export class CharLM extends withAdapterModel(CharLMBase) {
 
   private forwardCached({ ids, caches }: CachedInput): Tensor {
     check(
-      ids instanceof tf.Tensor && ids.rank === 2 && ids.dtype === 'int32' && ids.shape[0] === caches.length && ids.shape[1]! >= 1,
+      ids instanceof tf.Tensor &&
+        ids.rank === 2 &&
+        ids.dtype === 'int32' &&
+        ids.shape[0] === caches.length &&
+        ids.shape[1]! >= 1,
       'INVALID_INPUT',
-      () => `CharLM.forward (cached): expected int32 ids [${caches.length}, T ≥ 1] (one row per cache), got ${ids instanceof tf.Tensor ? `${ids.dtype} ${fmtShape(ids.shape)}` : typeof ids}`,
+      () =>
+        `CharLM.forward (cached): expected int32 ids [${caches.length}, T ≥ 1] (one row per cache), got ${ids instanceof tf.Tensor ? `${ids.dtype} ${fmtShape(ids.shape)}` : typeof ids}`,
     );
-    check(!this.training, 'UNSUPPORTED_FEATURE', () => 'CharLM.forward (cached): key/value caching is for inference; call eval() first');
-    const mixing = this.getEnabledAdapters().filter((n) => SEQUENCE_MIXING_ADAPTERS.includes(String((this.cfg.adapters?.[n] as { type?: unknown } | undefined)?.type)));
+    check(
+      !this.training,
+      'UNSUPPORTED_FEATURE',
+      () => 'CharLM.forward (cached): key/value caching is for inference; call eval() first',
+    );
+    const mixing = this.getEnabledAdapters().filter((n) =>
+      SEQUENCE_MIXING_ADAPTERS.includes(
+        String((this.cfg.adapters?.[n] as { type?: unknown } | undefined)?.type),
+      ),
+    );
     check(
       mixing.length === 0,
       'UNSUPPORTED_FEATURE',
-      () => `CharLM.forward (cached): adapter(s) ${mixing.join(', ')} mix positions (attention or positional adapters) and cannot run one position at a time; disable them or generate with { cache: false }`,
+      () =>
+        `CharLM.forward (cached): adapter(s) ${mixing.join(', ')} mix positions (attention or positional adapters) and cannot run one position at a time; disable them or generate with { cache: false }`,
       () => ({ adapters: mixing }),
     );
     const t = ids.shape[1]!;
@@ -130,12 +164,15 @@ export class CharLM extends withAdapterModel(CharLMBase) {
     check(
       longest + t <= this.cfg.maxLen,
       'INVALID_INPUT',
-      () => `CharLM.forward (cached): ${longest} cached + ${t} new positions exceed the context size maxLen ${this.cfg.maxLen}`,
+      () =>
+        `CharLM.forward (cached): ${longest} cached + ${t} new positions exceed the context size maxLen ${this.cfg.maxLen}`,
       () => ({ cached: longest, added: t, maxLen: this.cfg.maxLen }),
     );
     return tf.tidy(() => {
       const tok = this.getChild('tok_emb')!.forward(ids) as Tensor;
-      const table = (this.getChild('pos_emb') as Module & { weight?: Tensor } | undefined)?.weight ?? this.getBuffer('pos_table')!;
+      const table =
+        (this.getChild('pos_emb') as (Module & { weight?: Tensor }) | undefined)?.weight ??
+        this.getBuffer('pos_table')!;
       const h = tf.add(tok, tf.gather(table, positionIds(caches, t)));
       const decoder = this.getChild('decoder') as TransformerDecoder;
       const y = forwardBlocksCached(decoder.blocks(), h, caches);
@@ -154,19 +191,44 @@ export class CharLM extends withAdapterModel(CharLMBase) {
    * cached keys no longer apply, and each further character is computed from the last `maxLen`
    * characters as without the cache.
    */
-  generate(prompt: Int32Array, length: number, opts: { temperature?: number; rng?: Rng; cache?: boolean } = {}): Int32Array {
-    check(prompt.length >= 1, 'INVALID_INPUT', () => 'CharLM.generate: the prompt must hold at least one character');
+  generate(
+    prompt: Int32Array,
+    length: number,
+    opts: { temperature?: number; rng?: Rng; cache?: boolean } = {},
+  ): Int32Array {
+    check(
+      prompt.length >= 1,
+      'INVALID_INPUT',
+      () => 'CharLM.generate: the prompt must hold at least one character',
+    );
     const temperature = opts.temperature ?? 1;
-    check(prompt.length > 0, 'INVALID_INPUT', () => 'CharLM.generate: the prompt is empty; give at least one id to continue from');
-    check(Number.isInteger(length) && length >= 0, 'INVALID_INPUT', () => `CharLM.generate: length must be an integer ≥ 0, got ${length}`);
-    check(temperature > 0, 'INVALID_INPUT', () => `CharLM.generate: temperature must be > 0, got ${temperature}`);
+    check(
+      prompt.length > 0,
+      'INVALID_INPUT',
+      () => 'CharLM.generate: the prompt is empty; give at least one id to continue from',
+    );
+    check(
+      Number.isInteger(length) && length >= 0,
+      'INVALID_INPUT',
+      () => `CharLM.generate: length must be an integer ≥ 0, got ${length}`,
+    );
+    check(
+      temperature > 0,
+      'INVALID_INPUT',
+      () => `CharLM.generate: temperature must be > 0, got ${temperature}`,
+    );
     const rng = opts.rng ?? getRng();
     const out = Array.from(prompt);
-    const mixing = this.getEnabledAdapters().some((n) => SEQUENCE_MIXING_ADAPTERS.includes(String((this.cfg.adapters?.[n] as { type?: unknown } | undefined)?.type)));
+    const mixing = this.getEnabledAdapters().some((n) =>
+      SEQUENCE_MIXING_ADAPTERS.includes(
+        String((this.cfg.adapters?.[n] as { type?: unknown } | undefined)?.type),
+      ),
+    );
     check(
       !(opts.cache === true && mixing),
       'UNSUPPORTED_FEATURE',
-      () => 'CharLM.generate: cache: true, but an enabled attention or positional adapter mixes positions; use cache: false',
+      () =>
+        'CharLM.generate: cache: true, but an enabled attention or positional adapter mixes positions; use cache: false',
     );
     // By default the cache is used unless such an adapter is enabled (then every step sees the whole window).
     const cache = opts.cache === false || mixing ? null : this.newCache();
@@ -176,7 +238,10 @@ export class CharLM extends withAdapterModel(CharLMBase) {
           if (cache && out.length <= this.cfg.maxLen) {
             const fresh = out.slice(cache.length);
             const probs = tf.tidy(() => {
-              const logits = this.forward({ ids: tf.tensor2d(fresh, [1, fresh.length], 'int32'), caches: [cache] });
+              const logits = this.forward({
+                ids: tf.tensor2d(fresh, [1, fresh.length], 'int32'),
+                caches: [cache],
+              });
               const last = tf.slice(logits, [0, fresh.length - 1, 0], [1, 1, this.cfg.vocabSize]);
               return nextTokenProbs(tf.reshape(last, [1, -1]), [temperature])[0]!;
             });
@@ -206,7 +271,11 @@ export class CharLM extends withAdapterModel(CharLMBase) {
   async generateAsync(
     prompt: Int32Array,
     length: number,
-    opts: { temperature?: number; rng?: Rng; onToken?: (id: number, index: number) => void | Promise<void> } = {},
+    opts: {
+      temperature?: number;
+      rng?: Rng;
+      onToken?: (id: number, index: number) => void | Promise<void>;
+    } = {},
   ): Promise<Int32Array> {
     const temperature = opts.temperature ?? 1;
     const rng = opts.rng ?? getRng();

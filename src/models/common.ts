@@ -24,7 +24,10 @@ export function requireChoice<T extends string>(
 ): T {
   const v = cfg[field] ?? fallback;
   if (!(choices as readonly unknown[]).includes(v)) {
-    throw new AdapterError('INVALID_CONFIG', `${model} config: ${notOneOf(field, v, choices)}`, { field, valid: [...choices] });
+    throw new AdapterError('INVALID_CONFIG', `${model} config: ${notOneOf(field, v, choices)}`, {
+      field,
+      valid: [...choices],
+    });
   }
   return v as T;
 }
@@ -46,9 +49,14 @@ export interface SequenceModelConfig {
  * known, `dModel` divides by `nHead`, and a stored vocabulary has `vocabSize` entries. Returns the
  * positional kind with its default.
  */
-export function checkSequenceConfig(cfg: SequenceModelConfig, model: string, extraFields: readonly string[] = []): PositionalKind {
+export function checkSequenceConfig(
+  cfg: SequenceModelConfig,
+  model: string,
+  extraFields: readonly string[] = [],
+): PositionalKind {
   const c = cfg as unknown as Record<string, unknown>;
-  for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen', ...extraFields]) requirePositiveInt(c, f, model);
+  for (const f of ['vocabSize', 'dModel', 'numLayers', 'nHead', 'dFF', 'maxLen', ...extraFields])
+    requirePositiveInt(c, f, model);
   const positional = requireChoice(c, 'positional', POSITIONAL_KINDS, 'learned', model);
   check(
     cfg.dModel % cfg.nHead === 0,
@@ -61,7 +69,8 @@ export function checkSequenceConfig(cfg: SequenceModelConfig, model: string, ext
     check(
       size === cfg.vocabSize,
       'INVALID_CONFIG',
-      () => `${model} config: vocabSize (${cfg.vocabSize}) differs from the size of the stored vocabulary (${size})`,
+      () =>
+        `${model} config: vocabSize (${cfg.vocabSize}) differs from the size of the stored vocabulary (${size})`,
       () => ({ field: 'vocabSize', value: cfg.vocabSize, expected: size }),
     );
   }

@@ -134,11 +134,17 @@ export class EncoderClassifier extends withAdapterModel(EncoderClassifierBase) {
     const { pad, keep } = poolingWeights(keyPaddingMask, b, t);
     try {
       return tf.tidy(() => {
-        const h = this.getChild('encoder')!.forward(embed(this, ids), pad ? { keyPaddingMask: pad } : {}) as Tensor;
+        const h = this.getChild('encoder')!.forward(
+          embed(this, ids),
+          pad ? { keyPaddingMask: pad } : {},
+        ) as Tensor;
         // Masked mean: Σ_t h·w / Σ_t w with w = 1 at kept positions (counts clamped to 1).
         // (rows follow a batch that a Parallel adapter setup replicated)
         const weights = matchBatchRows(h, keep.weights);
-        const pooled = tf.div(tf.sum(tf.mul(h, tf.expandDims(weights, 2)), 1), matchBatchRows(h, keep.counts));
+        const pooled = tf.div(
+          tf.sum(tf.mul(h, tf.expandDims(weights, 2)), 1),
+          matchBatchRows(h, keep.counts),
+        );
         return this.getChild('classifier')!.forward(pooled) as Tensor;
       });
     } finally {

@@ -102,7 +102,12 @@ function gatherPast(caches: readonly SequenceCache[], i: number, p: number, d: n
   if (p === 0) return null;
   const pad = (t: Tensor | undefined) => {
     if (!t) return tf.zeros([p, d]);
-    return t.shape[0] === p ? t : tf.pad(t, [[0, p - t.shape[0]!], [0, 0]]);
+    return t.shape[0] === p
+      ? t
+      : tf.pad(t, [
+          [0, p - t.shape[0]!],
+          [0, 0],
+        ]);
   };
   const ks = caches.map((c) => pad(c.layer(i)?.k));
   const vs = caches.map((c) => pad(c.layer(i)?.v));
@@ -113,9 +118,17 @@ function gatherPast(caches: readonly SequenceCache[], i: number, p: number, d: n
  * Runs `h [B, T, D]` (embedded new tokens) through `blocks` with the rows' caches, appending the new
  * keys and values to each cache and advancing their lengths by T. Returns the last block's output.
  */
-export function forwardBlocksCached(blocks: readonly TransformerBlock[], h: Tensor, caches: readonly SequenceCache[]): Tensor {
+export function forwardBlocksCached(
+  blocks: readonly TransformerBlock[],
+  h: Tensor,
+  caches: readonly SequenceCache[],
+): Tensor {
   const [b, t, d] = h.shape as [number, number, number];
-  check(caches.length === b, 'BATCH_SELECTION', () => `cached forward: ${caches.length} caches for a batch of ${b} rows; give one cache per row`);
+  check(
+    caches.length === b,
+    'BATCH_SELECTION',
+    () => `cached forward: ${caches.length} caches for a batch of ${b} rows; give one cache per row`,
+  );
   check(
     caches.every((c) => c.numLayers === blocks.length),
     'INVALID_INPUT',

@@ -45,7 +45,8 @@ export function registerEmbeddings(
 export function embed(model: Module, ids: Tensor): Tensor {
   return tf.tidy(() => {
     const tok = model.getChild('tok_emb')!.forward(ids) as Tensor;
-    const table = (model.getChild('pos_emb') as Embedding | undefined)?.weight ?? model.getBuffer('pos_table')!;
+    const table =
+      (model.getChild('pos_emb') as Embedding | undefined)?.weight ?? model.getBuffer('pos_table')!;
     return tf.add(tok, tf.slice(table, [0, 0], [ids.shape[1]!, table.shape[1]!]));
   });
 }

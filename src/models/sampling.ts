@@ -26,7 +26,10 @@ export function argMax(values: ArrayLike<number>): number {
 export function nextTokenProbs(logits: Tensor, temperatures: readonly number[]): Float32Array[] {
   const [b, v] = logits.shape as [number, number];
   const data = tf.tidy(() => {
-    const t = tf.tensor2d(temperatures.map((x) => (x > 0 ? x : 1)), [b, 1]);
+    const t = tf.tensor2d(
+      temperatures.map((x) => (x > 0 ? x : 1)),
+      [b, 1],
+    );
     return tf.softmax(tf.div(logits, t)).dataSync() as Float32Array;
   });
   const raw = temperatures.some((x) => x === 0) ? (logits.dataSync() as Float32Array) : null;

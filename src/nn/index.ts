@@ -1,4 +1,11 @@
-export { Module, toVariable, fmtShape, type ModuleClass, type StateDict, type StateDictLike } from './module.js';
+export {
+  Module,
+  toVariable,
+  fmtShape,
+  type ModuleClass,
+  type StateDict,
+  type StateDictLike,
+} from './module.js';
 export {
   BatchNorm,
   BatchNorm1d,

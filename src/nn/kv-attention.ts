@@ -41,12 +41,20 @@ export function selfAttentionWithPast(
   mask: Tensor | null,
 ): AttentionStep {
   const [b, , d] = x.shape as [number, number, number];
-  check(x.rank === 3 && d === mha.dModel, 'INVALID_INPUT', () => `selfAttentionWithPast: x must be [B, T, ${mha.dModel}], got ${fmtShape(x.shape)}`);
+  check(
+    x.rank === 3 && d === mha.dModel,
+    'INVALID_INPUT',
+    () => `selfAttentionWithPast: x must be [B, T, ${mha.dModel}], got ${fmtShape(x.shape)}`,
+  );
   if (past) {
     check(
-      past.k.rank === 3 && past.k.shape[0] === b && past.k.shape[2] === d && past.v.shape.join() === past.k.shape.join(),
+      past.k.rank === 3 &&
+        past.k.shape[0] === b &&
+        past.k.shape[2] === d &&
+        past.v.shape.join() === past.k.shape.join(),
       'INVALID_INPUT',
-      () => `selfAttentionWithPast: past keys and values must both be [${b}, P, ${d}], got ${fmtShape(past.k.shape)} and ${fmtShape(past.v.shape)}`,
+      () =>
+        `selfAttentionWithPast: past keys and values must both be [${b}, P, ${d}], got ${fmtShape(past.k.shape)} and ${fmtShape(past.v.shape)}`,
     );
   }
   return tf.tidy(() => {

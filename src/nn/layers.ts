@@ -64,8 +64,14 @@ export class Linear extends Module {
     this.outFeatures = options.outFeatures;
     const rng = options.rng ?? getRng();
     const bound = 1 / Math.sqrt(options.inFeatures);
-    this.weight = this.registerParameter('weight', uniform([options.outFeatures, options.inFeatures], bound, rng));
-    this.bias = options.bias === false ? null : this.registerParameter('bias', uniform([options.outFeatures], bound, rng));
+    this.weight = this.registerParameter(
+      'weight',
+      uniform([options.outFeatures, options.inFeatures], bound, rng),
+    );
+    this.bias =
+      options.bias === false
+        ? null
+        : this.registerParameter('bias', uniform([options.outFeatures], bound, rng));
   }
 
   override forward(x: Tensor): Tensor {
@@ -170,7 +176,10 @@ export class Embedding extends Module {
     requirePositiveInt(options.embeddingDim, 'embeddingDim', 'Embedding');
     this.numEmbeddings = options.numEmbeddings;
     this.embeddingDim = options.embeddingDim;
-    this.weight = this.registerParameter('weight', normal([options.numEmbeddings, options.embeddingDim], 1, options.rng));
+    this.weight = this.registerParameter(
+      'weight',
+      normal([options.numEmbeddings, options.embeddingDim], 1, options.rng),
+    );
   }
 
   /** `ids`: an int32 tensor of any shape; returns `[...ids.shape, dim]`. */
@@ -221,7 +230,8 @@ export class BatchNorm extends Module {
     check(
       this.ranks.includes(x.rank) && x.shape[1] === this.features,
       'INVALID_INPUT',
-      () => `${this.typeName}: expected input of rank ${this.ranks.join(' or ')} with ${this.features} channels on axis 1, got ${fmtShape(x.shape)}`,
+      () =>
+        `${this.typeName}: expected input of rank ${this.ranks.join(' or ')} with ${this.features} channels on axis 1, got ${fmtShape(x.shape)}`,
     );
     const axes = [0, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 2)];
     const bshape = [1, this.features, ...Array(x.rank - 2).fill(1)];
@@ -238,7 +248,10 @@ export class BatchNorm extends Module {
         variance = this.getBuffer('running_var')!;
       }
       const scale = tf.mul(tf.rsqrt(tf.add(variance, this.eps)), this.weight);
-      return tf.add(tf.mul(tf.sub(x, tf.reshape(mean, bshape)), tf.reshape(scale, bshape)), tf.reshape(this.bias, bshape));
+      return tf.add(
+        tf.mul(tf.sub(x, tf.reshape(mean, bshape)), tf.reshape(scale, bshape)),
+        tf.reshape(this.bias, bshape),
+      );
     });
   }
 
@@ -247,7 +260,10 @@ export class BatchNorm extends Module {
     const [rm, rv] = tf.tidy(() => {
       const mean = tf.mean(x, axes);
       const bshape = [1, this.features, ...Array(x.rank - 2).fill(1)];
-      const unbiased = tf.div(tf.sum(tf.square(tf.sub(x, tf.reshape(mean, bshape))), axes), Math.max(n - 1, 1));
+      const unbiased = tf.div(
+        tf.sum(tf.square(tf.sub(x, tf.reshape(mean, bshape))), axes),
+        Math.max(n - 1, 1),
+      );
       const m = this.momentum;
       return [
         tf.add(tf.mul(this.getBuffer('running_mean')!, 1 - m), tf.mul(mean, m)),
@@ -257,7 +273,10 @@ export class BatchNorm extends Module {
     this.setBuffer('running_mean', rm!);
     this.setBuffer('running_var', rv!);
     const count = this.getBuffer('num_batches_tracked')!;
-    this.setBuffer('num_batches_tracked', tf.tidy(() => tf.add(count, tf.scalar(1, 'int32'))));
+    this.setBuffer(
+      'num_batches_tracked',
+      tf.tidy(() => tf.add(count, tf.scalar(1, 'int32'))),
+    );
   }
 }
 

@@ -24,10 +24,16 @@ function checkChildName(owner: Module, kind: string, name: string, taken: boolea
   check(
     typeof name === 'string' && name.length > 0 && !name.includes('.'),
     'INVALID_NAME',
-    () => `${kind} name ${JSON.stringify(name)} on ${owner.typeName}: names must be non-empty and contain no '.'`,
+    () =>
+      `${kind} name ${JSON.stringify(name)} on ${owner.typeName}: names must be non-empty and contain no '.'`,
     () => ({ name }),
   );
-  check(!taken, 'INVALID_NAME', () => `${kind} name '${name}' is already used on ${owner.typeName}`, () => ({ name }));
+  check(
+    !taken,
+    'INVALID_NAME',
+    () => `${kind} name '${name}' is already used on ${owner.typeName}`,
+    () => ({ name }),
+  );
 }
 
 /** Formats a shape for messages: `[2, 50]`. */
@@ -263,13 +269,20 @@ export class Module {
    * target's dtype. Everything is checked before anything is copied: a shape mismatch is always an
    * error; missing or unexpected keys are an error when `strict` (the default).
    */
-  loadStateDict(sd: StateDictLike, opts: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  loadStateDict(
+    sd: StateDictLike,
+    opts: { strict?: boolean } = {},
+  ): { missingKeys: string[]; unexpectedKeys: string[] } {
     const strict = opts.strict ?? true;
     const source = sd instanceof Map ? sd : new Map(Object.entries(sd));
-    const targets = new Map<string, { module: Module; name: string; kind: 'param' | 'buffer'; tensor: Tensor }>();
+    const targets = new Map<
+      string,
+      { module: Module; name: string; kind: 'param' | 'buffer'; tensor: Tensor }
+    >();
     for (const [path, m] of this.namedModules()) {
       const pre = path ? `${path}.` : '';
-      for (const [name, p] of m._parameters) targets.set(pre + name, { module: m, name, kind: 'param', tensor: p });
+      for (const [name, p] of m._parameters)
+        targets.set(pre + name, { module: m, name, kind: 'param', tensor: p });
       for (const [name, b] of m._buffers) {
         if (b.persistent) targets.set(pre + name, { module: m, name, kind: 'buffer', tensor: b.tensor });
       }
@@ -297,11 +310,15 @@ export class Module {
       if (unexpectedKeys.length) problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
     }
     if (problems.length) {
-      throw new AdapterError('STATE_DICT_MISMATCH', `loadStateDict on ${this.typeName} failed: ${problems.join('; ')}`, {
-        missingKeys,
-        unexpectedKeys,
-        shapeMismatches: mismatched,
-      });
+      throw new AdapterError(
+        'STATE_DICT_MISMATCH',
+        `loadStateDict on ${this.typeName} failed: ${problems.join('; ')}`,
+        {
+          missingKeys,
+          unexpectedKeys,
+          shapeMismatches: mismatched,
+        },
+      );
     }
     for (const [key, value] of source) {
       const t = targets.get(key);
@@ -310,7 +327,9 @@ export class Module {
         const p = t.tensor as Variable;
         tf.tidy(() => p.assign(value.dtype === p.dtype ? value : tf.cast(value, p.dtype)));
       } else {
-        const copy = tf.tidy(() => (value.dtype === t.tensor.dtype ? tf.clone(value) : tf.cast(value, t.tensor.dtype)));
+        const copy = tf.tidy(() =>
+          value.dtype === t.tensor.dtype ? tf.clone(value) : tf.cast(value, t.tensor.dtype),
+        );
         t.module.setBuffer(t.name, copy);
       }
     }

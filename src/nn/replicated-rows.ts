@@ -17,6 +17,10 @@ import { tf, type Tensor } from '../backend/tf.js';
 export function matchBatchRows(ref: Tensor, t: Tensor): Tensor {
   const rows = ref.shape[0];
   const own = t.shape[0];
-  if (t.rank === 0 || rows === undefined || own === undefined || own === 0 || rows <= own || rows % own !== 0) return t;
-  return tf.concat(Array.from({ length: rows / own }, () => t), 0);
+  if (t.rank === 0 || rows === undefined || own === undefined || own === 0 || rows <= own || rows % own !== 0)
+    return t;
+  return tf.concat(
+    Array.from({ length: rows / own }, () => t),
+    0,
+  );
 }

@@ -157,7 +157,11 @@ export abstract class TransformerBlock extends Module {
    * values. Adapters run at both points with an empty context (no attention mask), which is exact
    * for position-wise adapters.
    */
-  forwardWithPast(x: Tensor, past: PastKeyValues | null, mask: Tensor | null): { y: Tensor; k: Tensor; v: Tensor } {
+  forwardWithPast(
+    x: Tensor,
+    past: PastKeyValues | null,
+    mask: Tensor | null,
+  ): { y: Tensor; k: Tensor; v: Tensor } {
     check(
       x.rank === 3 && x.shape[2] === this.dModel,
       'INVALID_INPUT',

@@ -84,11 +84,21 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
     case 'lora': {
       const peft = PeftModel.wrap(
         model,
-        { type: 'lora', r: method.r, loraAlpha: method.alpha, targetModules: method.targetModules, loraDropout: method.dropout ?? 0 },
+        {
+          type: 'lora',
+          r: method.r,
+          loraAlpha: method.alpha,
+          targetModules: method.targetModules,
+          loraDropout: method.dropout ?? 0,
+        },
         { adapterName: 'default' }, // PEFT's name: its directory layout puts 'default' at the root
       );
       peft.train();
-      return { model: peft as unknown as LanguageModel, peft, withAdapterDisabled: (fn) => peft.withAdaptersDisabled(fn) };
+      return {
+        model: peft as unknown as LanguageModel,
+        peft,
+        withAdapterDisabled: (fn) => peft.withAdaptersDisabled(fn),
+      };
     }
     default:
       throw new AdapterError(
@@ -109,7 +119,12 @@ function trainOnlyMatching(model: CharLM, pattern: string): void {
   check(
     matched.length > 0,
     'INVALID_CONFIG',
-    () => `trainable parameters: '${pattern}' matches no parameter path; paths look like ${named.filter((_, i) => i % 8 === 0).slice(0, 5).map(([path]) => path).join(', ')}, …`,
+    () =>
+      `trainable parameters: '${pattern}' matches no parameter path; paths look like ${named
+        .filter((_, i) => i % 8 === 0)
+        .slice(0, 5)
+        .map(([path]) => path)
+        .join(', ')}, …`,
   );
   model.freeze();
   for (const [, p] of matched) p.trainable = true;
@@ -171,5 +186,12 @@ export async function adaptCharLm(opts: AdaptOptions): Promise<AdaptResult> {
     auxiliaryLosses: attached.auxiliaryLosses,
   });
   const seconds = (performance.now() - t0) / 1000;
-  return { ...attached, trainableParams, totalParams, losses, seconds, tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds };
+  return {
+    ...attached,
+    trainableParams,
+    totalParams,
+    losses,
+    seconds,
+    tokensPerSecond: (opts.steps * opts.batch * opts.seqLen) / seconds,
+  };
 }

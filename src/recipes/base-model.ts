@@ -19,14 +19,22 @@ export async function loadBaseModel(dir: string): Promise<BaseModel> {
   const info = await stat(dir).catch(() => null);
   if (!info) throw new AdapterError('INVALID_INPUT', `base model ${dir}: no such directory`, { path: dir });
   if (!info.isDirectory()) {
-    throw new AdapterError('INVALID_INPUT', `base model ${dir} is a file; --base takes a model directory (${MODEL_CONFIG_FILE} + ${MODEL_WEIGHTS_FILE})`, { path: dir });
+    throw new AdapterError(
+      'INVALID_INPUT',
+      `base model ${dir} is a file; --base takes a model directory (${MODEL_CONFIG_FILE} + ${MODEL_WEIGHTS_FILE})`,
+      { path: dir },
+    );
   }
   const ckpt = await readModelDir(dir);
   let cfg: Partial<CharLMConfig>;
   try {
     cfg = JSON.parse(ckpt.config) as Partial<CharLMConfig>;
   } catch (e) {
-    throw new AdapterError('CHECKPOINT_FORMAT', `${dir}/${MODEL_CONFIG_FILE} is not valid JSON (${(e as Error).message})`, { path: dir });
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${dir}/${MODEL_CONFIG_FILE} is not valid JSON (${(e as Error).message})`,
+      { path: dir },
+    );
   }
   if (cfg === null || typeof cfg !== 'object' || cfg.model !== 'char-lm') {
     throw new AdapterError(
@@ -34,7 +42,8 @@ export async function loadBaseModel(dir: string): Promise<BaseModel> {
       `${dir} holds a ${JSON.stringify(cfg?.model ?? 'unknown')} model; this command needs a 'char-lm' checkpoint`,
     );
   }
-  if (!cfg.vocab) throw new AdapterError('CHECKPOINT_FORMAT', `${dir}/config.json has no vocabulary ('vocab')`);
+  if (!cfg.vocab)
+    throw new AdapterError('CHECKPOINT_FORMAT', `${dir}/config.json has no vocabulary ('vocab')`);
   const vocab = CharVocab.fromJSON(cfg.vocab);
   const model = restoreModel((c: CharLMConfig) => new CharLM(c), ckpt);
   return { model, vocab, dir };

@@ -45,10 +45,20 @@ export interface EvaluateBpcAsyncOptions extends EvaluateBpcOptions {
 }
 
 /** Sum of next-character negative log-likelihoods (nats) and the number of targets. */
-function nllSum(model: LanguageModel, inputs: Int32Array, targets: Int32Array, shape: [number, number], mask?: Uint8Array): number {
+function nllSum(
+  model: LanguageModel,
+  inputs: Int32Array,
+  targets: Int32Array,
+  shape: [number, number],
+  mask?: Uint8Array,
+): number {
   return tf.tidy(() => {
     const m = mask ? tf.tensor2d(mask, shape, 'bool') : undefined;
-    const nll = tokenNll(model.forward(tf.tensor2d(inputs, shape, 'int32')), tf.tensor2d(targets, shape, 'int32'), m);
+    const nll = tokenNll(
+      model.forward(tf.tensor2d(inputs, shape, 'int32')),
+      tf.tensor2d(targets, shape, 'int32'),
+      m,
+    );
     return tf.sum(nll).dataSync()[0]!;
   });
 }
@@ -63,8 +73,15 @@ interface BpcBatch {
 }
 
 /** The batches an evaluation scores, and how many there are. */
-function bpcBatches(ids: Int32Array, opts: EvaluateBpcOptions): { total: number; batches: Iterable<BpcBatch> } {
-  check(ids.length > opts.seqLen, 'INVALID_INPUT', () => `evaluateBpc: the text (${ids.length} ids) is shorter than one window (${opts.seqLen + 1})`);
+function bpcBatches(
+  ids: Int32Array,
+  opts: EvaluateBpcOptions,
+): { total: number; batches: Iterable<BpcBatch> } {
+  check(
+    ids.length > opts.seqLen,
+    'INVALID_INPUT',
+    () => `evaluateBpc: the text (${ids.length} ids) is shorter than one window (${opts.seqLen + 1})`,
+  );
   if (opts.windows === undefined) {
     const total = countLmEvalBatches(ids.length, opts.seqLen, opts.batch);
     const batches = (function* () {
@@ -110,7 +127,11 @@ export function evaluateBpc(model: LanguageModel, ids: Int32Array, opts: Evaluat
  * through `onBatch` and lets the event loop run between batches (timers, signals, I/O), so a
  * progress display updates and Ctrl-C is handled promptly.
  */
-export async function evaluateBpcAsync(model: LanguageModel, ids: Int32Array, opts: EvaluateBpcAsyncOptions): Promise<number> {
+export async function evaluateBpcAsync(
+  model: LanguageModel,
+  ids: Int32Array,
+  opts: EvaluateBpcAsyncOptions,
+): Promise<number> {
   const { total, batches } = bpcBatches(ids, opts);
   return model.inEvalMode(async () => {
     let nats = 0;
@@ -168,13 +189,21 @@ export interface TrainLmOptions {
  * Returns the per-step losses.
  */
 export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
-  check(Number.isInteger(opts.steps) && opts.steps >= 1, 'INVALID_CONFIG', () => `trainLm: steps must be an integer ≥ 1, got ${opts.steps}`);
+  check(
+    Number.isInteger(opts.steps) && opts.steps >= 1,
+    'INVALID_CONFIG',
+    () => `trainLm: steps must be an integer ≥ 1, got ${opts.steps}`,
+  );
   check(opts.lr > 0, 'INVALID_CONFIG', () => `trainLm: the learning rate must be > 0, got ${opts.lr}`);
   const trainer = new Trainer<LmBatch>({
     model: opts.model,
     loss: lmLoss,
     optimizer: { lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01 },
-    schedule: { warmupSteps: opts.warmupSteps ?? Math.round(opts.steps * 0.1), totalSteps: opts.steps, minLr: 0 },
+    schedule: {
+      warmupSteps: opts.warmupSteps ?? Math.round(opts.steps * 0.1),
+      totalSteps: opts.steps,
+      minLr: 0,
+    },
     maxSteps: opts.steps,
     maxGradNorm: opts.maxGradNorm ?? 1,
     seed: opts.seed,
@@ -192,7 +221,8 @@ export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
         ? await trainerCheckpointsIn(requirePathFiles('trainLm({resume})'), opts.checkpointDir)
         : [];
     if (found.length) await trainer.loadCheckpoint(found[found.length - 1]!.file);
-    const data = (step: number) => sampleLmBatch(opts.ids, opts.batch, opts.seqLen, createRng(opts.seed * 1_000_003 + step));
+    const data = (step: number) =>
+      sampleLmBatch(opts.ids, opts.batch, opts.seqLen, createRng(opts.seed * 1_000_003 + step));
     return (await trainer.fit(data)).losses;
   } finally {
     trainer.dispose();

@@ -92,6 +92,10 @@ export async function pretrainCharLm(
     resume: hooks.resume,
     auxiliaryLosses: model,
   });
-  const heldOutBpc = evaluateBpc(model, vocab.encode(corpus.heldOut), { seqLen: o.seqLen, batch: o.batch, windows: o.evalWindows });
+  const heldOutBpc = evaluateBpc(model, vocab.encode(corpus.heldOut), {
+    seqLen: o.seqLen,
+    batch: o.batch,
+    windows: o.evalWindows,
+  });
   return { model, vocab, losses, heldOutBpc, options: o };
 }

@@ -133,7 +133,11 @@ export class AdapterPool {
   unload(name: string): { deferred: boolean } {
     const r = this.resident.get(name);
     if (!r) {
-      throw new AdapterError('UNKNOWN_ADAPTER', `adapter '${name}' is not loaded; loaded: ${this.residentNames().join(', ') || '(none)'}`, { name });
+      throw new AdapterError(
+        'UNKNOWN_ADAPTER',
+        `adapter '${name}' is not loaded; loaded: ${this.residentNames().join(', ') || '(none)'}`,
+        { name },
+      );
     }
     if (r.refs > 0) {
       r.unloadWhenIdle = true;
@@ -150,7 +154,7 @@ export class AdapterPool {
    */
   forward(input: CachedInput, adapters: readonly (string | null)[]): Tensor {
     if (!this.peft) return this.opts.model.forward(input);
-    const names = adapters.map((a) => (a === null ? BASE_SELECTION : this.resident.get(a)?.peftName ?? a));
+    const names = adapters.map((a) => (a === null ? BASE_SELECTION : (this.resident.get(a)?.peftName ?? a)));
     return this.peft.forward(input, { adapterNames: names }) as Tensor;
   }
 
@@ -190,7 +194,13 @@ export class AdapterPool {
     const before = tf.memory().numBytes;
     if (this.peft) await loadAdapter(this.peft, source, peftName);
     else this.peft = await loadPretrained(this.opts.model, source, { adapterName: peftName });
-    this.resident.set(name, { refs: pins.refs, lastUsed: ++this.clock, unloadWhenIdle: false, bytes: tf.memory().numBytes - before, peftName });
+    this.resident.set(name, {
+      refs: pins.refs,
+      lastUsed: ++this.clock,
+      unloadWhenIdle: false,
+      bytes: tf.memory().numBytes - before,
+      peftName,
+    });
     this.rememberFiles(name, stored);
     this.opts.metrics.adapterLoads.inc();
     this.updateGauges();
@@ -199,7 +209,8 @@ export class AdapterPool {
   private rememberFiles(name: string, files: StoredAdapter): void {
     if (this.opts.maxCpuLoras <= 0) return;
     this.inMemory.set(name, files);
-    while (this.inMemory.size > this.opts.maxCpuLoras) this.inMemory.delete(this.inMemory.keys().next().value as string);
+    while (this.inMemory.size > this.opts.maxCpuLoras)
+      this.inMemory.delete(this.inMemory.keys().next().value as string);
   }
 
   private detach(name: string): void {

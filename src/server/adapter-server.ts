@@ -26,7 +26,12 @@ import { AdapterPool } from './adapter-pool.js';
 import { ApiError, toApiError } from './api-error.js';
 import { DecodeEngine } from './decode-engine.js';
 import { ServerMetrics } from './metrics.js';
-import { adapterRequestSchema, completionRequestSchema, parseBody, type CompletionRequest } from './requests.js';
+import {
+  adapterRequestSchema,
+  completionRequestSchema,
+  parseBody,
+  type CompletionRequest,
+} from './requests.js';
 import { ADAPTER_NAME_PATTERN, FsAdapterStore, type AdapterStore } from '../store/index.js';
 
 /** Options of {@link AdapterServer.start}. */
@@ -78,7 +83,12 @@ export class AdapterServer {
       ['maxCpuLoras', opts.maxCpuLoras, 0],
       ['maxBatch', opts.maxBatch, 1],
     ] as const) {
-      check(v === undefined || (Number.isInteger(v) && v >= min), 'INVALID_CONFIG', () => `AdapterServer: ${field} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`, () => ({ field, value: v }));
+      check(
+        v === undefined || (Number.isInteger(v) && v >= min),
+        'INVALID_CONFIG',
+        () => `AdapterServer: ${field} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`,
+        () => ({ field, value: v }),
+      );
     }
     opts.model.eval();
     this.store = typeof opts.store === 'string' ? new FsAdapterStore(opts.store) : opts.store;
@@ -129,8 +139,10 @@ export class AdapterServer {
     const route = ROUTES[path];
     let status = 200;
     try {
-      if (!route) throw new ApiError(404, 'not_found', `no route ${path}; routes: ${Object.keys(ROUTES).join(', ')}`);
-      if (req.method !== route) throw new ApiError(405, 'method_not_allowed', `${path} takes ${route}, got ${req.method}`);
+      if (!route)
+        throw new ApiError(404, 'not_found', `no route ${path}; routes: ${Object.keys(ROUTES).join(', ')}`);
+      if (req.method !== route)
+        throw new ApiError(405, 'method_not_allowed', `${path} takes ${route}, got ${req.method}`);
       switch (path) {
         case '/health':
           return this.send(res, 200, { status: 'ok' });
@@ -141,15 +153,27 @@ export class AdapterServer {
         case '/v1/models':
           return this.send(res, 200, await this.models());
         case '/v1/completions':
-          return await this.completions(parseBody(completionRequestSchema, await this.readJson(req), 'POST /v1/completions'), req, res);
+          return await this.completions(
+            parseBody(completionRequestSchema, await this.readJson(req), 'POST /v1/completions'),
+            req,
+            res,
+          );
         case '/v1/load_lora_adapter': {
-          const { lora_name } = parseBody(adapterRequestSchema, await this.readJson(req), 'POST /v1/load_lora_adapter');
+          const { lora_name } = parseBody(
+            adapterRequestSchema,
+            await this.readJson(req),
+            'POST /v1/load_lora_adapter',
+          );
           this.checkAdapterName(lora_name, 'lora_name');
           await this.pool.load(lora_name);
           return this.send(res, 200, { loaded: lora_name, resident: this.pool.residentNames() });
         }
         case '/v1/unload_lora_adapter': {
-          const { lora_name } = parseBody(adapterRequestSchema, await this.readJson(req), 'POST /v1/unload_lora_adapter');
+          const { lora_name } = parseBody(
+            adapterRequestSchema,
+            await this.readJson(req),
+            'POST /v1/unload_lora_adapter',
+          );
           const { deferred } = this.pool.unload(lora_name);
           return this.send(res, 200, { unloaded: lora_name, deferred });
         }
@@ -157,18 +181,33 @@ export class AdapterServer {
     } catch (e) {
       const err = toApiError(e);
       status = err.status;
-      if (res.headersSent) res.destroy(err); // a stream already under way cannot change its status
+      if (res.headersSent)
+        res.destroy(err); // a stream already under way cannot change its status
       else this.send(res, err.status, err.toJSON());
     } finally {
-      this.metrics.requests.inc({ route: route ? path : 'unknown', status: String(res.headersSent ? res.statusCode : status) });
+      this.metrics.requests.inc({
+        route: route ? path : 'unknown',
+        status: String(res.headersSent ? res.statusCode : status),
+      });
     }
   }
 
-  private async completions(body: CompletionRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async completions(
+    body: CompletionRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const started = performance.now();
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
     const maxLen = this.opts.model.cfg.maxLen;
-    if (prompt.length === 0) throw new ApiError(400, 'invalid_prompt', 'prompt is empty; give at least one character', 'invalid_request_error', 'prompt');
+    if (prompt.length === 0)
+      throw new ApiError(
+        400,
+        'invalid_prompt',
+        'prompt is empty; give at least one character',
+        'invalid_request_error',
+        'prompt',
+      );
     if (prompt.length + body.max_tokens > maxLen) {
       throw new ApiError(
         400,
@@ -204,7 +243,12 @@ export class AdapterServer {
       }
       if (body.stream) res.write(`data: ${JSON.stringify(chunk(this.opts.vocab.decode([t]), null))}\n\n`);
     };
-    if (body.stream) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    if (body.stream)
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
     let tokens: number[];
     try {
       tokens = await this.engine.generate({
@@ -228,20 +272,44 @@ export class AdapterServer {
     }
     this.send(res, 200, {
       ...chunk(this.opts.vocab.decode(tokens), 'length'),
-      usage: { prompt_tokens: prompt.length, completion_tokens: tokens.length, total_tokens: prompt.length + tokens.length },
+      usage: {
+        prompt_tokens: prompt.length,
+        completion_tokens: tokens.length,
+        total_tokens: prompt.length + tokens.length,
+      },
     });
   }
 
   private async models(): Promise<object> {
     const resident = new Set(this.pool.residentNames());
     const names = [...new Set([...(await this.store.list()).map((m) => m.name), ...resident])].sort();
-    const entry = (id: string, parent: string | null) => ({ id, object: 'model', created: 0, owned_by: 'adapterkit', root: this.opts.baseName, parent, loaded: parent === null || resident.has(id) });
-    return { object: 'list', data: [entry(this.opts.baseName, null), ...names.filter((n) => n !== this.opts.baseName).map((n) => entry(n, this.opts.baseName))] };
+    const entry = (id: string, parent: string | null) => ({
+      id,
+      object: 'model',
+      created: 0,
+      owned_by: 'adapterkit',
+      root: this.opts.baseName,
+      parent,
+      loaded: parent === null || resident.has(id),
+    });
+    return {
+      object: 'list',
+      data: [
+        entry(this.opts.baseName, null),
+        ...names.filter((n) => n !== this.opts.baseName).map((n) => entry(n, this.opts.baseName)),
+      ],
+    };
   }
 
   private checkAdapterName(name: string, param: string): void {
     if (!ADAPTER_NAME_PATTERN.test(name) || name === '__base__') {
-      throw new ApiError(404, 'model_not_found', `model ${JSON.stringify(name)} does not exist: use the base model '${this.opts.baseName}' or an adapter name from GET /v1/models`, 'invalid_request_error', param);
+      throw new ApiError(
+        404,
+        'model_not_found',
+        `model ${JSON.stringify(name)} does not exist: use the base model '${this.opts.baseName}' or an adapter name from GET /v1/models`,
+        'invalid_request_error',
+        param,
+      );
     }
   }
 
@@ -250,7 +318,8 @@ export class AdapterServer {
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > this.maxBodyBytes) throw new ApiError(413, 'payload_too_large', `request body exceeds ${this.maxBodyBytes} bytes`);
+      if (size > this.maxBodyBytes)
+        throw new ApiError(413, 'payload_too_large', `request body exceeds ${this.maxBodyBytes} bytes`);
       chunks.push(c as Buffer);
     }
     const text = Buffer.concat(chunks).toString('utf8');

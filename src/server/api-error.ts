@@ -23,7 +23,8 @@ export class ApiError extends Error {
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof AdapterError) {
-    if (e.code === 'UNKNOWN_ADAPTER') return new ApiError(404, 'model_not_found', e.message, 'invalid_request_error', 'model');
+    if (e.code === 'UNKNOWN_ADAPTER')
+      return new ApiError(404, 'model_not_found', e.message, 'invalid_request_error', 'model');
     if (e.code === 'INVALID_INPUT') return new ApiError(400, 'invalid_input', e.message);
     // A stored adapter that fails validation, or does not fit the base model.
     return new ApiError(422, 'invalid_adapter', `${e.code}: ${e.message}`, 'invalid_request_error', 'model');

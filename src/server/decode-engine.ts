@@ -73,7 +73,14 @@ export class DecodeEngine {
   /** Generates `req.maxTokens` tokens; resolves with them when the sequence is done. */
   generate(req: GenerationRequest): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ req, cache: this.model.newCache(), rng: createRng(req.seed), tokens: [], resolve, reject });
+      this.waiting.push({
+        req,
+        cache: this.model.newCache(),
+        rng: createRng(req.seed),
+        tokens: [],
+        resolve,
+        reject,
+      });
       this.updateGauges();
       void this.loop();
     });
@@ -114,11 +121,18 @@ export class DecodeEngine {
   private prefill(seq: Sequence): void {
     const ids = seq.req.promptIds;
     const probs = tf.tidy(() => {
-      const logits = this.forward({ ids: tf.tensor2d(ids, [1, ids.length], 'int32'), caches: [seq.cache] }, [seq.req.adapter]);
+      const logits = this.forward({ ids: tf.tensor2d(ids, [1, ids.length], 'int32'), caches: [seq.cache] }, [
+        seq.req.adapter,
+      ]);
       const v = logits.shape[2]!;
-      return nextTokenProbs(tf.reshape(tf.slice(logits, [0, ids.length - 1, 0], [1, 1, v]), [1, v]), [seq.req.temperature])[0]!;
+      return nextTokenProbs(tf.reshape(tf.slice(logits, [0, ids.length - 1, 0], [1, 1, v]), [1, v]), [
+        seq.req.temperature,
+      ])[0]!;
     });
-    this.push(seq, drawToken(probs, seq.req.temperature, () => seq.rng.next()));
+    this.push(
+      seq,
+      drawToken(probs, seq.req.temperature, () => seq.rng.next()),
+    );
   }
 
   /** One batched step: every running sequence gets its next token. */
@@ -128,11 +142,23 @@ export class DecodeEngine {
     this.opts.metrics?.batchSize.observe(rows.length);
     this.opts.metrics?.adaptersInBatch.observe(new Set(adapters).size);
     const probs = tf.tidy(() => {
-      const ids = tf.tensor2d(rows.map((s) => s.tokens[s.tokens.length - 1]!), [rows.length, 1], 'int32');
+      const ids = tf.tensor2d(
+        rows.map((s) => s.tokens[s.tokens.length - 1]!),
+        [rows.length, 1],
+        'int32',
+      );
       const logits = this.forward({ ids, caches: rows.map((s) => s.cache) }, adapters);
-      return nextTokenProbs(tf.reshape(logits, [rows.length, -1]), rows.map((s) => s.req.temperature));
+      return nextTokenProbs(
+        tf.reshape(logits, [rows.length, -1]),
+        rows.map((s) => s.req.temperature),
+      );
     });
-    rows.forEach((s, r) => this.push(s, drawToken(probs[r]!, s.req.temperature, () => s.rng.next())));
+    rows.forEach((s, r) =>
+      this.push(
+        s,
+        drawToken(probs[r]!, s.req.temperature, () => s.rng.next()),
+      ),
+    );
   }
 
   private push(seq: Sequence, token: number): void {

@@ -10,7 +10,12 @@ export const completionRequestSchema = z.strictObject({
   prompt: z.union([z.string(), z.array(z.string()).length(1)]),
   max_tokens: z.number().int().min(1).default(16),
   temperature: z.number().min(0).max(2).default(1),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(0),
   stream: z.boolean().default(false),
   /** Accepted for compatibility; only 1 is supported. */
   n: z.literal(1).optional(),

@@ -9,7 +9,15 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AdapterError } from '../errors.js';
 import type { AdapterInput, AdapterStore, PutOptions, PutResult, StoredAdapter } from './adapter-store.js';
-import { checkAdapterName, checkRelativePath, contentHashOf, MANIFEST_FILE, parseManifest, sha256, type AdapterManifest } from './manifest.js';
+import {
+  checkAdapterName,
+  checkRelativePath,
+  contentHashOf,
+  MANIFEST_FILE,
+  parseManifest,
+  sha256,
+  type AdapterManifest,
+} from './manifest.js';
 
 /** Prefix of temporary entries (being written, or being removed). */
 const TEMP_PREFIX = '.tmp-';
@@ -39,7 +47,8 @@ export class FsAdapterStore implements AdapterStore {
   async put(input: AdapterInput, opts: PutOptions = {}): Promise<PutResult> {
     checkAdapterName(input.name);
     const paths = Object.keys(input.files);
-    if (paths.length === 0) throw new AdapterError('INVALID_INPUT', `adapter '${input.name}' has no files to store`);
+    if (paths.length === 0)
+      throw new AdapterError('INVALID_INPUT', `adapter '${input.name}' has no files to store`);
     const digests: Record<string, string> = {};
     for (const path of paths.sort()) {
       checkRelativePath(path);
@@ -62,7 +71,10 @@ export class FsAdapterStore implements AdapterStore {
     if (existing && !opts.replace) throw conflict(input.name, existing, manifest);
 
     await mkdir(this.adaptersDir, { recursive: true });
-    const tmp = join(this.adaptersDir, `${TEMP_PREFIX}${input.name}.${hostname()}.${process.pid}.${randomTag()}`);
+    const tmp = join(
+      this.adaptersDir,
+      `${TEMP_PREFIX}${input.name}.${hostname()}.${process.pid}.${randomTag()}`,
+    );
     try {
       for (const path of paths) await writeSynced(join(tmp, path), input.files[path]!);
       await writeSynced(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -76,9 +88,16 @@ export class FsAdapterStore implements AdapterStore {
       const now = await this.tryManifest(input.name);
       if (now && sameAdapter(now, manifest)) return { manifest: now, outcome: 'unchanged' };
       if (!opts.replace) throw conflict(input.name, now, manifest);
-      const trash = join(this.adaptersDir, `${TRASH_PREFIX}${input.name}.${hostname()}.${process.pid}.${randomTag()}`);
+      const trash = join(
+        this.adaptersDir,
+        `${TRASH_PREFIX}${input.name}.${hostname()}.${process.pid}.${randomTag()}`,
+      );
       await rename(final, trash);
-      if (!(await renameIfAbsent(tmp, final))) throw new AdapterError('DUPLICATE_ADAPTER', `adapter '${input.name}' was written by another process while being replaced; retry`);
+      if (!(await renameIfAbsent(tmp, final)))
+        throw new AdapterError(
+          'DUPLICATE_ADAPTER',
+          `adapter '${input.name}' was written by another process while being replaced; retry`,
+        );
       await syncDir(this.adaptersDir);
       await rm(trash, { recursive: true, force: true });
       return { manifest, outcome: 'replaced' };
@@ -96,17 +115,29 @@ export class FsAdapterStore implements AdapterStore {
       try {
         bytes = new Uint8Array(await readFile(join(dir, path)));
       } catch (e) {
-        throw new AdapterError('CHECKPOINT_FORMAT', `stored adapter '${name}' is missing ${path} (listed in its manifest): ${(e as Error).message}`, { name, path });
+        throw new AdapterError(
+          'CHECKPOINT_FORMAT',
+          `stored adapter '${name}' is missing ${path} (listed in its manifest): ${(e as Error).message}`,
+          { name, path },
+        );
       }
       const actual = sha256(bytes);
       if (actual !== digest) {
-        throw new AdapterError('CHECKPOINT_MISMATCH', `stored adapter '${name}': ${path} has sha256 ${actual}, its manifest says ${digest}; the file is corrupt or was changed`, { name, path });
+        throw new AdapterError(
+          'CHECKPOINT_MISMATCH',
+          `stored adapter '${name}': ${path} has sha256 ${actual}, its manifest says ${digest}; the file is corrupt or was changed`,
+          { name, path },
+        );
       }
       files[path] = bytes;
     }
     const hash = contentHashOf(manifest.files);
     if (hash !== manifest.contentHash) {
-      throw new AdapterError('CHECKPOINT_MISMATCH', `stored adapter '${name}': content hash ${hash} does not match its manifest's ${manifest.contentHash}`, { name });
+      throw new AdapterError(
+        'CHECKPOINT_MISMATCH',
+        `stored adapter '${name}': content hash ${hash} does not match its manifest's ${manifest.contentHash}`,
+        { name },
+      );
     }
     return { manifest, files };
   }
@@ -115,7 +146,11 @@ export class FsAdapterStore implements AdapterStore {
     const m = await this.tryManifest(name);
     if (!m) {
       const names = (await this.names()).slice(0, 20);
-      throw new AdapterError('UNKNOWN_ADAPTER', `no adapter '${name}' in the store at ${this.root}; stored: ${names.length ? names.join(', ') : '(none)'}`, { name });
+      throw new AdapterError(
+        'UNKNOWN_ADAPTER',
+        `no adapter '${name}' in the store at ${this.root}; stored: ${names.length ? names.join(', ') : '(none)'}`,
+        { name },
+      );
     }
     return m;
   }
@@ -135,7 +170,10 @@ export class FsAdapterStore implements AdapterStore {
 
   async delete(name: string): Promise<boolean> {
     const dir = this.adapterDir(name);
-    const trash = join(this.adaptersDir, `${TRASH_PREFIX}${name}.${hostname()}.${process.pid}.${randomTag()}`);
+    const trash = join(
+      this.adaptersDir,
+      `${TRASH_PREFIX}${name}.${hostname()}.${process.pid}.${randomTag()}`,
+    );
     try {
       await rename(dir, trash); // disappears for readers at once
     } catch (e) {
@@ -163,7 +201,10 @@ export class FsAdapterStore implements AdapterStore {
     for (const entry of entries) {
       if (!entry.startsWith(TEMP_PREFIX) && !entry.startsWith(TRASH_PREFIX)) continue;
       const path = join(this.adaptersDir, entry);
-      const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => null);
+      const age = await stat(path).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => null,
+      );
       if (age === null) continue;
       if (age > maxAge || writerIsDeadHere(entry)) {
         await rm(path, { recursive: true, force: true });
@@ -189,18 +230,26 @@ export class FsAdapterStore implements AdapterStore {
     try {
       text = await readFile(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+        return null;
       throw e;
     }
     const m = parseManifest(text, file);
-    if (m.name !== name) throw new AdapterError('CHECKPOINT_FORMAT', `${file} names adapter '${m.name}' but lives under '${name}'`, { name });
+    if (m.name !== name)
+      throw new AdapterError(
+        'CHECKPOINT_FORMAT',
+        `${file} names adapter '${m.name}' but lives under '${name}'`,
+        { name },
+      );
     return m;
   }
 }
 
 /** The same content, or the output of the same job (a redelivered job is one adapter even if its bytes differ). */
 function sameAdapter(stored: AdapterManifest, wanted: AdapterManifest): boolean {
-  return stored.contentHash === wanted.contentHash || (stored.jobId !== null && stored.jobId === wanted.jobId);
+  return (
+    stored.contentHash === wanted.contentHash || (stored.jobId !== null && stored.jobId === wanted.jobId)
+  );
 }
 
 function conflict(name: string, existing: AdapterManifest | null, wanted: AdapterManifest): AdapterError {

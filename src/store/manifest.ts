@@ -71,11 +71,13 @@ export function checkAdapterName(name: unknown): asserts name is string {
 export function checkRelativePath(path: string): void {
   const parts = path.split('/');
   const ok =
-    path !== MANIFEST_FILE &&
-    !path.includes('\\') &&
-    parts.every((p) => p.length > 0 && !p.startsWith('.'));
+    path !== MANIFEST_FILE && !path.includes('\\') && parts.every((p) => p.length > 0 && !p.startsWith('.'));
   if (!ok) {
-    throw new AdapterError('INVALID_INPUT', `adapter file path ${JSON.stringify(path)} must be relative, use '/' separators, have no '.'-prefixed or empty parts, and not be ${MANIFEST_FILE}`, { path });
+    throw new AdapterError(
+      'INVALID_INPUT',
+      `adapter file path ${JSON.stringify(path)} must be relative, use '/' separators, have no '.'-prefixed or empty parts, and not be ${MANIFEST_FILE}`,
+      { path },
+    );
   }
 }
 
@@ -85,12 +87,16 @@ export function parseManifest(text: string, source: string): AdapterManifest {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new AdapterError('CHECKPOINT_FORMAT', `${source} is not valid JSON (${(e as Error).message})`, { source });
+    throw new AdapterError('CHECKPOINT_FORMAT', `${source} is not valid JSON (${(e as Error).message})`, {
+      source,
+    });
   }
   const parsed = adapterManifestSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new AdapterError('CHECKPOINT_FORMAT', `${source} is not a valid adapter manifest: ${issues}`, { source });
+    throw new AdapterError('CHECKPOINT_FORMAT', `${source} is not a valid adapter manifest: ${issues}`, {
+      source,
+    });
   }
   for (const path of Object.keys(parsed.data.files)) checkRelativePath(path);
   return parsed.data;

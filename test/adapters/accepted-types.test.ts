@@ -33,9 +33,21 @@ class MockLinear2 extends LinearAdapter {
 class MockLinear1Sub extends MockLinear1 {
   static override readonly typeName: string = 'MockLinear1Sub';
 }
-registerAdapterType('mockLinear1', { ctor: MockLinear1, schema: linearAdapterSchema, defaultStrategy: { type: 'residualAdd' } });
-registerAdapterType('mockLinear2', { ctor: MockLinear2, schema: linearAdapterSchema, defaultStrategy: { type: 'residualAdd' } });
-registerAdapterType('mockLinear1Sub', { ctor: MockLinear1Sub, schema: linearAdapterSchema, defaultStrategy: { type: 'residualAdd' } });
+registerAdapterType('mockLinear1', {
+  ctor: MockLinear1,
+  schema: linearAdapterSchema,
+  defaultStrategy: { type: 'residualAdd' },
+});
+registerAdapterType('mockLinear2', {
+  ctor: MockLinear2,
+  schema: linearAdapterSchema,
+  defaultStrategy: { type: 'residualAdd' },
+});
+registerAdapterType('mockLinear1Sub', {
+  ctor: MockLinear1Sub,
+  schema: linearAdapterSchema,
+  defaultStrategy: { type: 'residualAdd' },
+});
 
 const mha = { type: 'multiHeadAttention', nHead: 2, nFeat: 50, dropoutRate: 0 };
 
@@ -115,7 +127,11 @@ describe('accepted adapter types (SPEC §2.5, §3.3)', () => {
     expect(thrown(() => h.addAdapter('att', mha)).code).toBe('TYPE_NOT_ACCEPTED');
     expect(() => h.checkSupportedAdapterType(cfgPre)).not.toThrow();
     expect(() =>
-      h.checkSupportedAdapterType({ type: 'transformerMultiHeadAttention', hiddenSize: 50, numAttentionHeads: 2 }),
+      h.checkSupportedAdapterType({
+        type: 'transformerMultiHeadAttention',
+        hiddenSize: 50,
+        numAttentionHeads: 2,
+      }),
     ).not.toThrow();
   });
 });

@@ -310,7 +310,10 @@ describe('§3.5 auxiliary losses', () => {
 
     const reg = getModuleRegistry(model);
     const keys = Object.keys(reg);
-    expect(keys).toEqual(['encoder.layers.0.adapter_layer.adapter_0', 'encoder.layers.1.adapter_layer.adapter_0']);
+    expect(keys).toEqual([
+      'encoder.layers.0.adapter_layer.adapter_0',
+      'encoder.layers.1.adapter_layer.adapter_0',
+    ]);
     const first = reg[keys[0]!]!;
     expect(first).toHaveProperty('adapter_loss');
     expect(num(first['adapter_loss']![0]!)).toBe(0);
@@ -340,7 +343,9 @@ describe('§3.5 auxiliary losses', () => {
     const expected = l2(c1) + l2(c2);
     expect(expected).toBeGreaterThan(1e-3);
 
-    const registered = Object.values(getModuleRegistry(model)).flatMap((r) => (r['adapter_loss'] ?? []).map(num));
+    const registered = Object.values(getModuleRegistry(model)).flatMap((r) =>
+      (r['adapter_loss'] ?? []).map(num),
+    );
     expect(registered).toHaveLength(2);
 
     const { total, byPath } = model.collectAuxiliaryLosses();
@@ -348,7 +353,10 @@ describe('§3.5 auxiliary losses', () => {
     const t = num(total as Tensor);
     expect(t).toBeCloseTo(registered[0]! + registered[1]!, 5);
     expect(Math.abs(t - expected) / expected).toBeLessThan(1e-4);
-    expect(Object.keys(byPath).sort()).toEqual(['decoder.adapter_layer.adapter_0', 'encoder.adapter_layer.adapter_0']);
+    expect(Object.keys(byPath).sort()).toEqual([
+      'decoder.adapter_layer.adapter_0',
+      'encoder.adapter_layer.adapter_0',
+    ]);
     // Without reset the registries are kept.
     expect(Object.keys(getModuleRegistry(model))).toHaveLength(2);
 

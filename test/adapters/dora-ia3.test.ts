@@ -1,7 +1,13 @@
 /** SPEC §4.8 DoRA and IA³ (B-263 … B-269), and the part of B-270 about mixing kinds. */
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
-import { Ia3Linear, LoraLinear, PeftModel, type Ia3Config, type LoraConfig } from '../../src/adapters/index.js';
+import {
+  Ia3Linear,
+  LoraLinear,
+  PeftModel,
+  type Ia3Config,
+  type LoraConfig,
+} from '../../src/adapters/index.js';
 import { Linear } from '../../src/nn/layers.js';
 import { Holder, TinyLM, fill, makeIds, makeInput, randomize, seed } from '../fixtures/lora-models.js';
 import { peftTensorsFor } from '../../src/io/peft-keys.js';
@@ -22,7 +28,17 @@ function doraLayer(opts: { bias?: boolean } = {}) {
   const y0 = lin.forward(x);
   const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 3, useDora: true }));
   const w = model.getSubmodule('lin') as LoraLinear;
-  return { model, lin, x, y0, peft, w, A: w.lora_A.get('default')!.weight, B: w.lora_B.get('default')!.weight, m: w.lora_magnitude_vector.get('default')! };
+  return {
+    model,
+    lin,
+    x,
+    y0,
+    peft,
+    w,
+    A: w.lora_A.get('default')!.weight,
+    B: w.lora_B.get('default')!.weight,
+    m: w.lora_magnitude_vector.get('default')!,
+  };
 }
 
 describe('§4.8 DoRA', () => {
@@ -77,7 +93,10 @@ describe('§4.8 DoRA', () => {
     expect(values(lin.bias!)).toEqual(b0);
     expect(maxAbsDiff(lin.weight, W0)).toBeGreaterThan(1e-3);
     peft.unmergeAdapters();
-    const scale = Math.max(1, tf.tidy(() => tf.max(tf.abs(W0)).dataSync()[0]!));
+    const scale = Math.max(
+      1,
+      tf.tidy(() => tf.max(tf.abs(W0)).dataSync()[0]!),
+    );
     expect(maxAbsDiff(lin.weight, W0)).toBeLessThanOrEqual(1e-5 * scale);
     expect(values(lin.bias!)).toEqual(b0);
   });
@@ -85,7 +104,9 @@ describe('§4.8 DoRA', () => {
   it('B-266 useDora targeting an Embedding → UNSUPPORTED_TARGET naming the path', () => {
     seed();
     const model = new TinyLM();
-    const err = thrown(() => PeftModel.wrap(model, lora({ targetModules: ['embed_tokens', 'q_proj'], useDora: true })));
+    const err = thrown(() =>
+      PeftModel.wrap(model, lora({ targetModules: ['embed_tokens', 'q_proj'], useDora: true })),
+    );
     expect(err.code).toBe('UNSUPPORTED_TARGET');
     expect(err.message).toContain('model.embed_tokens');
     expect(err.message).toContain('Embedding');
@@ -128,13 +149,19 @@ describe('§4.8 IA³', () => {
     fill(l, 2);
     const expected = tf.add(tf.mul(tf.matMul(x, lin.weight, false, true), 2), lin.bias!);
     expectClose(w.forward(x), expected, 1e-5);
-    expect((model.getSubmodule('model.layers.1.self_attn.v_proj') as Ia3Linear).ia3_l.get('default')!.shape).toEqual([8, 1]);
+    expect(
+      (model.getSubmodule('model.layers.1.self_attn.v_proj') as Ia3Linear).ia3_l.get('default')!.shape,
+    ).toEqual([8, 1]);
 
     seed();
-    const err = thrown(() => PeftModel.wrap(new TinyLM(), ia3({ targetModules: ['v_proj'], feedforwardModules: ['fc2'] })));
+    const err = thrown(() =>
+      PeftModel.wrap(new TinyLM(), ia3({ targetModules: ['v_proj'], feedforwardModules: ['fc2'] })),
+    );
     expect(err.code).toBe('INVALID_CONFIG');
     expect(err.message).toContain('fc2');
-    const err2 = thrown(() => PeftModel.wrap(new TinyLM(), ia3({ targetModules: '.*v_proj', feedforwardModules: ['fc2'] })));
+    const err2 = thrown(() =>
+      PeftModel.wrap(new TinyLM(), ia3({ targetModules: '.*v_proj', feedforwardModules: ['fc2'] })),
+    );
     expect(err2.code).toBe('INVALID_CONFIG');
   });
 
@@ -156,7 +183,9 @@ describe('§4.8 IA³', () => {
     expect(warnings.some((w) => /approximate/.test(w))).toBe(true);
     for (const [k, p] of model.namedParameters()) {
       const w0 = before.get(k)!;
-      const rel = tf.tidy(() => tf.max(tf.div(tf.abs(tf.sub(p, w0)), tf.maximum(tf.abs(w0), 1e-3))).dataSync()[0]!);
+      const rel = tf.tidy(
+        () => tf.max(tf.div(tf.abs(tf.sub(p, w0)), tf.maximum(tf.abs(w0), 1e-3))).dataSync()[0]!,
+      );
       expect(rel, k).toBeLessThan(1e-5);
     }
     expectClose(peft.forward(ids), y, 1e-5);
@@ -171,7 +200,9 @@ describe('§4.8 IA³', () => {
     expect(peft.adapterNames()).toEqual(['default']);
     const keys = [...peftTensorsFor(peft, 'default').keys()];
     expect(keys).toContain('base_model.model.model.layers.0.self_attn.v_proj.ia3_l');
-    expect(peftTensorsFor(peft, 'default').get('base_model.model.model.layers.0.mlp.fc2.ia3_l')!.shape).toEqual([1, 16]);
+    expect(
+      peftTensorsFor(peft, 'default').get('base_model.model.model.layers.0.mlp.fc2.ia3_l')!.shape,
+    ).toEqual([1, 16]);
     expect(peft.peftConfigFor('default')).toEqual({
       type: 'ia3',
       targetModules: ['v_proj', 'fc2'],

@@ -21,7 +21,16 @@ beforeEach(() => seed());
 describe('linear adapter (SPEC §2.9.2, §3.8)', () => {
   it('B-129 the linear schema fields are exactly type, enabled, inFeatures, dim, activation, normPosition, dropout, adapterStrategy', () => {
     expect(Object.keys(getAdapterTypeSchema('linear').fields).sort()).toEqual(
-      ['activation', 'adapterStrategy', 'dim', 'dropout', 'enabled', 'inFeatures', 'normPosition', 'type'].sort(),
+      [
+        'activation',
+        'adapterStrategy',
+        'dim',
+        'dropout',
+        'enabled',
+        'inFeatures',
+        'normPosition',
+        'type',
+      ].sort(),
     );
   });
 
@@ -49,12 +58,22 @@ describe('linear adapter (SPEC §2.9.2, §3.8)', () => {
   it('B-133 post-norm keeps a non-zero last Linear; pre-norm has γ = 1, β = 0 and a zero up projection', () => {
     const post = new LinearAdapter({ inFeatures: 50, dim: 5, normPosition: 'post' });
     expect(absSum(param(post, 'module.2.weight'))).toBeGreaterThan(0);
-    expect([...post.stateDict().keys()]).toEqual(['module.0.weight', 'module.2.weight', 'module.3.weight', 'module.3.bias']);
+    expect([...post.stateDict().keys()]).toEqual([
+      'module.0.weight',
+      'module.2.weight',
+      'module.3.weight',
+      'module.3.bias',
+    ]);
     const pre = new LinearAdapter({ inFeatures: 50, dim: 5, normPosition: 'pre' });
     expect(values(param(pre, 'module.0.weight')).every((v) => v === 1)).toBe(true);
     expect(values(param(pre, 'module.0.bias')).every((v) => v === 0)).toBe(true);
     expect(values(param(pre, 'module.3.weight')).every((v) => v === 0)).toBe(true);
-    expect([...pre.stateDict().keys()]).toEqual(['module.0.weight', 'module.0.bias', 'module.1.weight', 'module.3.weight']);
+    expect([...pre.stateDict().keys()]).toEqual([
+      'module.0.weight',
+      'module.0.bias',
+      'module.1.weight',
+      'module.3.weight',
+    ]);
     expect(pre.numParameters()).toBe(2 * 50 * 5 + 2 * 50);
   });
 
@@ -66,7 +85,8 @@ describe('linear adapter (SPEC §2.9.2, §3.8)', () => {
   it("B-135 activation 'tanh' lists the seven names; normPosition 'mid' lists pre and post", () => {
     const act = thrown(() => buildAdapter({ type: 'linear', inFeatures: 50, dim: 5, activation: 'tanh' }));
     expect(act.code).toBe('INVALID_CONFIG');
-    for (const n of ['identity', 'hardtanh', 'relu', 'selu', 'swish', 'silu', 'gelu']) expect(act.message).toContain(n);
+    for (const n of ['identity', 'hardtanh', 'relu', 'selu', 'swish', 'silu', 'gelu'])
+      expect(act.message).toContain(n);
     const norm = thrown(() => buildAdapter({ type: 'linear', inFeatures: 50, dim: 5, normPosition: 'mid' }));
     expect(norm.code).toBe('INVALID_CONFIG');
     expect(norm.message).toContain('pre, post');
@@ -86,7 +106,8 @@ describe('linear adapter (SPEC §2.9.2, §3.8)', () => {
       ['relu', -1, 0],
       ['identity', -3, -3],
     ];
-    for (const [name, x, want] of cases) expect(Math.abs(at(name, x) - want), `${name}(${x})`).toBeLessThanOrEqual(1e-6);
+    for (const [name, x, want] of cases)
+      expect(Math.abs(at(name, x) - want), `${name}(${x})`).toBeLessThanOrEqual(1e-6);
   });
 
   it('B-137 LayerNorm of [1, 3] is ±0.9999950000374997 (eps 1e-5, biased variance)', () => {

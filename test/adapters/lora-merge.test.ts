@@ -1,12 +1,27 @@
 /** SPEC §4.6 merge and unmerge (B-251 … B-258), plus `addWeightedAdapter` (PEFT's add_weighted_adapter). */
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
-import { LoraEmbedding, LoraLinear, PeftModel, lowRankSvd, type LoraConfig } from '../../src/adapters/index.js';
+import {
+  LoraEmbedding,
+  LoraLinear,
+  PeftModel,
+  lowRankSvd,
+  type LoraConfig,
+} from '../../src/adapters/index.js';
 import { Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { createRng } from '../../src/rng.js';
 import { TestModel, cfgPre, makeX, routing } from '../fixtures/spec-models.js';
-import { Holder, TinyLM, fill, makeIds, makeInput, randomize, seed, snapshot } from '../fixtures/lora-models.js';
+import {
+  Holder,
+  TinyLM,
+  fill,
+  makeIds,
+  makeInput,
+  randomize,
+  seed,
+  snapshot,
+} from '../fixtures/lora-models.js';
 import { captureLogs, expectClose, maxAbsDiff, thrown, values } from '../helpers.js';
 
 const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', ...extra });
@@ -14,7 +29,8 @@ const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', .
 /** Sets every LoRA factor (and lora_B's bias) to seeded non-zero values. */
 function randomizeLora(m: Module, s = 200): void {
   let i = 0;
-  for (const [key, p] of m.namedParameters()) if (/\.lora_(A|B|embedding_A|embedding_B)\b/.test(key)) randomize(p, s + i++, 0.3);
+  for (const [key, p] of m.namedParameters())
+    if (/\.lora_(A|B|embedding_A|embedding_B)\b/.test(key)) randomize(p, s + i++, 0.3);
 }
 
 /** Max |W| over the base weights, for relative tolerances. */
@@ -34,9 +50,13 @@ function lmWithAdapters(extra: Partial<LoraConfig> = {}) {
   seed();
   const model = new TinyLM();
   model.eval();
-  const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj', 'fc1', 'embed_tokens'], r: 4, loraAlpha: 8, ...extra }), {
-    adapterName: 'a',
-  });
+  const peft = PeftModel.wrap(
+    model,
+    lora({ targetModules: ['q_proj', 'v_proj', 'fc1', 'embed_tokens'], r: 4, loraAlpha: 8, ...extra }),
+    {
+      adapterName: 'a',
+    },
+  );
   peft.addAdapter('b', lora({ targetModules: ['q_proj', 'fc2'], r: 2, loraAlpha: 2, useRslora: true }));
   randomizeLora(model);
   return { model, peft, ids: makeIds() };
@@ -52,7 +72,10 @@ describe('§4.6 merge and unmerge', () => {
     expect(peft.isMerged('a') && peft.isMerged('b')).toBe(true);
     expectClose(peft.forward(ids), y, 1e-5);
     // merged weights differ from the originals, so a doubled branch would show
-    expect((model.getSubmodule('model.layers.0.self_attn.q_proj') as LoraLinear).mergedAdapters).toEqual(['a', 'b']);
+    expect((model.getSubmodule('model.layers.0.self_attn.q_proj') as LoraLinear).mergedAdapters).toEqual([
+      'a',
+      'b',
+    ]);
   });
 
   it('B-252 unmergeAdapters() restores every weight within 1e-6 × max(1, max|W|)', () => {
@@ -71,7 +94,9 @@ describe('§4.6 merge and unmerge', () => {
     const deltas: Tensor[] = [];
     for (const fanInFanOut of [false, true]) {
       seed(4);
-      const lin = fanInFanOut ? new Conv1D({ inFeatures: 5, outFeatures: 5 }) : new Linear({ inFeatures: 5, outFeatures: 5 });
+      const lin = fanInFanOut
+        ? new Conv1D({ inFeatures: 5, outFeatures: 5 })
+        : new Linear({ inFeatures: 5, outFeatures: 5 });
       const model = new Holder({ lin });
       const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 3, fanInFanOut }));
       const w = model.getSubmodule('lin') as LoraLinear;
@@ -148,7 +173,10 @@ describe('§4.6 merge and unmerge', () => {
       const ids = makeIds();
       const keys = [...model.stateDict().keys()];
       const y0 = model.forward(ids);
-      const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj', 'embed_tokens'], r: 4, useDora: false }));
+      const peft = PeftModel.wrap(
+        model,
+        lora({ targetModules: ['q_proj', 'v_proj', 'embed_tokens'], r: 4, useDora: false }),
+      );
       randomizeLora(model);
       const y = peft.forward(ids);
       const result = mode === 'merge' ? peft.mergeAndUnload() : peft.unload();
@@ -170,7 +198,12 @@ describe('§4.6 merge and unmerge', () => {
     const keys = [...model.stateDict().keys()];
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'] }));
     randomizeLora(model);
-    randomize((model.getChild('classifier') as unknown as { modules_to_save: { get(n: string): Linear } }).modules_to_save.get('default').weight, 9);
+    randomize(
+      (
+        model.getChild('classifier') as unknown as { modules_to_save: { get(n: string): Linear } }
+      ).modules_to_save.get('default').weight,
+      9,
+    );
     const y = peft.forward(ids);
     const result = peft.mergeAndUnload();
     expect([...result.stateDict().keys()]).toEqual(keys);
@@ -196,7 +229,11 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     seed(21);
     const model = new TinyLM();
     model.eval();
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'embed_tokens'], r: 2, loraAlpha: 4 }), { adapterName: 'a' });
+    const peft = PeftModel.wrap(
+      model,
+      lora({ targetModules: ['q_proj', 'embed_tokens'], r: 2, loraAlpha: 4 }),
+      { adapterName: 'a' },
+    );
     peft.addAdapter('b', lora({ targetModules: ['q_proj', 'v_proj'], r: 3, loraAlpha: 6, useRslora: true }));
     peft.addAdapter('c', lora({ targetModules: ['q_proj', 'embed_tokens'], r: 2, loraAlpha: 1 }));
     randomizeLora(model);
@@ -212,7 +249,12 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
   /** Σ wᵢ·sᵢ·BᵢAᵢ on the LoRA layer at `path`. */
   function weightedDelta(model: Module, path: string, names: string[], weights: number[]): Tensor {
     const w = model.getSubmodule(path) as LoraLinear;
-    return tf.tidy(() => names.reduce((acc, n, i) => tf.add(acc, tf.mul(w.deltaWeight(n), weights[i]!)), tf.zeros([w.outFeatures, w.inFeatures]) as Tensor));
+    return tf.tidy(() =>
+      names.reduce(
+        (acc, n, i) => tf.add(acc, tf.mul(w.deltaWeight(n), weights[i]!)),
+        tf.zeros([w.outFeatures, w.inFeatures]) as Tensor,
+      ),
+    );
   }
 
   it("'cat' reproduces Σ wᵢ·ΔWᵢ exactly: rank = Σ rᵢ, α = r, union of targets, frozen and not enabled", () => {
@@ -229,16 +271,28 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
 
     peft.addWeightedAdapter(['a', 'c'], [0.5, -2], 'ac', { combinationType: 'cat' });
     const path = 'model.layers.1.self_attn.q_proj';
-    expectClose(weightedDelta(model, path, ['ac'], [1]), weightedDelta(model, path, ['a', 'c'], [0.5, -2]), 1e-5);
+    expectClose(
+      weightedDelta(model, path, ['ac'], [1]),
+      weightedDelta(model, path, ['a', 'c'], [0.5, -2]),
+      1e-5,
+    );
     const emb = model.getSubmodule('model.embed_tokens') as LoraEmbedding;
-    expectClose(emb.deltaWeight('ac'), tf.add(tf.mul(emb.deltaWeight('a'), 0.5), tf.mul(emb.deltaWeight('c'), -2)), 1e-5);
+    expectClose(
+      emb.deltaWeight('ac'),
+      tf.add(tf.mul(emb.deltaWeight('a'), 0.5), tf.mul(emb.deltaWeight('c'), -2)),
+      1e-5,
+    );
   });
 
   it("'svd' at full rank reproduces Σ wᵢ·ΔWᵢ; at lower rank it is the best rank-k approximation (orthonormal A rows)", () => {
     const { model, peft } = setup();
     peft.addWeightedAdapter(['a', 'c'], [1, 0.5], 'full', { combinationType: 'svd', svdRank: 4 });
     const path = 'model.layers.0.self_attn.q_proj';
-    expectClose(weightedDelta(model, path, ['full'], [1]), weightedDelta(model, path, ['a', 'c'], [1, 0.5]), 1e-5);
+    expectClose(
+      weightedDelta(model, path, ['full'], [1]),
+      weightedDelta(model, path, ['a', 'c'], [1, 0.5]),
+      1e-5,
+    );
     peft.addWeightedAdapter(['a', 'c'], [1, 0.5], 'low', { combinationType: 'svd', svdRank: 1 });
     const w = model.getSubmodule(path) as LoraLinear;
     const A = w.lora_A.get('low')!.weight;
@@ -258,7 +312,9 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     expect(Math.abs(norm(tf.sub(low, target)) ** 2 - (norm(target) ** 2 - sigma1 ** 2))).toBeLessThan(1e-4);
     // default rank: the largest source rank
     peft.addWeightedAdapter(['a', 'b'], [1, 1], 'dflt');
-    expect(peft.peftConfigFor('dflt').type === 'lora' && (peft.peftConfigFor('dflt') as { r: number }).r).toBe(3);
+    expect(
+      peft.peftConfigFor('dflt').type === 'lora' && (peft.peftConfigFor('dflt') as { r: number }).r,
+    ).toBe(3);
   });
 
   it("'linear' combines A's and B's with √|wᵢsᵢ| (equal ranks only); one source gives w·ΔW", () => {
@@ -270,11 +326,19 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     peft.addWeightedAdapter(['a', 'c'], [1, 2], 'lin', { combinationType: 'linear' });
     const sa = 2; // 4 / 2
     const sc = 0.5; // 1 / 2
-    const expA = tf.add(tf.mul(w.lora_A.get('a')!.weight, Math.sqrt(sa)), tf.mul(w.lora_A.get('c')!.weight, Math.sqrt(2 * sc)));
-    const expB = tf.add(tf.mul(w.lora_B.get('a')!.weight, Math.sqrt(sa)), tf.mul(w.lora_B.get('c')!.weight, Math.sqrt(2 * sc)));
+    const expA = tf.add(
+      tf.mul(w.lora_A.get('a')!.weight, Math.sqrt(sa)),
+      tf.mul(w.lora_A.get('c')!.weight, Math.sqrt(2 * sc)),
+    );
+    const expB = tf.add(
+      tf.mul(w.lora_B.get('a')!.weight, Math.sqrt(sa)),
+      tf.mul(w.lora_B.get('c')!.weight, Math.sqrt(2 * sc)),
+    );
     expectClose(w.lora_A.get('lin')!.weight, expA, 1e-6);
     expectClose(w.lora_B.get('lin')!.weight, expB, 1e-6);
-    const err = thrown(() => peft.addWeightedAdapter(['a', 'b'], [1, 1], 'bad', { combinationType: 'linear' }));
+    const err = thrown(() =>
+      peft.addWeightedAdapter(['a', 'b'], [1, 1], 'bad', { combinationType: 'linear' }),
+    );
     expect(err.code).toBe('INVALID_CONFIG');
     expect(peft.adapterNames()).not.toContain('bad');
   });
@@ -284,7 +348,10 @@ describe('addWeightedAdapter (PEFT add_weighted_adapter)', () => {
     expect(thrown(() => peft.addWeightedAdapter(['a'], [1], 'b')).code).toBe('DUPLICATE_ADAPTER');
     expect(thrown(() => peft.addWeightedAdapter(['a', 'zz'], [1, 1], 'n')).code).toBe('UNKNOWN_ADAPTER');
     expect(thrown(() => peft.addWeightedAdapter(['a', 'b'], [1], 'n')).code).toBe('INVALID_CONFIG');
-    expect(thrown(() => peft.addWeightedAdapter(['a', 'b'], [1, 1], 'n', { combinationType: 'ties' as 'cat' })).code).toBe('INVALID_CONFIG');
+    expect(
+      thrown(() => peft.addWeightedAdapter(['a', 'b'], [1, 1], 'n', { combinationType: 'ties' as 'cat' }))
+        .code,
+    ).toBe('INVALID_CONFIG');
     peft.addAdapter('d', lora({ targetModules: ['q_proj'], useDora: true }));
     expect(thrown(() => peft.addWeightedAdapter(['a', 'd'], [1, 1], 'n')).code).toBe('UNSUPPORTED_FEATURE');
     expect(peft.adapterNames()).toEqual(['a', 'b', 'c', 'd']);

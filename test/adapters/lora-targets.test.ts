@@ -43,10 +43,16 @@ describe('§4.2 target-module matching', () => {
 
   it('B-214 excludeModules list removes that module from list targets; an exclusion regex removes every fully matching key', () => {
     const m = model();
-    const r = inspectTargets(m, lora({ targetModules: ['q_proj'], excludeModules: ['layers.1.self_attn.q_proj'] }));
+    const r = inspectTargets(
+      m,
+      lora({ targetModules: ['q_proj'], excludeModules: ['layers.1.self_attn.q_proj'] }),
+    );
     expect(r.matched.map((t) => t.path)).toEqual([Q0, 'q_proj']);
     expect(r.excluded).toEqual([Q1]);
-    const r2 = inspectTargets(m, lora({ targetModules: ['q_proj', 'v_proj'], excludeModules: 'model\\.layers\\.\\d+\\.self_attn\\..*' }));
+    const r2 = inspectTargets(
+      m,
+      lora({ targetModules: ['q_proj', 'v_proj'], excludeModules: 'model\\.layers\\.\\d+\\.self_attn\\..*' }),
+    );
     expect(r2.matched.map((t) => t.path)).toEqual(['q_proj']);
     expect(r2.excluded).toHaveLength(4);
   });
@@ -57,7 +63,9 @@ describe('§4.2 target-module matching', () => {
     expect(m.getSubmodule(Q0)).toBeInstanceOf(LoraLinear);
     expect(m.getSubmodule(Q1)).toBeInstanceOf(ModulesToSaveWrapper);
     expect(m.getChild('q_proj')).toBeInstanceOf(LoraLinear);
-    expect(matched(model(), lora({ targetModules: ['q_proj'], modulesToSave: ['self_attn'] }))).toEqual(['q_proj']);
+    expect(matched(model(), lora({ targetModules: ['q_proj'], modulesToSave: ['self_attn'] }))).toEqual([
+      'q_proj',
+    ]);
   });
 
   it('B-216 layersToTransform keeps the first numbered segment; layersPattern picks the index after .layers.; misuse → INVALID_CONFIG', () => {
@@ -75,7 +83,10 @@ describe('§4.2 target-module matching', () => {
       'model.extra.1.layers.0.self_attn.q_proj',
       'model.extra.1.layers.1.self_attn.q_proj',
     ]);
-    const r = inspectTargets(m, lora({ targetModules: ['q_proj'], layersToTransform: [0], layersPattern: 'layers' }));
+    const r = inspectTargets(
+      m,
+      lora({ targetModules: ['q_proj'], layersToTransform: [0], layersPattern: 'layers' }),
+    );
     expect(r.matched.map((t) => t.path)).toEqual([Q0, 'model.extra.1.layers.0.self_attn.q_proj']);
     expect(r.filteredByLayer).toEqual([Q1, 'model.extra.1.layers.1.self_attn.q_proj']);
     const e1 = thrown(() => inspectTargets(m, lora({ targetModules: '.*q_proj', layersToTransform: [0] })));
@@ -104,19 +115,31 @@ describe('§4.2 target-module matching', () => {
     PeftModel.wrap(m, cfg);
     expect((m.getSubmodule(Q0) as LoraLinear).lora_A.get('default')!.weight.shape).toEqual([4, 8]);
     expect((m.getSubmodule(Q1) as LoraLinear).lora_A.get('default')!.weight.shape).toEqual([8, 8]);
-    expect((m.getSubmodule('model.layers.1.self_attn.v_proj') as LoraLinear).info.get('default')!.scaling).toBe(4);
+    expect(
+      (m.getSubmodule('model.layers.1.self_attn.v_proj') as LoraLinear).info.get('default')!.scaling,
+    ).toBe(4);
   });
 
   it("B-218 'all-linear' wraps every Linear except outputLayerPath and no Embedding; the stored config lists the leaf names", () => {
     seed();
     const m = new TinyLM();
-    const linears = m.namedModules().filter(([p, x]) => x instanceof Linear && p !== 'lm_head').map(([p]) => p);
+    const linears = m
+      .namedModules()
+      .filter(([p, x]) => x instanceof Linear && p !== 'lm_head')
+      .map(([p]) => p);
     const peft = PeftModel.wrap(m, lora({ targetModules: 'all-linear' }));
     for (const p of linears) expect(m.getSubmodule(p), p).toBeInstanceOf(LoraLinear);
     expect(m.getChild('lm_head')).toBeInstanceOf(Linear);
     expect(m.getSubmodule('model.embed_tokens')).toBeInstanceOf(Embedding);
     expect(m.getSubmodule('model.embed_tokens')).not.toBeInstanceOf(LoraEmbedding);
-    expect(peft.peftConfigFor('default').targetModules).toEqual(['fc1', 'fc2', 'k_proj', 'o_proj', 'q_proj', 'v_proj']);
+    expect(peft.peftConfigFor('default').targetModules).toEqual([
+      'fc1',
+      'fc2',
+      'k_proj',
+      'o_proj',
+      'q_proj',
+      'v_proj',
+    ]);
   });
 
   it('B-219 inspectTargets leaves parameter counts, state keys and outputs unchanged', () => {
@@ -139,8 +162,12 @@ describe('§4.2 target-module matching', () => {
     expect(err.message).toContain("'qproj'");
     expect([...m.stateDict().keys()]).toEqual(keys);
     expect(m.getSubmodule(Q0)).toBeInstanceOf(Linear);
-    expect(inspectTargets(m, lora({ targetModules: ['q_proj', 'qproj'] })).unmatchedTargets).toEqual(['qproj']);
-    const { warnings } = captureLogs(() => PeftModel.wrap(m, lora({ targetModules: ['q_proj', 'qproj'] }), { allowPartialMatch: true }));
+    expect(inspectTargets(m, lora({ targetModules: ['q_proj', 'qproj'] })).unmatchedTargets).toEqual([
+      'qproj',
+    ]);
+    const { warnings } = captureLogs(() =>
+      PeftModel.wrap(m, lora({ targetModules: ['q_proj', 'qproj'] }), { allowPartialMatch: true }),
+    );
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('qproj');
     expect(m.getSubmodule(Q0)).toBeInstanceOf(LoraLinear);
@@ -149,7 +176,9 @@ describe('§4.2 target-module matching', () => {
   it('B-221 a regex matching nothing → TARGET_NOT_FOUND naming it, even with allowPartialMatch', () => {
     const m = model();
     for (const allowPartialMatch of [false, true]) {
-      const err = thrown(() => PeftModel.wrap(m, lora({ targetModules: '.*\\.nothing_here' }), { allowPartialMatch }));
+      const err = thrown(() =>
+        PeftModel.wrap(m, lora({ targetModules: '.*\\.nothing_here' }), { allowPartialMatch }),
+      );
       expect(err.code).toBe('TARGET_NOT_FOUND');
       expect(err.message).toContain('nothing_here');
     }
@@ -164,7 +193,9 @@ describe('§4.2 target-module matching', () => {
     expect(err.message).toContain('BatchNorm1d');
     expect(err.message).toContain('Linear, Embedding');
     expect(m.getChild('norm')).toBeInstanceOf(BatchNorm1d);
-    expect(inspectTargets(m, lora({ targetModules: ['norm', 'q_proj'] })).unsupported).toEqual([{ path: 'norm', kind: 'BatchNorm1d' }]);
+    expect(inspectTargets(m, lora({ targetModules: ['norm', 'q_proj'] })).unsupported).toEqual([
+      { path: 'norm', kind: 'BatchNorm1d' },
+    ]);
   });
 
   it('B-223 a Python-style (?P<x>q)_proj is accepted and behaves like (?<x>q)_proj; (?P=x) and \\Z are rewritten too', () => {
@@ -172,7 +203,9 @@ describe('§4.2 target-module matching', () => {
     expect(pythonRegexToJs('(?P<x>q)_proj\\Z')).toBe('(?<x>q)_proj$');
     expect(pythonRegexToJs('(?P<x>q)(?P=x)')).toBe('(?<x>q)\\k<x>');
     expect(pythonRegexToJs('a\\\\Z')).toBe('a\\\\Z');
-    expect(matched(m, lora({ targetModules: '(?P<x>q)_proj' }))).toEqual(matched(m, lora({ targetModules: '(?<x>q)_proj' })));
+    expect(matched(m, lora({ targetModules: '(?P<x>q)_proj' }))).toEqual(
+      matched(m, lora({ targetModules: '(?<x>q)_proj' })),
+    );
     expect(matched(m, lora({ targetModules: '.*\\.(?P<x>q)_proj\\Z' }))).toEqual([Q0, Q1]);
     // A backreference needs a backtracking engine: refused by name (patterns run in linear time).
     const backref = thrown(() => inspectTargets(m, lora({ targetModules: '.*\\.(?P<x>[xq])(?P=x)_proj' })));

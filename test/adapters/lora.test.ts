@@ -16,7 +16,16 @@ import {
 import { BatchNorm, Embedding, Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { AdapterHost, TestModel, cfgPre, makeX, routing, seed as seedSpec } from '../fixtures/spec-models.js';
-import { Holder, TinyLM, fill, makeIds, makeInput, randomize, seed, snapshot } from '../fixtures/lora-models.js';
+import {
+  Holder,
+  TinyLM,
+  fill,
+  makeIds,
+  makeInput,
+  randomize,
+  seed,
+  snapshot,
+} from '../fixtures/lora-models.js';
 import { loadPeftTensors, peftTensorsFor } from '../../src/io/peft-keys.js';
 import { captureLogs, expectClose, maxAbsDiff, thrown, values } from '../helpers.js';
 
@@ -33,7 +42,8 @@ function loraAt(m: Module, path: string): LoraLinear {
 function randomizeLora(m: Module, s = 100): void {
   let i = 0;
   for (const [key, p] of m.namedParameters()) {
-    if (/\.lora_(A|B|embedding_A|embedding_B)\./.test(key) || /\.lora_embedding_[AB]\.[^.]+$/.test(key)) randomize(p, s + i++);
+    if (/\.lora_(A|B|embedding_A|embedding_B)\./.test(key) || /\.lora_embedding_[AB]\.[^.]+$/.test(key))
+      randomize(p, s + i++);
   }
 }
 
@@ -43,16 +53,19 @@ function diff(a: Tensor, b: Tensor): Tensor {
 }
 
 describe('§3.10 LoRA wrapper basics', () => {
-  it.each([true, false])('B-167 wrapping Linear(10→10, bias %s) keeps every original key and value; only lora_A/lora_B are new', (bias) => {
-    seed();
-    const model = new Holder({ lin: new Linear({ inFeatures: 10, outFeatures: 10, bias }) });
-    const before = snapshot(model);
-    PeftModel.wrap(model, lora({ targetModules: ['lin'] }));
-    const after = snapshot(model);
-    for (const [k, v] of before) expect(after.get(k)).toEqual(v);
-    const added = [...after.keys()].filter((k) => !before.has(k));
-    expect(added).toEqual(['lin.lora_A.default.weight', 'lin.lora_B.default.weight']);
-  });
+  it.each([true, false])(
+    'B-167 wrapping Linear(10→10, bias %s) keeps every original key and value; only lora_A/lora_B are new',
+    (bias) => {
+      seed();
+      const model = new Holder({ lin: new Linear({ inFeatures: 10, outFeatures: 10, bias }) });
+      const before = snapshot(model);
+      PeftModel.wrap(model, lora({ targetModules: ['lin'] }));
+      const after = snapshot(model);
+      for (const [k, v] of before) expect(after.get(k)).toEqual(v);
+      const added = [...after.keys()].filter((k) => !before.has(k));
+      expect(added).toEqual(['lin.lora_A.default.weight', 'lin.lora_B.default.weight']);
+    },
+  );
 
   it('B-168 after wrapping, lora_A and lora_B exist and are trainable', () => {
     seed();
@@ -77,7 +90,10 @@ describe('§3.10 LoRA wrapper basics', () => {
     expect(params.get('norm.bias')!.trainable).toBe(false);
     const bn = model.getChild('norm') as BatchNorm;
     expect(libraryFrozen.has(bn)).toBe(true);
-    const trainable = model.namedParameters().filter(([, p]) => p.trainable).map(([k]) => k);
+    const trainable = model
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([k]) => k);
     expect(trainable.every((k) => /\.lora_[AB]\.default\.weight$/.test(k))).toBe(true);
     expect(trainable).toHaveLength(4);
   });
@@ -86,7 +102,10 @@ describe('§3.10 LoRA wrapper basics', () => {
     seed();
     const model = new TinyLM({ classifier: true });
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj'] }));
-    const trainable = model.namedParameters().filter(([, p]) => p.trainable).map(([k]) => k);
+    const trainable = model
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([k]) => k);
     const expected = [...trainable, 'norm.running_mean', 'norm.running_var', 'norm.num_batches_tracked'];
     expect([...adapterStateDict(model).keys()].sort()).toEqual(expected.sort());
     expect([...peft.adapterStateDict().keys()].sort()).toEqual(expected.sort());
@@ -109,10 +128,21 @@ describe('§3.10 LoRA wrapper basics', () => {
     it('B-172 a field outside the §4.1 table → INVALID_CONFIG naming it and listing the valid fields', () => {
       const model = new Holder({ lin: new Linear({ inFeatures: 4, outFeatures: 4 }) });
       const before = snapshot(model);
-      const err = thrown(() => PeftModel.wrap(model, { ...lora({ targetModules: ['lin'] }), dropoutPosition: 'pre' } as LoraConfig));
+      const err = thrown(() =>
+        PeftModel.wrap(model, { ...lora({ targetModules: ['lin'] }), dropoutPosition: 'pre' } as LoraConfig),
+      );
       expect(err.code).toBe('INVALID_CONFIG');
       expect(err.message).toContain('dropoutPosition');
-      for (const f of ['r', 'loraAlpha', 'loraDropout', 'targetModules', 'useRslora', 'initLoraWeights', 'useDora', 'modulesToSave']) {
+      for (const f of [
+        'r',
+        'loraAlpha',
+        'loraDropout',
+        'targetModules',
+        'useRslora',
+        'initLoraWeights',
+        'useDora',
+        'modulesToSave',
+      ]) {
         expect(err.message).toContain(f);
       }
       expect([...snapshot(model).keys()]).toEqual([...before.keys()]);
@@ -124,7 +154,10 @@ describe('§3.10 LoRA wrapper basics', () => {
       seed(77);
       const model = new TinyLM();
       const ids = makeIds();
-      const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'fc1'], r: 4, loraAlpha: 8, ...extra }));
+      const peft = PeftModel.wrap(
+        model,
+        lora({ targetModules: ['q_proj', 'fc1'], r: 4, loraAlpha: 8, ...extra }),
+      );
       const params = model.namedParameters();
       const sig = {
         keys: params.map(([k]) => k),
@@ -132,7 +165,8 @@ describe('§3.10 LoRA wrapper basics', () => {
         trainable: params.map(([, p]) => p.trainable),
         values: params.map(([, p]) => values(p)),
       };
-      for (const [key, p] of model.namedParameters()) if (/\.lora_B\.default\.weight$/.test(key)) fill(p, 0.3);
+      for (const [key, p] of model.namedParameters())
+        if (/\.lora_B\.default\.weight$/.test(key)) fill(p, 0.3);
       peft.train();
       seed(5);
       const out = values(peft.forward(ids));
@@ -215,15 +249,23 @@ describe('§4.1 LoRA layers', () => {
   it('B-204 two active adapters add both deltas from the same input; disabling one removes exactly its delta', () => {
     seed();
     const model = single(6, 5, true);
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 4 }), { adapterName: 'a' });
+    const peft = PeftModel.wrap(model, lora({ targetModules: ['lin'], r: 2, loraAlpha: 4 }), {
+      adapterName: 'a',
+    });
     peft.addAdapter('b', lora({ targetModules: ['lin'], r: 3, loraAlpha: 3 }));
     randomizeLora(model);
     expect(peft.getEnabledAdapters()).toEqual(['a', 'b']);
     const w = loraAt(model, 'lin');
     const x = makeInput(4, 6);
     const base = peft.withAdaptersDisabled(() => peft.forward(x));
-    const dA = tf.mul(tf.matMul(tf.matMul(x, w.lora_A.get('a')!.weight, false, true), w.lora_B.get('a')!.weight, false, true), 2);
-    const dB = tf.mul(tf.matMul(tf.matMul(x, w.lora_A.get('b')!.weight, false, true), w.lora_B.get('b')!.weight, false, true), 1);
+    const dA = tf.mul(
+      tf.matMul(tf.matMul(x, w.lora_A.get('a')!.weight, false, true), w.lora_B.get('a')!.weight, false, true),
+      2,
+    );
+    const dB = tf.mul(
+      tf.matMul(tf.matMul(x, w.lora_A.get('b')!.weight, false, true), w.lora_B.get('b')!.weight, false, true),
+      1,
+    );
     expectClose(peft.forward(x), tf.add(tf.add(base, dA), dB), 1e-5);
     peft.setEnabledAdapters('b', false);
     expect(peft.getEnabledAdapters()).toEqual(['a']);
@@ -294,7 +336,9 @@ describe('§4.1 LoRA layers', () => {
     const ids = makeIds();
     model.eval();
     const y0 = model.forward(ids);
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'] }), { adapterName: 'a' });
+    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'] }), {
+      adapterName: 'a',
+    });
     peft.addAdapter('b', lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'] }));
     const wrapper = model.getChild('classifier') as ModulesToSaveWrapper;
     expect(wrapper).toBeInstanceOf(ModulesToSaveWrapper);
@@ -335,9 +379,15 @@ describe('§4.1 LoRA layers', () => {
     seed();
     const m1 = new TinyLM({ classifier: true });
     PeftModel.wrap(m1, lora({ targetModules: ['q_proj'], bias: 'lora_only' }));
-    const t1 = m1.namedParameters().filter(([, p]) => p.trainable).map(([k]) => k);
+    const t1 = m1
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([k]) => k);
     const nonLora1 = t1.filter((k) => !k.includes('.lora_'));
-    expect(nonLora1.sort()).toEqual(['model.layers.0.self_attn.q_proj.bias', 'model.layers.1.self_attn.q_proj.bias']);
+    expect(nonLora1.sort()).toEqual([
+      'model.layers.0.self_attn.q_proj.bias',
+      'model.layers.1.self_attn.q_proj.bias',
+    ]);
 
     const m2 = new TinyLM({ classifier: true });
     PeftModel.wrap(m2, lora({ targetModules: ['q_proj'], bias: 'all' }));
@@ -352,7 +402,9 @@ describe('§4.1 LoRA layers', () => {
     seed();
     const model = new TinyLM();
     const ids = makeIds();
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj'], r: 2 }), { adapterName: 'a' });
+    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj'], r: 2 }), {
+      adapterName: 'a',
+    });
     peft.addAdapter('b', lora({ targetModules: ['q_proj'], r: 3 }));
     peft.addAdapter('c', lora({ targetModules: ['v_proj'], r: 2 }));
     randomizeLora(model);
@@ -401,10 +453,12 @@ describe('§4.1 LoRA layers', () => {
     const y0 = m.forward(x);
     m.addAdapter('adapter_0', cfgPre);
     m.addAdapter('decoder:adapter_1', cfgPre);
-    for (const [k, p] of m.namedParameters()) if (k.includes('adapter_0') && k.endsWith('module.3.weight')) randomize(p, 3, 0.1);
+    for (const [k, p] of m.namedParameters())
+      if (k.includes('adapter_0') && k.endsWith('module.3.weight')) randomize(p, 3, 0.1);
     expect(maxAbsDiff(m.forward(x), y0)).toBeGreaterThan(1e-4);
     m.deleteAdapter('adapter_0');
-    for (const h of [m.encoder, m.decoder] as AdapterHost[]) expect(h.heldAdapterNames()).not.toContain('adapter_0');
+    for (const h of [m.encoder, m.decoder] as AdapterHost[])
+      expect(h.heldAdapterNames()).not.toContain('adapter_0');
     expect(m.cfg.adapters!['adapter_0']).toBeUndefined();
     const meta = m.cfg.adapters!.globalCfg!.adapterMetaCfg!;
     expect(meta.modules['adapter_0']).toBeUndefined();
@@ -418,7 +472,10 @@ describe('LoRA-only training', () => {
   it('50 steps of tf.variableGrads over the trainable variables: loss falls, base weights bit-identical, tensor count flat', () => {
     seed(3);
     const model = new TinyLM({ classifier: true, d: 8, h: 16 });
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj', 'embed_tokens'], r: 4, loraAlpha: 8, loraDropout: 0.1 }));
+    const peft = PeftModel.wrap(
+      model,
+      lora({ targetModules: ['q_proj', 'v_proj', 'embed_tokens'], r: 4, loraAlpha: 8, loraDropout: 0.1 }),
+    );
     const base = new Map(
       model
         .namedParameters()
@@ -434,7 +491,10 @@ describe('LoRA-only training', () => {
     const losses: number[] = [];
     let count = -1;
     for (let step = 0; step < 50; step++) {
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, peft.forward(ids) as Tensor) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(labels, peft.forward(ids) as Tensor) as tf.Scalar,
+        vars,
+      );
       opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
       losses.push(value.dataSync()[0]!);
       value.dispose();
@@ -453,7 +513,9 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
   it('linear and embedding adapters use the §4.3 keys and shapes, without the adapter name', () => {
     seed();
     const model = new TinyLM({ d: 64, h: 16 });
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'embed_tokens'], r: 8 }), { adapterName: 'task2' });
+    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'embed_tokens'], r: 8 }), {
+      adapterName: 'task2',
+    });
     const t = peftTensorsFor(peft, 'task2');
     expect(t.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')!.shape).toEqual([8, 64]);
     expect(t.get('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight')!.shape).toEqual([64, 8]);
@@ -466,13 +528,20 @@ describe('§4.3 tensors by PEFT key (peftTensorsFor / loadPeftTensors)', () => {
   it("modulesToSave copies use the original keys; bias 'lora_only' adds base_layer.bias; DoRA adds lora_magnitude_vector", () => {
     seed();
     const model = new TinyLM({ classifier: true });
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'], bias: 'lora_only', useDora: true }));
+    const peft = PeftModel.wrap(
+      model,
+      lora({ targetModules: ['q_proj'], modulesToSave: ['classifier'], bias: 'lora_only', useDora: true }),
+    );
     const keys = [...peftTensorsFor(peft, 'default').keys()];
     expect(keys).toContain('base_model.model.classifier.weight');
     expect(keys).toContain('base_model.model.classifier.bias');
     expect(keys).toContain('base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias');
     expect(keys).toContain('base_model.model.model.layers.1.self_attn.q_proj.lora_magnitude_vector');
-    expect(peft.peftConfigFor('default')).toMatchObject({ type: 'lora', targetModules: ['q_proj'], useDora: true });
+    expect(peft.peftConfigFor('default')).toMatchObject({
+      type: 'lora',
+      targetModules: ['q_proj'],
+      useDora: true,
+    });
     expect(peft.wrappedModulesFor('default').map((m) => m.path)).toEqual([
       'model.layers.0.self_attn.q_proj',
       'model.layers.1.self_attn.q_proj',
@@ -530,9 +599,11 @@ describe('PeftModel management', () => {
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'] }));
     randomizeLora(model);
     const y = values(peft.forward(ids));
-    expect(() => peft.withAdaptersDisabled(() => {
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      peft.withAdaptersDisabled(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(values(peft.forward(ids))).toEqual(y);
     peft.mergeAdapters();
     const inside = peft.withAdaptersDisabled(() => values(peft.forward(ids)));
@@ -545,9 +616,15 @@ describe('PeftModel management', () => {
     seed();
     const model = new TinyLM();
     const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj'] }));
-    expect(thrown(() => PeftModel.wrap(model, lora({ targetModules: ['v_proj'] }))).code).toBe('UNSUPPORTED_FEATURE');
-    expect(thrown(() => peft.addAdapter('default', lora({ targetModules: ['v_proj'] }))).code).toBe('DUPLICATE_ADAPTER');
-    expect(thrown(() => peft.addAdapter('a.b', lora({ targetModules: ['v_proj'] }))).code).toBe('INVALID_ADAPTER_NAME');
+    expect(thrown(() => PeftModel.wrap(model, lora({ targetModules: ['v_proj'] }))).code).toBe(
+      'UNSUPPORTED_FEATURE',
+    );
+    expect(thrown(() => peft.addAdapter('default', lora({ targetModules: ['v_proj'] }))).code).toBe(
+      'DUPLICATE_ADAPTER',
+    );
+    expect(thrown(() => peft.addAdapter('a.b', lora({ targetModules: ['v_proj'] }))).code).toBe(
+      'INVALID_ADAPTER_NAME',
+    );
     expect(thrown(() => peft.setEnabledAdapters('zz')).code).toBe('UNKNOWN_ADAPTER');
   });
 
@@ -572,7 +649,10 @@ describe('PeftModel management', () => {
     const model = new TinyLM({ classifier: true });
     const ids = makeIds();
     const start = tf.memory().numTensors;
-    const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'embed_tokens'], modulesToSave: ['classifier'] }));
+    const peft = PeftModel.wrap(
+      model,
+      lora({ targetModules: ['q_proj', 'embed_tokens'], modulesToSave: ['classifier'] }),
+    );
     peft.addAdapter('d', lora({ targetModules: ['v_proj'], useDora: true }));
     randomizeLora(model);
     tf.dispose(peft.forward(ids));

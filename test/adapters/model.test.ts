@@ -63,7 +63,9 @@ function snapshot(m: TestModel) {
   return {
     adapters: structuredClone(m.cfg.adapters),
     count: m.numParameters(),
-    held: ['encoder', 'decoder', ...(m.cfg.joint ? ['joint'] : [])].map((n) => (m.getChild(n) as AdapterHost).heldAdapterNames()),
+    held: ['encoder', 'decoder', ...(m.cfg.joint ? ['joint'] : [])].map((n) =>
+      (m.getChild(n) as AdapterHost).heldAdapterNames(),
+    ),
   };
 }
 
@@ -153,7 +155,11 @@ describe('§3.6 model-level adapters', () => {
   it('B-077 replaceAdapterCompatibleModules upgrades registered classes nested two (and three) levels deep; outputs unchanged', () => {
     seed();
     const x = makeX();
-    const cfg = { encoder: { type: 'Host' }, stack: { inner: { type: 'Host' } }, deep: { mid: { host: { type: 'Host' } } } };
+    const cfg = {
+      encoder: { type: 'Host' },
+      stack: { inner: { type: 'Host' } },
+      deep: { mid: { host: { type: 'Host' } } },
+    };
     const m = new NestedModel(cfg);
     m.eval();
     const y0 = m.forward(x);
@@ -286,15 +292,18 @@ describe('§3.6 model-level adapters', () => {
     expect(c2 - c1).toBe(c1 - c0);
   });
 
-  it.each(['encoder:adapter_0', 'decoder:adapter_0'])('B-087 enc+dec with global adapter_0: adding %s → DUPLICATE_ADAPTER', (name) => {
-    const m = model('encdec');
-    m.addAdapter('adapter_0', cfgPre);
-    const before = snapshot(m);
-    const err = thrown(() => m.addAdapter(name, cfgPre));
-    expect(err.code).toBe('DUPLICATE_ADAPTER');
-    expect(err.message).toContain('adapter_0');
-    expect(snapshot(m)).toEqual(before);
-  });
+  it.each(['encoder:adapter_0', 'decoder:adapter_0'])(
+    'B-087 enc+dec with global adapter_0: adding %s → DUPLICATE_ADAPTER',
+    (name) => {
+      const m = model('encdec');
+      m.addAdapter('adapter_0', cfgPre);
+      const before = snapshot(m);
+      const err = thrown(() => m.addAdapter(name, cfgPre));
+      expect(err.code).toBe('DUPLICATE_ADAPTER');
+      expect(err.message).toContain('adapter_0');
+      expect(snapshot(m)).toEqual(before);
+    },
+  );
 
   it('B-088 a duplicate name on another module throws DUPLICATE_ADAPTER naming the holder and changes nothing', () => {
     const m = model('enc');
@@ -318,14 +327,38 @@ describe('§3.6 model-level adapters', () => {
     }
     const cases: Array<[string, string, (m: TestModel) => void, string]> = [
       ['invalid module', 'INVALID_MODULE_NAME', (m) => m.addAdapter('jnt:adapter_2', cfgPre), 'jnt'],
-      ['invalid module in a + spec', 'INVALID_MODULE_NAME', (m) => m.addAdapter('encoder+jnt:adapter_2', cfgPre), 'jnt'],
+      [
+        'invalid module in a + spec',
+        'INVALID_MODULE_NAME',
+        (m) => m.addAdapter('encoder+jnt:adapter_2', cfgPre),
+        'jnt',
+      ],
       ['duplicate', 'DUPLICATE_ADAPTER', (m) => m.addAdapter('encoder:adapter_1', cfgPre), 'adapter_1'],
       ['reserved name', 'RESERVED_NAME', (m) => m.addAdapter('encoder:globalCfg', cfgPre), 'globalCfg'],
       ['invalid name', 'INVALID_ADAPTER_NAME', (m) => m.addAdapter('encoder:a.b', cfgPre), 'a.b'],
-      ['unknown type', 'UNKNOWN_TYPE', (m) => m.addAdapter('adapter_2', { ...cfgPre, type: 'lienar' } as never), 'lienar'],
-      ['unknown field', 'INVALID_CONFIG', (m) => m.addAdapter('adapter_2', { ...cfgPre, dims: 5 } as never), 'dims'],
+      [
+        'unknown type',
+        'UNKNOWN_TYPE',
+        (m) => m.addAdapter('adapter_2', { ...cfgPre, type: 'lienar' } as never),
+        'lienar',
+      ],
+      [
+        'unknown field',
+        'INVALID_CONFIG',
+        (m) => m.addAdapter('adapter_2', { ...cfgPre, dims: 5 } as never),
+        'dims',
+      ],
       ['bad value', 'INVALID_CONFIG', (m) => m.addAdapter('adapter_2', { ...cfgPre, dim: 0 }), 'dim'],
-      ['bad strategy', 'INVALID_CONFIG', (m) => m.addAdapter('adapter_2', { ...cfgPre, adapterStrategy: { type: 'residualAdd', stochasticDepth: 2 } }), 'stochasticDepth'],
+      [
+        'bad strategy',
+        'INVALID_CONFIG',
+        (m) =>
+          m.addAdapter('adapter_2', {
+            ...cfgPre,
+            adapterStrategy: { type: 'residualAdd', stochasticDepth: 2 },
+          }),
+        'stochasticDepth',
+      ],
       [
         'type not accepted by one of two targets',
         'TYPE_NOT_ACCEPTED',
@@ -386,19 +419,22 @@ describe('§3.6 model-level adapters', () => {
     });
   });
 
-  it.each(KINDS)('B-092 (%s) two global adapters run as [adapter_0, adapter_1] on each routed host; output unchanged', (kind) => {
-    seed();
-    const x = makeX();
-    const m = model(kind);
-    m.eval();
-    const y0 = m.forward(x);
-    m.addAdapter('adapter_0', cfgPre);
-    m.addAdapter('adapter_1', cfgPost);
-    expectUnchanged(m.forward(x), y0);
-    const both = ['adapter_0', 'adapter_1'];
-    expect(m.encoder.lastRun).toEqual(kind === 'dec' ? [] : both);
-    expect(m.decoder.lastRun).toEqual(kind === 'enc' ? [] : both);
-  });
+  it.each(KINDS)(
+    'B-092 (%s) two global adapters run as [adapter_0, adapter_1] on each routed host; output unchanged',
+    (kind) => {
+      seed();
+      const x = makeX();
+      const m = model(kind);
+      m.eval();
+      const y0 = m.forward(x);
+      m.addAdapter('adapter_0', cfgPre);
+      m.addAdapter('adapter_1', cfgPost);
+      expectUnchanged(m.forward(x), y0);
+      const both = ['adapter_0', 'adapter_1'];
+      expect(m.encoder.lastRun).toEqual(kind === 'dec' ? [] : both);
+      expect(m.decoder.lastRun).toEqual(kind === 'enc' ? [] : both);
+    },
+  );
 
   it('B-093 per-module adapters, two disabled: encoder runs [adapter_1], decoder runs [adapter_2]; output unchanged', () => {
     seed();
@@ -421,7 +457,8 @@ describe('§3.6 model-level adapters', () => {
 
   describe('B-094 disabling name1 leaves only name2 enabled', () => {
     const pairs: Array<[string, string]> = [];
-    for (const n1 of ['adapter_0', 'encoder:adapter_0']) for (const n2 of ['adapter_1', 'encoder:adapter_1']) pairs.push([n1, n2]);
+    for (const n1 of ['adapter_0', 'encoder:adapter_0'])
+      for (const n2 of ['adapter_1', 'encoder:adapter_1']) pairs.push([n1, n2]);
     it.each(pairs)('B-094 name1 %s, name2 %s', (n1, n2) => {
       seed();
       const x = makeX();
@@ -439,24 +476,27 @@ describe('§3.6 model-level adapters', () => {
     });
   });
 
-  it.each(KINDS)('B-095 (%s) freeze + unfreezeEnabledAdapters: base 5 300, only adapter parameters trainable, batch norms untracked', (kind) => {
-    const m = model(kind);
-    const base = m.numParameters();
-    expect(base).toBe(5_300);
-    m.addAdapter('adapter_0', cfgPre);
-    m.freeze();
-    m.unfreezeEnabledAdapters();
-    for (const [path, p] of m.namedParameters()) {
-      expect(p.trainable, path).toBe(path.includes('adapter'));
-    }
-    for (const [path, mod] of m.namedModules()) {
-      if (mod instanceof BatchNorm) expect(mod.trackRunningStats, path).toBe(false);
-    }
-    const adapterCount = adapterParams(m.encoder) + adapterParams(m.decoder);
-    expect(adapterCount).toBe(kind === 'encdec' ? 20_200 : 10_100);
-    expect(m.numParameters({ trainableOnly: true })).toBe(adapterCount);
-    expect(m.numParameters() - base).toBe(adapterCount);
-  });
+  it.each(KINDS)(
+    'B-095 (%s) freeze + unfreezeEnabledAdapters: base 5 300, only adapter parameters trainable, batch norms untracked',
+    (kind) => {
+      const m = model(kind);
+      const base = m.numParameters();
+      expect(base).toBe(5_300);
+      m.addAdapter('adapter_0', cfgPre);
+      m.freeze();
+      m.unfreezeEnabledAdapters();
+      for (const [path, p] of m.namedParameters()) {
+        expect(p.trainable, path).toBe(path.includes('adapter'));
+      }
+      for (const [path, mod] of m.namedModules()) {
+        if (mod instanceof BatchNorm) expect(mod.trackRunningStats, path).toBe(false);
+      }
+      const adapterCount = adapterParams(m.encoder) + adapterParams(m.decoder);
+      expect(adapterCount).toBe(kind === 'encdec' ? 20_200 : 10_100);
+      expect(m.numParameters({ trainableOnly: true })).toBe(adapterCount);
+      expect(m.numParameters() - base).toBe(adapterCount);
+    },
+  );
 
   it("B-096 removing the encoder adapter's strategy → MISSING_STRATEGY at forward, naming the adapter and host", () => {
     const m = model('enc');
@@ -473,7 +513,8 @@ describe('§3.6 model-level adapters', () => {
     const m = model('encdec');
     m.addAdapter('adapter_0', cfgPre);
     const s = strategyFn((x, a) => tf.mul(x, a.forward(x) as Tensor));
-    for (const h of [m.encoder, m.decoder]) (h.getAdapterModule('adapter_0') as AdapterModule).adapterStrategy = s;
+    for (const h of [m.encoder, m.decoder])
+      (h.getAdapterModule('adapter_0') as AdapterModule).adapterStrategy = s;
     const y = m.forward(makeX());
     expect(y.shape).toEqual([2, 50]);
     expect(tf.max(y).dataSync()[0]!).toBeLessThanOrEqual(0);
@@ -484,16 +525,19 @@ describe('§3.6 model-level adapters', () => {
   it.each([
     ['no joint module', {}],
     ['joint present but not listed', { joint: true, listJoint: false }],
-  ] as const)('B-098 (%s) joint:adapter_0 → INVALID_MODULE_NAME naming joint and listing valid names; count unchanged', (_l, extra) => {
-    const m = model('enc', extra);
-    const before = snapshot(m);
-    const err = thrown(() => m.addAdapter('joint:adapter_0', cfgPre));
-    expect(err.code).toBe('INVALID_MODULE_NAME');
-    expect(err.message).toContain('joint');
-    expect(err.message).toContain('encoder');
-    expect(err.message).toContain('decoder');
-    expect(snapshot(m)).toEqual(before);
-  });
+  ] as const)(
+    'B-098 (%s) joint:adapter_0 → INVALID_MODULE_NAME naming joint and listing valid names; count unchanged',
+    (_l, extra) => {
+      const m = model('enc', extra);
+      const before = snapshot(m);
+      const err = thrown(() => m.addAdapter('joint:adapter_0', cfgPre));
+      expect(err.code).toBe('INVALID_MODULE_NAME');
+      expect(err.message).toContain('joint');
+      expect(err.message).toContain('encoder');
+      expect(err.message).toContain('decoder');
+      expect(snapshot(m)).toEqual(before);
+    },
+  );
 
   it('B-099 on a model listing joint, joint:adapter_0 is held by the joint module only', () => {
     const m = model('enc', { joint: true });
@@ -574,33 +618,44 @@ describe('§3.6 model-level adapters', () => {
   describe('B-105 / B-106 pairs of names', () => {
     // Added in the order adapter_b, adapter_a, so "sorted" differs from insertion order.
     const plain: Array<[string, string]> = [];
-    for (const p1 of ['', 'encoder:', 'decoder:']) for (const p2 of ['', 'encoder:', 'decoder:']) plain.push([`${p1}adapter_b`, `${p2}adapter_a`]);
+    for (const p1 of ['', 'encoder:', 'decoder:'])
+      for (const p2 of ['', 'encoder:', 'decoder:']) plain.push([`${p1}adapter_b`, `${p2}adapter_a`]);
     const joint: Array<[string, string]> = [];
-    for (const p1 of ['decoder:', 'joint:']) for (const p2 of ['decoder:', 'joint:']) joint.push([`${p1}adapter_b`, `${p2}adapter_a`]);
-    const all = [...plain.map(([a, b]) => [a, b, false] as const), ...joint.map(([a, b]) => [a, b, true] as const)];
+    for (const p1 of ['decoder:', 'joint:'])
+      for (const p2 of ['decoder:', 'joint:']) joint.push([`${p1}adapter_b`, `${p2}adapter_a`]);
+    const all = [
+      ...plain.map(([a, b]) => [a, b, false] as const),
+      ...joint.map(([a, b]) => [a, b, true] as const),
+    ];
 
-    it.each(all)('B-105 %s + %s (joint model: %s): getEnabledAdapters() is the sorted pair; output unchanged', (n1, n2, withJoint) => {
-      seed();
-      const x = makeX();
-      const m = model('enc', withJoint ? { joint: true } : {});
-      m.eval();
-      const y0 = m.forward(x);
-      m.addAdapter(n1, cfgPre);
-      m.addAdapter(n2, cfgPost);
-      expect(m.getEnabledAdapters()).toEqual(['adapter_a', 'adapter_b']);
-      expectUnchanged(m.forward(x), y0);
-    });
+    it.each(all)(
+      'B-105 %s + %s (joint model: %s): getEnabledAdapters() is the sorted pair; output unchanged',
+      (n1, n2, withJoint) => {
+        seed();
+        const x = makeX();
+        const m = model('enc', withJoint ? { joint: true } : {});
+        m.eval();
+        const y0 = m.forward(x);
+        m.addAdapter(n1, cfgPre);
+        m.addAdapter(n2, cfgPost);
+        expect(m.getEnabledAdapters()).toEqual(['adapter_a', 'adapter_b']);
+        expectUnchanged(m.forward(x), y0);
+      },
+    );
 
-    it.each(all)('B-106 %s + %s (joint model: %s): disabling the first leaves only the second', (n1, n2, withJoint) => {
-      const m = model('enc', withJoint ? { joint: true } : {});
-      m.addAdapter(n1, cfgPre);
-      m.addAdapter(n2, cfgPre);
-      m.setEnabledAdapters(n1, false);
-      expect(m.getEnabledAdapters()).toEqual(['adapter_a']);
-      m.setEnabledAdapters(n1, true);
-      m.setEnabledAdapters(n2, false);
-      expect(m.getEnabledAdapters()).toEqual(['adapter_b']);
-    });
+    it.each(all)(
+      'B-106 %s + %s (joint model: %s): disabling the first leaves only the second',
+      (n1, n2, withJoint) => {
+        const m = model('enc', withJoint ? { joint: true } : {});
+        m.addAdapter(n1, cfgPre);
+        m.addAdapter(n2, cfgPre);
+        m.setEnabledAdapters(n1, false);
+        expect(m.getEnabledAdapters()).toEqual(['adapter_a']);
+        m.setEnabledAdapters(n1, true);
+        m.setEnabledAdapters(n2, false);
+        expect(m.getEnabledAdapters()).toEqual(['adapter_b']);
+      },
+    );
   });
 
   it('B-107 model setEnabledAdapters: NO_ADAPTERS before any add; unknown name → UNKNOWN_ADAPTER; globalCfg → RESERVED_NAME', () => {
@@ -630,7 +685,10 @@ describe('§3.6 model-level adapters', () => {
         globalCfg: {
           encoderAdapter: true,
           decoderAdapter: false,
-          adapterMetaCfg: { modules: { adapter_b: '', adapter_a: 'encoder' }, order: ['adapter_b', 'adapter_a'] },
+          adapterMetaCfg: {
+            modules: { adapter_b: '', adapter_a: 'encoder' },
+            order: ['adapter_b', 'adapter_a'],
+          },
         },
       };
       return { adapters };

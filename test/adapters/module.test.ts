@@ -10,7 +10,16 @@ import {
 } from '../../src/adapters/index.js';
 import { BatchNorm, BatchNorm1d, Linear } from '../../src/nn/layers.js';
 import { Module } from '../../src/nn/module.js';
-import { AdapterHost, cfgPost, cfgPre, makeX, seed, Stub, strategyFn, TestModel } from '../fixtures/spec-models.js';
+import {
+  AdapterHost,
+  cfgPost,
+  cfgPre,
+  makeX,
+  seed,
+  Stub,
+  strategyFn,
+  TestModel,
+} from '../fixtures/spec-models.js';
 import { meanAbsDiff, thrown } from '../helpers.js';
 
 const ADAPTER_PARAMS = 10_100;
@@ -137,8 +146,14 @@ describe('module-level adapters (SPEC §2.5, §3.2)', () => {
   });
 
   it('B-025 chained stub adapters see the previous result: 0 → 1 → 2', () => {
-    const first = new Stub((y) => y, strategyFn((y) => tf.add(tf.mul(y, 2), 1)));
-    const second = new Stub((y) => y, strategyFn((y) => tf.mul(y, 2)));
+    const first = new Stub(
+      (y) => y,
+      strategyFn((y) => tf.add(tf.mul(y, 2), 1)),
+    );
+    const second = new Stub(
+      (y) => y,
+      strategyFn((y) => tf.mul(y, 2)),
+    );
     const normalized = { type: 'linear', inFeatures: 1, dim: 1, enabled: true } as never;
     host.attachAdapter('first', first, normalized);
     host.attachAdapter('second', second, normalized);
@@ -166,7 +181,8 @@ describe('module-level adapters (SPEC §2.5, §3.2)', () => {
     expect(base.reduce((n, [, v]) => n + v.size, 0)).toBe(2650);
     expect(base.every(([, v]) => !v.trainable)).toBe(true);
     expect(adapter.every(([, v]) => v.trainable)).toBe(true);
-    for (const [, m] of host.namedModules()) if (m instanceof BatchNorm) expect(m.trackRunningStats).toBe(false);
+    for (const [, m] of host.namedModules())
+      if (m instanceof BatchNorm) expect(m.trackRunningStats).toBe(false);
     expect(2650).toBeGreaterThan(adapter.reduce((n, [, v]) => n + v.size, 0));
   });
 
@@ -229,8 +245,18 @@ describe('module-level adapters (SPEC §2.5, §3.2)', () => {
     parent.b.setEnabledAdapters('x', false);
     parent.freeze();
     unfreezeEnabledAdapters(parent);
-    expect(parent.a.getAdapterModule('x')!.parameters().every((p) => p.trainable)).toBe(true);
-    expect(parent.b.getAdapterModule('x')!.parameters().every((p) => !p.trainable)).toBe(true);
+    expect(
+      parent.a
+        .getAdapterModule('x')!
+        .parameters()
+        .every((p) => p.trainable),
+    ).toBe(true);
+    expect(
+      parent.b
+        .getAdapterModule('x')!
+        .parameters()
+        .every((p) => !p.trainable),
+    ).toBe(true);
   });
 
   it('B-033 an adapter without a strategy throws MISSING_STRATEGY naming adapter and host at forward', () => {
@@ -253,11 +279,15 @@ describe('module-level adapters (SPEC §2.5, §3.2)', () => {
 
   it('B-035 forwardEnabledAdapters without input throws INVALID_INPUT', () => {
     host.addAdapter('adapter_0', cfgPre);
-    expect(thrown(() => (host.forwardEnabledAdapters as (i?: unknown) => unknown)()).code).toBe('INVALID_INPUT');
+    expect(thrown(() => (host.forwardEnabledAdapters as (i?: unknown) => unknown)()).code).toBe(
+      'INVALID_INPUT',
+    );
   });
 
   it('B-036 addAdapter with a module instance throws INVALID_CONFIG asking for a config object', () => {
-    const err = thrown(() => host.addAdapter('adapter_0', new LinearAdapter({ inFeatures: 50, dim: 5 }) as never));
+    const err = thrown(() =>
+      host.addAdapter('adapter_0', new LinearAdapter({ inFeatures: 50, dim: 5 }) as never),
+    );
     expect(err.code).toBe('INVALID_CONFIG');
     expect(err.message).toContain('config object');
     expect(host.isAdapterAvailable()).toBe(false);

@@ -52,14 +52,20 @@ function tinyLM(): CharLM {
 
 function ids(b = 4, t = 8, s = 1): Tensor {
   const rng = createRng(s);
-  return tf.tensor2d(Array.from({ length: b }, () => Array.from({ length: t }, () => Math.floor(rng.next() * 12))), [b, t], 'int32');
+  return tf.tensor2d(
+    Array.from({ length: b }, () => Array.from({ length: t }, () => Math.floor(rng.next() * 12))),
+    [b, t],
+    'int32',
+  );
 }
 
 describe('parallel adapter: config', () => {
   it('is a registered type with the documented defaults', () => {
     expect(listAdapterTypes()).toContain('parallel');
     const f = getAdapterTypeSchema('parallel').fields;
-    expect(Object.keys(f).sort()).toEqual(['activation', 'adapterStrategy', 'dim', 'dropout', 'enabled', 'inFeatures', 'scaling', 'type'].sort());
+    expect(Object.keys(f).sort()).toEqual(
+      ['activation', 'adapterStrategy', 'dim', 'dropout', 'enabled', 'inFeatures', 'scaling', 'type'].sort(),
+    );
     expect(f.activation!.default).toBe('relu');
     expect(f.scaling!.default).toBe(1);
     expect(f.dropout!.default).toBe(0);
@@ -99,12 +105,19 @@ describe('parallel adapter: config', () => {
   it('a residualAdd or returnResult strategy → INVALID_CONFIG pointing to mhaResidualAdd; the failed add leaves no trace', () => {
     const block = makeBlock();
     for (const type of ['residualAdd', 'returnResult']) {
-      const err = thrown(() => block.addAdapter('pa', { type: 'parallel', inFeatures: D, dim: 4, adapterStrategy: { type } }));
+      const err = thrown(() =>
+        block.addAdapter('pa', { type: 'parallel', inFeatures: D, dim: 4, adapterStrategy: { type } }),
+      );
       expect(err.code).toBe('INVALID_CONFIG');
       expect(err.message).toContain('mhaResidualAdd');
     }
     expect(block.heldAdapterNames()).toEqual([]);
-    block.addAdapter('pa', { type: 'parallel', inFeatures: D, dim: 4, adapterStrategy: { type: 'mhaResidualAdd', stochasticDepth: 0.1 } });
+    block.addAdapter('pa', {
+      type: 'parallel',
+      inFeatures: D,
+      dim: 4,
+      adapterStrategy: { type: 'mhaResidualAdd', stochasticDepth: 0.1 },
+    });
     expect(block.heldAdapterNames()).toEqual(['pa']);
   });
 });
@@ -118,7 +131,7 @@ describe('parallel adapter in transformer blocks', () => {
     lm.addAdapter('pa', { type: 'parallel', inFeatures: 999, dim: 8, scaling: 4 }); // width corrected to 16
     const y1 = lm.forward(x);
     expect(maxAbsDiff(y0, y1)).toBe(0);
-    const block = (lm.getChild('decoder')!.getChild('layers')!.getChild('0') as TransformerDecoderBlockAdapter);
+    const block = lm.getChild('decoder')!.getChild('layers')!.getChild('0') as TransformerDecoderBlockAdapter;
     expect(block.adapterLocations('pa')).toEqual(['mha', 'post']);
     expect((block.getAdapterModule('pa') as ParallelAdapter).inFeatures).toBe(D);
     // the branch is exactly zero at init: up is zero-initialised
@@ -165,7 +178,8 @@ describe('parallel adapter in transformer blocks', () => {
     block.addAdapter('pa', { type: 'parallel', inFeatures: D, dim: 8 });
     block.addAdapter('lin', { type: 'linear', inFeatures: D, dim: 4 });
     let i = 0;
-    for (const n of ['pa', 'lin']) for (const p of block.getAdapterModule(n)!.parameters()) randomize(p, 50 + i++);
+    for (const n of ['pa', 'lin'])
+      for (const p of block.getAdapterModule(n)!.parameters()) randomize(p, 50 + i++);
     block.eval();
     const x = makeInput();
     const seen: Tensor[] = [];
@@ -204,7 +218,8 @@ describe('parallel adapter in transformer blocks', () => {
     block.addAdapter('pa', { type: 'parallel', inFeatures: D, dim: 8, scaling: 4 });
     block.addAdapter('lin', { type: 'linear', inFeatures: D, dim: 4 });
     let i = 0;
-    for (const n of ['pa', 'lin']) for (const p of block.getAdapterModule(n)!.parameters()) randomize(p, 70 + i++);
+    for (const n of ['pa', 'lin'])
+      for (const p of block.getAdapterModule(n)!.parameters()) randomize(p, 70 + i++);
     block.eval();
     const h = makeInput(4, 3);
     const hPost = tf.mul(h, 1.5);
@@ -235,7 +250,13 @@ describe('parallel adapter in transformer blocks', () => {
   it('trains on a tiny decoder-only model: only the parallel adapter is trainable and the loss falls; the L2 loss is registered per block', () => {
     setAccessContext(new AccessContext());
     const lm = tinyLM();
-    lm.addAdapter('pa', { type: 'parallel', inFeatures: D, dim: 8, scaling: 4, adapterStrategy: { type: 'mhaResidualAdd', l2Lambda: 1e-4 } });
+    lm.addAdapter('pa', {
+      type: 'parallel',
+      inFeatures: D,
+      dim: 8,
+      scaling: 4,
+      adapterStrategy: { type: 'mhaResidualAdd', l2Lambda: 1e-4 },
+    });
     lm.freeze();
     lm.unfreezeEnabledAdapters();
     lm.train();

@@ -29,7 +29,11 @@ const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', .
 function randomizeLora(m: Module, s = 100): void {
   let i = 0;
   for (const [key, p] of m.namedParameters()) {
-    if (/\.lora_(A|B|embedding_A|embedding_B)\./.test(key) || /\.lora_embedding_[AB]\.[^.]+$/.test(key) || /lora_magnitude_vector/.test(key)) {
+    if (
+      /\.lora_(A|B|embedding_A|embedding_B)\./.test(key) ||
+      /\.lora_embedding_[AB]\.[^.]+$/.test(key) ||
+      /lora_magnitude_vector/.test(key)
+    ) {
       randomize(p, s + i++, 0.3);
     }
   }
@@ -93,10 +97,24 @@ function loraSetup(extra: { b?: Partial<LoraConfig>; classifier?: boolean; a?: P
   seed();
   const model = new TinyLM({ classifier: extra.classifier ?? false });
   model.eval();
-  const peft = PeftModel.wrap(model, lora({ targetModules: ['q_proj', 'v_proj', 'embed_tokens'], r: 4, loraAlpha: 8, ...extra.a }), {
-    adapterName: 'a',
-  });
-  peft.addAdapter('b', lora({ targetModules: ['q_proj', 'fc1'], r: 2, loraAlpha: 3, useRslora: true, loraBias: true, ...extra.b }));
+  const peft = PeftModel.wrap(
+    model,
+    lora({ targetModules: ['q_proj', 'v_proj', 'embed_tokens'], r: 4, loraAlpha: 8, ...extra.a }),
+    {
+      adapterName: 'a',
+    },
+  );
+  peft.addAdapter(
+    'b',
+    lora({
+      targetModules: ['q_proj', 'fc1'],
+      r: 2,
+      loraAlpha: 3,
+      useRslora: true,
+      loraBias: true,
+      ...extra.b,
+    }),
+  );
   peft.addAdapter('c', lora({ targetModules: ['o_proj'], r: 3, loraAlpha: 6 }));
   randomizeLora(model);
   peft.eval();
@@ -127,7 +145,9 @@ describe('§4.5 per-sample selection on LoRA models', () => {
     const { peft } = loraSetup();
     const ids = makeIds(6, 5, 12, 3);
     expect(checkLoraRows(peft, ids, ['c', 'b', '__base__', 'a', 'c', 'b'])).toBeLessThanOrEqual(1e-6);
-    expect(checkLoraRows(peft, ids, ['__base__', '__base__', 'a', '__base__', 'a', '__base__'])).toBeLessThanOrEqual(1e-6);
+    expect(
+      checkLoraRows(peft, ids, ['__base__', '__base__', 'a', '__base__', 'a', '__base__']),
+    ).toBeLessThanOrEqual(1e-6);
   });
 
   it('B-245 a single selection for the whole batch is a plain forward with that adapter active', () => {
@@ -149,7 +169,10 @@ describe('§4.5 per-sample selection on LoRA models', () => {
   });
 
   it('B-245 grouped fallback: modulesToSave copies run the model once per row group and match separate runs', () => {
-    const { model, peft } = loraSetup({ classifier: true, b: { modulesToSave: ['classifier'], loraBias: false } });
+    const { model, peft } = loraSetup({
+      classifier: true,
+      b: { modulesToSave: ['classifier'], loraBias: false },
+    });
     // the classifier copy of b differs from the original
     const copy = model.namedParameters().find(([k]) => k === 'classifier.modules_to_save.b.weight')![1];
     randomize(copy, 5);
@@ -190,7 +213,9 @@ describe('§4.5 per-sample selection on LoRA models', () => {
     expect(err2.code).toBe('UNKNOWN_ADAPTER');
     for (const s of ['zz', 'a', 'b', 'c', '__base__']) expect(err2.message).toContain(s);
     // LoRA rows take one name each, not a chain
-    const err3 = thrown(() => peft.forward(ids, { adapterNames: [['a', 'b'], 'a', 'a', 'a'] as unknown as string[] }));
+    const err3 = thrown(() =>
+      peft.forward(ids, { adapterNames: [['a', 'b'], 'a', 'a', 'a'] as unknown as string[] }),
+    );
     expect(err3.code).toBe('BATCH_SELECTION');
   });
 
@@ -200,7 +225,10 @@ describe('§4.5 per-sample selection on LoRA models', () => {
     const named = model.namedParameters().filter(([, v]) => v.trainable);
     const pathOf = new Map(named.map(([k, v]) => [v.name, k]));
     const { value, grads } = tf.variableGrads(
-      () => tf.sum(peft.forward(ids, { adapterNames: ['a', 'a', '__base__', '__base__'] }) as Tensor) as tf.Scalar,
+      () =>
+        tf.sum(
+          peft.forward(ids, { adapterNames: ['a', 'a', '__base__', '__base__'] }) as Tensor,
+        ) as tf.Scalar,
       named.map(([, v]) => v),
     );
     value.dispose();
@@ -212,7 +240,11 @@ describe('§4.5 per-sample selection on LoRA models', () => {
         if (g) expect(absSum(g), k).toBe(0);
       }
     }
-    for (const k of ['model.layers.0.self_attn.q_proj.lora_A.a.weight', 'model.layers.0.self_attn.q_proj.lora_B.a.weight', 'model.embed_tokens.lora_embedding_B.a']) {
+    for (const k of [
+      'model.layers.0.self_attn.q_proj.lora_A.a.weight',
+      'model.layers.0.self_attn.q_proj.lora_B.a.weight',
+      'model.embed_tokens.lora_embedding_B.a',
+    ]) {
       expect(byPath.get(k), k).toBeDefined();
       expect(absSum(byPath.get(k)!), k).toBeGreaterThan(0);
     }
@@ -236,7 +268,11 @@ describe('§4.5 per-sample selection on LoRA models', () => {
   it('B-249 with adapter a merged, any adapterNames call → BATCH_SELECTION saying to unmerge first', () => {
     const { peft, ids } = loraSetup();
     peft.mergeAdapters(['a']);
-    for (const names of [['b', 'b', 'b', 'b'], ['a', '__base__', 'b', 'a'], ['__base__', '__base__', '__base__', '__base__']]) {
+    for (const names of [
+      ['b', 'b', 'b', 'b'],
+      ['a', '__base__', 'b', 'a'],
+      ['__base__', '__base__', '__base__', '__base__'],
+    ]) {
       const err = thrown(() => peft.forward(ids, { adapterNames: names }));
       expect(err.code).toBe('BATCH_SELECTION');
       expect(err.message).toMatch(/unmerge/i);
@@ -265,12 +301,18 @@ describe('§4.5 per-sample selection on LoRA models', () => {
   it('tensor counts stay flat across per-sample forwards and training steps', () => {
     const { model, peft, ids } = loraSetup({ b: { useDora: true, loraBias: false } });
     const names = ['a', 'b', '__base__', 'c'];
-    const vars = model.namedParameters().filter(([, v]) => v.trainable).map(([, v]) => v);
+    const vars = model
+      .namedParameters()
+      .filter(([, v]) => v.trainable)
+      .map(([, v]) => v);
     const step = () => {
       peft.eval();
       (peft.forward(ids, { adapterNames: names }) as Tensor).dispose();
       peft.train();
-      const { value, grads } = tf.variableGrads(() => tf.sum(peft.forward(ids, { adapterNames: names }) as Tensor) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(peft.forward(ids, { adapterNames: names }) as Tensor) as tf.Scalar,
+        vars,
+      );
       value.dispose();
       for (const g of Object.values(grads)) g.dispose();
     };
@@ -284,16 +326,29 @@ describe('§4.5 per-sample selection on LoRA models', () => {
 // ---------------------------------------------------------------------------------------------
 // Hosts with linear adapters
 
-const linearCfg = (extra: Partial<LinearAdapterConfig> = {}): LinearAdapterConfig => ({ type: 'linear', inFeatures: 50, dim: 16, ...extra });
+const linearCfg = (extra: Partial<LinearAdapterConfig> = {}): LinearAdapterConfig => ({
+  type: 'linear',
+  inFeatures: 50,
+  dim: 16,
+  ...extra,
+});
 
 /** Sets every parameter of the named adapters to seeded non-zero values (LN γ/β, down, up). */
-function randomizeAdapters(host: { getAdapterModule(n: string): Module | undefined }, names: string[], s = 20): void {
+function randomizeAdapters(
+  host: { getAdapterModule(n: string): Module | undefined },
+  names: string[],
+  s = 20,
+): void {
   let i = 0;
-  for (const n of names) for (const p of host.getAdapterModule(n)!.parameters()) randomize(p as Variable, s + i++, 0.3);
+  for (const n of names)
+    for (const p of host.getAdapterModule(n)!.parameters()) randomize(p as Variable, s + i++, 0.3);
 }
 
 /** A standalone host (Linear + BatchNorm, then its adapters) holding the given linear adapters. */
-function hostSetup(cfgs: Record<string, LinearAdapterConfig>, extra: Record<string, Record<string, unknown>> = {}) {
+function hostSetup(
+  cfgs: Record<string, LinearAdapterConfig>,
+  extra: Record<string, Record<string, unknown>> = {},
+) {
   seedSpec();
   const host = new AdapterHost();
   for (const [n, c] of Object.entries(cfgs)) host.addAdapter(n, c, extra[n]);
@@ -317,7 +372,11 @@ function hostReference(host: AdapterHost, x: Tensor, sel: string | string[]): Te
 }
 
 /** Per-sample output of `host` and the number of chain runs it took (0 = one pass). */
-function hostPerSample(host: AdapterHost, x: Tensor, names: Array<string | string[]>): { y: Tensor; chains: number } {
+function hostPerSample(
+  host: AdapterHost,
+  x: Tensor,
+  names: Array<string | string[]>,
+): { y: Tensor; chains: number } {
   const calls = countCalls(host, 'forwardAdapterChain');
   try {
     return { y: host.forwardEnabledAdapters(x, { adapterNames: names }), chains: calls.count };
@@ -440,7 +499,10 @@ describe('§4.5 per-sample selection on hosts with linear adapters', () => {
     const pathOf = new Map(named.map(([k, v]) => [v.name, k]));
     const calls = countCalls(host, 'forwardAdapterChain');
     const { value, grads } = tf.variableGrads(
-      () => tf.sum(host.forwardEnabledAdapters(x, { adapterNames: ['a', 'a', '__base__', '__base__'] })) as tf.Scalar,
+      () =>
+        tf.sum(
+          host.forwardEnabledAdapters(x, { adapterNames: ['a', 'a', '__base__', '__base__'] }),
+        ) as tf.Scalar,
       named.map(([, v]) => v),
     );
     expect(calls.count).toBe(0);
@@ -462,7 +524,10 @@ describe('§4.5 per-sample selection on hosts with linear adapters', () => {
 
   it('training with L2 on: the grouped path registers one L2 term per (adapter, group) with B = group size', () => {
     const l2 = { type: 'residualAdd', l2Lambda: 0.1 };
-    const host = hostSetup({ a: linearCfg({ adapterStrategy: l2 }), b: linearCfg({ dim: 8, adapterStrategy: l2 }) });
+    const host = hostSetup({
+      a: linearCfg({ adapterStrategy: l2 }),
+      b: linearCfg({ dim: 8, adapterStrategy: l2 }),
+    });
     const x = makeX(4);
     const expected = (n: string, rows: number[]) =>
       tf.tidy(() => {
@@ -476,8 +541,12 @@ describe('§4.5 per-sample selection on hosts with linear adapters', () => {
     resetRegistry(host);
     const { y, chains } = hostPerSample(host, x, ['a', 'b', 'a', '__base__']);
     expect(chains).toBe(3);
-    const lossA = (host.getAdapterModule('a') as unknown as { registry: Record<string, Tensor[]> }).registry['adapter_loss']!;
-    const lossB = (host.getAdapterModule('b') as unknown as { registry: Record<string, Tensor[]> }).registry['adapter_loss']!;
+    const lossA = (host.getAdapterModule('a') as unknown as { registry: Record<string, Tensor[]> }).registry[
+      'adapter_loss'
+    ]!;
+    const lossB = (host.getAdapterModule('b') as unknown as { registry: Record<string, Tensor[]> }).registry[
+      'adapter_loss'
+    ]!;
     expect(lossA).toHaveLength(1);
     expect(lossB).toHaveLength(1);
     expect(lossA[0]!.dataSync()[0]!).toBeCloseTo(wantA, 5);
@@ -491,7 +560,10 @@ describe('§4.5 per-sample selection on hosts with linear adapters', () => {
     let draws = 0;
     const rng: Rng = { next: () => (draws++, 0.1) }; // always kept: contribution scaled by 1/keep = 2
     const sd = { type: 'residualAdd', stochasticDepth: 0.5 };
-    const host = hostSetup({ a: linearCfg({ adapterStrategy: sd }), b: linearCfg({ dim: 8 }) }, { a: { rng } });
+    const host = hostSetup(
+      { a: linearCfg({ adapterStrategy: sd }), b: linearCfg({ dim: 8 }) },
+      { a: { rng } },
+    );
     draws = 0; // the injected rng also drew the initial weights
     const x = makeX(4);
     const outA = host.getAdapterModule('a')!.forward(x) as Tensor;
@@ -507,9 +579,16 @@ describe('§4.5 per-sample selection on hosts with linear adapters', () => {
   afterEach(() => setAccessContext(new AccessContext()));
 
   it('tensor counts stay flat on hosts (one pass and grouped, eval and training)', () => {
-    const host = hostSetup({ a: linearCfg(), b: linearCfg({ dim: 8 }), c: linearCfg({ normPosition: 'post' }) });
+    const host = hostSetup({
+      a: linearCfg(),
+      b: linearCfg({ dim: 8 }),
+      c: linearCfg({ normPosition: 'post' }),
+    });
     const x = makeX(4);
-    const vars = host.namedParameters().filter(([k]) => k.startsWith('adapter_layer.')).map(([, v]) => v);
+    const vars = host
+      .namedParameters()
+      .filter(([k]) => k.startsWith('adapter_layer.'))
+      .map(([, v]) => v);
     // Host forwards run inside the caller's tidy (a model forward); so do these.
     const step = () => {
       host.eval();
@@ -517,7 +596,8 @@ describe('§4.5 per-sample selection on hosts with linear adapters', () => {
       tf.tidy(() => host.forwardEnabledAdapters(x, { adapterNames: ['a', 'c', ['a', 'b'], 'a'] })).dispose();
       host.train();
       const { value, grads } = tf.variableGrads(
-        () => tf.sum(host.forwardEnabledAdapters(x, { adapterNames: ['a', 'b', '__base__', 'a'] })) as tf.Scalar,
+        () =>
+          tf.sum(host.forwardEnabledAdapters(x, { adapterNames: ['a', 'b', '__base__', 'a'] })) as tf.Scalar,
         vars,
       );
       value.dispose();

@@ -13,7 +13,9 @@ describe('§4.7 trainable-parameter report', () => {
     expect(formatTrainableParameters({ trainable: 3686400, total: 3089625088 })).toBe(
       'trainable params: 3,686,400 || all params: 3,089,625,088 || trainable%: 0.1193',
     );
-    expect(formatTrainableParameters({ trainable: 0, total: 0 })).toBe('trainable params: 0 || all params: 0 || trainable%: 0.0000');
+    expect(formatTrainableParameters({ trainable: 0, total: 0 })).toBe(
+      'trainable params: 0 || all params: 0 || trainable%: 0.0000',
+    );
   });
 
   it('B-260 TestModel, frozen base, one enabled global adapter (enc only): 10 100 trainable of 5 300 + 10 100; byAdapter.adapter_0 = 10 100', () => {
@@ -45,8 +47,17 @@ describe('§4.7 trainable-parameter report', () => {
   it('B-262 a LoRA model reports per-adapter counts Σ r·(in + out) over its wrapped linears', () => {
     seed();
     const model = new TinyLM({ d: 8, h: 16 });
-    const peft = PeftModel.wrap(model, { type: 'lora', targetModules: ['q_proj', 'fc1'], r: 4 }, { adapterName: 'a' });
-    peft.addAdapter('b', { type: 'lora', targetModules: ['v_proj'], r: 2, rankPattern: { 'layers\\.1\\..*': 3 } });
+    const peft = PeftModel.wrap(
+      model,
+      { type: 'lora', targetModules: ['q_proj', 'fc1'], r: 4 },
+      { adapterName: 'a' },
+    );
+    peft.addAdapter('b', {
+      type: 'lora',
+      targetModules: ['v_proj'],
+      r: 2,
+      rankPattern: { 'layers\\.1\\..*': 3 },
+    });
     const r = trainableParameterReport(peft);
     const a = 2 * 4 * (8 + 8) + 2 * 4 * (8 + 16);
     const b = 2 * (8 + 8) + 3 * (8 + 8);

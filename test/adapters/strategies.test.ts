@@ -43,7 +43,11 @@ const fixedRng = (u: number) => {
 
 describe('strategies (SPEC §2.8, §3.4)', () => {
   it('B-051 residualAdd fields are exactly type, stochasticDepth, l2Lambda', () => {
-    expect(Object.keys(getStrategyTypeSchema('residualAdd').fields).sort()).toEqual(['l2Lambda', 'stochasticDepth', 'type']);
+    expect(Object.keys(getStrategyTypeSchema('residualAdd').fields).sort()).toEqual([
+      'l2Lambda',
+      'stochasticDepth',
+      'type',
+    ]);
   });
 
   it('B-052 a default residualAdd has p = 0 and λ = 0 and returns ≈ x with a fresh adapter', () => {
@@ -61,8 +65,14 @@ describe('strategies (SPEC §2.8, §3.4)', () => {
       const s = new ResidualAddStrategy({ stochasticDepth: p });
       expectClose(s.forward(x, a, { module: hostIn('eval') }) as Tensor, full, 1e-5);
     }
-    expectClose(new ResidualAddStrategy({ stochasticDepth: 0 }).forward(x, a, { module: hostIn('train') }) as Tensor, full, 1e-5);
-    const dropped = new ResidualAddStrategy({ stochasticDepth: 1 }).forward(x, a, { module: hostIn('train') }) as Tensor;
+    expectClose(
+      new ResidualAddStrategy({ stochasticDepth: 0 }).forward(x, a, { module: hostIn('train') }) as Tensor,
+      full,
+      1e-5,
+    );
+    const dropped = new ResidualAddStrategy({ stochasticDepth: 1 }).forward(x, a, {
+      module: hostIn('train'),
+    }) as Tensor;
     expect(meanAbsDiff(dropped, x)).toBe(0);
   });
 
@@ -70,15 +80,21 @@ describe('strategies (SPEC §2.8, §3.4)', () => {
     const a = activeAdapter();
     const out = a.forward(x);
     const keep = fixedRng(0.3);
-    const y1 = new ResidualAddStrategy({ stochasticDepth: 0.5, rng: keep.rng }).forward(x, a, { module: hostIn('train') }) as Tensor;
+    const y1 = new ResidualAddStrategy({ stochasticDepth: 0.5, rng: keep.rng }).forward(x, a, {
+      module: hostIn('train'),
+    }) as Tensor;
     expectClose(tf.div(tf.sub(y1, x), out), tf.fill(out.shape, 2), 1e-4);
     expect(keep.calls()).toBe(1);
     const drop = fixedRng(0.7);
-    const y2 = new ResidualAddStrategy({ stochasticDepth: 0.5, rng: drop.rng }).forward(x, a, { module: hostIn('train') }) as Tensor;
+    const y2 = new ResidualAddStrategy({ stochasticDepth: 0.5, rng: drop.rng }).forward(x, a, {
+      module: hostIn('train'),
+    }) as Tensor;
     expect(meanAbsDiff(y2, x)).toBe(0);
     expect(drop.calls()).toBe(1);
     const evalRng = fixedRng(0.7);
-    const y3 = new ResidualAddStrategy({ stochasticDepth: 0.5, rng: evalRng.rng }).forward(x, a, { module: hostIn('eval') }) as Tensor;
+    const y3 = new ResidualAddStrategy({ stochasticDepth: 0.5, rng: evalRng.rng }).forward(x, a, {
+      module: hostIn('eval'),
+    }) as Tensor;
     expectClose(tf.div(tf.sub(y3, x), out), tf.fill(out.shape, 1), 1e-4);
     expect(evalRng.calls()).toBe(0);
   });
@@ -93,9 +109,11 @@ describe('strategies (SPEC §2.8, §3.4)', () => {
       expect(thrown(() => new ResidualAddStrategy({ stochasticDepth: p })).code).toBe('INVALID_CONFIG');
     }
     const host = new AdapterHost().eval();
-    expect(thrown(() => host.addAdapter('a', { ...cfgPre, adapterStrategy: { type: 'residualAdd', stochasticDepth: 1.5 } })).code).toBe(
-      'INVALID_CONFIG',
-    );
+    expect(
+      thrown(() =>
+        host.addAdapter('a', { ...cfgPre, adapterStrategy: { type: 'residualAdd', stochasticDepth: 1.5 } }),
+      ).code,
+    ).toBe('INVALID_CONFIG');
   });
 
   it('B-056 returnResult passes a tensor, spreads an array, passes an object whole, with no residual', () => {
@@ -120,7 +138,9 @@ describe('strategies (SPEC §2.8, §3.4)', () => {
   });
 
   it('B-057 residualAdd given a plain object throws INVALID_INPUT suggesting mhaResidualAdd', () => {
-    const err = thrown(() => new ResidualAddStrategy().forward({ value: x }, activeAdapter(), { module: hostIn('eval') }));
+    const err = thrown(() =>
+      new ResidualAddStrategy().forward({ value: x }, activeAdapter(), { module: hostIn('eval') }),
+    );
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toContain('object');
     expect(err.message).toContain('mhaResidualAdd');
@@ -138,7 +158,9 @@ describe('strategies (SPEC §2.8, §3.4)', () => {
   it('B-059 mhaResidualAdd without value/values throws INVALID_INPUT listing the keys; the adapter does not run', () => {
     let ran = false;
     const stub = new Stub((y) => ((ran = true), y));
-    const err = thrown(() => new MhaResidualAddStrategy().forward({ query: x, key: x }, stub, { module: hostIn('eval') }));
+    const err = thrown(() =>
+      new MhaResidualAddStrategy().forward({ query: x, key: x }, stub, { module: hostIn('eval') }),
+    );
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toContain('query');
     expect(err.message).toContain('key');

@@ -14,7 +14,9 @@ describe('training a LinearAdapter on a frozen model', () => {
     const targets = tf.randomUniform([4, 16], 0, 12, 'int32', 6);
     model.eval();
     const baseOut = model.forward(ids);
-    const frozenBefore = new Map(model.namedParameters().map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
+    const frozenBefore = new Map(
+      model.namedParameters().map(([k, v]) => [k, Float32Array.from(v.dataSync())]),
+    );
 
     model.addAdapter('task', { type: 'linear', inFeatures: 16, dim: 8 });
     model.freeze();

@@ -16,8 +16,22 @@ afterAll(async () => {
 function lossAndGrads(): { loss: number; grads: number[][] } {
   manualSeed(11);
   const model = new CharLM({ vocabSize: 10, dModel: 8, numLayers: 1, nHead: 2, dFF: 16, maxLen: 8 });
-  const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7, 8], [9, 8, 7, 6, 5, 4, 3, 2]], [2, 8], 'int32');
-  const targets = tf.tensor2d([[2, 3, 4, 5, 6, 7, 8, 9], [8, 7, 6, 5, 4, 3, 2, 1]], [2, 8], 'int32');
+  const ids = tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      [9, 8, 7, 6, 5, 4, 3, 2],
+    ],
+    [2, 8],
+    'int32',
+  );
+  const targets = tf.tensor2d(
+    [
+      [2, 3, 4, 5, 6, 7, 8, 9],
+      [8, 7, 6, 5, 4, 3, 2, 1],
+    ],
+    [2, 8],
+    'int32',
+  );
   const vars = model.trainableParameters();
   const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(ids), targets), vars);
   const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => Array.from(grads[v.name]!.dataSync())) };
@@ -60,9 +74,13 @@ describe('backend selection', () => {
     const noSlash = await thrownAsync(() => initBackend({ wasmPaths: '/wasm' }));
     expect(noSlash.code).toBe('INVALID_CONFIG');
     expect(noSlash.message).toContain("end with '/'");
-    const partial = await thrownAsync(() => initBackend({ wasmPaths: { 'tfjs-backend-wasm.wasm': '/a.wasm' } as never }));
+    const partial = await thrownAsync(() =>
+      initBackend({ wasmPaths: { 'tfjs-backend-wasm.wasm': '/a.wasm' } as never }),
+    );
     expect(partial.code).toBe('INVALID_CONFIG');
-    expect(partial.message).toContain('missing: tfjs-backend-wasm-simd.wasm, tfjs-backend-wasm-threaded-simd.wasm');
+    expect(partial.message).toContain(
+      'missing: tfjs-backend-wasm-simd.wasm, tfjs-backend-wasm-threaded-simd.wasm',
+    );
     // The test set-up started wasm already: new paths could no longer take effect.
     const late = await thrownAsync(() => initBackend({ backend: 'wasm', wasmPaths: '/static/wasm/' }));
     expect(late.code).toBe('INVALID_CONFIG');
@@ -79,6 +97,8 @@ describe('backend selection', () => {
     expect(getBackendInfo().name).toBe('wasm');
     const wasm = lossAndGrads();
     expect(Math.abs(cpu.loss - wasm.loss)).toBeLessThan(1e-5);
-    cpu.grads.forEach((g, i) => g.forEach((x, j) => expect(Math.abs(x - wasm.grads[i]![j]!)).toBeLessThan(1e-4)));
+    cpu.grads.forEach((g, i) =>
+      g.forEach((x, j) => expect(Math.abs(x - wasm.grads[i]![j]!)).toBeLessThan(1e-4)),
+    );
   });
 });

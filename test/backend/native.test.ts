@@ -291,7 +291,9 @@ describe.skipIf(!available)('native kernels', () => {
     const w = tf.randomNormal(shape, 0, 1, 'float32', 18);
     const { native, wasm } = onAndOff(() => {
       const y = values(layerNorm(x, g, b));
-      const grads = tf.grads((xi: Tensor, gi: Tensor, bi: Tensor) => tf.sum(tf.mul(layerNorm(xi, gi, bi), w)))([x, g, b]);
+      const grads = tf.grads((xi: Tensor, gi: Tensor, bi: Tensor) =>
+        tf.sum(tf.mul(layerNorm(xi, gi, bi), w)),
+      )([x, g, b]);
       return { y, grads: grads.map(values) };
     });
     const tol = shift ? 2e-3 : 1e-4;
@@ -304,15 +306,31 @@ describe.skipIf(!available)('native kernels', () => {
     const x = tf.randomNormal([4, 8], 0, 1, 'float32', 19);
     const g = tf.variable(tf.randomNormal([8], 1, 0.3, 'float32', 20), false);
     const b = tf.variable(tf.zeros([8]), false);
-    const { native, wasm } = onAndOff(() => values(tf.grad((xi: Tensor) => tf.sum(tf.square(layerNorm(xi, g, b))))(x)));
+    const { native, wasm } = onAndOff(() =>
+      values(tf.grad((xi: Tensor) => tf.sum(tf.square(layerNorm(xi, g, b))))(x)),
+    );
     expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-4);
     tf.dispose([x, g, b]);
   });
 
   it('cross-entropy and token NLL with a mask and ignore_index agree with wasm, gradients included', () => {
     const logits = tf.randomNormal([2, 5, 7], 0, 3, 'float32', 21);
-    const targets = tf.tensor2d([[1, 6, 0, -100, 3], [2, 2, 5, 4, 0]], [2, 5], 'int32');
-    const mask = tf.tensor2d([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1]], [2, 5], 'int32');
+    const targets = tf.tensor2d(
+      [
+        [1, 6, 0, -100, 3],
+        [2, 2, 5, 4, 0],
+      ],
+      [2, 5],
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      [
+        [0, 0, 1, 0, 0],
+        [0, 0, 0, 0, 1],
+      ],
+      [2, 5],
+      'int32',
+    );
     const { native, wasm } = onAndOff(() => {
       const nll = values(tokenNll(logits, targets, { mask }));
       const loss = values(crossEntropy(logits, targets, { mask }));
@@ -328,7 +346,13 @@ describe.skipIf(!available)('native kernels', () => {
   });
 
   it('cross-entropy of one position, and of extreme logits, stays finite and agrees', () => {
-    const logits = tf.tensor2d([[1e4, -1e4, 0], [-50, 80, 80]], [2, 3]);
+    const logits = tf.tensor2d(
+      [
+        [1e4, -1e4, 0],
+        [-50, 80, 80],
+      ],
+      [2, 3],
+    );
     const targets = tf.tensor1d([1, 2], 'int32');
     const one = tf.tensor2d([[0.5, -0.5]], [1, 2]);
     const oneT = tf.tensor1d([0], 'int32');
@@ -363,7 +387,13 @@ describe.skipIf(!available)('native kernels', () => {
   });
 
   it('softmax of a masked row (−1e9 scores) puts no weight there and stays finite', () => {
-    const x = tf.tensor2d([[0, -1e9, 1, -1e9], [-1e9, -1e9, -1e9, -1e9]], [2, 4]);
+    const x = tf.tensor2d(
+      [
+        [0, -1e9, 1, -1e9],
+        [-1e9, -1e9, -1e9, -1e9],
+      ],
+      [2, 4],
+    );
     const { native, wasm } = onAndOff(() => values(softmaxLastAxis(x)));
     expect(native.every(Number.isFinite)).toBe(true);
     expect(native[1]).toBe(0);

@@ -5,7 +5,8 @@ import { tf } from '../../src/backend/tf.js';
 describe('initBackend keeps TensorFlow.js out of the process', () => {
   it("removes the wasm glue's rethrowing uncaughtException/unhandledRejection listeners", async () => {
     await initBackend({ backend: 'wasm' });
-    const glue = (ev: 'uncaughtException' | 'unhandledRejection') => process.listeners(ev as 'uncaughtException').filter((l) => /ExitStatus|throw reason/.test(String(l)));
+    const glue = (ev: 'uncaughtException' | 'unhandledRejection') =>
+      process.listeners(ev as 'uncaughtException').filter((l) => /ExitStatus|throw reason/.test(String(l)));
     expect(glue('uncaughtException')).toHaveLength(0);
     expect(glue('unhandledRejection')).toHaveLength(0);
   });

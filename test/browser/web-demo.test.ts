@@ -38,7 +38,8 @@ type Demo = Record<string, (...args: unknown[]) => unknown> & {
 };
 const call = <T>(page: Page, fn: string, ...args: unknown[]): Promise<T> =>
   page.evaluate(
-    ([f, a]) => ((window as unknown as { adapterkitDemo: Demo }).adapterkitDemo[f as string]!)(...(a as unknown[])),
+    ([f, a]) =>
+      (window as unknown as { adapterkitDemo: Demo }).adapterkitDemo[f as string]!(...(a as unknown[])),
     [fn, args] as const,
   ) as Promise<T>;
 
@@ -50,7 +51,9 @@ async function openDemo(context: BrowserContext, url: string): Promise<Page> {
 }
 
 /** Node's losses and fixed-text loss after the same run, on Node's wasm backend. */
-async function nodeReference(o: DemoTrainOptions): Promise<{ losses: number[]; before: number; after: number }> {
+async function nodeReference(
+  o: DemoTrainOptions,
+): Promise<{ losses: number[]; before: number; after: number }> {
   await initBackend({ backend: 'wasm' });
   const session = DemoSession.fromFiles(
     readFileSync(join(modelDir, 'config.json'), 'utf8'),
@@ -125,7 +128,10 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
   it('adapter file and PEFT zip round-trip through the download and upload buttons', async () => {
     for (const o of [LINEAR, { ...RUN, method: 'lora', lr: 0.01, steps: 3 } as const]) {
       await call(page, 'train', o);
-      const trained = { loss: await call<number>(page, 'loss', TEXT, 64), text: await call<{ on: string }>(page, 'sample', 'The ', 40, 7) };
+      const trained = {
+        loss: await call<number>(page, 'loss', TEXT, 64),
+        text: await call<{ on: string }>(page, 'sample', 'The ', 40, 7),
+      };
       const button = o.method === 'linear' ? '#download-adapter' : '#download-peft';
       const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
       const file = await download.path();
@@ -134,7 +140,10 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
         expect(download.suggestedFilename()).toBe('peft-adapter.zip');
         const entries = unzipSync(new Uint8Array(bytes));
         expect(Object.keys(entries).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
-        expect(JSON.parse(new TextDecoder().decode(entries['adapter_config.json']))).toMatchObject({ peft_type: 'LORA', r: 8 });
+        expect(JSON.parse(new TextDecoder().decode(entries['adapter_config.json']))).toMatchObject({
+          peft_type: 'LORA',
+          r: 8,
+        });
       } else {
         expect(download.suggestedFilename()).toBe('adapter.safetensors');
       }
@@ -142,7 +151,9 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
       await call(page, 'setBackend', 'wasm');
       expect(await call(page, 'adapterKind')).toBeNull();
       await page.setInputFiles('#upload', file);
-      await page.waitForFunction(() => /loading .*: done/.test(document.getElementById('status')!.textContent ?? ''));
+      await page.waitForFunction(() =>
+        /loading .*: done/.test(document.getElementById('status')!.textContent ?? ''),
+      );
       expect(await call(page, 'adapterKind')).toBe(o.method === 'linear' ? 'adapter-file' : 'peft');
       expect(Math.abs((await call<number>(page, 'loss', TEXT, 64)) - trained.loss)).toBeLessThan(1e-6);
       expect((await call<{ on: string }>(page, 'sample', 'The ', 40, 7)).on).toBe(trained.text.on);
@@ -150,9 +161,15 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
   });
 
   it('an adapter file that is not one is refused with a clear message on the page', async () => {
-    await page.setInputFiles('#upload', { name: 'notes.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file') });
+    await page.setInputFiles('#upload', {
+      name: 'notes.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('not a safetensors file'),
+    });
     await page.waitForFunction(() => /failed/.test(document.getElementById('status')!.textContent ?? ''));
-    expect(await page.locator('#status').textContent()).toMatch(/loading notes\.safetensors failed: adapter file: .*header/);
+    expect(await page.locator('#status').textContent()).toMatch(
+      /loading notes\.safetensors failed: adapter file: .*header/,
+    );
   });
 
   it('webgpu without a WebGPU adapter is reported unavailable, and the active backend stays', async () => {
@@ -170,10 +187,14 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
         return (e as Error).message;
       }
     });
-    expect(message).toMatch(/webgpu: unavailable, the browser offers no WebGPU adapter.*--enable-unsafe-webgpu/);
+    expect(message).toMatch(
+      /webgpu: unavailable, the browser offers no WebGPU adapter.*--enable-unsafe-webgpu/,
+    );
     expect((await call<{ name: string }>(page, 'info')).name).toBe('wasm');
     expect(await page.locator('#backend-badge').textContent()).toMatch(/^wasm/);
-    expect(await page.locator('#status').textContent()).toMatch(/switching backend failed: .*webgpu: unavailable/);
+    expect(await page.locator('#status').textContent()).toMatch(
+      /switching backend failed: .*webgpu: unavailable/,
+    );
   });
 
   it('webgpu trains where Chromium exposes an adapter, and is otherwise reported unavailable with a clear message', async () => {

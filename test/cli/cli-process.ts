@@ -12,7 +12,11 @@ export function cli(...cliArgs: string[]): { status: number | null; stdout: stri
 }
 
 /** Starts `adapterkit …` and returns the process (its output collected in `out`). */
-export function startCli(...cliArgs: string[]): { child: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
+export function startCli(...cliArgs: string[]): {
+  child: ChildProcess;
+  out: { stdout: string; stderr: string };
+  exit: Promise<number | null>;
+} {
   const child = spawn(process.execPath, args(cliArgs), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   child.stdout!.on('data', (d) => (out.stdout += String(d)));
@@ -27,7 +31,9 @@ export function isOneShortLine(text: string, max = 400): boolean {
 }
 
 /** Runs `adapterkit …` to completion without blocking the test process. */
-export function cliAsync(...cliArgs: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function cliAsync(
+  ...cliArgs: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const p = startCli(...cliArgs);
   return p.exit.then((status) => ({ status, ...p.out }));
 }
@@ -36,7 +42,10 @@ export function cliAsync(...cliArgs: string[]): Promise<{ status: number | null;
  * Runs several CLI commands, at most `limit` at a time (each child is single-threaded, so this uses the
  * cores while keeping the machine usable); resolves each one by name.
  */
-export function cliBatch<K extends string>(commands: Record<K, string[]>, limit = 2): Record<K, ReturnType<typeof cliAsync>> {
+export function cliBatch<K extends string>(
+  commands: Record<K, string[]>,
+  limit = 2,
+): Record<K, ReturnType<typeof cliAsync>> {
   const queue = Object.entries(commands) as Array<[K, string[]]>;
   const results = {} as Record<K, ReturnType<typeof cliAsync>>;
   const slots: Array<Promise<unknown>> = Array.from({ length: limit }, () => Promise.resolve());

@@ -26,7 +26,20 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   }
 }
 
-const TINY = ['--d-model', '16', '--layers', '1', '--heads', '2', '--d-ff', '32', '--seq-len', '16', '--batch', '4'];
+const TINY = [
+  '--d-model',
+  '16',
+  '--layers',
+  '1',
+  '--heads',
+  '2',
+  '--d-ff',
+  '32',
+  '--seq-len',
+  '16',
+  '--batch',
+  '4',
+];
 
 beforeAll(async () => {
   const r = await run('pretrain', '--steps', '3', ...TINY, '--out', base, '--progress', 'none');
@@ -37,7 +50,18 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('adapterkit CLI', () => {
   it('every command has --help', async () => {
-    for (const c of ['demo', 'pretrain', 'adapt', 'eval', 'generate', 'inspect', 'merge', 'export', 'sweep', 'spam']) {
+    for (const c of [
+      'demo',
+      'pretrain',
+      'adapt',
+      'eval',
+      'generate',
+      'inspect',
+      'merge',
+      'export',
+      'sweep',
+      'spam',
+    ]) {
       const r = await run(c, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toContain(`Usage: adapterkit ${c}`);
@@ -68,7 +92,25 @@ describe('adapterkit CLI', () => {
 
   it('a tiny adapt run trains an adapter, evaluates it and saves it; eval, generate and inspect use it', async () => {
     const out = join(tmp, 'run-linear');
-    const r = await run('adapt', '--base', base, '--method', 'linear', '--dim', '4', '--steps', '3', '--batch', '4', '--eval-windows', '8', '--out', out, '--progress', 'none');
+    const r = await run(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'linear',
+      '--dim',
+      '4',
+      '--steps',
+      '3',
+      '--batch',
+      '4',
+      '--eval-windows',
+      '8',
+      '--out',
+      out,
+      '--progress',
+      'none',
+    );
     expect(r.code).toBe(0);
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     expect(result.trainableParams).toBeGreaterThan(0);
@@ -93,7 +135,25 @@ describe('adapterkit CLI', () => {
 
   it('--trainable fine-tunes only the matching parameters and leaves the rest bit-identical', async () => {
     const out = join(tmp, 'run-partial');
-    const r = await run('adapt', '--base', base, '--method', 'full', '--trainable', '^lm_head\\.', '--steps', '2', '--batch', '4', '--eval-windows', '8', '--out', out, '--progress', 'none');
+    const r = await run(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'full',
+      '--trainable',
+      '^lm_head\\.',
+      '--steps',
+      '2',
+      '--batch',
+      '4',
+      '--eval-windows',
+      '8',
+      '--out',
+      out,
+      '--progress',
+      'none',
+    );
     expect(r.code).toBe(0);
     expect(r.out).toContain('partial-finetune');
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
@@ -107,44 +167,166 @@ describe('adapterkit CLI', () => {
       const same = Buffer.from(entry.data).equals(Buffer.from(after.tensors.get(name)!.data));
       expect([name, same]).toEqual([name, !name.startsWith('lm_head.')]);
     }
-    const invalid = await run('adapt', '--base', base, '--method', 'full', '--trainable', '(', '--out', join(tmp, 'p1'), '--progress', 'none');
+    const invalid = await run(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'full',
+      '--trainable',
+      '(',
+      '--out',
+      join(tmp, 'p1'),
+      '--progress',
+      'none',
+    );
     expect(invalid.code).toBe(1);
     expect(invalid.err).toContain('not a valid regular expression');
-    const none = await run('adapt', '--base', base, '--method', 'full', '--trainable', 'nothing-here', '--out', join(tmp, 'p2'), '--progress', 'none');
+    const none = await run(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'full',
+      '--trainable',
+      'nothing-here',
+      '--out',
+      join(tmp, 'p2'),
+      '--progress',
+      'none',
+    );
     expect(none.code).toBe(1);
     expect(none.err).toContain('matches no parameter path');
     expect(none.err).toContain('tok_emb.weight');
-    const wrongMethod = await run('adapt', '--base', base, '--method', 'linear', '--trainable', 'ffn', '--out', join(tmp, 'p3'), '--progress', 'none');
+    const wrongMethod = await run(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'linear',
+      '--trainable',
+      'ffn',
+      '--out',
+      join(tmp, 'p3'),
+      '--progress',
+      'none',
+    );
     expect(wrongMethod.code).toBe(2);
     expect(wrongMethod.err).toContain('--method full only');
   });
 
   it('a LoRA run saves a PEFT directory that merge and export accept; full fine-tuning saves a model', async () => {
     const out = join(tmp, 'run-lora');
-    const r = await run('adapt', '--base', base, '--method', 'lora', '--rank', '2', '--steps', '2', '--batch', '4', '--eval-windows', '8', '--out', out, '--progress', 'none');
+    const r = await run(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'lora',
+      '--rank',
+      '2',
+      '--steps',
+      '2',
+      '--batch',
+      '4',
+      '--eval-windows',
+      '8',
+      '--out',
+      out,
+      '--progress',
+      'none',
+    );
     expect(r.code).toBe(0);
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     expect(result.disabledHeldOutBpc).toBeTypeOf('number');
     expect(existsSync(join(out, 'peft', 'adapter_config.json'))).toBe(true);
-    const merged = await run('merge', '--base', base, '--peft', join(out, 'peft'), '--out', join(tmp, 'merged'));
+    const merged = await run(
+      'merge',
+      '--base',
+      base,
+      '--peft',
+      join(out, 'peft'),
+      '--out',
+      join(tmp, 'merged'),
+    );
     expect(merged.code).toBe(0);
     const ev = await run('eval', '--base', join(tmp, 'merged'), '--windows', '8');
     expect(ev.code).toBe(0);
-    const exp = await run('export', '--format', 'peft', '--run', out, '--base', base, '--dtype', 'bfloat16', '--out', join(tmp, 'exported'));
+    const exp = await run(
+      'export',
+      '--format',
+      'peft',
+      '--run',
+      out,
+      '--base',
+      base,
+      '--dtype',
+      'bfloat16',
+      '--out',
+      join(tmp, 'exported'),
+    );
     expect(exp.code).toBe(0);
     expect((await run('inspect', join(tmp, 'exported'))).out).toContain('BF16');
     const badFormat = await run('export', '--format', 'onnx', '--run', out, '--out', join(tmp, 'x'));
     expect(badFormat.err).toContain('peft');
-    const fromLinear = await run('export', '--format', 'peft', '--run', join(tmp, 'run-linear'), '--base', base, '--out', join(tmp, 'y'));
+    const fromLinear = await run(
+      'export',
+      '--format',
+      'peft',
+      '--run',
+      join(tmp, 'run-linear'),
+      '--base',
+      base,
+      '--out',
+      join(tmp, 'y'),
+    );
     expect(fromLinear.code).toBe(1);
     expect(fromLinear.err).toContain('cannot express');
     const full = join(tmp, 'run-full');
-    expect((await run('adapt', '--base', base, '--method', 'full', '--steps', '2', '--batch', '4', '--eval-windows', '8', '--out', full, '--progress', 'none')).code).toBe(0);
+    expect(
+      (
+        await run(
+          'adapt',
+          '--base',
+          base,
+          '--method',
+          'full',
+          '--steps',
+          '2',
+          '--batch',
+          '4',
+          '--eval-windows',
+          '8',
+          '--out',
+          full,
+          '--progress',
+          'none',
+        )
+      ).code,
+    ).toBe(0);
     expect(existsSync(join(full, 'model', 'model.safetensors'))).toBe(true);
   });
 
   it('spam trains a classifier with an adapter on the LM embeddings and reports test accuracy', async () => {
-    const r = await run('spam', '--init', 'lm', '--base', base, '--adapter', 'linear', '--dim', '4', '--steps', '2', '--batch', '4', '--max-len', '16', '--progress', 'none');
+    const r = await run(
+      'spam',
+      '--init',
+      'lm',
+      '--base',
+      base,
+      '--adapter',
+      'linear',
+      '--dim',
+      '4',
+      '--steps',
+      '2',
+      '--batch',
+      '4',
+      '--max-len',
+      '16',
+      '--progress',
+      'none',
+    );
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/test accuracy \d+\.\d % on \d+ messages/);
   });

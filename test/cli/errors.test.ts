@@ -31,7 +31,22 @@ async function quiet(...args: string[]): Promise<number> {
   }
 }
 
-const TINY = ['--layers', '1', '--heads', '2', '--d-ff', '32', '--seq-len', '16', '--batch', '4', '--steps', '2', '--progress', 'none'];
+const TINY = [
+  '--layers',
+  '1',
+  '--heads',
+  '2',
+  '--d-ff',
+  '32',
+  '--seq-len',
+  '16',
+  '--batch',
+  '4',
+  '--steps',
+  '2',
+  '--progress',
+  'none',
+];
 const ADAPT = ['--steps', '2', '--batch', '4', '--eval-windows', '4', '--progress', 'none'];
 
 const broken = join(tmp, 'broken-peft');
@@ -52,7 +67,16 @@ function startAll() {
     unknownFlag: ['eval', '--bogus'],
     badBackend: ['--backend', 'gpu', 'eval'],
     cpu: ['--backend', 'cpu', 'eval', '--base', base, '--eval-windows', '2', '--progress', 'none'],
-    evalPeft: ['eval', '--adapter', join(loraRun, 'peft'), '--eval-windows', '4', '--json', '--progress', 'none'],
+    evalPeft: [
+      'eval',
+      '--adapter',
+      join(loraRun, 'peft'),
+      '--eval-windows',
+      '4',
+      '--json',
+      '--progress',
+      'none',
+    ],
     generateRun: ['generate', '--adapter', loraRun, '--prompt', 'Ab', '--length', '8'],
   });
 }
@@ -60,9 +84,15 @@ function startAll() {
 beforeAll(async () => {
   expect(await quiet('pretrain', '--d-model', '16', ...TINY, '--out', base)).toBe(0);
   expect(await quiet('pretrain', '--d-model', '8', ...TINY, '--out', base8)).toBe(0);
-  expect(await quiet('adapt', '--base', base, '--method', 'lora', '--rank', '2', ...ADAPT, '--out', loraRun)).toBe(0);
-  expect(await quiet('adapt', '--base', base8, '--method', 'linear', '--dim', '4', ...ADAPT, '--out', linear8Run)).toBe(0);
-  expect(await quiet('adapt', '--base', base8, '--method', 'lora', '--rank', '2', ...ADAPT, '--out', lora8Run)).toBe(0);
+  expect(
+    await quiet('adapt', '--base', base, '--method', 'lora', '--rank', '2', ...ADAPT, '--out', loraRun),
+  ).toBe(0);
+  expect(
+    await quiet('adapt', '--base', base8, '--method', 'linear', '--dim', '4', ...ADAPT, '--out', linear8Run),
+  ).toBe(0);
+  expect(
+    await quiet('adapt', '--base', base8, '--method', 'lora', '--rank', '2', ...ADAPT, '--out', lora8Run),
+  ).toBe(0);
   cpSync(join(loraRun, 'peft'), broken, { recursive: true });
   writeFileSync(join(broken, 'adapter_config.json'), '{"peft_type": "LORA",');
   mkdirSync(empty);
@@ -108,8 +138,14 @@ describe('CLI errors reach the user as one line with exit code 1 or 2 (real proc
     const r = await runs.otherWidth;
     expect(r.status).toBe(1);
     expect(isOneShortLine(r.stderr)).toBe(true);
-    expect(r.stderr).toContain(`adapter 'adapted' in ${lone} was trained for d_model 8, this base (${base}) has 16`);
-    expect(JSON.parse(r.stdout.trim())).toMatchObject({ event: 'error', code: 'CHECKPOINT_MISMATCH', exitCode: 1 });
+    expect(r.stderr).toContain(
+      `adapter 'adapted' in ${lone} was trained for d_model 8, this base (${base}) has 16`,
+    );
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({
+      event: 'error',
+      code: 'CHECKPOINT_MISMATCH',
+      exitCode: 1,
+    });
     const peft = await runs.otherWidthPeft;
     expect(peft.status).toBe(1);
     expect(peft.stderr).toMatch(/trained for d_model 8, this base \(.*\) has d_model 16/);
@@ -160,9 +196,21 @@ describe('CLI errors reach the user as one line with exit code 1 or 2 (real proc
 
 describe('describeError', () => {
   it('puts errors that are not AdapterErrors in one line with a code and exit code 1', async () => {
-    const eisdir = Object.assign(new Error('EISDIR: illegal operation on a directory, read'), { code: 'EISDIR', syscall: 'read', errno: -21 });
-    expect(describeError(eisdir)).toEqual({ code: 'EISDIR', message: 'this is a directory; a file was expected (EISDIR)', exitCode: 1 });
-    const enoent = Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT', syscall: 'open', path: '/x/y' });
+    const eisdir = Object.assign(new Error('EISDIR: illegal operation on a directory, read'), {
+      code: 'EISDIR',
+      syscall: 'read',
+      errno: -21,
+    });
+    expect(describeError(eisdir)).toEqual({
+      code: 'EISDIR',
+      message: 'this is a directory; a file was expected (EISDIR)',
+      exitCode: 1,
+    });
+    const enoent = Object.assign(new Error('ENOENT: no such file or directory'), {
+      code: 'ENOENT',
+      syscall: 'open',
+      path: '/x/y',
+    });
     expect(describeError(enoent).message).toBe('open /x/y: no such file or directory');
     let syntax: unknown;
     try {
@@ -171,7 +219,9 @@ describe('describeError', () => {
       syntax = e;
     }
     expect(describeError(syntax)).toMatchObject({ code: 'INVALID_JSON', exitCode: 1 });
-    const tfjs = describeError(new Error('slice() does not support negative begin indexing.\n    at somewhere'));
+    const tfjs = describeError(
+      new Error('slice() does not support negative begin indexing.\n    at somewhere'),
+    );
     expect(tfjs.code).toBe('INTERNAL');
     expect(tfjs.message.split('\n')).toHaveLength(1);
     expect(tfjs.message).toContain('ADAPTERKIT_DEBUG');
@@ -179,11 +229,17 @@ describe('describeError', () => {
 
   it('usage errors exit with 2, library errors with 1, multi-line messages become one line', async () => {
     expect(describeError(new UsageError('--a and --b exclude each other')).exitCode).toBe(2);
-    expect(describeError(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toEqual({
+    expect(
+      describeError(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'")),
+    ).toEqual({
       code: 'USAGE',
       message: "unknown option '--x'",
       exitCode: 2,
     });
-    expect(describeError(new AdapterError('INVALID_CONFIG', 'first\nsecond'))).toEqual({ code: 'INVALID_CONFIG', message: 'first second', exitCode: 1 });
+    expect(describeError(new AdapterError('INVALID_CONFIG', 'first\nsecond'))).toEqual({
+      code: 'INVALID_CONFIG',
+      message: 'first second',
+      exitCode: 1,
+    });
   });
 });

@@ -43,10 +43,41 @@ function metrics(dir: string): Array<[number, number]> {
 }
 
 const STEPS = 60;
-const adaptArgs = (out: string) => ['adapt', '--base', base, '--method', 'linear', '--dim', '4', '--steps', String(STEPS), '--batch', '4', '--eval-windows', '4', '--checkpoint-every', '5', '--out', out];
+const adaptArgs = (out: string) => [
+  'adapt',
+  '--base',
+  base,
+  '--method',
+  'linear',
+  '--dim',
+  '4',
+  '--steps',
+  String(STEPS),
+  '--batch',
+  '4',
+  '--eval-windows',
+  '4',
+  '--checkpoint-every',
+  '5',
+  '--out',
+  out,
+];
 
 beforeAll(async () => {
-  const tiny = ['--d-model', '16', '--layers', '1', '--heads', '2', '--d-ff', '32', '--seq-len', '16', '--batch', '4'];
+  const tiny = [
+    '--d-model',
+    '16',
+    '--layers',
+    '1',
+    '--heads',
+    '2',
+    '--d-ff',
+    '32',
+    '--seq-len',
+    '16',
+    '--batch',
+    '4',
+  ];
   expect((await run('pretrain', '--steps', '2', ...tiny, '--out', base, '--progress', 'none')).code).toBe(0);
 });
 
@@ -82,26 +113,44 @@ describe('interrupted and failed runs', () => {
 
   it('on a real terminal (a pty from script(1)), Ctrl-C during the adapt progress bar leaves the cursor shown and line wrap on', async () => {
     if (!hasScript) {
-      const msg = 'script(1) (util-linux/bsdutils) not found: the pseudo-terminal Ctrl-C test did not run; install bsdutils to enable it';
+      const msg =
+        'script(1) (util-linux/bsdutils) not found: the pseudo-terminal Ctrl-C test did not run; install bsdutils to enable it';
       if (process.env.CI === 'true') throw new Error(msg);
       console.warn(`!!! ${msg}`);
       return;
     }
     const out = join(tmp, 'on-a-tty');
     const log = join(tmp, 'tty.log');
-    const command = [process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), ...adaptArgs(out).slice(0, -2), '--steps', '3000', '--out', out];
-    const script = spawn('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), log], { cwd: root, stdio: 'ignore' });
+    const command = [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(root, 'src/cli/main.ts'),
+      ...adaptArgs(out).slice(0, -2),
+      '--steps',
+      '3000',
+      '--out',
+      out,
+    ];
+    const script = spawn('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), log], {
+      cwd: root,
+      stdio: 'ignore',
+    });
     let done = false;
     const exited = new Promise((r) => script.on('close', r)).then(() => (done = true));
     const metricsFile = join(out, 'metrics.jsonl');
-    while (!done && !(existsSync(metricsFile) && readFileSync(metricsFile, 'utf8').split('\n').length > 5)) await new Promise((r) => setTimeout(r, 50));
+    while (!done && !(existsSync(metricsFile) && readFileSync(metricsFile, 'utf8').split('\n').length > 5))
+      await new Promise((r) => setTimeout(r, 50));
     expect(done).toBe(false);
     // The node process running under the pty (script's shell may have exec'd it).
     const pid = readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
       .find((d) => {
         try {
-          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'node' && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(out);
+          return (
+            readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'node' &&
+            readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(out)
+          );
         } catch {
           return false;
         }
@@ -129,7 +178,9 @@ describe('interrupted and failed runs', () => {
     p.child.kill('SIGINT');
     expect(await p.exit).toBe(130);
     const lastLine = p.out.stderr.trim().split('\n').at(-1)!;
-    expect(lastLine).toMatch(/^interrupted by SIGINT after step \d+ of 60; .* keeps metrics\.jsonl and the checkpoint of step \d+/);
+    expect(lastLine).toMatch(
+      /^interrupted by SIGINT after step \d+ of 60; .* keeps metrics\.jsonl and the checkpoint of step \d+/,
+    );
     const done = metrics(out);
     expect(done.length).toBeGreaterThanOrEqual(12);
     expect(done.length).toBeLessThan(STEPS);
@@ -157,7 +208,9 @@ describe('interrupted and failed runs', () => {
     expect((await run(...adaptArgs(reference), '--progress', 'none')).code).toBe(0);
     expect(metrics(out)).toEqual(metrics(reference));
     expect(existsSync(join(out, 'checkpoints'))).toBe(false); // a finished run drops its checkpoints
-    expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')).finalLoss).toBe(metrics(reference).at(-1)![1]);
+    expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')).finalLoss).toBe(
+      metrics(reference).at(-1)![1],
+    );
 
     // --force replaces a finished run.
     const forced = await run(...adaptArgs(out), '--steps', '2', '--force', '--progress', 'none');
@@ -167,7 +220,17 @@ describe('interrupted and failed runs', () => {
 
   it('a failed run removes the directory it created; without --out no runs/adapt-<time>/ is left', async () => {
     const out = join(tmp, 'nested', 'failed');
-    const failing = ['adapt', '--base', base, '--method', 'full', '--trainable', 'matches-nothing', '--progress', 'none'];
+    const failing = [
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'full',
+      '--trainable',
+      'matches-nothing',
+      '--progress',
+      'none',
+    ];
     const r = await run(...failing, '--out', out);
     expect(r.code).toBe(1);
     expect(r.err).toContain('matches no parameter path');

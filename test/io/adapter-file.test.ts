@@ -2,7 +2,13 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../src/backend/tf.js';
 import { z } from 'zod';
 import { AdapterModule, registerAdapterType, configField } from '../../src/adapters/index.js';
-import { loadAdapters, parseSafetensors, saveAdapters, writeSafetensors, encodeFloat32 } from '../../src/io/index.js';
+import {
+  loadAdapters,
+  parseSafetensors,
+  saveAdapters,
+  writeSafetensors,
+  encodeFloat32,
+} from '../../src/io/index.js';
 import { Linear } from '../../src/nn/layers.js';
 import '../../src/index.js';
 import { cfgPre, routing, seed, TestModel } from '../fixtures/spec-models.js';
@@ -19,7 +25,8 @@ function layerState(host: TestModel['encoder']): Record<string, number[]> {
 
 /** Gives every adapter parameter distinct values so loads are observable. */
 function randomize(model: TestModel): void {
-  for (const [path, p] of model.namedParameters()) if (path.includes('adapter_layer')) p.assign(tf.randomNormal(p.shape));
+  for (const [path, p] of model.namedParameters())
+    if (path.includes('adapter_layer')) p.assign(tf.randomNormal(p.shape));
 }
 
 function metaOf(model: TestModel) {
@@ -143,7 +150,9 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
     dst.addAdapter('adapter_1', small);
     const count = dst.numParameters();
     expect(thrown(() => dst.loadAdapters(bytes, { names: 'adapter_1' })).code).toBe('DUPLICATE_ADAPTER');
-    expect(thrown(() => dst.loadAdapters(bytes, { names: ['adapter_0', 'adapter_1'] })).code).toBe('DUPLICATE_ADAPTER');
+    expect(thrown(() => dst.loadAdapters(bytes, { names: ['adapter_0', 'adapter_1'] })).code).toBe(
+      'DUPLICATE_ADAPTER',
+    );
     expect(dst.adapterNames()).toEqual(['adapter_1']);
     expect(dst.numParameters()).toBe(count);
   });
@@ -193,9 +202,17 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
   });
 
   /** Rewrites an adapter file with `edit` applied to its tensor map. */
-  function editFile(bytes: Uint8Array, edit: (m: Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>, index: Record<string, string[][]>) => void) {
+  function editFile(
+    bytes: Uint8Array,
+    edit: (
+      m: Map<string, { dtype: 'F32'; shape: number[]; data: Uint8Array }>,
+      index: Record<string, string[][]>,
+    ) => void,
+  ) {
     const parsed = parseSafetensors(bytes);
-    const tensors = new Map([...parsed.tensors].map(([k, e]) => [k, { dtype: 'F32' as const, shape: e.shape, data: e.data }]));
+    const tensors = new Map(
+      [...parsed.tensors].map(([k, e]) => [k, { dtype: 'F32' as const, shape: e.shape, data: e.data }]),
+    );
     const index = JSON.parse(parsed.metadata!.index!);
     edit(tensors, index);
     return writeSafetensors(tensors, { ...parsed.metadata!, index: JSON.stringify(index) });
@@ -255,11 +272,15 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
     const values = [0.5, -2, 1.5, 0.25, 3];
     for (const dtype of ['F16', 'BF16'] as const) {
       const parsed = parseSafetensors(src.saveAdapters());
-      const tensors = new Map([...parsed.tensors].map(([k, e]) => {
-        const f32 = new Float32Array(e.data.buffer.slice(e.data.byteOffset, e.data.byteOffset + e.data.byteLength));
-        f32.set(values.slice(0, Math.min(5, f32.length)));
-        return [k, { dtype, shape: e.shape, data: encodeFloat32(f32, dtype) }];
-      }));
+      const tensors = new Map(
+        [...parsed.tensors].map(([k, e]) => {
+          const f32 = new Float32Array(
+            e.data.buffer.slice(e.data.byteOffset, e.data.byteOffset + e.data.byteLength),
+          );
+          f32.set(values.slice(0, Math.min(5, f32.length)));
+          return [k, { dtype, shape: e.shape, data: encodeFloat32(f32, dtype) }];
+        }),
+      );
       const bytes = writeSafetensors(tensors, parsed.metadata);
       const dst = new TestModel();
       dst.loadAdapters(bytes);
@@ -282,7 +303,10 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
       readonly proj_ad: Linear;
       constructor(opts: { inFeatures: number }) {
         super({});
-        this.proj_ad = this.registerModule('proj_ad', new Linear({ inFeatures: opts.inFeatures, outFeatures: opts.inFeatures }));
+        this.proj_ad = this.registerModule(
+          'proj_ad',
+          new Linear({ inFeatures: opts.inFeatures, outFeatures: opts.inFeatures }),
+        );
         this.setupAdapterStrategy({ type: 'returnResult' });
       }
       override forward(y: Tensor): Tensor {
@@ -291,7 +315,11 @@ describe('adapter files (SPEC §2.11, §3.7)', () => {
     }
     registerAdapterType('projAdapter', {
       ctor: ProjAdapter,
-      schema: z.strictObject({ type: configField.string(), enabled: configField.boolean().default(true), inFeatures: configField.positiveInt() }),
+      schema: z.strictObject({
+        type: configField.string(),
+        enabled: configField.boolean().default(true),
+        inFeatures: configField.positiveInt(),
+      }),
       defaultStrategy: { type: 'returnResult' },
     });
     const src = new TestModel();

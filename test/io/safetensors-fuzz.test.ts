@@ -286,7 +286,11 @@ describe('safetensors reader fuzz', () => {
         const result = outcome(bytes, () => `${name} iteration ${i} mutations [${applied}]`);
         counts[result]++;
         if (result === 'rejected') rules.add(ruleOf(bytes));
-        if (result === 'rejected' && applied.at(-1) === MUTATIONS.indexOf(EXTRA_KEY) && /unexpected key/.test(ruleOf(bytes)))
+        if (
+          result === 'rejected' &&
+          applied.at(-1) === MUTATIONS.indexOf(EXTRA_KEY) &&
+          /unexpected key/.test(ruleOf(bytes))
+        )
           extraKeyRejections++;
       }
     }

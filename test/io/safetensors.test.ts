@@ -311,13 +311,24 @@ describe('B-241 reader validation', () => {
 
   it('B-241 an entry holds exactly dtype, shape and data_offsets: an extra key names the file, tensor and key; a missing one is rejected too', () => {
     const entry = (extra: string) => `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]${extra}}}`;
-    const msg = rejects(container(entry(',"extra":{}'), f32(1, 2)), 'tensor "a"', '"extra"', 'dtype, shape, data_offsets');
+    const msg = rejects(
+      container(entry(',"extra":{}'), f32(1, 2)),
+      'tensor "a"',
+      '"extra"',
+      'dtype, shape, data_offsets',
+    );
     expect(msg.startsWith(`${SOURCE}: tensor "a": unexpected key "extra"`)).toBe(true);
     rejects(container(entry(',"__proto__":1'), f32(1, 2)), 'tensor "a"', '"__proto__"');
     rejects(container(entry(',"dtype2":"F32"'), f32(1, 2)), '"dtype2"');
     rejects(container('{"a":{"dtype":"F32","shape":[2]}}', f32(1, 2)), 'tensor "a"', 'data_offsets must be');
-    rejects(container('{"a":{"shape":[2],"data_offsets":[0,8]}}', f32(1, 2)), 'tensor "a"', 'unsupported dtype');
-    const err = thrown(() => parseSafetensors(container(entry(',"x":0'), f32(1, 2)), '/models/x.safetensors'));
+    rejects(
+      container('{"a":{"shape":[2],"data_offsets":[0,8]}}', f32(1, 2)),
+      'tensor "a"',
+      'unsupported dtype',
+    );
+    const err = thrown(() =>
+      parseSafetensors(container(entry(',"x":0'), f32(1, 2)), '/models/x.safetensors'),
+    );
     expect(err.details).toEqual({ source: '/models/x.safetensors', tensor: 'a' });
   });
 

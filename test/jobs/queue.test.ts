@@ -41,11 +41,15 @@ interface WorkerProc {
 
 function spawnWorker(redis: string, store: string): WorkerProc {
   // Its own process group, so killing the group takes the sandboxed child with it, as a machine failure would.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--redis', redis, '--store', store, '--lock-ms', '4000'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--redis', redis, '--store', store, '--lock-ms', '4000'],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const w: WorkerProc = { proc, events: [], output: '' };
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
@@ -65,7 +69,11 @@ function spawnWorker(redis: string, store: string): WorkerProc {
   return w;
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -111,31 +119,46 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
     name: `tenant-${String(i).padStart(2, '0')}`,
     base,
     data: text,
-    method: i % 2 === 0 ? { kind: 'lora', r: 2, targetModules: ['q_proj', 'v_proj'] } : { kind: 'linear', dim: 4 },
+    method:
+      i % 2 === 0 ? { kind: 'lora', r: 2, targetModules: ['q_proj', 'v_proj'] } : { kind: 'linear', dim: 4 },
     training: { steps: 8, batch: 2, seqLen: 8, checkpointEvery: 2, evalWindows: 2 },
     seed: i,
   });
 
   it('twenty jobs on three workers, one SIGKILLed mid-job: each completes once, one valid adapter per job; an invalid job fails without retries', async () => {
     for (let i = 0; i < 3; i++) workers.push(spawnWorker(redis.url, store.root));
-    await waitFor('three ready workers', () => workers.every((w) => w.events.some((e) => e.event === 'ready')), 90_000).catch((e) => {
+    await waitFor(
+      'three ready workers',
+      () => workers.every((w) => w.events.some((e) => e.event === 'ready')),
+      90_000,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${workers.map((w) => w.output).join('\n---\n')}`);
     });
 
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push(await client.submit(job(i), { attempts: 3, backoffMs: 500 }));
-    const invalidId = await client.submit({ ...job(99), name: 'invalid', data: 'no-such-dataset' }, { attempts: 3, backoffMs: 500 });
+    const invalidId = await client.submit(
+      { ...job(99), name: 'invalid', data: 'no-such-dataset' },
+      { attempts: 3, backoffMs: 500 },
+    );
 
     // Kill worker 0 (and its sandboxed child) once a job it runs is past its first checkpoint.
     const victim = workers[0]!;
-    await waitFor('worker 0 mid-job', () => victim.events.some((e) => e.event === 'progress' && e.progress!.step >= 3 && e.progress!.step < 8), 90_000);
+    await waitFor(
+      'worker 0 mid-job',
+      () =>
+        victim.events.some((e) => e.event === 'progress' && e.progress!.step >= 3 && e.progress!.step < 8),
+      90_000,
+    );
     const killedJob = String(victim.events.find((e) => e.event === 'progress' && e.progress!.step >= 3)!.id);
     killGroup(victim, 'SIGKILL');
 
     await waitFor(
       'every job to finish',
       async () => {
-        const states = await Promise.all([...ids, invalidId].map(async (id) => (await client.status(id))!.state));
+        const states = await Promise.all(
+          [...ids, invalidId].map(async (id) => (await client.status(id))!.state),
+        );
         return states.every((s) => s === 'completed' || s === 'failed');
       },
       150_000,
@@ -152,7 +175,11 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
       const s = (await client.status(m.jobId!))!;
       expect(s.adapter).toBe(m.name);
       const { files } = await store.get(m.name);
-      expect(Object.keys(files)).toEqual(m.format === 'peft' ? ['peft/adapter_config.json', 'peft/adapter_model.safetensors'] : ['adapter.safetensors']);
+      expect(Object.keys(files)).toEqual(
+        m.format === 'peft'
+          ? ['peft/adapter_config.json', 'peft/adapter_model.safetensors']
+          : ['adapter.safetensors'],
+      );
       expect(m.metrics.heldOutBpc).toBeGreaterThan(0);
     }
     expect((await readdir(store.adaptersDir)).filter((n) => !n.startsWith('.'))).toHaveLength(20);
@@ -160,7 +187,9 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
     const killed = (await client.status(killedJob))!;
     expect((killed.returnValue as TrainJobResult).resumedFromStep).toBeGreaterThanOrEqual(2);
     // Completed once: no surviving worker reported completing a job twice.
-    const completions = workers.slice(1).flatMap((w) => w.events.filter((e) => e.event === 'completed').map((e) => String(e.id)));
+    const completions = workers
+      .slice(1)
+      .flatMap((w) => w.events.filter((e) => e.event === 'completed').map((e) => String(e.id)));
     expect(new Set(completions).size).toBe(completions.length);
 
     const invalid = (await client.status(invalidId))!;
@@ -171,17 +200,30 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
 
   it('the flow train → evaluate → export writes a PEFT directory after training and evaluation complete', async () => {
     const out = join(dir, 'exported');
-    const flow = await client.submitFlow({ ...job(50), name: 'flowed', method: { kind: 'lora', r: 2, targetModules: ['q_proj'] } }, out, { attempts: 2, backoffMs: 500 });
-    await waitFor('the flow to finish', async () => ['completed', 'failed'].includes((await client.status(flow.export))!.state), 120_000);
+    const flow = await client.submitFlow(
+      { ...job(50), name: 'flowed', method: { kind: 'lora', r: 2, targetModules: ['q_proj'] } },
+      out,
+      { attempts: 2, backoffMs: 500 },
+    );
+    await waitFor(
+      'the flow to finish',
+      async () => ['completed', 'failed'].includes((await client.status(flow.export))!.state),
+      120_000,
+    );
     const exp = (await client.status(flow.export))!;
     expect(exp.state, exp.failedReason).toBe('completed');
     expect((await client.status(flow.train))!.state).toBe('completed');
-    const evaluated = (await client.status(flow.evaluate))!.returnValue as { heldOutBpc: number; baseHeldOutBpc: number };
+    const evaluated = (await client.status(flow.evaluate))!.returnValue as {
+      heldOutBpc: number;
+      baseHeldOutBpc: number;
+    };
     expect(evaluated.heldOutBpc).toBeGreaterThan(0);
     expect(evaluated.baseHeldOutBpc).toBeGreaterThan(0);
     expect((await readdir(out)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     // The exported files are the stored, verified ones.
     const { files } = await store.get('flowed');
-    expect(new Uint8Array(await readFile(join(out, 'adapter_model.safetensors')))).toEqual(files['peft/adapter_model.safetensors']);
+    expect(new Uint8Array(await readFile(join(out, 'adapter_model.safetensors')))).toEqual(
+      files['peft/adapter_model.safetensors'],
+    );
   });
 });

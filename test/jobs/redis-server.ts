@@ -3,7 +3,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** The message printed once when the queue tests cannot run. */
-export const REDIS_MISSING = 'QUEUE TESTS NOT RUN: redis-server not found; install it with `apt-get install redis-server`';
+export const REDIS_MISSING =
+  'QUEUE TESTS NOT RUN: redis-server not found; install it with `apt-get install redis-server`';
 
 /** Whether `redis-server` is on the PATH. */
 export function hasRedisServer(): boolean {
@@ -32,10 +33,17 @@ export interface RedisHandle {
 /** Starts redis-server without persistence on a free loopback port and waits until it accepts connections. */
 export async function startRedis(): Promise<RedisHandle> {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}:\n${log}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server did not start on port ${port}:\n${log}`)),
+      15_000,
+    );
     proc.stdout!.on('data', (d: Buffer) => {
       log += d.toString();
       if (log.includes('Ready to accept connections')) {

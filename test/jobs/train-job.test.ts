@@ -32,9 +32,13 @@ describe('training jobs without a queue', () => {
   const ctx = (jobId: string) => ({ jobId, store, scratchDir: join(dir, 'scratch') });
 
   it('rejects a payload naming every bad field', () => {
-    expect(() => parsePayload(trainJobSchema, { ...payload(), method: { kind: 'lora' }, extra: 1, training: { steps: 0 } }, 'training job')).toThrow(
-      /invalid training job: .*method\.r.*training\.steps/s,
-    );
+    expect(() =>
+      parsePayload(
+        trainJobSchema,
+        { ...payload(), method: { kind: 'lora' }, extra: 1, training: { steps: 0 } },
+        'training job',
+      ),
+    ).toThrow(/invalid training job: .*method\.r.*training\.steps/s);
     expect(() => parsePayload(trainJobSchema, { ...payload(), extra: 1 }, 'training job')).toThrow(/extra/);
   });
 
@@ -43,7 +47,9 @@ describe('training jobs without a queue', () => {
     expect(first.outcome).toBe('written');
     // The first job creates the backend's cached constants; later jobs leave the tensor count flat.
     const before = tf.memory().numTensors;
-    expect((await runTrainJob(payload({ name: 'a2', method: { kind: 'lora', r: 2 } }), ctx('job-5'))).outcome).toBe('written');
+    expect(
+      (await runTrainJob(payload({ name: 'a2', method: { kind: 'lora', r: 2 } }), ctx('job-5'))).outcome,
+    ).toBe('written');
     expect(tf.memory().numTensors).toBe(before);
     const again = await runTrainJob(payload(), ctx('job-1'));
     expect(again).toMatchObject({ outcome: 'already-stored', contentHash: first.contentHash });
@@ -53,7 +59,11 @@ describe('training jobs without a queue', () => {
   });
 
   it('fails clearly on a missing base model and an unknown dataset', async () => {
-    await expect(runTrainJob(payload({ name: 'b', base: join(dir, 'nope') }), ctx('job-3'))).rejects.toThrow(/base model .*nope/);
-    await expect(runTrainJob(payload({ name: 'c', data: 'wikipedia' }), ctx('job-4'))).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await expect(runTrainJob(payload({ name: 'b', base: join(dir, 'nope') }), ctx('job-3'))).rejects.toThrow(
+      /base model .*nope/,
+    );
+    await expect(runTrainJob(payload({ name: 'c', data: 'wikipedia' }), ctx('job-4'))).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+    });
   });
 });

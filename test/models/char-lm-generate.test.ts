@@ -11,7 +11,9 @@ describe('CharLM sampling', () => {
     const prompt = Int32Array.from([2, 3, 4]);
     // The uncached path builds (and keeps) the causal masks generateAsync uses too.
     const sync = lm.generate(prompt, 10, { rng: createRng(9), temperature: 0.8, cache: false });
-    expect(Array.from(lm.generate(prompt, 10, { rng: createRng(9), temperature: 0.8 }))).toEqual(Array.from(sync));
+    expect(Array.from(lm.generate(prompt, 10, { rng: createRng(9), temperature: 0.8 }))).toEqual(
+      Array.from(sync),
+    );
     const before = tf.memory().numTensors;
     const async = await lm.generateAsync(prompt, 10, { rng: createRng(9), temperature: 0.8 });
     expect(tf.memory().numTensors).toBe(before);

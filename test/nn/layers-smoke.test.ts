@@ -9,7 +9,12 @@ describe('smoke', () => {
     const lin = new Linear({ inFeatures: 5, outFeatures: 3 });
     const x = tf.randomNormal([4, 2, 5]);
     const { value, grads } = tf.variableGrads(() => lin.forward(x).square().sum() as tf.Scalar);
-    const ref = tf.grads((w: tf.Tensor, b: tf.Tensor) => tf.add(tf.matMul(x.reshape([-1, 5]), w, false, true), b).square().sum())([lin.weight, lin.bias!]);
+    const ref = tf.grads((w: tf.Tensor, b: tf.Tensor) =>
+      tf
+        .add(tf.matMul(x.reshape([-1, 5]), w, false, true), b)
+        .square()
+        .sum(),
+    )([lin.weight, lin.bias!]);
     expect(Object.keys(grads).length).toBe(2);
     const gw = grads[lin.weight.name]!.arraySync();
     expect(gw).toEqual(expect.anything());
@@ -19,7 +24,14 @@ describe('smoke', () => {
   });
   it('embedding grads on wasm', () => {
     const e = new Embedding({ numEmbeddings: 10, embeddingDim: 4 });
-    const ids = tf.tensor2d([[1, 2], [2, 9]], [2, 2], 'int32');
+    const ids = tf.tensor2d(
+      [
+        [1, 2],
+        [2, 9],
+      ],
+      [2, 2],
+      'int32',
+    );
     const { grads } = tf.variableGrads(() => e.forward(ids).sum() as tf.Scalar);
     const g = grads[e.weight.name]!.arraySync() as number[][];
     expect(g[2]).toEqual([2, 2, 2, 2]);

@@ -100,7 +100,14 @@ describe('the packed package', () => {
     const installed = JSON.parse(
       readFileSync(path.join(project, 'node_modules/adapterkit/package.json'), 'utf8'),
     );
-    expect(Object.keys(installed.exports).sort()).toEqual(['.', './jobs', './node', './package.json', './server', './store']);
+    expect(Object.keys(installed.exports).sort()).toEqual([
+      '.',
+      './jobs',
+      './node',
+      './package.json',
+      './server',
+      './store',
+    ]);
   });
 
   it('installs without the development tools or the optional plot packages', () => {

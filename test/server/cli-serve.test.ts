@@ -13,7 +13,11 @@ it('adapterkit serve --base --store --port 0 serves the base and a store adapter
   await writeBaseModel(base);
   await writeStoreAdapter(store, 'a', 10);
   const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--base', base, '--store', store, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', main, 'serve', '--base', base, '--store', store, '--port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     const url = await new Promise<string>((resolve, reject) => {

@@ -23,7 +23,15 @@ export function tempDir(prefix: string): Promise<string> {
 /** Config of the tiny base model (context 48). */
 export function tinyConfig(): CharLMConfig {
   const vocab = CharVocab.fromText(TEXT);
-  return { vocabSize: vocab.size, dModel: 32, numLayers: 2, nHead: 4, dFF: 64, maxLen: 48, vocab: vocab.toJSON() };
+  return {
+    vocabSize: vocab.size,
+    dModel: 32,
+    numLayers: 2,
+    nHead: 4,
+    dFF: 64,
+    maxLen: 48,
+    vocab: vocab.toJSON(),
+  };
 }
 
 /** Writes the tiny base model to `dir` (config.json + model.safetensors). */
@@ -38,12 +46,29 @@ export async function writeBaseModel(dir: string): Promise<void> {
 export async function writeStoreAdapter(store: string, name: string, seed: number): Promise<void> {
   manualSeed(seed);
   const lm = new CharLM(tinyConfig());
-  const peft = PeftModel.wrap(lm, { type: 'lora', r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj', 'fc1'], initLoraWeights: false });
+  const peft = PeftModel.wrap(lm, {
+    type: 'lora',
+    r: 4,
+    loraAlpha: 8,
+    targetModules: ['q_proj', 'v_proj', 'fc1'],
+    initLoraWeights: false,
+  });
   const files = new Map<string, Uint8Array>();
-  await savePretrained(peft, { writeFile: (p, d) => void files.set(`peft/${p}`, typeof d === 'string' ? new TextEncoder().encode(d) : d) });
+  await savePretrained(peft, {
+    writeFile: (p, d) => void files.set(`peft/${p}`, typeof d === 'string' ? new TextEncoder().encode(d) : d),
+  });
   peft.dispose();
   await new FsAdapterStore(store).put(
-    { name, jobId: `job-${name}`, kind: 'lora', format: 'peft', base: { name: 'tiny', config: tinyConfig() }, config: { r: 4 }, metrics: {}, files: Object.fromEntries(files) },
+    {
+      name,
+      jobId: `job-${name}`,
+      kind: 'lora',
+      format: 'peft',
+      base: { name: 'tiny', config: tinyConfig() },
+      config: { r: 4 },
+      metrics: {},
+      files: Object.fromEntries(files),
+    },
     { replace: true },
   );
 }
@@ -57,7 +82,11 @@ export interface ApiReply {
 
 /** POSTs JSON (or a raw string) and returns status and parsed body. */
 export async function post(url: string, body: unknown): Promise<{ status: number; json: ApiReply }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as ApiReply };
 }
 
@@ -66,6 +95,7 @@ export async function complete(base: string, body: Record<string, unknown>): Pro
   const { status, json } = await post(`${base}/v1/completions`, body);
   if (status !== 200) throw new Error(`completion failed with ${status}: ${JSON.stringify(json)}`);
   const want = (body.max_tokens as number | undefined) ?? 16;
-  if (json.usage?.completion_tokens !== want) throw new Error(`expected ${want} tokens, got ${JSON.stringify(json.usage)}`);
+  if (json.usage?.completion_tokens !== want)
+    throw new Error(`expected ${want} tokens, got ${JSON.stringify(json.usage)}`);
   return json.choices![0]!.text;
 }

@@ -61,9 +61,15 @@ describe('AdapterServer', () => {
   it('streams server-sent events whose text equals the non-streamed answer', async () => {
     const body = { model: 'b', prompt: 'the ', max_tokens: 8, seed: 7 };
     const whole = await complete(server.url, body);
-    const res = await fetch(`${server.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ ...body, stream: true }) });
+    const res = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ ...body, stream: true }),
+    });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const events = (await res.text())
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => e.replace(/^data: /, ''));
     expect(events.at(-1)).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     expect(chunks.map((c) => c.choices[0].text).join('')).toBe(whole);
@@ -77,7 +83,12 @@ describe('AdapterServer', () => {
       [{ model: '../a', prompt: 'the' }, 404, 'model_not_found', '../a'],
       ['{"model": "a", "prompt": ', 400, 'invalid_json', 'not valid JSON'],
       [{ model: 'a', prompt: 'the', max_tokens: 100 }, 400, 'context_length_exceeded', 'max_tokens (100)'],
-      [{ model: 'a', prompt: 'x'.repeat(60), max_tokens: 1 }, 400, 'context_length_exceeded', 'context of 48'],
+      [
+        { model: 'a', prompt: 'x'.repeat(60), max_tokens: 1 },
+        400,
+        'context_length_exceeded',
+        'context of 48',
+      ],
       [{ model: 'a', prompt: '' }, 400, 'invalid_prompt', 'empty'],
       [{ model: 'a', prompt: 'the', max_tokens: 0 }, 400, 'invalid_request', 'max_tokens'],
       [{ model: 'a', prompt: 'the', temperature: 'hot' }, 400, 'invalid_request', 'temperature'],
@@ -116,7 +127,12 @@ describe('AdapterServer under load', () => {
     const server = await startServer({ maxLoras: 2, maxCpuLoras: 1, maxBatch: 6 });
     try {
       const names = ['a', 'b', 'c', 'tiny'];
-      const reqs = Array.from({ length: 24 }, (_, i) => ({ model: names[i % 4]!, prompt: 'the ', max_tokens: 6 + (i % 5), seed: i }));
+      const reqs = Array.from({ length: 24 }, (_, i) => ({
+        model: names[i % 4]!,
+        prompt: 'the ',
+        max_tokens: 6 + (i % 5),
+        seed: i,
+      }));
       // Reference answers, one at a time.
       const expected: string[] = [];
       for (const r of reqs) expected.push(await complete(server.url, r));

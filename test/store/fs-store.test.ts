@@ -59,10 +59,16 @@ describe('FsAdapterStore', () => {
   });
 
   it('concurrent puts of one name leave exactly one adapter directory', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.put(input('race', `w${i}`, `job-${i}`))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.put(input('race', `w${i}`, `job-${i}`))),
+    );
     const written = results.filter((r) => r.status === 'fulfilled' && r.value.outcome === 'written');
     expect(written).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.code === 'DUPLICATE_ADAPTER')).toBe(true);
+    expect(
+      results
+        .filter((r) => r.status === 'rejected')
+        .every((r) => (r as PromiseRejectedResult).reason.code === 'DUPLICATE_ADAPTER'),
+    ).toBe(true);
     expect(await readdir(store.adaptersDir)).toEqual(['race']);
   });
 
@@ -75,7 +81,9 @@ describe('FsAdapterStore', () => {
   it('rejects bad names and paths, reports unknown adapters with what is stored', async () => {
     await expect(store.put(input('.hidden'))).rejects.toMatchObject({ code: 'INVALID_ADAPTER_NAME' });
     await expect(store.put(input('a/b'))).rejects.toMatchObject({ code: 'INVALID_ADAPTER_NAME' });
-    await expect(store.put({ ...input('c'), files: { '../x': enc('x') } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(store.put({ ...input('c'), files: { '../x': enc('x') } })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
     await store.put(input('known'));
     await expect(store.get('missing')).rejects.toThrow(/no adapter 'missing'.*stored: known/);
   });
@@ -88,6 +96,9 @@ describe('FsAdapterStore', () => {
     await mkdir(live);
     expect((await store.list()).map((m) => m.name)).toEqual(['ok']);
     expect(await store.sweepStale()).toEqual([`.tmp-x.${hostname()}.999999999.abc`]);
-    expect((await readdir(store.adaptersDir)).sort()).toEqual([`.tmp-y.${hostname()}.${process.pid}.abc`, 'ok']);
+    expect((await readdir(store.adaptersDir)).sort()).toEqual([
+      `.tmp-y.${hostname()}.${process.pid}.abc`,
+      'ok',
+    ]);
   });
 });

@@ -48,7 +48,7 @@ describe('clipGradNorm', () => {
 });
 
 describe('clipGradNormOnDevice', () => {
-  it('gives clipGradNorm\'s numbers as tensors, read asynchronously, and leaks nothing', async () => {
+  it("gives clipGradNorm's numbers as tensors, read asynchronously, and leaks nothing", async () => {
     const grads = [tf.tensor1d([3, 0, 1]), null, tf.tensor2d([[0, 4]])];
     const before = tf.memory().numTensors;
     for (const p of [2, 1, Infinity, 3]) {
@@ -57,7 +57,8 @@ describe('clipGradNormOnDevice', () => {
       expect((await dev.totalNorm.data())[0]).toBe(sync.totalNorm);
       expect((await dev.clipCoef.data())[0]).toBe(sync.clipCoef);
       expect(dev.grads[1]).toBeNull();
-      for (const i of [0, 2]) expect(Array.from(await dev.grads[i]!.data())).toEqual(Array.from(sync.grads[i]!.dataSync()));
+      for (const i of [0, 2])
+        expect(Array.from(await dev.grads[i]!.data())).toEqual(Array.from(sync.grads[i]!.dataSync()));
       const made: Array<tf.Tensor | null> = [dev.totalNorm, dev.clipCoef, ...dev.grads, ...sync.grads];
       tf.dispose(made.filter((t): t is tf.Tensor => t !== null));
     }

@@ -188,7 +188,8 @@ export function planAdapter(entry: Record<string, unknown>, name: string, ignore
   const strategy = strategyFrom(entry.strategy, `${where}.strategy`, ignored);
   if (strategy) cfg.adapterStrategy = strategy;
   if (entry.enabled !== undefined) {
-    if (typeof entry.enabled !== 'boolean') fail(`${where}: enabled must be true or false, got ${JSON.stringify(entry.enabled)}`);
+    if (typeof entry.enabled !== 'boolean')
+      fail(`${where}: enabled must be true or false, got ${JSON.stringify(entry.enabled)}`);
     cfg.enabled = entry.enabled;
   }
   return { name, cfg, entry };
@@ -262,7 +263,13 @@ interface Comparison {
   line: string;
 }
 
-export function compare(name: string, got: Tensor, want: FixtureTensor, atol: number, rtol: number): Comparison {
+export function compare(
+  name: string,
+  got: Tensor,
+  want: FixtureTensor,
+  atol: number,
+  rtol: number,
+): Comparison {
   const sameShape = got.shape.length === want.shape.length && got.shape.every((d, i) => d === want.shape[i]);
   if (!sameShape) {
     return {
@@ -306,18 +313,26 @@ export type ExpectedRule =
 export function parseExpectedName(what: string, adapterNames: readonly string[]): ExpectedRule {
   const adapter = (name: string): string => {
     if (!adapterNames.includes(name))
-      fail(`expected tensor '${what}' names adapter '${name}', which the case does not define (adapters: ${adapterNames.join(', ')})`);
+      fail(
+        `expected tensor '${what}' names adapter '${name}', which the case does not define (adapters: ${adapterNames.join(', ')})`,
+      );
     return name;
   };
   if (what === 'output' || what === 'residual_output') return { kind: 'output' };
-  if (what === 'adapter_output' || what === 'kept_output' || what === 'dropped_output' || what === 'eval_output')
+  if (
+    what === 'adapter_output' ||
+    what === 'kept_output' ||
+    what === 'dropped_output' ||
+    what === 'eval_output'
+  )
     return { kind: what };
   if (what.startsWith('after_')) return { kind: 'after', adapter: adapter(what.slice('after_'.length)) };
   if (what === 'l2_loss') return { kind: 'loss', draw: null, scope: 'one' };
   if (what === 'l2_loss_kept') return { kind: 'loss', draw: 'kept', scope: 'one' };
   if (what === 'l2_loss_dropped') return { kind: 'loss', draw: 'dropped', scope: 'one' };
   if (what === 'l2_loss.total') return { kind: 'loss', draw: null, scope: 'total' };
-  if (what.startsWith('l2_loss.')) return { kind: 'loss', draw: null, scope: adapter(what.slice('l2_loss.'.length)) };
+  if (what.startsWith('l2_loss.'))
+    return { kind: 'loss', draw: null, scope: adapter(what.slice('l2_loss.'.length)) };
   return fail(
     `don't know how to compute expected tensor '${what}'; the naming rules allow output, residual_output, adapter_output, after_<adapter>, kept_output, dropped_output, eval_output, l2_loss, l2_loss.<adapter>, l2_loss.total, l2_loss_kept, l2_loss_dropped`,
   );
@@ -503,7 +518,12 @@ export async function runAdapterCase(
       // Main run (configured mode): its output and the auxiliary losses it registers, per adapter.
       // Losses are cloned out of the registries, which later runs reset.
       const lossesOf = (): Map<string, Tensor[]> =>
-        new Map(plans.map((p, i) => [p.name, (adapters[i]!.registry['adapter_loss'] ?? []).map((t) => keep(t.clone()))]));
+        new Map(
+          plans.map((p, i) => [
+            p.name,
+            (adapters[i]!.registry['adapter_loss'] ?? []).map((t) => keep(t.clone())),
+          ]),
+        );
       resetRegistry(h);
       const mainOutput = run(training, null);
       const mainLosses = lossesOf();
@@ -518,7 +538,10 @@ export async function runAdapterCase(
 
       const enabledOrder = h.getEnabledAdapters();
       const compute = (what: string, want: FixtureTensor): Tensor => {
-        const rule = parseExpectedName(what, plans.map((p) => p.name));
+        const rule = parseExpectedName(
+          what,
+          plans.map((p) => p.name),
+        );
         switch (rule.kind) {
           case 'output':
             return mainOutput;
@@ -543,13 +566,15 @@ export async function runAdapterCase(
             );
           }
           case 'loss': {
-            const byAdapter = rule.draw === null ? mainLosses : drawLosses(rule.draw === 'kept' ? KEPT_DRAW : DROPPED_DRAW);
+            const byAdapter =
+              rule.draw === null ? mainLosses : drawLosses(rule.draw === 'kept' ? KEPT_DRAW : DROPPED_DRAW);
             const all = [...byAdapter.values()].flat();
             if (rule.scope === 'total') return keep(all.length ? tf.addN(all) : tf.scalar(0));
             const list = rule.scope === 'one' ? all : byAdapter.get(rule.scope)!;
             const whose = rule.scope === 'one' ? 'the forward' : `adapter '${rule.scope}'`;
             if (want.shape.length === 0) {
-              if (list.length !== 1) fail(`'${what}' expects one registered loss, ${whose} registered ${list.length}`);
+              if (list.length !== 1)
+                fail(`'${what}' expects one registered loss, ${whose} registered ${list.length}`);
               return list[0]!;
             }
             if (list.length === 0) fail(`'${what}': ${whose} registered no loss`);

@@ -67,7 +67,11 @@ function fail(msg: string): never {
 }
 
 /** Runs one group P case. */
-export async function runCompositionCase(caseDir: string, caseJson: AdapterCase, tensors: Map<string, FixtureTensor>): Promise<GoldenResult> {
+export async function runCompositionCase(
+  caseDir: string,
+  caseJson: AdapterCase,
+  tensors: Map<string, FixtureTensor>,
+): Promise<GoldenResult> {
   const label = `${caseJson?.name ?? caseDir}`;
   const created: Tensor[] = [];
   let model: CompositionModel | undefined;
@@ -79,22 +83,33 @@ export async function runCompositionCase(caseDir: string, caseJson: AdapterCase,
     const entries = config.adapters as Record<string, unknown>[];
     const byName = new Map(entries.map((e, i) => [String(e.name ?? `adapter_${i}`), e]));
     const order: string[] = Array.isArray(config.order) ? config.order.map(String) : [...byName.keys()];
-    const plans: AdapterPlan[] = order.map((n) => planAdapter(byName.get(n) ?? fail(`config.order names '${n}', which config.adapters does not define`), n, ignored));
-    for (const n of byName.keys()) if (!order.includes(n)) fail(`adapter '${n}' is missing from config.order`);
+    const plans: AdapterPlan[] = order.map((n) =>
+      planAdapter(
+        byName.get(n) ?? fail(`config.order names '${n}', which config.adapters does not define`),
+        n,
+        ignored,
+      ),
+    );
+    for (const n of byName.keys())
+      if (!order.includes(n)) fail(`adapter '${n}' is missing from config.order`);
     const fusions = (config.fusions ?? []) as Array<{ children?: unknown; config?: unknown }>;
     if (!Array.isArray(fusions)) fail('config.fusions must be a list');
     if (config.setup === undefined) fail('config.setup is missing');
     const tol = { atol: Number(caseJson.tolerance?.atol ?? 0), rtol: Number(caseJson.tolerance?.rtol ?? 0) };
 
     const declared = (caseJson.tensors ?? []) as Array<{ name: string; role: string; doc?: string }>;
-    for (const d of declared) if (!tensors.has(d.name)) fail(`tensor '${d.name}' is declared but not in the file`);
+    for (const d of declared)
+      if (!tensors.has(d.name)) fail(`tensor '${d.name}' is declared but not in the file`);
     const unknownRoles = declared.filter((d) => !['param', 'input', 'expected'].includes(d.role));
-    if (unknownRoles.length) fail(`unknown tensor role(s): ${unknownRoles.map((d) => `${d.name} (${d.role})`).join(', ')}`);
+    if (unknownRoles.length)
+      fail(`unknown tensor role(s): ${unknownRoles.map((d) => `${d.name} (${d.role})`).join(', ')}`);
     const inputs = declared.filter((d) => d.role === 'input');
     const expected = declared.filter((d) => d.role === 'expected');
     if (expected.length === 0) fail('the case has no expected tensors');
     if (inputs.length !== 1 || !['input', 'x'].includes(inputs[0]!.name)) {
-      fail(`group P needs one input tensor named 'input' (or 'x'); the case has: ${inputs.map((d) => d.name).join(', ') || '(none)'}`);
+      fail(
+        `group P needs one input tensor named 'input' (or 'x'); the case has: ${inputs.map((d) => d.name).join(', ') || '(none)'}`,
+      );
     }
 
     const m = (model = new CompositionModel());
@@ -116,11 +131,15 @@ export async function runCompositionCase(caseDir: string, caseJson: AdapterCase,
         continue;
       }
       const plan = plans.find((p) => d.name.startsWith(`${p.name}.`));
-      if (!plan) fail(`parameter '${d.name}' names no adapter (${plans.map((p) => p.name).join(', ')}) and no fusion (${fusionNames.join(' | ') || 'none'})`);
+      if (!plan)
+        fail(
+          `parameter '${d.name}' names no adapter (${plans.map((p) => p.name).join(', ')}) and no fusion (${fusionNames.join(' | ') || 'none'})`,
+        );
       adapterSd.get(plan!.name)!.set(stateKeyFor(d.name.slice(plan!.name.length + 1), d.doc, plan!), t);
     }
     for (const p of plans) m.getAdapterModule(p.name)!.loadStateDict(adapterSd.get(p.name)!);
-    for (const n of fusionNames) for (const layer of m.getFusionLayers(n)) layer.loadStateDict(fusionSd.get(n)!);
+    for (const n of fusionNames)
+      for (const layer of m.getFusionLayers(n)) layer.loadStateDict(fusionSd.get(n)!);
 
     m.setActiveSetup(config.setup as SetupInput);
     m.train(Boolean(config.training ?? false));
@@ -135,12 +154,17 @@ export async function runCompositionCase(caseDir: string, caseJson: AdapterCase,
       if (what === 'output') {
         got = m.forward(x);
       } else if (what === 'fusion_regularization') {
-        const terms = fusionNames.flatMap((n) => m.getFusionLayers(n)).map((l) => l.regularizationLoss()).filter((t): t is Tensor => t !== null);
+        const terms = fusionNames
+          .flatMap((n) => m.getFusionLayers(n))
+          .map((l) => l.regularizationLoss())
+          .filter((t): t is Tensor => t !== null);
         if (terms.length === 0) fail(`'${d.name}': the case has no fusion layer with a value matrix`);
         got = terms.length === 1 ? terms[0]! : tf.addN(terms);
         if (terms.length > 1) tf.dispose(terms);
       } else {
-        got = fail(`don't know how to compute expected tensor '${d.name}'; group P defines expected.output and expected.fusion_regularization`);
+        got = fail(
+          `don't know how to compute expected tensor '${d.name}'; group P defines expected.output and expected.fusion_regularization`,
+        );
       }
       created.push(got);
       const c = compare(d.name, got, tensors.get(d.name)!, tol.atol, tol.rtol);
@@ -150,7 +174,10 @@ export async function runCompositionCase(caseDir: string, caseJson: AdapterCase,
     if (ignored.length) lines.push(`ignored descriptive keys: ${ignored.join(', ')}`);
     return { ok, detail: `${label}: ${lines.join('; ')}` };
   } catch (e) {
-    return { ok: false, detail: `${label}: ${e instanceof CaseError ? e.message : `${(e as Error)?.name}: ${(e as Error)?.message}`}` };
+    return {
+      ok: false,
+      detail: `${label}: ${e instanceof CaseError ? e.message : `${(e as Error)?.name}: ${(e as Error)?.message}`}`,
+    };
   } finally {
     if (model) {
       resetRegistry(model);

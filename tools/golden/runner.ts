@@ -42,7 +42,8 @@ const RUNNERS: Record<string, () => Promise<GroupRunner>> = {
   F: adapterRunner,
   G: async () => runPeftCase,
   H: async () => runSafetensorsCase,
-  P: async () => async (dir, c) => runCompositionCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors'))),
+  P: async () => async (dir, c) =>
+    runCompositionCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors'))),
   T: async () => (dir, c) => runTrainingCase(dir, c, (file) => readCaseTensors(file)),
 };
 
@@ -62,9 +63,13 @@ export async function findCases(paths: readonly string[]): Promise<string[]> {
       out.push(dir);
       continue;
     }
-    const children = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const children = (await readdir(dir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     const found = [];
-    for (const c of children) if (await stat(join(dir, c, 'case.json')).catch(() => null)) found.push(join(dir, c));
+    for (const c of children)
+      if (await stat(join(dir, c, 'case.json')).catch(() => null)) found.push(join(dir, c));
     if (found.length === 0) throw new Error(`golden: ${p} holds no case folder (no case.json found)`);
     out.push(...found);
   }
@@ -83,7 +88,13 @@ export async function runCase(dir: string): Promise<CaseOutcome> {
   const group = String(caseJson?.group ?? '?');
   const load = RUNNERS[group];
   if (!load) {
-    return { name, dir, group, ok: false, detail: `no runner for group ${group} (runners: ${Object.keys(RUNNERS).sort().join(', ')})` };
+    return {
+      name,
+      dir,
+      group,
+      ok: false,
+      detail: `no runner for group ${group} (runners: ${Object.keys(RUNNERS).sort().join(', ')})`,
+    };
   }
   try {
     const r = await (await load())(dir, caseJson);
@@ -94,7 +105,10 @@ export async function runCase(dir: string): Promise<CaseOutcome> {
 }
 
 /** Runs every case under `paths`, in folder order. */
-export async function runGolden(paths: readonly string[], onCase?: (o: CaseOutcome) => void): Promise<CaseOutcome[]> {
+export async function runGolden(
+  paths: readonly string[],
+  onCase?: (o: CaseOutcome) => void,
+): Promise<CaseOutcome[]> {
   const outcomes: CaseOutcome[] = [];
   for (const dir of await findCases(paths)) {
     const o = await runCase(dir);

@@ -17,7 +17,8 @@ export async function readCaseTensors(file: string): Promise<Map<string, CaseTen
     const raw = decodeElements(entry);
     let data: Float32Array | Int32Array | Uint8Array;
     if (entry.dtype === 'BOOL' || entry.dtype === 'U8') data = Uint8Array.from(raw as Uint8Array);
-    else if (entry.dtype.startsWith('F') || entry.dtype === 'BF16') data = Float32Array.from(raw as ArrayLike<number>);
+    else if (entry.dtype.startsWith('F') || entry.dtype === 'BF16')
+      data = Float32Array.from(raw as ArrayLike<number>);
     else data = Int32Array.from(Array.from(raw as ArrayLike<number | bigint>, (v) => Number(v)));
     out.set(name, { dtype: entry.dtype, shape: entry.shape, data });
   }

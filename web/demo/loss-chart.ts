@@ -12,7 +12,14 @@ export function drawLossChart(svg: SVGSVGElement, losses: readonly number[], tot
     svg.appendChild(e);
     return e;
   };
-  el('rect', { x: pad.left, y: pad.top, width: w - pad.left - pad.right, height: h - pad.top - pad.bottom, fill: '#fafbfc', stroke: '#dde1e7' });
+  el('rect', {
+    x: pad.left,
+    y: pad.top,
+    width: w - pad.left - pad.right,
+    height: h - pad.top - pad.bottom,
+    fill: '#fafbfc',
+    stroke: '#dde1e7',
+  });
   if (losses.length === 0) return;
   const lo = Math.min(...losses);
   const hi = Math.max(...losses);

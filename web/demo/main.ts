@@ -26,7 +26,10 @@ function status(text: string, error = false): void {
 }
 
 function showBackend(info: BackendInfo): void {
-  const extra = info.name === 'wasm' ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads === 1 ? '1 thread' : 'threads'})` : '';
+  const extra =
+    info.name === 'wasm'
+      ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads === 1 ? '1 thread' : 'threads'})`
+      : '';
   $('backend-badge').textContent = `${info.name}${extra}`;
   $<HTMLSelectElement>('backend-select').value = info.name;
 }
@@ -36,7 +39,11 @@ function showAdapter(): void {
   $<HTMLButtonElement>('download-adapter').disabled = kind !== 'adapter-file';
   $<HTMLButtonElement>('download-peft').disabled = kind !== 'peft';
   $('adapter-info').textContent =
-    kind === null ? 'no adapter' : kind === 'peft' ? 'LoRA adapter (saves as a PEFT directory)' : 'LinearAdapter (saves as an adapter file)';
+    kind === null
+      ? 'no adapter'
+      : kind === 'peft'
+        ? 'LoRA adapter (saves as a PEFT directory)'
+        : 'LinearAdapter (saves as an adapter file)';
 }
 
 /** Runs a button's action; a failure is already shown in the status line. */
@@ -89,7 +96,8 @@ async function train(o: DemoTrainOptions): Promise<DemoTrainResult> {
       losses.push(info.loss);
       progress.value = info.step;
       const ms = (performance.now() - t0) / info.step;
-      $('progress-text').textContent = `step ${info.step}/${o.steps} · loss ${info.loss.toFixed(3)} · ${ms.toFixed(0)} ms/step · ${getBackendInfo().name}`;
+      $('progress-text').textContent =
+        `step ${info.step}/${o.steps} · loss ${info.loss.toFixed(3)} · ${ms.toFixed(0)} ms/step · ${getBackendInfo().name}`;
       drawLossChart(chart, losses, o.steps);
       o.onStep?.(info);
       // wasm and cpu compute on this thread: give the browser a turn to paint the chart and handle input.
@@ -111,8 +119,16 @@ function streamInto(id: string, prompt: string): (text: string) => Promise<void>
 
 async function sample(prompt: string, length: number, seed: number): Promise<{ off: string; on: string }> {
   $('sample-off').textContent = $('sample-on').textContent = '';
-  const off = await session.sample(prompt, length, { adapter: false, seed, onText: streamInto('sample-off', prompt) });
-  const on = await session.sample(prompt, length, { adapter: true, seed, onText: streamInto('sample-on', prompt) });
+  const off = await session.sample(prompt, length, {
+    adapter: false,
+    seed,
+    onText: streamInto('sample-off', prompt),
+  });
+  const on = await session.sample(prompt, length, {
+    adapter: true,
+    seed,
+    onText: streamInto('sample-on', prompt),
+  });
   return { off, on };
 }
 
@@ -157,10 +173,14 @@ async function start(): Promise<void> {
   await useSotu();
   showAdapter();
 
-  $('backend-switch').onclick = onClick('switching backend', () => setBackend($<HTMLSelectElement>('backend-select').value as BackendName));
+  $('backend-switch').onclick = onClick('switching backend', () =>
+    setBackend($<HTMLSelectElement>('backend-select').value as BackendName),
+  );
   $('use-sotu').onclick = onClick('loading the sample', useSotu);
   $('train').onclick = onClick('training', () => train(formOptions()));
-  $('sample').onclick = onClick('sampling', () => sample($<HTMLInputElement>('prompt').value, num('sample-len'), num('seed')));
+  $('sample').onclick = onClick('sampling', () =>
+    sample($<HTMLInputElement>('prompt').value, num('sample-len'), num('seed')),
+  );
   // Each method's usual learning rate (LoRA's scaled update diverges at a LinearAdapter's rate).
   document.querySelectorAll<HTMLInputElement>('input[name=method]').forEach((r) => {
     r.onchange = () => ($<HTMLInputElement>('lr').value = r.value === 'lora' ? '0.003' : '0.01');
@@ -171,7 +191,10 @@ async function start(): Promise<void> {
   };
   $<HTMLInputElement>('upload').onchange = (ev) => {
     const file = (ev.target as HTMLInputElement).files?.[0];
-    if (file) onClick(`loading ${file.name}`, async () => session.importAdapter(new Uint8Array(await file.arrayBuffer())))();
+    if (file)
+      onClick(`loading ${file.name}`, async () =>
+        session.importAdapter(new Uint8Array(await file.arrayBuffer())),
+      )();
   };
   status('ready');
 }
@@ -187,9 +210,11 @@ const ready = start().catch((e: Error) => {
   info: () => getBackendInfo(),
   setBackend: (name: BackendName) => guarded('switching backend', () => setBackend(name)),
   train: (o: DemoTrainOptions) => guarded('training', () => train(o)),
-  sample: (prompt: string, length: number, seed: number) => guarded('sampling', () => sample(prompt, length, seed)),
+  sample: (prompt: string, length: number, seed: number) =>
+    guarded('sampling', () => sample(prompt, length, seed)),
   loss: (text: string, seqLen: number) => session.loss(text, seqLen),
   exportAdapter: () => Array.from(session.exportAdapter().bytes),
-  importAdapter: (bytes: number[]) => guarded('loading an adapter', () => session.importAdapter(Uint8Array.from(bytes))),
+  importAdapter: (bytes: number[]) =>
+    guarded('loading an adapter', () => session.importAdapter(Uint8Array.from(bytes))),
   adapterKind: () => session.adapterKind,
 };

@@ -111,13 +111,19 @@ export class DemoSession {
   async train(o: DemoTrainOptions): Promise<DemoTrainResult> {
     this.reset();
     const ids = this.encode(o.text);
-    if (ids.length <= o.seqLen + 1) throw new Error(`the text is too short: at least ${o.seqLen + 2} characters are needed`);
+    if (ids.length <= o.seqLen + 1)
+      throw new Error(`the text is too short: at least ${o.seqLen + 2} characters are needed`);
     manualSeed(o.seed); // the adapter's initial weights
     const attached = attachMethod(
       this.model,
       o.method === 'linear'
         ? { kind: 'linear', dim: o.dim ?? 32 }
-        : { kind: 'lora', r: o.dim ?? 8, alpha: 2 * (o.dim ?? 8), targetModules: ['q_proj', 'v_proj', 'fc1', 'fc2'] },
+        : {
+            kind: 'lora',
+            r: o.dim ?? 8,
+            alpha: 2 * (o.dim ?? 8),
+            targetModules: ['q_proj', 'v_proj', 'fc1', 'fc2'],
+          },
     );
     this.peft = attached.peft ?? null;
     this.kind = o.method === 'linear' ? 'adapter-file' : 'peft';
@@ -150,7 +156,12 @@ export class DemoSession {
   async sample(
     prompt: string,
     length: number,
-    o: { adapter: boolean; seed: number; temperature?: number; onText?: (textSoFar: string) => void | Promise<void> },
+    o: {
+      adapter: boolean;
+      seed: number;
+      temperature?: number;
+      onText?: (textSoFar: string) => void | Promise<void>;
+    },
   ): Promise<string> {
     const ids = this.encode(prompt.length ? prompt : '\n');
     const soFar: number[] = [];
@@ -161,7 +172,11 @@ export class DemoSession {
         }
       : undefined;
     const run = () =>
-      this.model.generateAsync(ids, length, { rng: createRng(o.seed), temperature: o.temperature ?? 0.8, ...(onToken ? { onToken } : {}) });
+      this.model.generateAsync(ids, length, {
+        rng: createRng(o.seed),
+        temperature: o.temperature ?? 0.8,
+        ...(onToken ? { onToken } : {}),
+      });
     let out: Int32Array;
     if (o.adapter || this.kind === null) out = await run();
     else if (this.peft) out = await this.peft.withAdaptersDisabled(run);
@@ -191,7 +206,11 @@ export class DemoSession {
   /** The adapter as bytes: the library's adapter file (LinearAdapter) or a zip of the PEFT directory (LoRA). */
   exportAdapter(): { kind: AdapterKind; fileName: string; bytes: Uint8Array } {
     if (this.kind === 'adapter-file') {
-      return { kind: this.kind, fileName: 'adapter.safetensors', bytes: saveAdapters(this.model, this.adapterName) };
+      return {
+        kind: this.kind,
+        fileName: 'adapter.safetensors',
+        bytes: saveAdapters(this.model, this.adapterName),
+      };
     }
     if (this.kind === 'peft' && this.peft) {
       const files: Record<string, Uint8Array> = {};
@@ -212,14 +231,19 @@ export class DemoSession {
       const configPath = Object.keys(files).find((p) => p.endsWith('adapter_config.json'));
       if (!configPath) throw new Error('the zip holds no adapter_config.json: not a PEFT directory');
       const root = configPath.slice(0, -'adapter_config.json'.length);
-      const source: FileSource = { readFile: (p) => files[root + p] ?? null, exists: (p) => root + p in files };
+      const source: FileSource = {
+        readFile: (p) => files[root + p] ?? null,
+        exists: (p) => root + p in files,
+      };
       this.peft = await loadPretrained(this.model, source);
       this.kind = 'peft';
     } else {
       const { loaded } = loadAdapters(this.model, bytes);
       if (loaded.length !== 1) {
         this.reset();
-        throw new Error(`the adapter file holds ${loaded.length} adapters (${loaded.join(', ')}); the page shows one at a time`);
+        throw new Error(
+          `the adapter file holds ${loaded.length} adapters (${loaded.join(', ')}); the page shows one at a time`,
+        );
       }
       this.adapterName = loaded[0]!;
       this.kind = 'adapter-file';
@@ -227,4 +251,3 @@ export class DemoSession {
     return this.kind;
   }
 }
-

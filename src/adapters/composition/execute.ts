@@ -60,7 +60,11 @@ function withMain(state: AdapterInput, t: Tensor): AdapterInput {
 
 /** `n` copies of every row-shaped tensor of the state, stacked along dim 0 (copy `i` in rows `i·B … (i+1)·B − 1`). */
 function replicateRows(state: AdapterInput, n: number, batch: number): AdapterInput {
-  const rep = (t: Tensor) => tf.concat(Array.from({ length: n }, () => t), 0);
+  const rep = (t: Tensor) =>
+    tf.concat(
+      Array.from({ length: n }, () => t),
+      0,
+    );
   if (state instanceof tf.Tensor) return rep(state);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(state as Record<string, unknown>)) {
@@ -107,7 +111,8 @@ function parallelMode(ctx: RunContext, block: ParallelBlock, batch: number): 're
 // ------------------------------------------------------------------------------------------------
 
 function runChild(ctx: RunContext, node: SetupChild, state: AdapterInput): AdapterInput {
-  if (typeof node === 'string') return ctx.runnable.has(node) ? ctx.host.forwardAdapterChain(state, [node]) : state;
+  if (typeof node === 'string')
+    return ctx.runnable.has(node) ? ctx.host.forwardAdapterChain(state, [node]) : state;
   if (!setupAdapterNames(node).some((n) => ctx.runnable.has(n))) return state;
   switch (node.type) {
     case 'stack':
@@ -127,7 +132,12 @@ function runChild(ctx: RunContext, node: SetupChild, state: AdapterInput): Adapt
  * Child `i` runs on rows `[Σ_{j<i} sizes_j, Σ_{j≤i} sizes_j)`; the results are concatenated in order.
  * The same row routing as per-sample selection ({@link runRowGroups}), with contiguous groups.
  */
-function runRowChunks(ctx: RunContext, children: readonly SetupChild[], sizes: readonly number[], state: AdapterInput): AdapterInput {
+function runRowChunks(
+  ctx: RunContext,
+  children: readonly SetupChild[],
+  sizes: readonly number[],
+  state: AdapterInput,
+): AdapterInput {
   const batch = sizes.reduce((a, b) => a + b, 0);
   const groups: Array<RowGroup & { child: SetupChild }> = [];
   let offset = 0;
@@ -137,7 +147,9 @@ function runRowChunks(ctx: RunContext, children: readonly SetupChild[], sizes: r
     if (rows.length) groups.push({ names: [String(i)], rows, child });
   });
   const childOf = new Map(groups.map((g) => [g.names, g.child]));
-  return runRowGroups(state, batch, groups, (part: AdapterInput, names) => runChild(ctx, childOf.get(names)!, part)) as AdapterInput;
+  return runRowGroups(state, batch, groups, (part: AdapterInput, names) =>
+    runChild(ctx, childOf.get(names)!, part),
+  ) as AdapterInput;
 }
 
 function runParallel(ctx: RunContext, block: ParallelBlock, state: AdapterInput): AdapterInput {
@@ -150,7 +162,12 @@ function runParallel(ctx: RunContext, block: ParallelBlock, state: AdapterInput)
   } else {
     rows = batch / n;
   }
-  return runRowChunks(ctx, block.children, Array.from({ length: n }, () => rows), state);
+  return runRowChunks(
+    ctx,
+    block.children,
+    Array.from({ length: n }, () => rows),
+    state,
+  );
 }
 
 function runBatchSplit(ctx: RunContext, block: BatchSplitBlock, state: AdapterInput): AdapterInput {
@@ -159,7 +176,8 @@ function runBatchSplit(ctx: RunContext, block: BatchSplitBlock, state: AdapterIn
   check(
     total === batch,
     'INVALID_INPUT',
-    () => `${describeSetup(block)} on '${ctx.host.hostLabel()}': batchSizes [${block.batchSizes.join(', ')}] sum to ${total} but the batch has ${batch} rows`,
+    () =>
+      `${describeSetup(block)} on '${ctx.host.hostLabel()}': batchSizes [${block.batchSizes.join(', ')}] sum to ${total} but the batch has ${batch} rows`,
     () => ({ batchSizes: [...block.batchSizes], sum: total, batch }),
   );
   return runRowChunks(ctx, block.children, block.batchSizes, state);
@@ -184,7 +202,8 @@ function runAverage(ctx: RunContext, block: AverageBlock, state: AdapterInput): 
 /** The fusion layer `name` at the host; `NOT_FOUND` listing the host's fusions when absent. */
 function fusionAt(host: ComposableHost, block: FuseBlock): AdapterFusion {
   const name = fusionNameOf(block);
-  const layer = host.getChild(FUSION_LAYER) as { get(n: string): Module | undefined; keys(): string[] } | undefined;
+  const layer = host.getChild(FUSION_LAYER) as
+    { get(n: string): Module | undefined; keys(): string[] } | undefined;
   const fusion = layer?.get(name);
   if (!fusion) {
     const existing = layer?.keys() ?? [];
@@ -237,13 +256,15 @@ export function forwardActiveSetup(host: ComposableHost, input: AdapterInput): A
     check(
       entry === undefined || entry.enabled,
       'INVALID_CONFIG',
-      () => `adapter '${n}' is disabled but the active setup ${describeSetup(setup)} names it; enable it with setEnabledAdapters('${n}') or change the setup with setActiveSetup()`,
+      () =>
+        `adapter '${n}' is disabled but the active setup ${describeSetup(setup)} names it; enable it with setEnabledAdapters('${n}') or change the setup with setActiveSetup()`,
       () => ({ name: n }),
     );
   }
   const layer = host.peekAdapterLayer();
   const loc = isPlainObject(input) && typeof input.loc === 'string' ? input.loc : '';
-  const runsHere = (n: string) => !loc || typeof host.adapterLocations !== 'function' || host.adapterLocations(n).includes(loc);
+  const runsHere = (n: string) =>
+    !loc || typeof host.adapterLocations !== 'function' || host.adapterLocations(n).includes(loc);
   const runnable = new Set(names.filter((n) => layer?.has(n) && runsHere(n)));
   if (runnable.size === 0) return input;
   return runChild({ host, setup, runnable, loc }, setup, input);

@@ -91,9 +91,13 @@ export function parseFusionConfig(cfg: unknown, where: string): FusionConfig {
   if (typeof cfg === 'string') {
     const preset = FUSION_PRESETS[cfg as 'dynamic'];
     if (!preset || !Object.hasOwn(FUSION_PRESETS, cfg)) {
-      throw new AdapterError('INVALID_CONFIG', `${where}: fusion config ${JSON.stringify(cfg)} is not one of: dynamic, static`, {
-        valid: ['dynamic', 'static'],
-      });
+      throw new AdapterError(
+        'INVALID_CONFIG',
+        `${where}: fusion config ${JSON.stringify(cfg)} is not one of: dynamic, static`,
+        {
+          valid: ['dynamic', 'static'],
+        },
+      );
     }
     return { ...preset };
   }
@@ -101,14 +105,24 @@ export function parseFusionConfig(cfg: unknown, where: string): FusionConfig {
   if (!r.success) {
     const valid = Object.keys(FUSION_PRESETS.dynamic);
     const issues = r.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : `${i.path.join('.') || 'config'}: ${i.message}`,
+      i.code === 'unrecognized_keys'
+        ? `unknown field(s) ${i.keys.join(', ')}`
+        : `${i.path.join('.') || 'config'}: ${i.message}`,
     );
-    throw new AdapterError('INVALID_CONFIG', `${where}: invalid fusion config (${issues.join('; ')}); fields: ${valid.join(', ')}`, {
-      valid,
-    });
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `${where}: invalid fusion config (${issues.join('; ')}); fields: ${valid.join(', ')}`,
+      {
+        valid,
+      },
+    );
   }
   const merged = { ...FUSION_PRESETS.dynamic, ...r.data };
-  return { ...merged, valueInitialized: Boolean(merged.valueInitialized), dropoutProb: merged.dropoutProb ?? null };
+  return {
+    ...merged,
+    valueInitialized: Boolean(merged.valueInitialized),
+    dropoutProb: merged.dropoutProb ?? null,
+  };
 }
 
 /** Options of {@link AdapterFusion}. */
@@ -151,7 +165,10 @@ export class AdapterFusion extends Module {
     this.config = Object.freeze({ ...config });
     this.rng = options.rng ?? getRng();
     const make = (name: 'query' | 'key' | 'value', bias: boolean) => {
-      const lin = this.registerModule(name, new Linear({ inFeatures: features, outFeatures: features, bias, rng: this.rng }));
+      const lin = this.registerModule(
+        name,
+        new Linear({ inFeatures: features, outFeatures: features, bias, rng: this.rng }),
+      );
       bertInit(lin, this.rng);
       return lin;
     };
@@ -197,7 +214,8 @@ export class AdapterFusion extends Module {
       if (!c.residualBefore) context = tf.add(context, residual);
       return context;
     });
-    if (this.training && c.temperature) this.temperatureValue = Math.max(this.temperatureValue - this.reduction, 1);
+    if (this.training && c.temperature)
+      this.temperatureValue = Math.max(this.temperatureValue - this.reduction, 1);
     if (this.training) this.registerRegularization();
     return out;
   }
@@ -220,6 +238,9 @@ export class AdapterFusion extends Module {
   }
 
   override forward(): never {
-    throw new AdapterError('INVALID_INPUT', 'AdapterFusion runs through a Fuse setup (model.setActiveSetup(Fuse(...))) or fuse(query, ups)');
+    throw new AdapterError(
+      'INVALID_INPUT',
+      'AdapterFusion runs through a Fuse setup (model.setActiveSetup(Fuse(...))) or fuse(query, ups)',
+    );
   }
 }

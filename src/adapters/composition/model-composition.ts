@@ -22,7 +22,14 @@ import {
   type SetupChild,
   type SetupInput,
 } from './setup.js';
-import { COMPOSITION_KEY, compositionCfgOf, ensureCompositionCfg, FUSION_LAYER, type CompositionCfg, type FusionRecord } from './state.js';
+import {
+  COMPOSITION_KEY,
+  compositionCfgOf,
+  ensureCompositionCfg,
+  FUSION_LAYER,
+  type CompositionCfg,
+  type FusionRecord,
+} from './state.js';
 
 /** What the composition needs from a model (every `withAdapterModel` model has it). */
 export interface ComposableModel extends Module {
@@ -51,20 +58,29 @@ export function getActiveSetup(model: ComposableModel): SetupBlock | null {
 }
 
 /** Checks that every adapter the setup names exists and is enabled, and every Fuse has its fusion layer. */
-function checkSetupAgainstModel(model: ComposableModel, setup: SetupBlock, fusions: readonly string[], where: string): void {
+function checkSetupAgainstModel(
+  model: ComposableModel,
+  setup: SetupBlock,
+  fusions: readonly string[],
+  where: string,
+): void {
   const all = model.adapterNames();
   for (const n of setupAdapterNames(setup)) {
     if (!all.includes(n)) {
-      notFound(`${where}: '${n}' is not an adapter of ${model.typeName}; its adapters: ${all.join(', ') || '(none)'}`, {
-        name: n,
-        valid: all,
-      });
+      notFound(
+        `${where}: '${n}' is not an adapter of ${model.typeName}; its adapters: ${all.join(', ') || '(none)'}`,
+        {
+          name: n,
+          valid: all,
+        },
+      );
     }
     const entry = model.cfg.adapters![n] as NormalizedAdapterConfig;
     check(
       entry.enabled,
       'INVALID_CONFIG',
-      () => `${where}: adapter '${n}' is disabled, so ${describeSetup(setup)} cannot run it; enable it with setEnabledAdapters('${n}') first`,
+      () =>
+        `${where}: adapter '${n}' is disabled, so ${describeSetup(setup)} cannot run it; enable it with setEnabledAdapters('${n}') first`,
       () => ({ name: n }),
     );
   }
@@ -105,7 +121,9 @@ function hostsHolding(model: ComposableModel, children: readonly string[]): Host
   return model
     .namedModules()
     .map(([, m]) => m)
-    .filter((m) => isAdapterHost(m) && children.every((c) => (m as unknown as HostLike).peekAdapterLayer()?.has(c))) as HostLike[];
+    .filter(
+      (m) => isAdapterHost(m) && children.every((c) => (m as unknown as HostLike).peekAdapterLayer()?.has(c)),
+    ) as HostLike[];
 }
 
 /** The width a fusion of `children` works at: their common `inFeatures`. */
@@ -115,14 +133,16 @@ function fusionWidth(model: ComposableModel, children: readonly string[], where:
     check(
       typeof widths[i] === 'number',
       'INVALID_CONFIG',
-      () => `${where}: adapter '${c}' (type '${String((model.cfg.adapters![c] as NormalizedAdapterConfig).type)}') has no inFeatures; fusion works on bottleneck adapters that map [..., D] to [..., D] (type 'linear')`,
+      () =>
+        `${where}: adapter '${c}' (type '${String((model.cfg.adapters![c] as NormalizedAdapterConfig).type)}') has no inFeatures; fusion works on bottleneck adapters that map [..., D] to [..., D] (type 'linear')`,
       () => ({ name: c }),
     );
   });
   check(
     widths.every((w) => w === widths[0]),
     'INVALID_CONFIG',
-    () => `${where}: the adapters to fuse have different widths (${children.map((c, i) => `${c}: ${String(widths[i])}`).join(', ')}); they must share inFeatures`,
+    () =>
+      `${where}: the adapters to fuse have different widths (${children.map((c, i) => `${c}: ${String(widths[i])}`).join(', ')}); they must share inFeatures`,
   );
   return widths[0] as number;
 }
@@ -132,7 +152,12 @@ function fusionDict(host: Module): ModuleDict | undefined {
 }
 
 /** Builds the fusion layers of `record` on every host holding its adapters (nothing attached yet). */
-function buildFusionLayers(model: ComposableModel, name: string, record: FusionRecord, where: string): Array<[HostLike, AdapterFusion]> {
+function buildFusionLayers(
+  model: ComposableModel,
+  name: string,
+  record: FusionRecord,
+  where: string,
+): Array<[HostLike, AdapterFusion]> {
   const hosts = hostsHolding(model, record.children);
   if (hosts.length === 0) {
     const holders = record.children.map((c) => {
@@ -152,7 +177,11 @@ function buildFusionLayers(model: ComposableModel, name: string, record: FusionR
   const built: Array<[HostLike, AdapterFusion]> = [];
   try {
     for (const h of hosts) {
-      check(!fusionDict(h)?.has(name), 'INVALID_CONFIG', () => `${where}: '${h.hostLabel()}' already holds fusion '${name}'`);
+      check(
+        !fusionDict(h)?.has(name),
+        'INVALID_CONFIG',
+        () => `${where}: '${h.hostLabel()}' already holds fusion '${name}'`,
+      );
       const f = new AdapterFusion({ features, config: record.config });
       shareModelGuid(h, f);
       f.train(h.training);
@@ -179,7 +208,11 @@ function attachFusionLayers(name: string, built: Array<[HostLike, AdapterFusion]
  * Errors (the model is unchanged): `NOT_FOUND` for an unknown adapter; `INVALID_CONFIG` for a bad
  * config, an existing fusion, adapters on different modules or of different widths.
  */
-export function addFusion(model: ComposableModel, children: readonly string[], cfg?: FusionConfigInput): string {
+export function addFusion(
+  model: ComposableModel,
+  children: readonly string[],
+  cfg?: FusionConfigInput,
+): string {
   const where = 'addFusion';
   check(
     Array.isArray(children) && children.length > 0 && children.every((c) => typeof c === 'string'),
@@ -193,17 +226,25 @@ export function addFusion(model: ComposableModel, children: readonly string[], c
   );
   const all = model.adapterNames();
   for (const c of children) {
-    if (!all.includes(c)) notFound(`${where}: '${c}' is not an adapter of ${model.typeName}; its adapters: ${all.join(', ') || '(none)'}`, { name: c, valid: all });
+    if (!all.includes(c))
+      notFound(
+        `${where}: '${c}' is not an adapter of ${model.typeName}; its adapters: ${all.join(', ') || '(none)'}`,
+        { name: c, valid: all },
+      );
   }
   const name = children.join(',');
   const existing = listFusions(model);
   check(
     !existing.includes(name),
     'INVALID_CONFIG',
-    () => `${where}: fusion '${name}' already exists; delete it with deleteFusion first (existing fusions: ${existing.join(' | ')})`,
+    () =>
+      `${where}: fusion '${name}' already exists; delete it with deleteFusion first (existing fusions: ${existing.join(' | ')})`,
     () => ({ name }),
   );
-  const record: FusionRecord = { children: [...children], config: parseFusionConfig(cfg, `${where}(${name})`) };
+  const record: FusionRecord = {
+    children: [...children],
+    config: parseFusionConfig(cfg, `${where}(${name})`),
+  };
   const built = buildFusionLayers(model, name, record, where);
   attachFusionLayers(name, built);
   model.cfg.adapters ??= {};
@@ -215,7 +256,11 @@ export function addFusion(model: ComposableModel, children: readonly string[], c
 export function deleteFusion(model: ComposableModel, children: readonly string[] | string): void {
   const name = typeof children === 'string' ? children : children.join(',');
   const existing = listFusions(model);
-  if (!existing.includes(name)) notFound(`deleteFusion: no fusion '${name}'; existing fusions: ${existing.join(' | ') || '(none)'}`, { name, valid: existing });
+  if (!existing.includes(name))
+    notFound(`deleteFusion: no fusion '${name}'; existing fusions: ${existing.join(' | ') || '(none)'}`, {
+      name,
+      valid: existing,
+    });
   const comp = compositionCfgOf(model.cfg.adapters)!;
   if (comp.activeSetup && fuseBlocks(comp.activeSetup).some((f) => fusionNameOf(f) === name)) {
     throw new AdapterError(
@@ -236,7 +281,10 @@ function removeFusionLayers(model: ComposableModel, name: string): void {
 }
 
 /** The fusion layers named `name` (children joined by `,`), one per host holding them. */
-export function getFusionLayers(model: ComposableModel, children: readonly string[] | string): AdapterFusion[] {
+export function getFusionLayers(
+  model: ComposableModel,
+  children: readonly string[] | string,
+): AdapterFusion[] {
   const name = typeof children === 'string' ? children : children.join(',');
   return model
     .namedModules()
@@ -245,12 +293,19 @@ export function getFusionLayers(model: ComposableModel, children: readonly strin
 }
 
 /** Sets `trainable` on every parameter of the fusion layers `children` (AdapterHub's `unfreeze_fusion`). */
-export function unfreezeFusion(model: ComposableModel, children: readonly string[] | string, trainable = true): void {
+export function unfreezeFusion(
+  model: ComposableModel,
+  children: readonly string[] | string,
+  trainable = true,
+): void {
   const layers = getFusionLayers(model, children);
   const name = typeof children === 'string' ? children : children.join(',');
   if (layers.length === 0) {
     const existing = listFusions(model);
-    notFound(`unfreezeFusion: no fusion '${name}'; existing fusions: ${existing.join(' | ') || '(none)'}`, { name, valid: existing });
+    notFound(`unfreezeFusion: no fusion '${name}'; existing fusions: ${existing.join(' | ') || '(none)'}`, {
+      name,
+      valid: existing,
+    });
   }
   for (const f of layers) {
     f.train(trainable);
@@ -281,7 +336,15 @@ export function rebuildFusionLayers(model: ComposableModel): void {
   const comp = compositionCfgOf(model.cfg.adapters);
   for (const [name, rec] of Object.entries(comp?.fusions ?? {})) {
     if (getFusionLayers(model, name).length > 0) continue;
-    attachFusionLayers(name, buildFusionLayers(model, name, { children: rec.children, config: parseFusionConfig(rec.config, `fusion '${name}'`) }, 'setupAdapters'));
+    attachFusionLayers(
+      name,
+      buildFusionLayers(
+        model,
+        name,
+        { children: rec.children, config: parseFusionConfig(rec.config, `fusion '${name}'`) },
+        'setupAdapters',
+      ),
+    );
   }
 }
 
@@ -328,7 +391,9 @@ export function compositionForSave(model: ComposableModel, saved: readonly strin
 }
 
 function renamed(s: SetupChild, rename: (n: string) => string): SetupChild {
-  return typeof s === 'string' ? rename(s) : ({ ...s, children: s.children.map((c) => renamed(c, rename)) } as SetupBlock);
+  return typeof s === 'string'
+    ? rename(s)
+    : ({ ...s, children: s.children.map((c) => renamed(c, rename)) } as SetupBlock);
 }
 
 /**
@@ -349,10 +414,12 @@ export function restoreComposition(
   const bad = (msg: string): never => {
     throw new AdapterError('CHECKPOINT_FORMAT', `${source}: ${msg}`, { source });
   };
-  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) bad(`globalCfg.${COMPOSITION_KEY} must be an object`);
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored))
+    bad(`globalCfg.${COMPOSITION_KEY} must be an object`);
   const comp = stored as CompositionCfg;
   for (const [name, rec] of Object.entries(comp.fusions ?? {})) {
-    if (!rec || !Array.isArray(rec.children) || !rec.children.every((c) => typeof c === 'string')) bad(`fusion '${name}' has no list of children`);
+    if (!rec || !Array.isArray(rec.children) || !rec.children.every((c) => typeof c === 'string'))
+      bad(`fusion '${name}' has no list of children`);
     const children = rec.children.map(rename);
     if (!rec.children.every((c) => loaded.includes(rename(c)))) continue;
     const fragments = index[name] ?? bad(`fusion '${name}' has no tensors in the file`);
@@ -361,7 +428,8 @@ export function restoreComposition(
     check(
       layers.length === fragments.length,
       'CHECKPOINT_MISMATCH',
-      () => `${source}: fusion '${name}' has ${fragments.length} fragment(s) in the file but lands on ${layers.length} module(s) of this model`,
+      () =>
+        `${source}: fusion '${name}' has ${fragments.length} fragment(s) in the file but lands on ${layers.length} module(s) of this model`,
       () => ({ name, fragments: fragments.length, hosts: layers.length }),
     );
     layers.forEach((f, i) => {
@@ -375,6 +443,7 @@ export function restoreComposition(
   }
   if (comp.activeSetup) {
     const setup = parseSetup(comp.activeSetup);
-    if (setupAdapterNames(setup).every((n) => loaded.includes(rename(n)))) setActiveSetup(model, renamed(setup, rename) as SetupBlock);
+    if (setupAdapterNames(setup).every((n) => loaded.includes(rename(n))))
+      setActiveSetup(model, renamed(setup, rename) as SetupBlock);
   }
 }

@@ -91,7 +91,8 @@ function invalid(msg: string, details?: Record<string, unknown>): never {
 /** Children given to a block constructor: arrays inside a block are Stacks (AdapterHub's rule). */
 function childOf(c: SetupInput, where: string): SetupChild {
   if (typeof c === 'string') return c;
-  if (Array.isArray(c)) return { type: 'stack', children: (c as readonly SetupInput[]).map((x) => childOf(x, where)) };
+  if (Array.isArray(c))
+    return { type: 'stack', children: (c as readonly SetupInput[]).map((x) => childOf(x, where)) };
   if (isPlainObject(c) && typeof c.type === 'string') return c as SetupBlock;
   return invalid(`${where}: a child must be an adapter name or a block, got ${describeValue(c)}`);
 }
@@ -122,8 +123,15 @@ export function Parallel(...children: SetupInput[]): ParallelBlock {
  */
 export function BatchSplit(...args: Array<SetupInput | BatchSplitOptions>): BatchSplitBlock {
   const [children, opts] = splitOptions<BatchSplitOptions>(args);
-  if (!opts) invalid('BatchSplit needs its options last: BatchSplit(a, b, …, {batchSizes: [...]})', { field: 'batchSizes' });
-  return { type: 'batchSplit', children: children.map((c) => childOf(c, 'BatchSplit')), batchSizes: opts.batchSizes };
+  if (!opts)
+    invalid('BatchSplit needs its options last: BatchSplit(a, b, …, {batchSizes: [...]})', {
+      field: 'batchSizes',
+    });
+  return {
+    type: 'batchSplit',
+    children: children.map((c) => childOf(c, 'BatchSplit')),
+    batchSizes: opts.batchSizes,
+  };
 }
 
 /**
@@ -161,33 +169,51 @@ const labelOf = (k: BlockType | 'name'): string => (k === 'name' ? 'an adapter n
 function parseBlockJson(raw: Record<string, unknown>, path: string, depth: number): SetupBlock {
   const type = raw.type;
   if (!(BLOCK_TYPES as readonly unknown[]).includes(type)) {
-    invalid(`${path}.type ${JSON.stringify(type)} is not a block type; valid types: ${BLOCK_TYPES.join(', ')}`, {
-      field: `${path}.type`,
-      valid: [...BLOCK_TYPES],
-    });
+    invalid(
+      `${path}.type ${JSON.stringify(type)} is not a block type; valid types: ${BLOCK_TYPES.join(', ')}`,
+      {
+        field: `${path}.type`,
+        valid: [...BLOCK_TYPES],
+      },
+    );
   }
   const t = type as BlockType;
-  const allowedKeys = ['type', 'children', ...(t === 'batchSplit' ? ['batchSizes'] : t === 'average' ? ['weights', 'normalizeWeights'] : [])];
+  const allowedKeys = [
+    'type',
+    'children',
+    ...(t === 'batchSplit' ? ['batchSizes'] : t === 'average' ? ['weights', 'normalizeWeights'] : []),
+  ];
   const extra = Object.keys(raw).filter((k) => !allowedKeys.includes(k));
   if (extra.length) {
-    invalid(`${path}: ${CLASS_NAMES[t]} does not take ${extra.join(', ')}; its fields are: ${allowedKeys.join(', ')}`, {
-      field: path,
-      valid: allowedKeys,
-    });
+    invalid(
+      `${path}: ${CLASS_NAMES[t]} does not take ${extra.join(', ')}; its fields are: ${allowedKeys.join(', ')}`,
+      {
+        field: path,
+        valid: allowedKeys,
+      },
+    );
   }
   const children = raw.children;
   if (!Array.isArray(children) || children.length === 0) {
-    invalid(`${path}.children of ${CLASS_NAMES[t]} must be a non-empty list of adapter names or blocks, got ${describeValue(children)}`, {
-      field: `${path}.children`,
-    });
+    invalid(
+      `${path}.children of ${CLASS_NAMES[t]} must be a non-empty list of adapter names or blocks, got ${describeValue(children)}`,
+      {
+        field: `${path}.children`,
+      },
+    );
   }
-  const parsedChildren = (children as unknown[]).map((c, i) => parseNode(c, `${path}.children[${i}]`, depth + 1, false));
+  const parsedChildren = (children as unknown[]).map((c, i) =>
+    parseNode(c, `${path}.children[${i}]`, depth + 1, false),
+  );
   const n = parsedChildren.length;
   const numbers = (field: string, v: unknown, ok: (x: number) => boolean, what: string): number[] => {
     if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && ok(x))) {
-      invalid(`${path}.${field} of ${CLASS_NAMES[t]} must be a list of ${n} ${what} (one per child), got ${JSON.stringify(v)}`, {
-        field: `${path}.${field}`,
-      });
+      invalid(
+        `${path}.${field} of ${CLASS_NAMES[t]} must be a list of ${n} ${what} (one per child), got ${JSON.stringify(v)}`,
+        {
+          field: `${path}.${field}`,
+        },
+      );
     }
     return [...(v as number[])];
   };
@@ -196,20 +222,34 @@ function parseBlockJson(raw: Record<string, unknown>, path: string, depth: numbe
       return {
         type: t,
         children: parsedChildren,
-        batchSizes: numbers('batchSizes', raw.batchSizes, (x) => Number.isInteger(x) && x >= 0, 'non-negative integers'),
+        batchSizes: numbers(
+          'batchSizes',
+          raw.batchSizes,
+          (x) => Number.isInteger(x) && x >= 0,
+          'non-negative integers',
+        ),
       };
     case 'average': {
       const out: AverageBlock = { type: t, children: parsedChildren };
-      const weights = raw.weights === undefined ? undefined : numbers('weights', raw.weights, Number.isFinite, 'finite numbers');
+      const weights =
+        raw.weights === undefined
+          ? undefined
+          : numbers('weights', raw.weights, Number.isFinite, 'finite numbers');
       if (raw.normalizeWeights !== undefined && typeof raw.normalizeWeights !== 'boolean') {
-        invalid(`${path}.normalizeWeights must be true or false, got ${JSON.stringify(raw.normalizeWeights)}`, {
-          field: `${path}.normalizeWeights`,
-        });
+        invalid(
+          `${path}.normalizeWeights must be true or false, got ${JSON.stringify(raw.normalizeWeights)}`,
+          {
+            field: `${path}.normalizeWeights`,
+          },
+        );
       }
       if (weights && (raw.normalizeWeights ?? true) && weights.reduce((a, b) => a + b, 0) === 0) {
-        invalid(`${path}.weights sum to 0, so they cannot be normalised; give other weights or normalizeWeights: false`, {
-          field: `${path}.weights`,
-        });
+        invalid(
+          `${path}.weights sum to 0, so they cannot be normalised; give other weights or normalizeWeights: false`,
+          {
+            field: `${path}.weights`,
+          },
+        );
       }
       return {
         ...out,
@@ -235,7 +275,9 @@ function parseNode(raw: unknown, path: string, depth: number, shorthand: boolean
     return { type, children };
   }
   if (isPlainObject(raw)) return parseBlockJson(raw, path, depth);
-  return invalid(`${path}: expected an adapter name, a block or a list, got ${describeValue(raw)}`, { field: path });
+  return invalid(`${path}: expected an adapter name, a block or a list, got ${describeValue(raw)}`, {
+    field: path,
+  });
 }
 
 /**

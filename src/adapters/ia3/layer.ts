@@ -7,7 +7,13 @@ import { check } from '../../errors.js';
 import { normal } from '../../nn/init.js';
 import { Linear } from '../../nn/layers.js';
 import { getRng, type Rng } from '../../rng.js';
-import { assignCast, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../tuners/tuner-layer.js';
+import {
+  assignCast,
+  f32,
+  LinearTunerLayer,
+  ParameterDict,
+  type AdapterTensor,
+} from '../tuners/tuner-layer.js';
 
 /** What unmerge divides by: `l + 1e-8` (PEFT's guard against division by zero). */
 export const IA3_UNMERGE_EPS = 1e-8;
@@ -41,7 +47,11 @@ export class Ia3Linear extends LinearTunerLayer {
 
   /** Adds adapter `name`: ones, or N(0, 1) draws with `initIa3Weights: false`. */
   updateLayer(name: string, o: { feedforward: boolean; initIa3Weights?: boolean; rng?: Rng }): void {
-    check(!this.feedforward.has(name), 'DUPLICATE_ADAPTER', () => `'${this.label()}' already holds IA³ adapter '${name}'`);
+    check(
+      !this.feedforward.has(name),
+      'DUPLICATE_ADAPTER',
+      () => `'${this.label()}' already holds IA³ adapter '${name}'`,
+    );
     const shape = o.feedforward ? [1, this.inFeatures] : [this.outFeatures, 1];
     this.ia3_l.set(name, (o.initIa3Weights ?? true) ? tf.ones(shape) : normal(shape, 1, o.rng ?? getRng()));
     this.feedforward.set(name, o.feedforward);
@@ -91,7 +101,8 @@ export class Ia3Linear extends LinearTunerLayer {
     const scale = this.scaleForWeight(name);
     const newW = tf.tidy(() => tf.mul(f32(this.weight), scale));
     const bias = this.bias;
-    const newB = bias && !this.feedforward.get(name) ? tf.tidy(() => tf.mul(f32(bias), tf.reshape(scale, [-1]))) : null;
+    const newB =
+      bias && !this.feedforward.get(name) ? tf.tidy(() => tf.mul(f32(bias), tf.reshape(scale, [-1]))) : null;
     scale.dispose();
     this.commitMerge(name, newW, newB, checkFinite);
   }
@@ -99,9 +110,16 @@ export class Ia3Linear extends LinearTunerLayer {
   /** Divides by `l + 1e-8`: approximate (the managing model warns). */
   override unmergeAdapter(name: string): void {
     const scale = this.scaleForWeight(name, IA3_UNMERGE_EPS);
-    assignCast(this.weight, tf.tidy(() => tf.div(f32(this.weight), scale)));
+    assignCast(
+      this.weight,
+      tf.tidy(() => tf.div(f32(this.weight), scale)),
+    );
     const bias = this.bias;
-    if (bias && !this.feedforward.get(name)) assignCast(bias, tf.tidy(() => tf.div(f32(bias), tf.reshape(scale, [-1]))));
+    if (bias && !this.feedforward.get(name))
+      assignCast(
+        bias,
+        tf.tidy(() => tf.div(f32(bias), tf.reshape(scale, [-1]))),
+      );
     scale.dispose();
     this.forgetMerge(name);
   }

@@ -4,7 +4,11 @@ import { linearAdapterSchema } from './config.js';
 import { LinearAdapter } from './layer.js';
 import { linearRowwise } from './rowwise.js';
 
-registerAdapterType('linear', { ctor: LinearAdapter, schema: linearAdapterSchema, defaultStrategy: { type: 'residualAdd' } });
+registerAdapterType('linear', {
+  ctor: LinearAdapter,
+  schema: linearAdapterSchema,
+  defaultStrategy: { type: 'residualAdd' },
+});
 declareRowwiseAdapter(LinearAdapter, linearRowwise);
 
 export { LinearAdapter, linearAdapterSchema };

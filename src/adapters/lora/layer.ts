@@ -14,7 +14,14 @@ import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
 import { invertPerm, padCols, padRows, rowDropout, rowSelection, selectPerRow } from '../../nn/rows.js';
 import { loraScaling, type InitLoraWeights } from './config.js';
-import { assignCast, BaseTunerLayer, f32, LinearTunerLayer, ParameterDict, type AdapterTensor } from '../tuners/tuner-layer.js';
+import {
+  assignCast,
+  BaseTunerLayer,
+  f32,
+  LinearTunerLayer,
+  ParameterDict,
+  type AdapterTensor,
+} from '../tuners/tuner-layer.js';
 
 /** Per-adapter options of a LoRA layer (resolved from the config and the rank/alpha patterns). */
 export interface LoraAdapterOptions {
@@ -121,7 +128,11 @@ export class LoraLinear extends LinearTunerLayer {
 
   /** Adds adapter `name` with freshly initialised factors (trainable). */
   updateLayer(name: string, o: LoraAdapterOptions): void {
-    check(!this.info.has(name), 'DUPLICATE_ADAPTER', () => `'${this.label()}' already holds LoRA adapter '${name}'`);
+    check(
+      !this.info.has(name),
+      'DUPLICATE_ADAPTER',
+      () => `'${this.label()}' already holds LoRA adapter '${name}'`,
+    );
     const rng = o.rng ?? getRng();
     const { r } = o;
     const init = o.initLoraWeights ?? true;
@@ -142,7 +153,10 @@ export class LoraLinear extends LinearTunerLayer {
     this.lora_B.set(name, B);
     const useDora = o.useDora ?? false;
     if (useDora) {
-      this.lora_magnitude_vector.set(name, doraWeightNorm(this.weight, B.weight, A.weight, scaling, this.fanInFanOut));
+      this.lora_magnitude_vector.set(
+        name,
+        doraWeightNorm(this.weight, B.weight, A.weight, scaling, this.fanInFanOut),
+      );
     }
     this.info.set(name, { r, alpha: o.loraAlpha, scaling, useDora, loraBias: o.loraBias ?? false });
     this.lora_dropout.get(name)!.training = this.training;
@@ -210,7 +224,14 @@ export class LoraLinear extends LinearTunerLayer {
     const plain = selected.filter((n) => !this.info.get(n)!.useDora);
     const dora = selected.filter((n) => this.info.get(n)!.useDora);
     const parts: Tensor[] = [];
-    if (plain.length) parts.push(this.gatherDelta(x, plain, plan.map((n) => (n === null ? -1 : plain.indexOf(n)))));
+    if (plain.length)
+      parts.push(
+        this.gatherDelta(
+          x,
+          plain,
+          plan.map((n) => (n === null ? -1 : plain.indexOf(n))),
+        ),
+      );
     if (dora.length) parts.push(this.groupedDelta(x, base, dora, plan));
     if (!parts.length) return null; // every row is base here (or runs an adapter this layer does not hold)
     return parts.length === 1 ? parts[0]! : tf.add(parts[0]!, parts[1]!);
@@ -225,9 +246,16 @@ export class LoraLinear extends LinearTunerLayer {
    */
   private frozenStack(): FrozenStack | null {
     const names = this.heldAdapters().filter((n) => !this.info.get(n)!.useDora);
-    const parts = names.map((n) => [this.lora_A.get(n)!.weight, this.lora_B.get(n)!.weight, this.lora_B.get(n)!.bias] as const);
+    const parts = names.map(
+      (n) => [this.lora_A.get(n)!.weight, this.lora_B.get(n)!.weight, this.lora_B.get(n)!.bias] as const,
+    );
     if (parts.some((ws) => ws.some((w) => w !== null && w.trainable))) return null;
-    const key: unknown[] = parts.flatMap(([a, b, bias], i) => [a.dataId, b.dataId, bias?.dataId, this.info.get(names[i]!)!.scaling]);
+    const key: unknown[] = parts.flatMap(([a, b, bias], i) => [
+      a.dataId,
+      b.dataId,
+      bias?.dataId,
+      this.info.get(names[i]!)!.scaling,
+    ]);
     const hit = this.stackCache;
     if (hit && hit.key.length === key.length && hit.key.every((k, i) => k === key[i])) return hit;
     this.clearStackCache();
@@ -236,12 +264,18 @@ export class LoraLinear extends LinearTunerLayer {
     const kept = tf.tidy(() => {
       const flat = (ts: Tensor[]) => tf.reshape(tf.stack(ts), [ts.length, -1]);
       const a = flat(names.map((n) => padCols(tf.transpose(this.lora_A.get(n)!.weight), rMax)));
-      const b = flat(names.map((n) => padRows(tf.transpose(tf.mul(this.lora_B.get(n)!.weight, this.info.get(n)!.scaling)), rMax)));
+      const b = flat(
+        names.map((n) =>
+          padRows(tf.transpose(tf.mul(this.lora_B.get(n)!.weight, this.info.get(n)!.scaling)), rMax),
+        ),
+      );
       const bias = parts.some(([, , bi]) => bi)
-        ? flat(names.map((n) => {
-            const bi = this.lora_B.get(n)!.bias;
-            return bi ? tf.mul(bi, this.info.get(n)!.scaling) : tf.zeros([outF]);
-          }))
+        ? flat(
+            names.map((n) => {
+              const bi = this.lora_B.get(n)!.bias;
+              return bi ? tf.mul(bi, this.info.get(n)!.scaling) : tf.zeros([outF]);
+            }),
+          )
         : null;
       // Kept: this may run inside a caller's tidy, which must not free the cache.
       return (bias ? [a, b, bias] : [a, b]).map((t) => tf.keep(t));
@@ -262,7 +296,12 @@ export class LoraLinear extends LinearTunerLayer {
   /** One-pass delta of the plain adapters `names`; `rowIdx[b]` indexes `names` (−1 = none). */
   private gatherDelta(x: Tensor, names: string[], rowIdx: number[]): Tensor {
     const stack = this.frozenStack();
-    if (stack) return this.stackedDelta(x, stack, rowIdx.map((i) => (i < 0 ? -1 : stack.names.indexOf(names[i]!))));
+    if (stack)
+      return this.stackedDelta(
+        x,
+        stack,
+        rowIdx.map((i) => (i < 0 ? -1 : stack.names.indexOf(names[i]!))),
+      );
     return tf.tidy(() => {
       const k = names.length;
       const b = x.shape[0]!;
@@ -272,7 +311,9 @@ export class LoraLinear extends LinearTunerLayer {
       const sel = rowSelection(idx, k);
       const rMax = Math.max(...names.map((n) => this.info.get(n)!.r));
       const aT = names.map((n) => padCols(tf.transpose(this.lora_A.get(n)!.weight), rMax));
-      const bT = names.map((n) => padRows(tf.transpose(tf.mul(this.lora_B.get(n)!.weight, this.info.get(n)!.scaling)), rMax));
+      const bT = names.map((n) =>
+        padRows(tf.transpose(tf.mul(this.lora_B.get(n)!.weight, this.info.get(n)!.scaling)), rMax),
+      );
       const pRow = idx.map((i) => {
         const d = i < k ? this.lora_dropout.get(names[i]!)! : null;
         return d && d.training ? d.p : 0;
@@ -297,7 +338,10 @@ export class LoraLinear extends LinearTunerLayer {
       const k = stack.names.length;
       const b = x.shape[0]!;
       const outF = this.outFeatures;
-      const sel = rowSelection(rowIdx.map((i) => (i < 0 ? k : i)), k);
+      const sel = rowSelection(
+        rowIdx.map((i) => (i < 0 ? k : i)),
+        k,
+      );
       const x3 = tf.reshape(x, [b, -1, this.inFeatures]);
       const h = batchedMatMul(x3, tf.reshape(matMul(sel, stack.a), [b, this.inFeatures, stack.rMax]));
       let delta = batchedMatMul(h, tf.reshape(matMul(sel, stack.b), [b, stack.rMax, outF]));
@@ -352,7 +396,9 @@ export class LoraLinear extends LinearTunerLayer {
   /** `s·B·A` in `[out, in]` layout, float32. */
   deltaWeight(name: string): Tensor {
     const { scaling } = this.info.get(name)!;
-    return tf.tidy(() => tf.mul(tf.matMul(f32(this.lora_B.get(name)!.weight), f32(this.lora_A.get(name)!.weight)), scaling));
+    return tf.tidy(() =>
+      tf.mul(tf.matMul(f32(this.lora_B.get(name)!.weight), f32(this.lora_A.get(name)!.weight)), scaling),
+    );
   }
 
   /** The base weight in `[out, in]` layout, float32. */
@@ -368,7 +414,9 @@ export class LoraLinear extends LinearTunerLayer {
     const combined = tf.tidy(() => tf.add(this.weightOutIn(), this.deltaWeight(name)));
     // DoRA: W ← (m/Wn) ⊙ (W + s·B·A) row-wise; the factor is kept for unmerge.
     const factor = useDora
-      ? tf.tidy(() => tf.div(f32(this.lora_magnitude_vector.get(name)!), tf.sqrt(tf.sum(tf.square(combined), 1))))
+      ? tf.tidy(() =>
+          tf.div(f32(this.lora_magnitude_vector.get(name)!), tf.sqrt(tf.sum(tf.square(combined), 1))),
+        )
       : null;
     const newW = tf.tidy(() => {
       const w = factor ? tf.mul(combined, tf.reshape(factor, [-1, 1])) : combined;
@@ -377,7 +425,8 @@ export class LoraLinear extends LinearTunerLayer {
     combined.dispose();
     const bias = this.bias;
     const B = this.lora_B.get(name)!;
-    const newB = loraBias && bias && B.bias ? tf.tidy(() => tf.add(f32(bias), tf.mul(f32(B.bias!), scaling))) : null;
+    const newB =
+      loraBias && bias && B.bias ? tf.tidy(() => tf.add(f32(bias), tf.mul(f32(B.bias!), scaling))) : null;
     this.commitMerge(name, newW, newB, checkFinite, factor);
     if (factor) this.doraFactors.set(name, factor);
   }
@@ -394,7 +443,11 @@ export class LoraLinear extends LinearTunerLayer {
     assignCast(this.weight, newW);
     const bias = this.bias;
     const B = this.lora_B.get(name)!;
-    if (loraBias && bias && B.bias) assignCast(bias, tf.tidy(() => tf.sub(f32(bias), tf.mul(f32(B.bias!), scaling))));
+    if (loraBias && bias && B.bias)
+      assignCast(
+        bias,
+        tf.tidy(() => tf.sub(f32(bias), tf.mul(f32(B.bias!), scaling))),
+      );
     this.forgetMerge(name);
   }
 
@@ -454,7 +507,11 @@ export class LoraEmbedding extends BaseTunerLayer {
 
   /** Adds adapter `name` (A = 0, B ~ N(0, 1); both N(0, 1) with `initLoraWeights: false`). */
   updateLayer(name: string, o: LoraAdapterOptions): void {
-    check(!this.info.has(name), 'DUPLICATE_ADAPTER', () => `'${this.label()}' already holds LoRA adapter '${name}'`);
+    check(
+      !this.info.has(name),
+      'DUPLICATE_ADAPTER',
+      () => `'${this.label()}' already holds LoRA adapter '${name}'`,
+    );
     if (o.useDora || o.loraBias) {
       throw new AdapterError(
         'UNSUPPORTED_TARGET',
@@ -469,7 +526,13 @@ export class LoraEmbedding extends BaseTunerLayer {
     const b = normal([this.embeddingDim, r], 1, rng);
     this.lora_embedding_A.set(name, a);
     this.lora_embedding_B.set(name, b);
-    this.info.set(name, { r, alpha: o.loraAlpha, scaling: loraScaling(r, o.loraAlpha, o.useRslora ?? false), useDora: false, loraBias: false });
+    this.info.set(name, {
+      r,
+      alpha: o.loraAlpha,
+      scaling: loraScaling(r, o.loraAlpha, o.useRslora ?? false),
+      useDora: false,
+      loraBias: false,
+    });
   }
 
   override heldAdapters(): string[] {
@@ -520,8 +583,14 @@ export class LoraEmbedding extends BaseTunerLayer {
     return tf.tidy(() => {
       const ranks = names.map((n) => this.info.get(n)!.r);
       const total = ranks.reduce((a, c) => a + c, 0);
-      const table = tf.concat(names.map((n) => tf.transpose(this.lora_embedding_A.get(n)!)), 1);
-      const up = tf.concat(names.map((n) => tf.mul(this.lora_embedding_B.get(n)!, this.info.get(n)!.scaling)), 1);
+      const table = tf.concat(
+        names.map((n) => tf.transpose(this.lora_embedding_A.get(n)!)),
+        1,
+      );
+      const up = tf.concat(
+        names.map((n) => tf.mul(this.lora_embedding_B.get(n)!, this.info.get(n)!.scaling)),
+        1,
+      );
       const owner = ranks.flatMap((r, i) => new Array<number>(r).fill(i));
       const mask = new Float32Array(plan.length * total);
       plan.forEach((n, row) => {
@@ -548,7 +617,10 @@ export class LoraEmbedding extends BaseTunerLayer {
   deltaWeight(name: string): Tensor {
     const { scaling } = this.info.get(name)!;
     return tf.tidy(() =>
-      tf.mul(tf.transpose(tf.matMul(f32(this.lora_embedding_B.get(name)!), f32(this.lora_embedding_A.get(name)!))), scaling),
+      tf.mul(
+        tf.transpose(tf.matMul(f32(this.lora_embedding_B.get(name)!), f32(this.lora_embedding_A.get(name)!))),
+        scaling,
+      ),
     );
   }
 
@@ -558,7 +630,10 @@ export class LoraEmbedding extends BaseTunerLayer {
   }
 
   override unmergeAdapter(name: string): void {
-    assignCast(this.weight, tf.tidy(() => tf.sub(f32(this.weight), this.deltaWeight(name))));
+    assignCast(
+      this.weight,
+      tf.tidy(() => tf.sub(f32(this.weight), this.deltaWeight(name))),
+    );
     this.forgetMerge(name);
   }
 }

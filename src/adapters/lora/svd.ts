@@ -104,7 +104,8 @@ function matmul(a: Mat, b: Mat, transposeB = false): Mat {
   for (let i = 0; i < a.rows; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;
-      for (let k = 0; k < inner; k++) sum += a.data[i * inner + k]! * (transposeB ? b.data[j * b.cols + k]! : b.data[k * b.cols + j]!);
+      for (let k = 0; k < inner; k++)
+        sum += a.data[i * inner + k]! * (transposeB ? b.data[j * b.cols + k]! : b.data[k * b.cols + j]!);
       out.data[i * n + j] = sum;
     }
   }
@@ -113,7 +114,8 @@ function matmul(a: Mat, b: Mat, transposeB = false): Mat {
 
 function transpose(a: Mat): Mat {
   const out = mat(a.cols, a.rows);
-  for (let i = 0; i < a.rows; i++) for (let j = 0; j < a.cols; j++) out.data[j * a.rows + i] = a.data[i * a.cols + j]!;
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < a.cols; j++) out.data[j * a.rows + i] = a.data[i * a.cols + j]!;
   return out;
 }
 

@@ -5,7 +5,12 @@
 import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { check, notOneOf } from '../../errors.js';
 import { checkAdapterName } from '../host.js';
-import { COMBINATION_TYPES, type CombinationType, type WeightedAdapterOptions, type WeightedHost } from '../tuners/combination.js';
+import {
+  COMBINATION_TYPES,
+  type CombinationType,
+  type WeightedAdapterOptions,
+  type WeightedHost,
+} from '../tuners/combination.js';
 import { assignCast } from '../tuners/tuner-layer.js';
 import type { LoraConfig, NormalizedLoraConfig } from './config.js';
 import { LoraEmbedding, LoraLinear } from './layer.js';
@@ -41,33 +46,50 @@ export function addWeightedAdapterTo(
 ): void {
   const where = 'addWeightedAdapter';
   checkAdapterName(newName, newName);
-  check(!host.records.has(newName), 'DUPLICATE_ADAPTER', () => `${where}: adapter '${newName}' already exists`, () => ({ name: newName }));
-  check(Array.isArray(adapters) && adapters.length > 0, 'INVALID_CONFIG', () => `${where}: give at least one adapter to combine`);
+  check(
+    !host.records.has(newName),
+    'DUPLICATE_ADAPTER',
+    () => `${where}: adapter '${newName}' already exists`,
+    () => ({ name: newName }),
+  );
+  check(
+    Array.isArray(adapters) && adapters.length > 0,
+    'INVALID_CONFIG',
+    () => `${where}: give at least one adapter to combine`,
+  );
   const records = adapters.map((a) => host.record(a, where));
   check(
     Array.isArray(weights) && weights.length === adapters.length && weights.every((w) => Number.isFinite(w)),
     'INVALID_CONFIG',
-    () => `${where}: weights must be ${adapters.length} finite number(s), one per adapter; got ${JSON.stringify(weights)}`,
+    () =>
+      `${where}: weights must be ${adapters.length} finite number(s), one per adapter; got ${JSON.stringify(weights)}`,
     () => ({ field: 'weights' }),
   );
   const configs = records.map((r) => r.config);
   const notLora = records.filter((r) => r.config.type !== 'lora').map((r) => r.name);
-  check(notLora.length === 0, 'UNSUPPORTED_FEATURE', () => `${where}: only LoRA adapters can be combined; ${notLora.join(', ')} are not`);
+  check(
+    notLora.length === 0,
+    'UNSUPPORTED_FEATURE',
+    () => `${where}: only LoRA adapters can be combined; ${notLora.join(', ')} are not`,
+  );
   const lora = configs as NormalizedLoraConfig[];
   const special = records.filter((r, i) => lora[i]!.useDora || lora[i]!.loraBias).map((r) => r.name);
   check(
     special.length === 0,
     'UNSUPPORTED_FEATURE',
-    () => `${where}: ${special.join(', ')} use DoRA or loraBias, whose magnitude/bias terms cannot be combined`,
+    () =>
+      `${where}: ${special.join(', ')} use DoRA or loraBias, whose magnitude/bias terms cannot be combined`,
     () => ({ adapters: special }),
   );
   const shared = new Map<unknown, string[]>();
-  for (const r of records) for (const { wrapper } of r.copies) shared.set(wrapper, [...(shared.get(wrapper) ?? []), r.name]);
+  for (const r of records)
+    for (const { wrapper } of r.copies) shared.set(wrapper, [...(shared.get(wrapper) ?? []), r.name]);
   const clash = [...shared.values()].filter((names) => names.length > 1);
   check(
     clash.length === 0,
     'UNSUPPORTED_FEATURE',
-    () => `${where}: adapters ${clash[0]?.join(', ')} each hold a modulesToSave copy of the same module; such copies cannot be combined`,
+    () =>
+      `${where}: adapters ${clash[0]?.join(', ')} each hold a modulesToSave copy of the same module; such copies cannot be combined`,
   );
   let combination: CombinationType = opts.combinationType ?? 'svd';
   check(
@@ -83,7 +105,8 @@ export function addWeightedAdapterTo(
     check(
       new Set(ranks).size === 1,
       'INVALID_CONFIG',
-      () => `${where}: combinationType 'linear' needs equal ranks; got ${adapters.map((a, i) => `${a}: ${ranks[i]}`).join(', ')}`,
+      () =>
+        `${where}: combinationType 'linear' needs equal ranks; got ${adapters.map((a, i) => `${a}: ${ranks[i]}`).join(', ')}`,
     );
     newRank = ranks[0]!;
   } else if (combination === 'cat') {
@@ -100,7 +123,8 @@ export function addWeightedAdapterTo(
   check(
     targetKinds.size === 1,
     'INVALID_CONFIG',
-    () => `${where}: the adapters' targetModules mix lists and regex strings; combining them is not supported`,
+    () =>
+      `${where}: the adapters' targetModules mix lists and regex strings; combining them is not supported`,
   );
   const targetModules =
     typeof lora[0]!.targetModules === 'string'
@@ -148,7 +172,8 @@ function combineOnLayer(
       check(
         layer.info.get(a)!.r === newRank,
         'INVALID_CONFIG',
-        () => `addWeightedAdapter: '${a}' has rank ${layer.info.get(a)!.r} on '${layer.layerPath}', not ${newRank}; 'linear' needs equal ranks`,
+        () =>
+          `addWeightedAdapter: '${a}' has rank ${layer.info.get(a)!.r} on '${layer.layerPath}', not ${newRank}; 'linear' needs equal ranks`,
       );
     }
     [newA, newB] = tf.tidy(() => {
@@ -177,11 +202,24 @@ function combineOnLayer(
   } else {
     // Σ wᵢsᵢ·BᵢAᵢ = [w₁s₁B₁ | … ] · [A₁; …]: decompose through the thin factors.
     const [P, Q] = tf.tidy(() => [
-      tf.concat(present.map(({ a, w }) => tf.mul(factors(layer, a)[1], w * layer.info.get(a)!.scaling)), 1),
-      tf.concat(present.map(({ a }) => factors(layer, a)[0] as Tensor), 0),
+      tf.concat(
+        present.map(({ a, w }) => tf.mul(factors(layer, a)[1], w * layer.info.get(a)!.scaling)),
+        1,
+      ),
+      tf.concat(
+        present.map(({ a }) => factors(layer, a)[0] as Tensor),
+        0,
+      ),
     ]);
     const R = Q.shape[0]!;
-    const { us, vt } = lowRankSvd(Float64Array.from(P.dataSync()), outF, R, Float64Array.from(Q.dataSync()), inF, newRank);
+    const { us, vt } = lowRankSvd(
+      Float64Array.from(P.dataSync()),
+      outF,
+      R,
+      Float64Array.from(Q.dataSync()),
+      inF,
+      newRank,
+    );
     P.dispose();
     Q.dispose();
     newA = tf.tensor2d(vt, [newRank, inF]);

@@ -60,7 +60,10 @@ export class ParallelAdapter extends AdapterModule {
     super(options);
     const { adapterStrategy, rng: _rng, ...fields } = options;
     const cfg = parseConfig(parallelAdapterSchema, { type: 'parallel', ...fields }, 'ParallelAdapter');
-    if (isPlainObject(adapterStrategy) && (adapterStrategy as StrategyConfig).type !== PARALLEL_DEFAULT_STRATEGY.type) {
+    if (
+      isPlainObject(adapterStrategy) &&
+      (adapterStrategy as StrategyConfig).type !== PARALLEL_DEFAULT_STRATEGY.type
+    ) {
       throw new AdapterError(
         'INVALID_CONFIG',
         `ParallelAdapter: adapterStrategy type ${JSON.stringify((adapterStrategy as StrategyConfig).type)} cannot combine a parallel branch; ` +
@@ -74,8 +77,14 @@ export class ParallelAdapter extends AdapterModule {
     this.scaling = cfg.scaling;
     this.act = activationFn(this.activation);
     const rng = options.rng ?? getRng();
-    this.down = this.registerModule('down', new Linear({ inFeatures: this.inFeatures, outFeatures: this.dim, rng }));
-    this.up = this.registerModule('up', new Linear({ inFeatures: this.dim, outFeatures: this.inFeatures, rng }));
+    this.down = this.registerModule(
+      'down',
+      new Linear({ inFeatures: this.inFeatures, outFeatures: this.dim, rng }),
+    );
+    this.up = this.registerModule(
+      'up',
+      new Linear({ inFeatures: this.dim, outFeatures: this.inFeatures, rng }),
+    );
     tf.tidy(() => {
       this.down.bias!.assign(tf.zerosLike(this.down.bias!));
       this.up.weight.assign(tf.zerosLike(this.up.weight));
@@ -88,7 +97,8 @@ export class ParallelAdapter extends AdapterModule {
 
   /** `s · up(dropout(act(down(h))))` for `h` given as a tensor or as `{x: h}` (what the host's strategy passes). */
   override forward(input: Tensor | { x: Tensor }): Tensor {
-    const x = input instanceof tf.Tensor ? input : isPlainObject(input) ? (input as { x?: unknown }).x : undefined;
+    const x =
+      input instanceof tf.Tensor ? input : isPlainObject(input) ? (input as { x?: unknown }).x : undefined;
     if (!(x instanceof tf.Tensor)) {
       throw new AdapterError(
         'INVALID_INPUT',

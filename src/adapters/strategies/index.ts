@@ -1,6 +1,11 @@
 import { registerStrategyType } from '../registry.js';
 import { declareRowwiseStrategy } from '../rowwise.js';
-import { MhaResidualAddStrategy, ResidualAddStrategy, residualAddRowwise, residualAddSchema } from './residual-add.js';
+import {
+  MhaResidualAddStrategy,
+  ResidualAddStrategy,
+  residualAddRowwise,
+  residualAddSchema,
+} from './residual-add.js';
 import { ReturnResultStrategy, returnResultSchema } from './return-result.js';
 
 registerStrategyType('residualAdd', { ctor: ResidualAddStrategy, schema: residualAddSchema });

@@ -106,7 +106,9 @@ export class ResidualAddStrategy implements AdapterStrategy {
  */
 export const residualAddRowwise: RowwiseStrategyKind<ResidualAddStrategy> = {
   combine: (strategy, host) =>
-    host.training && (strategy.stochasticDepth > 0 || strategy.l2Lambda > 0) ? null : (input, outputs) => tf.add(input, outputs),
+    host.training && (strategy.stochasticDepth > 0 || strategy.l2Lambda > 0)
+      ? null
+      : (input, outputs) => tf.add(input, outputs),
 };
 
 /**
@@ -118,7 +120,9 @@ export class MhaResidualAddStrategy extends ResidualAddStrategy {
     // Checked before the adapter runs. NeMo note: NeMo ran the adapter first.
     const base = isPlainObject(input) ? ((input.value ?? input.values) as Tensor | undefined) : undefined;
     if (!base) {
-      const got = isPlainObject(input) ? `an object with keys [${Object.keys(input).join(', ')}]` : describeValue(input);
+      const got = isPlainObject(input)
+        ? `an object with keys [${Object.keys(input).join(', ')}]`
+        : describeValue(input);
       throw new AdapterError(
         'INVALID_INPUT',
         `mhaResidualAdd expects an object with 'value' or 'values', got ${got}`,

@@ -55,7 +55,8 @@ function cloneInto(m: Module, map: Map<unknown, unknown>): Module {
     if (key === '_parameters' || key === '_buffers' || key === '_modules') continue;
     const v = w[key];
     if (map.has(v)) w[key] = map.get(v);
-    else if (Array.isArray(v) && v.some((e) => map.has(e))) w[key] = v.map((e) => (map.has(e) ? map.get(e) : e));
+    else if (Array.isArray(v) && v.some((e) => map.has(e)))
+      w[key] = v.map((e) => (map.has(e) ? map.get(e) : e));
   }
   return c;
 }

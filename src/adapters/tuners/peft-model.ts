@@ -28,7 +28,13 @@ import {
   type WrapperConfig,
 } from './registry.js';
 import { adapterStateDict } from './state.js';
-import { enforceTargets, expandAllLinear, planTargets, resolveModelDefaults, type MatchedTarget } from './targets.js';
+import {
+  enforceTargets,
+  expandAllLinear,
+  planTargets,
+  resolveModelDefaults,
+  type MatchedTarget,
+} from './targets.js';
 import type { BaseTunerConfig } from './tuner-config.js';
 import { BaseTunerLayer, LinearTunerLayer, type TunerContext } from './tuner-layer.js';
 
@@ -87,7 +93,10 @@ export class PeftModel extends Module {
     this.model = model;
     shareModelGuid(model, this);
     this.training = model.training;
-    this.ctx = { activeAdapters: () => this.override ?? this.getEnabledAdapters(), rowAdapters: () => this.rowPlan };
+    this.ctx = {
+      activeAdapters: () => this.override ?? this.getEnabledAdapters(),
+      rowAdapters: () => this.rowPlan,
+    };
   }
 
   /**
@@ -96,15 +105,27 @@ export class PeftModel extends Module {
    * target matching (§4.2) run first: on any error the model is unchanged.
    */
   static wrap(model: Module, cfg: WrapperConfig, opts: WrapOptions = {}): PeftModel {
-    check(model instanceof Module, 'INVALID_INPUT', () => `PeftModel.wrap expects a Module, got ${typeof model}`);
-    check(!(model instanceof PeftModel), 'UNSUPPORTED_FEATURE', () => 'PeftModel.wrap: the model is already a PeftModel; use addAdapter()');
+    check(
+      model instanceof Module,
+      'INVALID_INPUT',
+      () => `PeftModel.wrap expects a Module, got ${typeof model}`,
+    );
+    check(
+      !(model instanceof PeftModel),
+      'UNSUPPORTED_FEATURE',
+      () => 'PeftModel.wrap: the model is already a PeftModel; use addAdapter()',
+    );
     check(
       !managers.has(model),
       'UNSUPPORTED_FEATURE',
-      () => `PeftModel.wrap: this ${model.typeName} is already managed by a PeftModel; add adapters with peft.addAdapter()`,
+      () =>
+        `PeftModel.wrap: this ${model.typeName} is already managed by a PeftModel; add adapters with peft.addAdapter()`,
     );
     const peft = new this(model); // a subclass's wrap() builds the subclass
-    peft.addAdapterImpl(opts.adapterName ?? 'default', cfg, { allowPartialMatch: opts.allowPartialMatch ?? false, freezeBase: true });
+    peft.addAdapterImpl(opts.adapterName ?? 'default', cfg, {
+      allowPartialMatch: opts.allowPartialMatch ?? false,
+      freezeBase: true,
+    });
     return peft;
   }
 
@@ -156,7 +177,11 @@ export class PeftModel extends Module {
     this.addAdapterImpl(name, cfg, { allowPartialMatch: opts.allowPartialMatch ?? false, freezeBase: false });
   }
 
-  private addAdapterImpl(name: string, cfg: WrapperConfig, opts: { allowPartialMatch: boolean; freezeBase: boolean }): void {
+  private addAdapterImpl(
+    name: string,
+    cfg: WrapperConfig,
+    opts: { allowPartialMatch: boolean; freezeBase: boolean },
+  ): void {
     const where = `addAdapter('${name}')`;
     checkAdapterName(name, name);
     check(
@@ -165,23 +190,31 @@ export class PeftModel extends Module {
       () => `${where}: adapter '${name}' already exists; held: ${this.adapterNames().join(', ')}`,
       () => ({ name }),
     );
-    const normalized = resolveModelDefaults(this.model, parseWrapperConfig(cfg, where) as BaseTunerConfig, where);
+    const normalized = resolveModelDefaults(
+      this.model,
+      parseWrapperConfig(cfg, where) as BaseTunerConfig,
+      where,
+    );
     const method = getTunerMethod(normalized.type, where);
     const kind = this.tunerType;
     check(
       kind === null || kind === normalized.type,
       'UNSUPPORTED_FEATURE',
-      () => `${where}: this model holds ${kind} adapters (${this.adapterNames().join(', ')}); ${normalized.type} and ${kind} adapters cannot be mixed in one model`,
+      () =>
+        `${where}: this model holds ${kind} adapters (${this.adapterNames().join(', ')}); ${normalized.type} and ${kind} adapters cannot be mixed in one model`,
       () => ({ held: kind, added: normalized.type }),
     );
     const bias = biasModeOf(method, normalized);
     if (this.records.size > 0) {
-      const withBias = [...this.records.values()].filter((r) => biasModeOf(method, r.config) !== 'none').map((r) => r.name);
+      const withBias = [...this.records.values()]
+        .filter((r) => biasModeOf(method, r.config) !== 'none')
+        .map((r) => r.name);
       if (bias !== 'none') withBias.push(name);
       check(
         withBias.length === 0,
         'UNSUPPORTED_FEATURE',
-        () => `${where}: bias other than 'none' (adapters: ${withBias.join(', ')}) is supported with a single adapter only (as PEFT); set bias: 'none'`,
+        () =>
+          `${where}: bias other than 'none' (adapters: ${withBias.join(', ')}) is supported with a single adapter only (as PEFT); set bias: 'none'`,
         () => ({ adapters: withBias }),
       );
     }
@@ -198,17 +231,33 @@ export class PeftModel extends Module {
         );
       }
     }
-    const mtsPaths = this.planModulesToSave(normalized.modulesToSave, plan.planned.map((p) => p.path), opts.allowPartialMatch, where);
+    const mtsPaths = this.planModulesToSave(
+      normalized.modulesToSave,
+      plan.planned.map((p) => p.path),
+      opts.allowPartialMatch,
+      where,
+    );
 
     // Everything is validated: mutate.
     if (opts.freezeBase) this.freezeBase();
     const stored = structuredClone(normalized);
     if (stored.targetModules === 'all-linear') stored.targetModules = expandAllLinear(plan.report);
-    const record: AdapterRecord = { name, config: stored, targets: plan.report.matched, layers: [], copies: [], unfrozenBiases: [] };
+    const record: AdapterRecord = {
+      name,
+      config: stored,
+      targets: plan.report.matched,
+      layers: [],
+      copies: [],
+      unfrozenBiases: [],
+    };
     this.records.set(name, record);
     this.enabled.add(name);
     try {
-      for (const t of plan.planned) record.layers.push({ path: t.path, layer: this.attachLayer(method, t.candidate.module, name, normalized, t) });
+      for (const t of plan.planned)
+        record.layers.push({
+          path: t.path,
+          layer: this.attachLayer(method, t.candidate.module, name, normalized, t),
+        });
       for (const path of mtsPaths) record.copies.push({ path, wrapper: this.attachCopy(path, name) });
       if (bias !== 'none') this.unfreezeBiases(record, bias);
     } catch (e) {
@@ -228,7 +277,13 @@ export class PeftModel extends Module {
    * Adds adapter `name` at target `t` through the method's `createOrUpdateLayer`; a new wrapper is
    * linked to this model and put in place of `current`.
    */
-  private attachLayer(method: TunerMethod, current: Module, name: string, cfg: BaseTunerConfig, t: MatchedTarget): BaseTunerLayer {
+  private attachLayer(
+    method: TunerMethod,
+    current: Module,
+    name: string,
+    cfg: BaseTunerConfig,
+    t: MatchedTarget,
+  ): BaseTunerLayer {
     const layer = method.createOrUpdateLayer({ current, name, config: cfg, target: t });
     if (layer !== current) {
       layer.ctx = this.ctx;
@@ -246,7 +301,12 @@ export class PeftModel extends Module {
    * PEFT note: PEFT matches a plain string suffix (`head` also selects `lm_head`); the library matches
    * at `.` boundaries and warns naming the modules PEFT would also have selected.
    */
-  private planModulesToSave(list: string[] | null, targeted: string[], allowPartialMatch: boolean, where: string): string[] {
+  private planModulesToSave(
+    list: string[] | null,
+    targeted: string[],
+    allowPartialMatch: boolean,
+    where: string,
+  ): string[] {
     if (!list || list.length === 0) return [];
     const entries: Array<[string, Module]> = [];
     const opaque: string[] = [];
@@ -372,8 +432,15 @@ export class PeftModel extends Module {
    * Never reorders. No adapters → `NO_ADAPTERS`; unknown name → `UNKNOWN_ADAPTER`.
    */
   setEnabledAdapters(name?: string | null, enabled = true): void {
-    check(this.records.size > 0, 'NO_ADAPTERS', () => 'setEnabledAdapters: the model holds no adapters; add one first');
-    const names = name === undefined || name === null ? this.adapterNames() : [this.record(name, 'setEnabledAdapters').name];
+    check(
+      this.records.size > 0,
+      'NO_ADAPTERS',
+      () => 'setEnabledAdapters: the model holds no adapters; add one first',
+    );
+    const names =
+      name === undefined || name === null
+        ? this.adapterNames()
+        : [this.record(name, 'setEnabledAdapters').name];
     for (const n of names) {
       if (enabled) this.enabled.add(n);
       else this.enabled.delete(n);
@@ -383,7 +450,11 @@ export class PeftModel extends Module {
   /** Enables exactly `names` (what PEFT calls `set_adapter`); every other adapter is disabled. */
   setActiveAdapters(names: string | string[]): void {
     const list = typeof names === 'string' ? [names] : names;
-    check(this.records.size > 0, 'NO_ADAPTERS', () => 'setActiveAdapters: the model holds no adapters; add one first');
+    check(
+      this.records.size > 0,
+      'NO_ADAPTERS',
+      () => 'setActiveAdapters: the model holds no adapters; add one first',
+    );
     for (const n of list) this.record(n, 'setActiveAdapters');
     this.enabled.clear();
     for (const n of list) this.enabled.add(n);
@@ -401,7 +472,11 @@ export class PeftModel extends Module {
    */
   deleteAdapter(name: string): void {
     const record = this.record(name, 'deleteAdapter');
-    if (this.isMerged(name)) warnApproximateUnmerge(record.layers.map((l) => l.layer), 'deleteAdapter');
+    if (this.isMerged(name))
+      warnApproximateUnmerge(
+        record.layers.map((l) => l.layer),
+        'deleteAdapter',
+      );
     for (const { layer } of record.layers) {
       if (!layer.mergedAdapters.includes(name)) continue;
       // Unmerge everything merged after it, unmerge it, then merge the others back (exact for DoRA too).
@@ -420,7 +495,8 @@ export class PeftModel extends Module {
    */
   setAdapterTrainable(name: string, trainable: boolean): void {
     const record = this.record(name, 'setAdapterTrainable');
-    for (const { layer } of record.layers) for (const t of layer.adapterParameters(name)) t.param.trainable = trainable;
+    for (const { layer } of record.layers)
+      for (const t of layer.adapterParameters(name)) t.param.trainable = trainable;
     for (const { wrapper } of record.copies) {
       for (const p of wrapper.modules_to_save.get(name)?.parameters() ?? []) p.trainable = trainable;
     }
@@ -431,8 +507,13 @@ export class PeftModel extends Module {
    * restoring the previous state afterwards, also when `fn` throws or its promise rejects.
    */
   withAdaptersDisabled<T>(fn: () => T): T {
-    const merged = this.tunerLayers().map((layer) => ({ layer, names: [...layer.mergedAdapters] })).filter((m) => m.names.length);
-    warnApproximateUnmerge(merged.map((m) => m.layer), 'withAdaptersDisabled');
+    const merged = this.tunerLayers()
+      .map((layer) => ({ layer, names: [...layer.mergedAdapters] }))
+      .filter((m) => m.names.length);
+    warnApproximateUnmerge(
+      merged.map((m) => m.layer),
+      'withAdaptersDisabled',
+    );
     for (const { layer, names } of merged) for (const n of [...names].reverse()) layer.unmergeAdapter(n);
     const prev = this.override;
     this.override = [];
@@ -499,15 +580,22 @@ export class PeftModel extends Module {
     check(
       merged.length === 0,
       'BATCH_SELECTION',
-      () => `forward with adapterNames: adapter(s) ${merged.join(', ')} are merged into the base weights, so rows cannot opt out of them; call unmergeAdapters() first`,
+      () =>
+        `forward with adapterNames: adapter(s) ${merged.join(', ')} are merged into the base weights, so rows cannot opt out of them; call unmergeAdapters() first`,
       () => ({ merged }),
     );
-    check(Array.isArray(selection), 'BATCH_SELECTION', () => `forward: adapterNames must be an array with one adapter name per batch row, got ${typeof selection}`);
+    check(
+      Array.isArray(selection),
+      'BATCH_SELECTION',
+      () =>
+        `forward: adapterNames must be an array with one adapter name per batch row, got ${typeof selection}`,
+    );
     const bad = selection.findIndex((n) => typeof n !== 'string');
     check(
       bad < 0,
       'BATCH_SELECTION',
-      () => `forward: adapterNames[${bad}] must be one adapter name or '${BASE_SELECTION}' (LoRA adapters are summed, not chained), got ${JSON.stringify(selection[bad])}`,
+      () =>
+        `forward: adapterNames[${bad}] must be one adapter name or '${BASE_SELECTION}' (LoRA adapters are summed, not chained), got ${JSON.stringify(selection[bad])}`,
     );
     const batch = batchSizeOf(input);
     const perRow = normalizeSelection(selection, batch, this.adapterNames());
@@ -522,11 +610,12 @@ export class PeftModel extends Module {
       const onePass = this.tunerType !== null && getTunerMethod(this.tunerType).perRowSelection;
       const grouped = !onePass || selected.some((n) => this.records.get(n)!.copies.length > 0);
       if (grouped) {
-        return tf.tidy(() =>
-          runRowGroups(input, batch, groups, (part, names) => {
-            this.override = names;
-            return this.model.forward(part);
-          }) as tf.TensorContainer,
+        return tf.tidy(
+          () =>
+            runRowGroups(input, batch, groups, (part, names) => {
+              this.override = names;
+              return this.model.forward(part);
+            }) as tf.TensorContainer,
         );
       }
       // One pass: every wrapper reads the per-row plan (modules-to-save wrappers see `selected`,
@@ -542,7 +631,10 @@ export class PeftModel extends Module {
 
   /** Wrapper layers in the model, in module order. */
   private tunerLayers(): BaseTunerLayer[] {
-    return this.model.namedModules().filter(([, m]) => m instanceof BaseTunerLayer).map(([, m]) => m as BaseTunerLayer);
+    return this.model
+      .namedModules()
+      .filter(([, m]) => m instanceof BaseTunerLayer)
+      .map(([, m]) => m as BaseTunerLayer);
   }
 
   /** True when adapter `name` is merged into some layer. */
@@ -583,7 +675,11 @@ export class PeftModel extends Module {
         for (const n of todo) {
           if (!layer.holds(n)) continue;
           if (safe && !snapshots.has(layer)) {
-            snapshots.set(layer, { w: tf.clone(layer.weight), b: layer.bias ? tf.clone(layer.bias) : null, merged: layer.mergedAdapters.length });
+            snapshots.set(layer, {
+              w: tf.clone(layer.weight),
+              b: layer.bias ? tf.clone(layer.bias) : null,
+              merged: layer.mergedAdapters.length,
+            });
           }
           layer.mergeAdapter(n, safe);
         }
@@ -608,7 +704,8 @@ export class PeftModel extends Module {
     for (const [, m] of this.model.namedModules()) {
       if (!isAdapterHost(m)) continue;
       const host = m as AdapterHostModule;
-      if (host.heldAdapterNames().includes(name)) return String(host.getAdapterCfg(name)?.type ?? host.getAdapterModule(name)?.typeName);
+      if (host.heldAdapterNames().includes(name))
+        return String(host.getAdapterCfg(name)?.type ?? host.getAdapterModule(name)?.typeName);
     }
     return undefined;
   }
@@ -621,7 +718,8 @@ export class PeftModel extends Module {
     const unmerged: BaseTunerLayer[] = [];
     for (const layer of this.tunerLayers()) {
       if (layer.mergedAdapters.length) unmerged.push(layer);
-      while (layer.mergedAdapters.length) layer.unmergeAdapter(layer.mergedAdapters[layer.mergedAdapters.length - 1]!);
+      while (layer.mergedAdapters.length)
+        layer.unmergeAdapter(layer.mergedAdapters[layer.mergedAdapters.length - 1]!);
     }
     if (!unmerged.length) logger().warn('unmergeAdapters: no adapter is merged');
     warnApproximateUnmerge(unmerged, 'unmergeAdapters');
@@ -683,7 +781,12 @@ export class PeftModel extends Module {
    * Σ wᵢ·ΔWᵢ at rank `svdRank` (default max rᵢ). The new adapter has `loraAlpha = r` (scaling 1) and,
    * as in PEFT, is frozen and not enabled. See {@link WeightedAdapterOptions}.
    */
-  addWeightedAdapter(adapters: string[], weights: number[], newName: string, opts: WeightedAdapterOptions = {}): void {
+  addWeightedAdapter(
+    adapters: string[],
+    weights: number[],
+    newName: string,
+    opts: WeightedAdapterOptions = {},
+  ): void {
     const where = 'addWeightedAdapter';
     const method = this.tunerType === null ? undefined : getTunerMethod(this.tunerType, where);
     if (!method?.addWeightedAdapter) {

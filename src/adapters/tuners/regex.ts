@@ -87,7 +87,11 @@ const cache = new Map<string, LinearPattern>();
  * full source (default `^(?:p)$`, a full match as Python's `re.fullmatch`). A pattern that does not
  * compile, or uses a construct that needs backtracking → `INVALID_CONFIG` naming it and `field`.
  */
-export function compilePattern(pattern: string, field: string, wrap: (p: string) => string = (p) => `^(?:${p})$`): LinearPattern {
+export function compilePattern(
+  pattern: string,
+  field: string,
+  wrap: (p: string) => string = (p) => `^(?:${p})$`,
+): LinearPattern {
   const source = wrap(pythonRegexToRe2(pattern));
   let re = cache.get(source);
   if (!re) {

@@ -92,7 +92,10 @@ export function scanModules(model: Module): { keys: string[]; candidates: Candid
   }
   // Modules kept for other adapters (modules-to-save wrappers and their subtrees) are never targeted.
   const kept = [...model.namedModules()].filter(([, m]) => m instanceof ModulesToSaveWrapper).map(([p]) => p);
-  return { keys, candidates: candidates.filter((c) => !kept.some((k) => c.path === k || c.path.startsWith(`${k}.`))) };
+  return {
+    keys,
+    candidates: candidates.filter((c) => !kept.some((k) => c.path === k || c.path.startsWith(`${k}.`))),
+  };
 }
 
 /** Rule 1: `key` is `m` or lies under a module named `m`, at `.` boundaries. */
@@ -114,10 +117,13 @@ export function specMatches(spec: TargetPatterns, key: string, field: string): b
 
 /** Rule 4: the layer index of `key` (first capture), or null. */
 function layerIndex(key: string, layersPattern: string | string[] | null): number | null {
-  const patterns = layersPattern === null ? [null] : Array.isArray(layersPattern) ? layersPattern : [layersPattern];
+  const patterns =
+    layersPattern === null ? [null] : Array.isArray(layersPattern) ? layersPattern : [layersPattern];
   for (const p of patterns) {
     const re =
-      p === null ? /^.*?\.[^.]*\.(\d+)\./ : compilePattern(p, 'layersPattern', (q) => `^.*?\\.(?:${q})\\.(\\d+)\\.`);
+      p === null
+        ? /^.*?\.[^.]*\.(\d+)\./
+        : compilePattern(p, 'layersPattern', (q) => `^.*?\\.(?:${q})\\.(\\d+)\\.`);
     const m = re.exec(key);
     if (m) return Number(m[m.length - 1]);
   }
@@ -125,7 +131,11 @@ function layerIndex(key: string, layersPattern: string | string[] | null): numbe
 }
 
 /** Rule 5: the first `pattern → value` entry whose `^(.*\.)?(?:p)$` matches `key`. */
-export function patternOverride(patterns: Record<string, number>, key: string, field: string): number | undefined {
+export function patternOverride(
+  patterns: Record<string, number>,
+  key: string,
+  field: string,
+): number | undefined {
   for (const [p, v] of Object.entries(patterns)) {
     if (compilePattern(p, field, (q) => `^(.*\\.)?(?:${q})$`).test(key)) return v;
   }
@@ -145,13 +155,19 @@ export function resolveModelDefaults<C extends BaseTunerConfig>(model: Module, c
  * default → `INVALID_CONFIG` asking for it. Changes `cfg`; returns whether the default was used.
  * For methods' `resolveDefaults`.
  */
-export function fillDefaultTargets(model: Module, cfg: BaseTunerConfig, hint: string, where: string): boolean {
+export function fillDefaultTargets(
+  model: Module,
+  cfg: BaseTunerConfig,
+  hint: string,
+  where: string,
+): boolean {
   if (cfg.targetModules !== null) return false;
   const dflt = (model as unknown as Record<string, TargetPatterns | null | undefined>)[hint];
   check(
     dflt !== undefined && dflt !== null,
     'INVALID_CONFIG',
-    () => `${where}: targetModules is required: the config gives none and ${model.typeName} declares no ${hint}`,
+    () =>
+      `${where}: targetModules is required: the config gives none and ${model.typeName} declares no ${hint}`,
     () => ({ field: 'targetModules' }),
   );
   cfg.targetModules = structuredClone(dflt);
@@ -174,7 +190,13 @@ export function planTargets(model: Module, cfg: BaseTunerConfig): TargetPlan {
   const targets = cfg.targetModules!;
   const allLinear = targets === 'all-linear';
   const outputLayer = (model as Module & ModelTargetHints).outputLayerPath;
-  const report: TargetReport = { matched: [], excluded: [], filteredByLayer: [], unmatchedTargets: [], unsupported: [] };
+  const report: TargetReport = {
+    matched: [],
+    excluded: [],
+    filteredByLayer: [],
+    unmatchedTargets: [],
+    unsupported: [],
+  };
   const planned: PlannedTarget[] = [];
   const targetKeys: string[] = [];
   const toTransform = cfg.layersToTransform ?? null;
@@ -202,7 +224,9 @@ export function planTargets(model: Module, cfg: BaseTunerConfig): TargetPlan {
       report.unsupported.push({ path: key, kind: c.kind }); // rule 6: supported types
       continue;
     }
-    const values = method.describeTarget ? method.describeTarget(cfg, key) : { r: null, alpha: null, scaling: null };
+    const values = method.describeTarget
+      ? method.describeTarget(cfg, key)
+      : { r: null, alpha: null, scaling: null };
     const entry: MatchedTarget = { path: key, kind: c.kind, ...values };
     report.matched.push(entry);
     planned.push({ ...entry, candidate: c });
@@ -219,7 +243,11 @@ export function planTargets(model: Module, cfg: BaseTunerConfig): TargetPlan {
  * targeted → `TARGET_NOT_FOUND` always; then the method's own `checkPlan` (IA³: feed-forward
  * modules that are not targets → `INVALID_CONFIG`).
  */
-export function enforceTargets(plan: TargetPlan, cfg: BaseTunerConfig, opts: { allowPartialMatch?: boolean; where: string }): void {
+export function enforceTargets(
+  plan: TargetPlan,
+  cfg: BaseTunerConfig,
+  opts: { allowPartialMatch?: boolean; where: string },
+): void {
   const method = getTunerMethod(cfg.type, opts.where);
   const { report, keys } = plan;
   const where = opts.where;
@@ -242,7 +270,8 @@ export function enforceTargets(plan: TargetPlan, cfg: BaseTunerConfig, opts: { a
     if (cfg.excludeModules !== null) parts.push(`excludeModules ${JSON.stringify(cfg.excludeModules)}`);
     if (cfg.layersToTransform !== undefined && cfg.layersToTransform !== null) {
       parts.push(`layersToTransform ${JSON.stringify(cfg.layersToTransform)}`);
-      if (cfg.layersPattern !== undefined && cfg.layersPattern !== null) parts.push(`layersPattern ${JSON.stringify(cfg.layersPattern)}`);
+      if (cfg.layersPattern !== undefined && cfg.layersPattern !== null)
+        parts.push(`layersPattern ${JSON.stringify(cfg.layersPattern)}`);
     }
     throw new AdapterError(
       'TARGET_NOT_FOUND',

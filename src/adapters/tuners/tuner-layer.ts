@@ -176,7 +176,13 @@ export abstract class BaseTunerLayer extends Module {
    * are consumed. With `checkFinite`, a non-finite result frees them (and `alsoFree`) and throws
    * `NON_FINITE_MERGE` before anything is written.
    */
-  protected commitMerge(name: string, newW: Tensor, newB: Tensor | null, checkFinite: boolean, alsoFree?: Tensor | null): void {
+  protected commitMerge(
+    name: string,
+    newW: Tensor,
+    newB: Tensor | null,
+    checkFinite: boolean,
+    alsoFree?: Tensor | null,
+  ): void {
     if (checkFinite) {
       try {
         this.checkFinite(newW, name);
@@ -199,7 +205,8 @@ export abstract class BaseTunerLayer extends Module {
     check(
       ok,
       'NON_FINITE_MERGE',
-      () => `merging adapter '${adapter}' into '${this.label()}' gives non-finite weights; the weights were left untouched`,
+      () =>
+        `merging adapter '${adapter}' into '${this.label()}' gives non-finite weights; the weights were left untouched`,
       () => ({ adapter, layer: this.label() }),
     );
   }

@@ -24,9 +24,22 @@ export function veraKaimingBound(fanIn: number): number {
  * Generates `vera_A` and `vera_B` for rank `r` and the largest input / output sizes over the targeted
  * layers. The same key always gives bit-identical matrices.
  */
-export function generateVeraProjections(key: number | bigint, r: number, maxIn: number, maxOut: number): VeraProjections {
-  for (const [name, v] of [['r', r], ['maxIn', maxIn], ['maxOut', maxOut]] as const) {
-    check(Number.isInteger(v) && v >= 1, 'INVALID_CONFIG', () => `generateVeraProjections: ${name} must be a positive integer, got ${v}`);
+export function generateVeraProjections(
+  key: number | bigint,
+  r: number,
+  maxIn: number,
+  maxOut: number,
+): VeraProjections {
+  for (const [name, v] of [
+    ['r', r],
+    ['maxIn', maxIn],
+    ['maxOut', maxOut],
+  ] as const) {
+    check(
+      Number.isInteger(v) && v >= 1,
+      'INVALID_CONFIG',
+      () => `generateVeraProjections: ${name} must be a positive integer, got ${v}`,
+    );
   }
   const gen = new Mt19937(key);
   const boundA = veraKaimingBound(maxIn);

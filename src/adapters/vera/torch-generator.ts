@@ -19,7 +19,11 @@ export class Mt19937 {
   private index = N;
 
   constructor(seed: number | bigint) {
-    check(typeof seed === 'bigint' || Number.isSafeInteger(seed), 'INVALID_CONFIG', () => `the generator seed must be an integer, got ${String(seed)}`);
+    check(
+      typeof seed === 'bigint' || Number.isSafeInteger(seed),
+      'INVALID_CONFIG',
+      () => `the generator seed must be an integer, got ${String(seed)}`,
+    );
     // The low 32 bits, as PyTorch's `manual_seed` keeps them (exact for any safe integer or bigint).
     this.state[0] = Number(BigInt(seed) & 0xffffffffn);
     for (let i = 1; i < N; i++) {
@@ -61,7 +65,7 @@ export function uniformFloat32(gen: Mt19937, count: number, lo: number, hi: numb
   const to = Math.fround(hi);
   for (let i = 0; i < count; i++) {
     const u = gen.nextUint32();
-    out[i] = ((u & 0xffffff) * 2 ** -24) * (to - from) + from;
+    out[i] = (u & 0xffffff) * 2 ** -24 * (to - from) + from;
   }
   return out;
 }

@@ -32,7 +32,9 @@ export function registerNativeCrossEntropy(lib: NativeAddon): string[] {
             const disposer = backend as unknown as { disposeData(id: tf.DataId): void };
             disposer.disposeData(nll.dataId);
             disposer.disposeData(lse.dataId);
-            throw new Error(`softmax cross-entropy: the class id at row ${bad} is not in [0, ${classes - 1}]`);
+            throw new Error(
+              `softmax cross-entropy: the class id at row ${bad} is not in [0, ${classes - 1}]`,
+            );
           }
         }
         return [nll, lse];
@@ -40,12 +42,24 @@ export function registerNativeCrossEntropy(lib: NativeAddon): string[] {
   );
   backwardSwap.install(
     () =>
-      (({ inputs: { logits, ids, lse, dy }, backend }: KernelArgs<{ logits: Info; ids: Info; lse: Info; dy: Info }>) => {
+      (({
+        inputs: { logits, ids, lse, dy },
+        backend,
+      }: KernelArgs<{ logits: Info; ids: Info; lse: Info; dy: Info }>) => {
         const [rows, classes] = logits.shape as [number, number];
         const dx = backend.makeOutput([rows, classes], 'float32');
         if (rows * classes > 0) {
           const offs = [logits, ids, lse, dy, dx].map((t) => floatOffset(backend, t)) as number[];
-          lib.softmaxXentGrad(heapOf(backend), offs[0]!, offs[1]!, offs[2]!, offs[3]!, offs[4]!, rows, classes);
+          lib.softmaxXentGrad(
+            heapOf(backend),
+            offs[0]!,
+            offs[1]!,
+            offs[2]!,
+            offs[3]!,
+            offs[4]!,
+            rows,
+            classes,
+          );
         }
         return dx;
       }) as unknown as tf.KernelFunc,
@@ -70,7 +84,9 @@ export function nativeSoftmaxCrossEntropy(logits: Tensor, ids: Tensor): Tensor {
     save([x, lse!, ids]);
     return {
       value: nll!,
-      gradFunc: (dy: Tensor, [sx, sl, si]: Tensor[]) => [tf.engine().runKernel(BACKWARD, { logits: sx!, ids: si!, lse: sl!, dy })],
+      gradFunc: (dy: Tensor, [sx, sl, si]: Tensor[]) => [
+        tf.engine().runKernel(BACKWARD, { logits: sx!, ids: si!, lse: sl!, dy }),
+      ],
     };
   }) as any) as unknown as (x: Tensor) => Tensor;
   return op(logits);

@@ -24,7 +24,11 @@ export function customGrad1(f: (a: Tensor, save: SaveForBackward) => GradResult)
 export function customGrad3(
   f: (a: Tensor, b: Tensor, c: Tensor, save: SaveForBackward) => GradResult,
 ): (a: Tensor, b: Tensor, c: Tensor) => Tensor {
-  return tf.customGrad(f as unknown as CustomGradArg) as unknown as (a: Tensor, b: Tensor, c: Tensor) => Tensor;
+  return tf.customGrad(f as unknown as CustomGradArg) as unknown as (
+    a: Tensor,
+    b: Tensor,
+    c: Tensor,
+  ) => Tensor;
 }
 
 /** A differentiable two-argument op from its forward value and gradients. */

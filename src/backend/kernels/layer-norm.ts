@@ -22,14 +22,20 @@ const rowsOf = (x: Info) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 export function registerNativeLayerNorm(lib: NativeAddon): string[] {
   forwardSwap.install(
     () =>
-      (({ inputs: { x, gamma, beta }, backend, attrs }: KernelArgs<{ x: Info; gamma: Info; beta: Info }, { eps: number }>) => {
+      (({
+        inputs: { x, gamma, beta },
+        backend,
+        attrs,
+      }: KernelArgs<{ x: Info; gamma: Info; beta: Info }, { eps: number }>) => {
         const rows = rowsOf(x);
         const f = x.shape.at(-1)!;
         const y = backend.makeOutput([...x.shape], 'float32');
         const mean = backend.makeOutput([rows], 'float32');
         const rstd = backend.makeOutput([rows], 'float32');
         if (rows * f > 0) {
-          const [xo, go, bo, yo, mo, ro] = [x, gamma, beta, y, mean, rstd].map((t) => floatOffset(backend, t)) as number[];
+          const [xo, go, bo, yo, mo, ro] = [x, gamma, beta, y, mean, rstd].map((t) =>
+            floatOffset(backend, t),
+          ) as number[];
           lib.layerNorm(heapOf(backend), xo!, go!, bo!, yo!, mo!, ro!, rows, f, attrs.eps);
         }
         return [y, mean, rstd];
@@ -48,8 +54,16 @@ export function registerNativeLayerNorm(lib: NativeAddon): string[] {
         const dgamma = backend.makeOutput([f], 'float32');
         const dbeta = backend.makeOutput([f], 'float32');
         if (rows * f > 0) {
-          const offs = [dy, x, gamma, mean, rstd, dx, dgamma, dbeta].map((t) => floatOffset(backend, t)) as number[];
-          lib.layerNormGrad(heapOf(backend), ...(offs as [number, number, number, number, number, number, number, number]), rows, f, attrs.params ? 1 : 0);
+          const offs = [dy, x, gamma, mean, rstd, dx, dgamma, dbeta].map((t) =>
+            floatOffset(backend, t),
+          ) as number[];
+          lib.layerNormGrad(
+            heapOf(backend),
+            ...(offs as [number, number, number, number, number, number, number, number]),
+            rows,
+            f,
+            attrs.params ? 1 : 0,
+          );
         } else if (f > 0) {
           backend.typedArrayFromHeap(dgamma).fill(0);
           backend.typedArrayFromHeap(dbeta).fill(0);
@@ -81,7 +95,11 @@ export function nativeLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: num
     return {
       value: y!,
       gradFunc: (dy: Tensor, [sx, sg, sm, sr]: Tensor[]) =>
-        engine().runKernel(BACKWARD, { dy, x: sx!, gamma: sg!, mean: sm!, rstd: sr! }, { params }) as Tensor[],
+        engine().runKernel(
+          BACKWARD,
+          { dy, x: sx!, gamma: sg!, mean: sm!, rstd: sr! },
+          { params },
+        ) as Tensor[],
     };
   }) as any) as unknown as (x: Tensor, g: Tensor, b: Tensor) => Tensor;
   const f32 = (t: Tensor) => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));

@@ -28,7 +28,14 @@ export function registerNativeSoftmax(lib: NativeAddon): string[] {
         const dx = backend.makeOutput([...y.shape], 'float32');
         const [rows, cols] = rowsAndCols(y);
         if (rows * cols > 0) {
-          lib.softmaxGrad(heapOf(backend), floatOffset(backend, y), floatOffset(backend, dy), floatOffset(backend, dx), rows, cols);
+          lib.softmaxGrad(
+            heapOf(backend),
+            floatOffset(backend, y),
+            floatOffset(backend, dy),
+            floatOffset(backend, dx),
+            rows,
+            cols,
+          );
         }
         return dx;
       }) as unknown as tf.KernelFunc,

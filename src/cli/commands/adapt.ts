@@ -13,10 +13,20 @@ import { UsageError } from '../user-error.js';
 import { progressOption } from './pretrain.js';
 
 /** Learning rates chosen by the sweep recorded in the README, per method. */
-export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = { full: 3e-3, linear: 3e-2, parallel: 1e-2, lora: 1e-2 };
+export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = {
+  full: 3e-3,
+  linear: 3e-2,
+  parallel: 1e-2,
+  lora: 1e-2,
+};
 
 /** Default label of a run, per method. */
-const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = { full: 'full-finetune', linear: 'linear-adapter', parallel: 'parallel-adapter', lora: 'lora' };
+const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = {
+  full: 'full-finetune',
+  linear: 'linear-adapter',
+  parallel: 'parallel-adapter',
+  lora: 'lora',
+};
 
 /** Builds the method from the command's flags. */
 export function methodFromFlags(o: {
@@ -33,8 +43,10 @@ export function methodFromFlags(o: {
   if (o.trainable !== undefined && o.method !== 'full') {
     throw new UsageError(`--trainable applies to --method full only (got --method ${o.method})`);
   }
-  if (o.method === 'full') return o.trainable === undefined ? { kind: 'full' } : { kind: 'full', trainable: o.trainable };
-  if (o.method === 'linear') return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
+  if (o.method === 'full')
+    return o.trainable === undefined ? { kind: 'full' } : { kind: 'full', trainable: o.trainable };
+  if (o.method === 'linear')
+    return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
   if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling };
   return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
 }
@@ -45,27 +57,66 @@ export function adaptCommand(): Command {
     .description('adapt the pretrained base model to a text with an adapter, LoRA, or full fine-tuning')
     .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
     .addOption(new Option('--dataset <name>', 'text to adapt to').choices(TEXT_CORPUS_NAMES).default('sotu'))
-    .addOption(new Option('--source <name>', 'the base model’s own text, evaluated to show what was forgotten').choices(TEXT_CORPUS_NAMES).default('mobydick'))
+    .addOption(
+      new Option('--source <name>', 'the base model’s own text, evaluated to show what was forgotten')
+        .choices(TEXT_CORPUS_NAMES)
+        .default('mobydick'),
+    )
     .addOption(new Option('--method <kind>', 'what to train').choices(ADAPT_METHODS).default('linear'))
     .option('--dim <n>', 'bottleneck width of the linear or parallel adapter', positiveInt('--dim'), 32)
-    .addOption(new Option('--activation <name>', 'activation of the linear adapter').choices(ACTIVATIONS).default('swish'))
-    .addOption(new Option('--norm-position <where>', 'LayerNorm before or after the linear adapter').choices(['pre', 'post']).default('pre'))
-    .option('--scaling <x>', 'output scale of the parallel adapter (4 = scaled parallel)', positiveNumber('--scaling'), 4)
+    .addOption(
+      new Option('--activation <name>', 'activation of the linear adapter')
+        .choices(ACTIVATIONS)
+        .default('swish'),
+    )
+    .addOption(
+      new Option('--norm-position <where>', 'LayerNorm before or after the linear adapter')
+        .choices(['pre', 'post'])
+        .default('pre'),
+    )
+    .option(
+      '--scaling <x>',
+      'output scale of the parallel adapter (4 = scaled parallel)',
+      positiveNumber('--scaling'),
+      4,
+    )
     .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
-    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), ['q_proj', 'v_proj'])
-    .option('--trainable <regex>', "with --method full: train only the parameters whose path matches, e.g. '^lm_head' or 'ffn'")
+    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), [
+      'q_proj',
+      'v_proj',
+    ])
+    .option(
+      '--trainable <regex>',
+      "with --method full: train only the parameters whose path matches, e.g. '^lm_head' or 'ffn'",
+    )
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), 200)
     .option('--batch <n>', 'sequences per step', positiveInt('--batch'), 16)
     .option('--seq-len <n>', 'characters per sequence (default: the model context)', positiveInt('--seq-len'))
     .option('--lr <x>', 'peak learning rate (default: per method, see README)', positiveNumber('--lr'))
     .option('--seed <n>', 'seed of the batches and the adapter initialisation', nonNegativeInt('--seed'), 0)
-    .option('--eval-windows <n>', "held-out windows evaluated (evenly spaced), or 'all'", windowCount('--eval-windows'), 512)
-    .option('--tune', 'train without the validation part of the training text and evaluate on it (for choosing hyper-parameters; the held-out text is not used)')
+    .option(
+      '--eval-windows <n>',
+      "held-out windows evaluated (evenly spaced), or 'all'",
+      windowCount('--eval-windows'),
+      512,
+    )
+    .option(
+      '--tune',
+      'train without the validation part of the training text and evaluate on it (for choosing hyper-parameters; the held-out text is not used)',
+    )
     .option('--name <label>', 'label of this run in reports')
     .option('--out <dir>', 'run directory to create (default: runs/adapt-<time>)')
-    .option('--checkpoint-every <n>', 'save a resumable checkpoint every n steps (the newest is kept until the run finishes)', positiveInt('--checkpoint-every'), 50)
-    .option('--resume', 'continue the interrupted run in --out from its last checkpoint, with the settings it recorded')
+    .option(
+      '--checkpoint-every <n>',
+      'save a resumable checkpoint every n steps (the newest is kept until the run finishes)',
+      positiveInt('--checkpoint-every'),
+      50,
+    )
+    .option(
+      '--resume',
+      'continue the interrupted run in --out from its last checkpoint, with the settings it recorded',
+    )
     .option('--force', 'replace --out if it holds an earlier run')
     .addOption(progressOption())
     .action(async (o, cmd: Command) => {
@@ -74,28 +125,31 @@ export function adaptCommand(): Command {
       const partial = method.kind === 'full' && method.trainable !== undefined;
       const name = o.name ?? (partial ? 'partial-finetune' : RUN_NAMES[method.kind]);
       const { resume: _r, force: _f, progress: _p, out: _o, ...settings } = o;
-      const record = await withOutputDir(o.out ?? `runs/adapt-${timestamp()}`, { force: o.force, resume: o.resume, resumable: true }, (out) =>
-        runAdapt(
-          {
-            name,
-            baseDir: o.base,
-            dataset: o.dataset as TextCorpusName,
-            sourceDataset: o.source as TextCorpusName,
-            method,
-            steps: o.steps,
-            batch: o.batch,
-            seqLen: o.seqLen,
-            lr: o.lr ?? DEFAULT_LR[method.kind],
-            seed: o.seed,
-            evalWindows: o.evalWindows === 'all' ? undefined : o.evalWindows,
-            outDir: out.path,
-            tune: Boolean(o.tune),
-            checkpointEvery: o.checkpointEvery,
-            resume: out.resumed,
-            recordedOptions: settings,
-          },
-          createProgress(name, o.steps, o.progress as ProgressMode),
-        ),
+      const record = await withOutputDir(
+        o.out ?? `runs/adapt-${timestamp()}`,
+        { force: o.force, resume: o.resume, resumable: true },
+        (out) =>
+          runAdapt(
+            {
+              name,
+              baseDir: o.base,
+              dataset: o.dataset as TextCorpusName,
+              sourceDataset: o.source as TextCorpusName,
+              method,
+              steps: o.steps,
+              batch: o.batch,
+              seqLen: o.seqLen,
+              lr: o.lr ?? DEFAULT_LR[method.kind],
+              seed: o.seed,
+              evalWindows: o.evalWindows === 'all' ? undefined : o.evalWindows,
+              outDir: out.path,
+              tune: Boolean(o.tune),
+              checkpointEvery: o.checkpointEvery,
+              resume: out.resumed,
+              recordedOptions: settings,
+            },
+            createProgress(name, o.steps, o.progress as ProgressMode),
+          ),
       );
       if (o.progress === 'json') process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);
       else {
@@ -111,13 +165,21 @@ export function adaptCommand(): Command {
  * different value is refused (the run would no longer be the one that was started).
  */
 async function useRecordedSettings(o: Record<string, unknown>, cmd: Command): Promise<void> {
-  if (typeof o.out !== 'string') throw new UsageError('--resume needs --out <dir>, the run directory to continue');
+  if (typeof o.out !== 'string')
+    throw new UsageError('--resume needs --out <dir>, the run directory to continue');
   const rec = await readRunRecord(o.out);
-  if (!rec) throw new AdapterError('INVALID_INPUT', `--resume: ${o.out} has no run.json; it is not a run started by adapterkit adapt`, { path: o.out });
+  if (!rec)
+    throw new AdapterError(
+      'INVALID_INPUT',
+      `--resume: ${o.out} has no run.json; it is not a run started by adapterkit adapt`,
+      { path: o.out },
+    );
   for (const [key, value] of Object.entries(rec.options)) {
     if (cmd.getOptionValueSource(key) === 'cli' && JSON.stringify(o[key]) !== JSON.stringify(value)) {
       const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-      throw new UsageError(`--resume: this run was started with ${flag} ${JSON.stringify(value)}, not ${JSON.stringify(o[key])}; drop the flag or start a new run`);
+      throw new UsageError(
+        `--resume: this run was started with ${flag} ${JSON.stringify(value)}, not ${JSON.stringify(o[key])}; drop the flag or start a new run`,
+      );
     }
     o[key] = value;
   }

@@ -38,13 +38,43 @@ interface MethodSpec {
 
 /** The methods the main job compares, by label. */
 export const DEMO_METHODS: Record<string, (lr?: number) => MethodSpec> = {
-  'linear-adapter': (lr = DEFAULT_LR.linear) => ({ name: 'linear-adapter', description: 'LinearAdapter dim 32 in every block', flags: ['--method', 'linear', '--dim', '32'], lr }),
-  'linear-adapter-64': (lr = DEFAULT_LR.linear) => ({ name: 'linear-adapter-64', description: 'LinearAdapter dim 64 in every block', flags: ['--method', 'linear', '--dim', '64'], lr }),
-  'parallel-adapter': (lr = DEFAULT_LR.parallel) => ({ name: 'parallel-adapter', description: 'scaled parallel adapter dim 32 (s = 4) beside every FFN', flags: ['--method', 'parallel', '--dim', '32', '--scaling', '4'], lr }),
-  lora: (lr = DEFAULT_LR.lora) => ({ name: 'lora', description: 'LoRA r 8 on the attention projections q_proj, v_proj', flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'q_proj,v_proj'], lr }),
+  'linear-adapter': (lr = DEFAULT_LR.linear) => ({
+    name: 'linear-adapter',
+    description: 'LinearAdapter dim 32 in every block',
+    flags: ['--method', 'linear', '--dim', '32'],
+    lr,
+  }),
+  'linear-adapter-64': (lr = DEFAULT_LR.linear) => ({
+    name: 'linear-adapter-64',
+    description: 'LinearAdapter dim 64 in every block',
+    flags: ['--method', 'linear', '--dim', '64'],
+    lr,
+  }),
+  'parallel-adapter': (lr = DEFAULT_LR.parallel) => ({
+    name: 'parallel-adapter',
+    description: 'scaled parallel adapter dim 32 (s = 4) beside every FFN',
+    flags: ['--method', 'parallel', '--dim', '32', '--scaling', '4'],
+    lr,
+  }),
+  lora: (lr = DEFAULT_LR.lora) => ({
+    name: 'lora',
+    description: 'LoRA r 8 on the attention projections q_proj, v_proj',
+    flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'q_proj,v_proj'],
+    lr,
+  }),
   // Where full fine-tuning's gain comes from (README, "Where the gain is"): the FFNs, so LoRA there.
-  'lora-ffn': (lr = DEFAULT_LR.lora) => ({ name: 'lora-ffn', description: 'LoRA r 8 on the feed-forward layers fc1, fc2', flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'fc1,fc2'], lr }),
-  'full-finetune': (lr = DEFAULT_LR.full) => ({ name: 'full-finetune', description: 'every parameter', flags: ['--method', 'full'], lr }),
+  'lora-ffn': (lr = DEFAULT_LR.lora) => ({
+    name: 'lora-ffn',
+    description: 'LoRA r 8 on the feed-forward layers fc1, fc2',
+    flags: ['--method', 'lora', '--rank', '8', '--alpha', '16', '--targets', 'fc1,fc2'],
+    lr,
+  }),
+  'full-finetune': (lr = DEFAULT_LR.full) => ({
+    name: 'full-finetune',
+    description: 'every parameter',
+    flags: ['--method', 'full'],
+    lr,
+  }),
 };
 // LoRA on the attention (`lora`) recovers 34 %; with it the job takes about 9 min 50 s on two cores,
 // too close to the 10-minute budget, so it runs only when asked for (`--methods`).
@@ -75,11 +105,18 @@ function recovered(base: number, method: number, full: number): number {
 /** `adapterkit demo`: the main job. */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('the main job: adapt the Moby-Dick model to State of the Union addresses with a LinearAdapter, LoRA and full fine-tuning, and compare')
+    .description(
+      'the main job: adapt the Moby-Dick model to State of the Union addresses with a LinearAdapter, LoRA and full fine-tuning, and compare',
+    )
     .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
     .option('--out <dir>', 'parent of the run directory', 'runs')
     .option('--steps <n>', 'optimizer steps per method', positiveInt('--steps'), 200)
-    .option('--methods <list>', `methods to compare (${Object.keys(DEMO_METHODS).join(', ')})`, nameList('--methods'), DEFAULT_METHODS)
+    .option(
+      '--methods <list>',
+      `methods to compare (${Object.keys(DEMO_METHODS).join(', ')})`,
+      nameList('--methods'),
+      DEFAULT_METHODS,
+    )
     .option('--workers <n>', 'methods trained at the same time (one core each)', positiveInt('--workers'), 2)
     .option(
       '--eval-windows <n>',
@@ -89,19 +126,29 @@ export function demoCommand(): Command {
     .addOption(progressOption())
     .action(async (o) => {
       for (const m of o.methods as string[]) {
-        if (!DEMO_METHODS[m]) throw new AdapterError('INVALID_CONFIG', `--methods: unknown method '${m}'; valid: ${Object.keys(DEMO_METHODS).join(', ')}`);
+        if (!DEMO_METHODS[m])
+          throw new AdapterError(
+            'INVALID_CONFIG',
+            `--methods: unknown method '${m}'; valid: ${Object.keys(DEMO_METHODS).join(', ')}`,
+          );
       }
       if (!(o.methods as string[]).includes('full-finetune')) {
-        throw new AdapterError('INVALID_CONFIG', '--methods must include full-finetune: the other methods are measured against it');
+        throw new AdapterError(
+          'INVALID_CONFIG',
+          '--methods must include full-finetune: the other methods are measured against it',
+        );
       }
       const t0 = performance.now();
       const runDir = join(o.out, timestamp());
       await withOutputDir(runDir, {}, async () => {
-        console.log(`adapterkit main job: Moby-Dick → State of the Union, ${o.steps} steps per method; writing ${runDir}`);
+        console.log(
+          `adapterkit main job: Moby-Dick → State of the Union, ${o.steps} steps per method; writing ${runDir}`,
+        );
 
         const base = await loadBaseModel(o.base);
         // Whole held-out texts when native kernels make that affordable (the children run on the same backend).
-        const evalWindows: number | 'all' = o.evalWindows ?? (getBackendInfo().native ? 'all' : WASM_EVAL_WINDOWS);
+        const evalWindows: number | 'all' =
+          o.evalWindows ?? (getBackendInfo().native ? 'all' : WASM_EVAL_WINDOWS);
         console.log(
           evalWindows === 'all'
             ? 'scoring every method on the whole held-out SOTU and Moby-Dick texts'
@@ -110,23 +157,53 @@ export function demoCommand(): Command {
         const specs = (o.methods as string[]).map((m) => DEMO_METHODS[m]!());
         const bars = createMultiProgress(o.progress as ProgressMode);
         const common = ['--base', o.base, '--eval-windows', String(evalWindows)];
-        const methodTasks = longestFirst(specs).map((s) => () =>
-          runAdaptChild(
-            [...common, '--steps', String(o.steps), '--batch', String(BATCH), '--lr', String(s.lr), '--name', s.name, '--out', join(runDir, s.name), ...s.flags],
-            bars.add(s.name, o.steps),
-          ),
+        const methodTasks = longestFirst(specs).map(
+          (s) => () =>
+            runAdaptChild(
+              [
+                ...common,
+                '--steps',
+                String(o.steps),
+                '--batch',
+                String(BATCH),
+                '--lr',
+                String(s.lr),
+                '--name',
+                s.name,
+                '--out',
+                join(runDir, s.name),
+                ...s.flags,
+              ],
+              bars.add(s.name, o.steps),
+            ),
         );
         // The base model's figures come from separate processes, queued last: they fill the time a
         // worker would otherwise wait for the longest run, and disabled adapters are compared with them.
-        const baseTasks = (['sotu', 'mobydick'] as const).map((dataset) => () =>
-          runCliChild<EvalRecord>(['eval', '--base', o.base, '--dataset', dataset, '--eval-windows', String(evalWindows), '--batch', String(BATCH), '--json', '--progress', 'none']),
+        const baseTasks = (['sotu', 'mobydick'] as const).map(
+          (dataset) => () =>
+            runCliChild<EvalRecord>([
+              'eval',
+              '--base',
+              o.base,
+              '--dataset',
+              dataset,
+              '--eval-windows',
+              String(evalWindows),
+              '--batch',
+              String(BATCH),
+              '--json',
+              '--progress',
+              'none',
+            ]),
         );
         const done = await pool<AdaptRecord | EvalRecord>([...methodTasks, ...baseTasks], o.workers);
         bars.stop();
         const records = done.slice(0, methodTasks.length) as AdaptRecord[];
         const [sotuBase, mobyBase] = done.slice(methodTasks.length) as EvalRecord[];
         const baseBpc = { heldOutBpc: sotuBase!.bpc, sourceHeldOutBpc: mobyBase!.bpc };
-        console.log(`base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`);
+        console.log(
+          `base model: held-out SOTU ${f3(baseBpc.heldOutBpc)} bpc, held-out Moby-Dick ${f3(baseBpc.sourceHeldOutBpc)} bpc`,
+        );
         const byName = new Map(records.map((r) => [r.name, r]));
         const ordered = specs.map((s) => byName.get(s.name)!);
         const full = byName.get('full-finetune')!;
@@ -151,7 +228,8 @@ export function demoCommand(): Command {
             disabledMatchesBase:
               r.disabledHeldOutBpc === undefined
                 ? null
-                : r.disabledHeldOutBpc === baseBpc.heldOutBpc && r.disabledSourceHeldOutBpc === baseBpc.sourceHeldOutBpc,
+                : r.disabledHeldOutBpc === baseBpc.heldOutBpc &&
+                  r.disabledSourceHeldOutBpc === baseBpc.sourceHeldOutBpc,
             seconds: r.seconds,
             tokensPerSecond: r.tokensPerSecond,
             saved: r.saved,
@@ -165,14 +243,28 @@ export function demoCommand(): Command {
         await writeFile(join(runDir, 'report.md'), reportMarkdown(results, table, chart));
         console.log(`\n${table}\n`);
         for (const s of samples) console.log(`[${s.label}]\n${s.text}\n`);
-        console.log(`wrote ${runDir} (results.json, report.md, ${chart ? 'loss-curves.svg, ' : ''}metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`);
+        console.log(
+          `wrote ${runDir} (results.json, report.md, ${chart ? 'loss-curves.svg, ' : ''}metrics.jsonl, adapters) in ${results.wallSeconds.toFixed(0)} s`,
+        );
       });
     });
 }
 
 type Results = {
   base: { heldOutBpc: number; sourceHeldOutBpc: number };
-  methods: Array<{ name: string; description: string; trainableParams: number; trainablePercent: number; heldOutBpc: number; sourceHeldOutBpc: number; recoveredOfFullFinetune: number; disabledMatchesBase: boolean | null; seconds: number; tokensPerSecond: number; lr: number }>;
+  methods: Array<{
+    name: string;
+    description: string;
+    trainableParams: number;
+    trainablePercent: number;
+    heldOutBpc: number;
+    sourceHeldOutBpc: number;
+    recoveredOfFullFinetune: number;
+    disabledMatchesBase: boolean | null;
+    seconds: number;
+    tokensPerSecond: number;
+    lr: number;
+  }>;
   samples: Array<{ label: string; text: string }>;
   steps: number;
   evalWindows: number | 'all';
@@ -237,7 +329,11 @@ const PROMPT = 'Fellow-Citizens of the Senate and House of Representatives: ';
 
 /** Text from the base model with the adapter disabled and enabled (the first adapter method's file). */
 async function sampleTexts(base: Awaited<ReturnType<typeof loadBaseModel>>, records: AdaptRecord[]) {
-  const gen = () => PROMPT + base.vocab.decode(base.model.generate(base.vocab.encode(PROMPT), 160, { temperature: 0.7, rng: createRng(7) }));
+  const gen = () =>
+    PROMPT +
+    base.vocab.decode(
+      base.model.generate(base.vocab.encode(PROMPT), 160, { temperature: 0.7, rng: createRng(7) }),
+    );
   const samples = [{ label: 'base model (adapter disabled)', text: gen() }];
   const adapter = records.find((r) => r.saved.endsWith('.safetensors'));
   if (adapter) {

@@ -24,22 +24,48 @@ export const DEFAULT_EVAL_WINDOWS = 512;
 /** `--base`, `--adapter`: what `eval` and `generate` load. */
 export function modelOptions(cmd: Command): Command {
   return cmd
-    .option('--base <dir>', 'base model checkpoint directory (default: the one the run was trained on, else the shipped Moby-Dick model)')
-    .option('--adapter <path>', 'what `adapterkit adapt` wrote: its run directory, an adapter file, a PEFT directory (LoRA) or a model directory (full fine-tuning)');
+    .option(
+      '--base <dir>',
+      'base model checkpoint directory (default: the one the run was trained on, else the shipped Moby-Dick model)',
+    )
+    .option(
+      '--adapter <path>',
+      'what `adapterkit adapt` wrote: its run directory, an adapter file, a PEFT directory (LoRA) or a model directory (full fine-tuning)',
+    );
 }
 
 /** `adapterkit eval`: bits per character of the base model, alone or with what an `adapt` run trained. */
 export function evalCommand(): Command {
-  return modelOptions(new Command('eval').description('held-out bits per character of the base model, alone or with what `adapterkit adapt` trained'))
-    .addOption(new Option('--dataset <name>', 'text to evaluate on').choices(TEXT_CORPUS_NAMES).default('sotu'))
-    .addOption(new Option('--split <split>', 'which part of the text').choices(['heldOut', 'train']).default('heldOut'))
-    .option('--eval-windows <n>', "evenly spaced windows evaluated, or 'all' for every window of the split (exact, minutes on a whole text)", windowCount('--eval-windows'), DEFAULT_EVAL_WINDOWS)
-    .addOption(new Option('--windows <n>', 'old name of --eval-windows').argParser(windowCount('--windows')).hideHelp())
+  return modelOptions(
+    new Command('eval').description(
+      'held-out bits per character of the base model, alone or with what `adapterkit adapt` trained',
+    ),
+  )
+    .addOption(
+      new Option('--dataset <name>', 'text to evaluate on').choices(TEXT_CORPUS_NAMES).default('sotu'),
+    )
+    .addOption(
+      new Option('--split <split>', 'which part of the text')
+        .choices(['heldOut', 'train'])
+        .default('heldOut'),
+    )
+    .option(
+      '--eval-windows <n>',
+      "evenly spaced windows evaluated, or 'all' for every window of the split (exact, minutes on a whole text)",
+      windowCount('--eval-windows'),
+      DEFAULT_EVAL_WINDOWS,
+    )
+    .addOption(
+      new Option('--windows <n>', 'old name of --eval-windows')
+        .argParser(windowCount('--windows'))
+        .hideHelp(),
+    )
     .option('--batch <n>', 'windows per forward pass', positiveInt('--batch'), 16)
     .option('--json', 'print the result as one JSON line ({event: "result", record})')
     .addOption(progressOption())
     .action(async (o) => {
-      if (o.windows !== undefined && o.evalWindows !== DEFAULT_EVAL_WINDOWS) throw new UsageError('give --eval-windows only (--windows is its old name)');
+      if (o.windows !== undefined && o.evalWindows !== DEFAULT_EVAL_WINDOWS)
+        throw new UsageError('give --eval-windows only (--windows is its old name)');
       const chosen: number | 'all' = o.windows ?? o.evalWindows;
       const windows = chosen === 'all' ? undefined : chosen;
       const loaded = await loadModelWith(o.adapter, o.base);
@@ -59,11 +85,19 @@ export function evalCommand(): Command {
         }),
       ).finally(() => (bar as TaskProgress | null)?.stop());
       if (o.json) {
-        const record: EvalRecord = { dataset: o.dataset, split: o.split, windows: windows ?? null, adapters: loaded.adapters, bpc };
+        const record: EvalRecord = {
+          dataset: o.dataset,
+          split: o.split,
+          windows: windows ?? null,
+          adapters: loaded.adapters,
+          bpc,
+        };
         process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);
         return;
       }
       const sample = windows === undefined ? 'every window' : `${windows} windows`;
-      console.log(`${o.dataset} ${o.split} (${sample}): ${bpc.toFixed(4)} bits per character (${loaded.description})`);
+      console.log(
+        `${o.dataset} ${o.split} (${sample}): ${bpc.toFixed(4)} bits per character (${loaded.description})`,
+      );
     });
 }

@@ -24,12 +24,16 @@ function totalElements(file: SafetensorsFile): number {
 /** Describes an adapter file: every adapter, its module, config, fragments and tensors. */
 export function describeAdapterFile(bytes: Uint8Array, source: string): string[] {
   const { config, index, file } = parseAdapterFile(bytes, source);
-  const out = [`${source}: adapter file (format ${file.metadata!.format} v${file.metadata!.version}), ${count(totalElements(file))} parameters`];
+  const out = [
+    `${source}: adapter file (format ${file.metadata!.format} v${file.metadata!.version}), ${count(totalElements(file))} parameters`,
+  ];
   for (const [key, fragments] of Object.entries(index)) {
     const name = key.slice(key.indexOf(':') + 1);
     const cfg = config[name] as Record<string, unknown>;
     const params = fragments.flat().reduce((n, t) => n + elementCount(file.tensors.get(t)!.shape), 0);
-    out.push(`adapter ${key}: type ${String(cfg.type)}, ${cfg.enabled === false ? 'disabled' : 'enabled'}, ${fragments.length} host(s), ${count(params)} parameters`);
+    out.push(
+      `adapter ${key}: type ${String(cfg.type)}, ${cfg.enabled === false ? 'disabled' : 'enabled'}, ${fragments.length} host(s), ${count(params)} parameters`,
+    );
     out.push(`  config ${JSON.stringify(cfg)}`);
     for (const t of fragments.flat()) {
       const e = file.tensors.get(t)!;
@@ -46,10 +50,18 @@ async function readJsonObject(file: string, what: string): Promise<Record<string
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new AdapterError('CHECKPOINT_FORMAT', `${file} is not valid JSON (${(e as Error).message}); expected ${what}`, { path: file });
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${file} is not valid JSON (${(e as Error).message}); expected ${what}`,
+      { path: file },
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new AdapterError('CHECKPOINT_FORMAT', `${file} holds ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}; expected ${what}`, { path: file });
+    throw new AdapterError(
+      'CHECKPOINT_FORMAT',
+      `${file} holds ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}; expected ${what}`,
+      { path: file },
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -65,15 +77,24 @@ const lengthOf = (value: unknown): number | undefined =>
 /** Describes a model checkpoint directory: model type, sizes, recorded adapters, tensors. */
 async function describeModelDir(dir: string): Promise<string[]> {
   const cfg = await readJsonObject(join(dir, MODEL_CONFIG_FILE), 'a model config object');
-  const file = parseSafetensors(await readFileBytes(join(dir, MODEL_WEIGHTS_FILE)), join(dir, MODEL_WEIGHTS_FILE));
+  const file = parseSafetensors(
+    await readFileBytes(join(dir, MODEL_WEIGHTS_FILE)),
+    join(dir, MODEL_WEIGHTS_FILE),
+  );
   const { adapters, vocab, ...rest } = cfg;
-  const out = [`${dir}: ${cfg.model ?? 'model'} checkpoint, ${count(totalElements(file))} parameters and buffers`];
+  const out = [
+    `${dir}: ${cfg.model ?? 'model'} checkpoint, ${count(totalElements(file))} parameters and buffers`,
+  ];
   out.push(`  config ${JSON.stringify(rest)}`);
   if (vocab) {
-    out.push(`  vocabulary: ${lengthOf(field(vocab, 'chars')) ?? '?'} characters + ${lengthOf(field(vocab, 'specials')) ?? 0} special ids`);
+    out.push(
+      `  vocabulary: ${lengthOf(field(vocab, 'chars')) ?? '?'} characters + ${lengthOf(field(vocab, 'specials')) ?? 0} special ids`,
+    );
   }
   const names = Object.keys(adapters ?? {}).filter((k) => k !== 'globalCfg');
-  out.push(`  adapters: ${names.length ? names.map((n) => `${n} (${field(field(adapters, n), 'type')})`).join(', ') : 'none'}`);
+  out.push(
+    `  adapters: ${names.length ? names.map((n) => `${n} (${field(field(adapters, n), 'type')})`).join(', ') : 'none'}`,
+  );
   out.push(...tensorTable(file));
   return out;
 }
@@ -83,20 +104,32 @@ async function describePeftDir(path: string): Promise<string[]> {
   const cfg = await readJsonObject(join(path, 'adapter_config.json'), 'a PEFT adapter config object');
   const weights = join(path, 'adapter_model.safetensors');
   const file = parseSafetensors(await readFileBytes(weights), weights);
-  return [`${path}: PEFT ${cfg.peft_type ?? '?'} adapter, ${count(totalElements(file))} parameters`, `  config ${JSON.stringify(cfg)}`, ...tensorTable(file)];
+  return [
+    `${path}: PEFT ${cfg.peft_type ?? '?'} adapter, ${count(totalElements(file))} parameters`,
+    `  config ${JSON.stringify(cfg)}`,
+    ...tensorTable(file),
+  ];
 }
 
 /** Describes an `adapt` run directory: its base, its result (or how far it got), then what it saved. */
 async function describeRunDir(path: string, files: string[]): Promise<string[]> {
   const rec = await readRunRecord(path);
-  const out = [`${path}: adapt run${rec ? ` on base ${rec.base.path} (d_model ${rec.base.dModel}, ${rec.base.numLayers} layers)` : ''}`];
+  const out = [
+    `${path}: adapt run${rec ? ` on base ${rec.base.path} (d_model ${rec.base.dModel}, ${rec.base.numLayers} layers)` : ''}`,
+  ];
   if (files.includes('result.json')) {
     const r = await readJsonObject(join(path, 'result.json'), 'the result of an adapt run');
-    out.push(`  ${r.name} (${field(r.method, 'kind') ?? '?'}): ${r.steps} steps, ${r.trainableParams} trainable parameters, ${r.evalSplit} ${r.dataset} ${Number(r.heldOutBpc).toFixed(3)} bpc`);
+    out.push(
+      `  ${r.name} (${field(r.method, 'kind') ?? '?'}): ${r.steps} steps, ${r.trainableParams} trainable parameters, ${r.evalSplit} ${r.dataset} ${Number(r.heldOutBpc).toFixed(3)} bpc`,
+    );
   } else {
-    const steps = files.includes('metrics.jsonl') ? (await readFile(join(path, 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).length : 0;
+    const steps = files.includes('metrics.jsonl')
+      ? (await readFile(join(path, 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).length
+      : 0;
     const ckpt = (await listTrainerCheckpoints(join(path, 'checkpoints'))).at(-1);
-    out.push(`  not finished: ${steps} steps in metrics.jsonl, ${ckpt ? `checkpoint of step ${ckpt.step}` : 'no checkpoint'} (continue with adapt --resume --out ${path})`);
+    out.push(
+      `  not finished: ${steps} steps in metrics.jsonl, ${ckpt ? `checkpoint of step ${ckpt.step}` : 'no checkpoint'} (continue with adapt --resume --out ${path})`,
+    );
     return out;
   }
   const artefact = await locateArtefact(path);
@@ -107,7 +140,8 @@ async function describeRunDir(path: string, files: string[]): Promise<string[]> 
 async function describePath(path: string, isDirectory: boolean): Promise<string[]> {
   if (isDirectory) {
     const files = await readdir(path);
-    if (files.includes(MODEL_CONFIG_FILE) && files.includes(MODEL_WEIGHTS_FILE)) return describeModelDir(path);
+    if (files.includes(MODEL_CONFIG_FILE) && files.includes(MODEL_WEIGHTS_FILE))
+      return describeModelDir(path);
     if (files.includes('adapter_config.json')) return describePeftDir(path);
     if (files.includes(RUN_RECORD_FILE) || files.includes('result.json')) return describeRunDir(path, files);
     throw new AdapterError(
@@ -125,17 +159,25 @@ async function describePath(path: string, isDirectory: boolean): Promise<string[
     try {
       step = (JSON.parse(trainer) as { step?: unknown }).step;
     } catch {
-      throw new AdapterError('CHECKPOINT_FORMAT', `${path}: the trainer index in __metadata__ is not valid JSON`);
+      throw new AdapterError(
+        'CHECKPOINT_FORMAT',
+        `${path}: the trainer index in __metadata__ is not valid JSON`,
+      );
     }
     return [`${path}: trainer checkpoint, step ${String(step)}`, ...tensorTable(file)];
   }
-  return [`${basename(path)}: safetensors file${format ? ` (format ${format})` : ''}, ${file.tensors.size} tensors, ${count(totalElements(file))} elements`, ...tensorTable(file)];
+  return [
+    `${basename(path)}: safetensors file${format ? ` (format ${format})` : ''}, ${file.tensors.size} tensors, ${count(totalElements(file))} elements`,
+    ...tensorTable(file),
+  ];
 }
 
 /** `adapterkit inspect <path>`: what a checkpoint holds. */
 export function inspectCommand(): Command {
   return new Command('inspect')
-    .description('show what an adapter file, model checkpoint, PEFT directory, adapt run directory or safetensors file holds')
+    .description(
+      'show what an adapter file, model checkpoint, PEFT directory, adapt run directory or safetensors file holds',
+    )
     .argument('<path>', 'a file or checkpoint directory')
     .action(async (path: string) => {
       const info = await stat(path).catch(() => null);

@@ -13,25 +13,50 @@ import { FsAdapterStore } from '../../store/fs-store.js';
 import { nameList, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { DEFAULT_BASE_DIR } from '../base-model.js';
 
-const redisOption = () => new Option('--redis <url>', 'Redis URL').default(process.env.ADAPTERKIT_REDIS ?? 'redis://127.0.0.1:6379');
+const redisOption = () =>
+  new Option('--redis <url>', 'Redis URL').default(process.env.ADAPTERKIT_REDIS ?? 'redis://127.0.0.1:6379');
 const queueOption = () => new Option('--queue <name>', 'queue name').default(DEFAULT_QUEUE);
 const printJson = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
 
 /** `adapterkit worker`: runs training jobs until interrupted. */
 export function workerCommand(): Command {
   return new Command('worker')
-    .description('run adapter-training jobs from the queue, each in a child process, writing adapters to the store')
+    .description(
+      'run adapter-training jobs from the queue, each in a child process, writing adapters to the store',
+    )
     .addOption(redisOption())
     .requiredOption('--store <dir>', 'adapter store directory (local or shared by every worker)')
     .option('--scratch <dir>', 'checkpoint directory keyed by job id (default <store>/.checkpoints)')
     .addOption(queueOption())
     .option('--concurrency <n>', 'jobs run at once by this worker', positiveInt('--concurrency'), 1)
-    .option('--lock-ms <ms>', "job lock duration: a dead worker's job is taken over after about this long", positiveInt('--lock-ms'), 30_000)
+    .option(
+      '--lock-ms <ms>',
+      "job lock duration: a dead worker's job is taken over after about this long",
+      positiveInt('--lock-ms'),
+      30_000,
+    )
     .action(async (o) => {
-      const worker = await startWorker({ redis: o.redis, store: o.store, scratch: o.scratch, queue: o.queue, concurrency: o.concurrency, lockDurationMs: o.lockMs });
+      const worker = await startWorker({
+        redis: o.redis,
+        store: o.store,
+        scratch: o.scratch,
+        queue: o.queue,
+        concurrency: o.concurrency,
+        lockDurationMs: o.lockMs,
+      });
       worker.on('progress', (job, progress) => printJson({ event: 'progress', id: job.id, progress }));
-      worker.on('completed', (job, result) => printJson({ event: 'completed', id: job.id, name: job.name, result }));
-      worker.on('failed', (job, err) => printJson({ event: 'failed', id: job?.id, name: job?.name, attemptsMade: job?.attemptsMade, reason: err.message }));
+      worker.on('completed', (job, result) =>
+        printJson({ event: 'completed', id: job.id, name: job.name, result }),
+      );
+      worker.on('failed', (job, err) =>
+        printJson({
+          event: 'failed',
+          id: job?.id,
+          name: job?.name,
+          attemptsMade: job?.attemptsMade,
+          reason: err.message,
+        }),
+      );
       worker.on('error', (err) => console.error(`worker: ${err.message}`));
       await worker.waitUntilReady();
       printJson({ event: 'ready', pid: process.pid, queue: o.queue, store: o.store });
@@ -72,7 +97,8 @@ async function payloadFrom(o: SubmitFlags): Promise<TrainJobInput> {
       throw new AdapterError('INVALID_INPUT', `--payload ${o.payload}: ${(e as Error).message}`);
     }
   }
-  if (!o.name) throw new AdapterError('INVALID_INPUT', 'submit needs --name <adapter> (or --payload <file.json>)');
+  if (!o.name)
+    throw new AdapterError('INVALID_INPUT', 'submit needs --name <adapter> (or --payload <file.json>)');
   const method =
     o.method === 'lora'
       ? { kind: 'lora' as const, r: o.rank, ...(o.alpha ? { alpha: o.alpha } : {}), targetModules: o.targets }
@@ -84,7 +110,12 @@ async function payloadFrom(o: SubmitFlags): Promise<TrainJobInput> {
     base: o.base,
     data: o.data,
     method,
-    training: { steps: o.steps, batch: o.batch, ...(o.seqLen ? { seqLen: o.seqLen } : {}), ...(o.lr ? { lr: o.lr } : {}) },
+    training: {
+      steps: o.steps,
+      batch: o.batch,
+      ...(o.seqLen ? { seqLen: o.seqLen } : {}),
+      ...(o.lr ? { lr: o.lr } : {}),
+    },
     seed: o.seed,
     replace: Boolean(o.replace),
   };
@@ -93,17 +124,26 @@ async function payloadFrom(o: SubmitFlags): Promise<TrainJobInput> {
 /** `adapterkit submit`: enqueues a training job, or the flow train → evaluate → export with `--export-to`. */
 export function submitCommand(): Command {
   return new Command('submit')
-    .description('enqueue an adapter-training job (with --export-to: the flow train → evaluate → export PEFT)')
+    .description(
+      'enqueue an adapter-training job (with --export-to: the flow train → evaluate → export PEFT)',
+    )
     .addOption(redisOption())
     .addOption(queueOption())
     .option('--payload <file>', 'the job payload as JSON (see README); replaces the flags below')
     .option('--name <adapter>', 'name of the adapter in the store')
     .option('--base <dir>', 'base model directory, as the workers see it', DEFAULT_BASE_DIR)
-    .option('--data <ref>', 'built-in corpus (mobydick, sotu) or a .txt/.jsonl path, as the workers see it', 'sotu')
+    .option(
+      '--data <ref>',
+      'built-in corpus (mobydick, sotu) or a .txt/.jsonl path, as the workers see it',
+      'sotu',
+    )
     .addOption(new Option('--method <kind>', 'adapter method').choices(JOB_METHODS).default('lora'))
     .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
-    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), ['q_proj', 'v_proj'])
+    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), [
+      'q_proj',
+      'v_proj',
+    ])
     .option('--dim <n>', 'bottleneck width of the linear or parallel adapter', positiveInt('--dim'), 32)
     .option('--scaling <x>', 'output scale of the parallel adapter', positiveNumber('--scaling'), 4)
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), 200)
@@ -120,7 +160,8 @@ export function submitCommand(): Command {
       try {
         const payload = await payloadFrom(o as SubmitFlags);
         const opts = { attempts: o.attempts, ...(o.jobId ? { jobId: o.jobId } : {}) };
-        if (o.exportTo) printJson({ event: 'submitted', flow: await client.submitFlow(payload, o.exportTo, opts) });
+        if (o.exportTo)
+          printJson({ event: 'submitted', flow: await client.submitFlow(payload, o.exportTo, opts) });
         else printJson({ event: 'submitted', id: await client.submit(payload, opts) });
       } finally {
         await client.close();
@@ -131,7 +172,9 @@ export function submitCommand(): Command {
 /** `adapterkit status`: one job's state and progress, or the newest jobs. */
 export function statusCommand(): Command {
   return new Command('status')
-    .description("show a job's state, progress (step, loss, tokens/s), attempts and result, or list the newest jobs")
+    .description(
+      "show a job's state, progress (step, loss, tokens/s), attempts and result, or list the newest jobs",
+    )
     .argument('[jobId]', 'job id (default: list jobs)')
     .addOption(redisOption())
     .addOption(queueOption())
@@ -154,7 +197,9 @@ export function statusCommand(): Command {
 /** `adapterkit results`: the adapters in the store (manifests), or one adapter verified. */
 export function resultsCommand(): Command {
   return new Command('results')
-    .description('list the adapters in the store (name, job, content hash, metrics); with a name, verify its files and print its manifest')
+    .description(
+      'list the adapters in the store (name, job, content hash, metrics); with a name, verify its files and print its manifest',
+    )
     .argument('[name]', 'adapter name')
     .requiredOption('--store <dir>', 'adapter store directory')
     .action(async (name: string | undefined, o) => {
@@ -163,7 +208,16 @@ export function resultsCommand(): Command {
         printJson((await store.get(name)).manifest);
         return;
       }
-      for (const m of await store.list()) printJson({ name: m.name, jobId: m.jobId, kind: m.kind, format: m.format, contentHash: m.contentHash, metrics: m.metrics, createdAt: m.createdAt });
+      for (const m of await store.list())
+        printJson({
+          name: m.name,
+          jobId: m.jobId,
+          kind: m.kind,
+          format: m.format,
+          contentHash: m.contentHash,
+          metrics: m.metrics,
+          createdAt: m.createdAt,
+        });
     });
 }
 

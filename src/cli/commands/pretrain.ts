@@ -12,14 +12,25 @@ import { timestamp, withOutputDir } from '../run-dir.js';
 export function pretrainCommand(): Command {
   const d = DEFAULT_PRETRAIN;
   return new Command('pretrain')
-    .description('train the character-level base model on Moby-Dick from scratch (reproduces the shipped weights with the defaults)')
+    .description(
+      'train the character-level base model on Moby-Dick from scratch (reproduces the shipped weights with the defaults)',
+    )
     .option('--out <dir>', 'checkpoint directory to create (default: runs/pretrain-<time>)')
     .option('--force', 'replace --out if it holds an earlier model or run (e.g. assets/mobydick-char-lm)')
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), d.steps)
     .option('--batch <n>', 'sequences per step', positiveInt('--batch'), d.batch)
-    .option('--seq-len <n>', 'characters per sequence (also the model context)', positiveInt('--seq-len'), d.seqLen)
+    .option(
+      '--seq-len <n>',
+      'characters per sequence (also the model context)',
+      positiveInt('--seq-len'),
+      d.seqLen,
+    )
     .option('--lr <x>', 'peak learning rate (AdamW, warmup then cosine)', positiveNumber('--lr'), d.lr)
-    .option('--warmup-steps <n>', 'linear warmup steps (default: 5 % of --steps)', nonNegativeInt('--warmup-steps'))
+    .option(
+      '--warmup-steps <n>',
+      'linear warmup steps (default: 5 % of --steps)',
+      nonNegativeInt('--warmup-steps'),
+    )
     .option('--seed <n>', 'seed of the initial weights and the batches', nonNegativeInt('--seed'), d.seed)
     .option('--d-model <n>', 'model width', positiveInt('--d-model'), d.dModel)
     .option('--layers <n>', 'transformer blocks', positiveInt('--layers'), d.numLayers)
@@ -34,12 +45,27 @@ export function pretrainCommand(): Command {
         const progress = createProgress('pretrain', o.steps, o.progress as ProgressMode);
         const r = await stoppableTask(() =>
           pretrainCharLm(
-            { steps: o.steps, warmupSteps: o.warmupSteps, batch: o.batch, seqLen: o.seqLen, lr: o.lr, seed: o.seed, dModel: o.dModel, numLayers: o.layers, nHead: o.heads, dFF: o.dFf },
+            {
+              steps: o.steps,
+              warmupSteps: o.warmupSteps,
+              batch: o.batch,
+              seqLen: o.seqLen,
+              lr: o.lr,
+              seed: o.seed,
+              dModel: o.dModel,
+              numLayers: o.layers,
+              nHead: o.heads,
+              dFF: o.dFf,
+            },
             {
               checkpointDir: o.checkpointDir,
               resume: Boolean(o.resume),
               onStep: async (i) => {
-                progress.update({ step: i.step, loss: i.loss, tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000) });
+                progress.update({
+                  step: i.step,
+                  loss: i.loss,
+                  tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000),
+                });
                 // Lets a signal in between steps (the training loop itself never waits on the event loop).
                 await new Promise((resolve) => setImmediate(resolve));
                 throwIfInterrupted();
@@ -48,14 +74,23 @@ export function pretrainCommand(): Command {
           ),
         ).finally(() => progress.stop());
         await saveModelToDir(r.model, outDir);
-        const record = { options: r.options, heldOutBpc: r.heldOutBpc, finalLoss: r.losses.at(-1), parameters: r.model.numParameters() };
+        const record = {
+          options: r.options,
+          heldOutBpc: r.heldOutBpc,
+          finalLoss: r.losses.at(-1),
+          parameters: r.model.numParameters(),
+        };
         await writeFile(join(outDir, 'pretrain.json'), `${JSON.stringify(record, null, 2)}\n`);
-        console.log(`saved ${outDir}: ${record.parameters} parameters, held-out Moby-Dick ${r.heldOutBpc.toFixed(3)} bpc`);
+        console.log(
+          `saved ${outDir}: ${record.parameters} parameters, held-out Moby-Dick ${r.heldOutBpc.toFixed(3)} bpc`,
+        );
       });
     });
 }
 
 /** `--progress bar|lines|json|none`. */
 export function progressOption(): Option {
-  return new Option('--progress <mode>', 'progress display').choices(['bar', 'lines', 'json', 'none']).default(defaultProgressMode());
+  return new Option('--progress <mode>', 'progress display')
+    .choices(['bar', 'lines', 'json', 'none'])
+    .default(defaultProgressMode());
 }

@@ -9,10 +9,20 @@ import { progressOption } from './pretrain.js';
 export function spamCommand(): Command {
   const d = DEFAULT_SPAM_TRAINING;
   return new Command('spam')
-    .description('classify SpamAssassin mail as spam or ham with a transformer encoder, from scratch or from the base model’s character embeddings')
-    .addOption(new Option('--init <how>', 'start from random weights, or from the char LM’s vocabulary and embeddings').choices(['scratch', 'lm']).default('scratch'))
+    .description(
+      'classify SpamAssassin mail as spam or ham with a transformer encoder, from scratch or from the base model’s character embeddings',
+    )
+    .addOption(
+      new Option('--init <how>', 'start from random weights, or from the char LM’s vocabulary and embeddings')
+        .choices(['scratch', 'lm'])
+        .default('scratch'),
+    )
     .option('--base <dir>', 'char LM checkpoint for --init lm', DEFAULT_BASE_DIR)
-    .addOption(new Option('--adapter <kind>', 'train only a linear adapter (and the head) on the frozen encoder').choices(['none', 'linear']).default('none'))
+    .addOption(
+      new Option('--adapter <kind>', 'train only a linear adapter (and the head) on the frozen encoder')
+        .choices(['none', 'linear'])
+        .default('none'),
+    )
     .option('--dim <n>', 'adapter bottleneck width', positiveInt('--dim'), 16)
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), d.steps)
     .option('--batch <n>', 'messages per step', positiveInt('--batch'), d.batch)
@@ -33,7 +43,12 @@ export function spamCommand(): Command {
         seed: o.seed,
         init,
         ...(o.adapter === 'linear' ? { adapter: { type: 'linear', inFeatures: dModel, dim: o.dim } } : {}),
-        onStep: (i) => progress.update({ step: i.step, loss: i.loss, tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000) }),
+        onStep: (i) =>
+          progress.update({
+            step: i.step,
+            loss: i.loss,
+            tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000),
+          }),
       });
       progress.stop();
       const test = evaluateClassifier(run.model, run.splits.test, { maxLen: o.maxLen, vocab: run.vocab });

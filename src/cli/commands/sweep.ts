@@ -24,7 +24,11 @@ const DEFAULT_GRID = {
 
 function parseLrs(v: string): number[] {
   const lrs = v.split(',').map(Number);
-  if (lrs.some((x) => !Number.isFinite(x) || x <= 0)) throw new AdapterError('INVALID_CONFIG', `--lrs must be positive numbers separated by commas, got '${v}'`);
+  if (lrs.some((x) => !Number.isFinite(x) || x <= 0))
+    throw new AdapterError(
+      'INVALID_CONFIG',
+      `--lrs must be positive numbers separated by commas, got '${v}'`,
+    );
   return lrs;
 }
 
@@ -33,7 +37,12 @@ export function sweepCommand(): Command {
     .description('learning-rate sweep per method, scored on validation addresses (never the held-out ones)')
     .option('--base <dir>', 'base model checkpoint directory', DEFAULT_BASE_DIR)
     .option('--out <dir>', 'parent of the sweep directory', 'runs')
-    .option('--methods <list>', `methods (${Object.keys(DEMO_METHODS).join(', ')})`, nameList('--methods'), Object.keys(DEFAULT_GRID))
+    .option(
+      '--methods <list>',
+      `methods (${Object.keys(DEMO_METHODS).join(', ')})`,
+      nameList('--methods'),
+      Object.keys(DEFAULT_GRID),
+    )
     .option('--lrs <list>', 'learning rates for every method (default: a grid per method)', parseLrs)
     .option('--steps <n>', 'optimizer steps per run', positiveInt('--steps'), 200)
     .option('--workers <n>', 'runs at the same time', positiveInt('--workers'), 2)
@@ -42,32 +51,69 @@ export function sweepCommand(): Command {
     .action(async (o) => {
       const methods = o.methods as string[];
       for (const m of methods) {
-        if (!DEMO_METHODS[m]) throw new AdapterError('INVALID_CONFIG', `--methods: unknown method '${m}'; valid: ${Object.keys(DEMO_METHODS).join(', ')}`);
+        if (!DEMO_METHODS[m])
+          throw new AdapterError(
+            'INVALID_CONFIG',
+            `--methods: unknown method '${m}'; valid: ${Object.keys(DEMO_METHODS).join(', ')}`,
+          );
       }
       const dir = join(o.out, `sweep-${timestamp()}`);
       await withOutputDir(dir, {}, async () => {
         const runs = methods.flatMap((m) =>
-          ((o.lrs as number[] | undefined) ?? DEFAULT_GRID[m as keyof typeof DEFAULT_GRID] ?? [1e-3, 3e-3, 1e-2]).map((lr) => DEMO_METHODS[m]!(lr)),
+          (
+            (o.lrs as number[] | undefined) ??
+            DEFAULT_GRID[m as keyof typeof DEFAULT_GRID] ?? [1e-3, 3e-3, 1e-2]
+          ).map((lr) => DEMO_METHODS[m]!(lr)),
         );
         const bars = createMultiProgress(o.progress as ProgressMode);
         const records = await pool(
           runs.map((r) => () => {
             const label = `${r.name}@${r.lr}`;
             return runAdaptChild(
-              ['--base', o.base, '--tune', '--steps', String(o.steps), '--lr', String(r.lr), '--eval-windows', String(o.evalWindows), '--name', r.name, '--out', join(dir, label), ...r.flags],
+              [
+                '--base',
+                o.base,
+                '--tune',
+                '--steps',
+                String(o.steps),
+                '--lr',
+                String(r.lr),
+                '--eval-windows',
+                String(o.evalWindows),
+                '--name',
+                r.name,
+                '--out',
+                join(dir, label),
+                ...r.flags,
+              ],
               bars.add(label, o.steps),
             );
           }),
           o.workers,
         );
         bars.stop();
-        const rows = records.map((r) => ({ method: r.name, lr: r.lr, validationBpc: r.heldOutBpc, finalLoss: r.finalLoss, seconds: r.seconds }));
+        const rows = records.map((r) => ({
+          method: r.name,
+          lr: r.lr,
+          validationBpc: r.heldOutBpc,
+          finalLoss: r.finalLoss,
+          seconds: r.seconds,
+        }));
         const best = Object.fromEntries(
-          methods.map((m) => [m, rows.filter((r) => r.method === m).sort((a, b) => a.validationBpc - b.validationBpc)[0]!.lr]),
+          methods.map((m) => [
+            m,
+            rows.filter((r) => r.method === m).sort((a, b) => a.validationBpc - b.validationBpc)[0]!.lr,
+          ]),
         );
-        await writeFile(join(dir, 'sweep.json'), `${JSON.stringify({ steps: o.steps, rows, best }, null, 2)}\n`);
+        await writeFile(
+          join(dir, 'sweep.json'),
+          `${JSON.stringify({ steps: o.steps, rows, best }, null, 2)}\n`,
+        );
         console.log('| method | lr | validation bpc |\n|---|---:|---:|');
-        for (const r of rows) console.log(`| ${r.method} | ${r.lr} | ${r.validationBpc.toFixed(3)}${best[r.method] === r.lr ? ' (best)' : ''} |`);
+        for (const r of rows)
+          console.log(
+            `| ${r.method} | ${r.lr} | ${r.validationBpc.toFixed(3)}${best[r.method] === r.lr ? ' (best)' : ''} |`,
+          );
         console.log(`wrote ${join(dir, 'sweep.json')}`);
       });
     });

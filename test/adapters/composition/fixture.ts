@@ -74,7 +74,9 @@ export class TinyModel extends withAdapterModel(TinyModelBase) {
 }
 
 /** A linear adapter config of width D. */
-export function linearCfg(extra: Record<string, unknown> = {}): { type: 'linear'; inFeatures: number; dim: number } & Record<string, unknown> {
+export function linearCfg(
+  extra: Record<string, unknown> = {},
+): { type: 'linear'; inFeatures: number; dim: number } & Record<string, unknown> {
   return { type: 'linear', inFeatures: D, dim: 4, ...extra };
 }
 

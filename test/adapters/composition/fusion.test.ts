@@ -27,7 +27,7 @@ describe('Fuse and AdapterFusion layers', () => {
     // AdapterHub's dynamic BertFusion: query D×D + D, key D×D + D, value D×D (no bias).
     expect(fusion!.numParameters()).toBe(3 * D * D + 2 * D);
     // Value matrix initialised to the identity (off-diagonal 1e-6), as AdapterHub does.
-    const vw = (fusion!.getChild('value')!.getParameter('weight')!).arraySync() as number[][];
+    const vw = fusion!.getChild('value')!.getParameter('weight')!.arraySync() as number[][];
     expect(vw[0]![0]).toBe(1);
     expect(vw[0]![1]).toBeCloseTo(1e-6, 12);
     randomize(fusion!, 42);
@@ -46,7 +46,10 @@ describe('Fuse and AdapterFusion layers', () => {
       const scores = ups.map((u) => tf.sum(tf.mul(q, lin(u, 'key', true)), -1, true)); // [B, 1] each
       const probs = tf.softmax(tf.concat(scores, -1)); // [B, 2]
       const vals = ups.map((u) => lin(u, 'value', false));
-      const ctx = tf.add(tf.mul(tf.slice(probs, [0, 0], [-1, 1]), vals[0]!), tf.mul(tf.slice(probs, [0, 1], [-1, 1]), vals[1]!));
+      const ctx = tf.add(
+        tf.mul(tf.slice(probs, [0, 0], [-1, 1]), vals[0]!),
+        tf.mul(tf.slice(probs, [0, 1], [-1, 1]), vals[1]!),
+      );
       return tf.add(ctx, h);
     });
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]!)).toBeLessThan(1e-5);
@@ -59,7 +62,12 @@ describe('Fuse and AdapterFusion layers', () => {
     const fusionVars = new Set(fusion!.parameters());
     expect(trainable.length).toBe(fusionVars.size);
     expect(trainable.every((v) => fusionVars.has(v))).toBe(true);
-    const adapterBefore = ['a', 'b'].map((n) => model.getAdapterModule(n)!.parameters().map((v) => Array.from(v.dataSync())));
+    const adapterBefore = ['a', 'b'].map((n) =>
+      model
+        .getAdapterModule(n)!
+        .parameters()
+        .map((v) => Array.from(v.dataSync())),
+    );
     const fusionBefore = fusion!.parameters().map((v) => Array.from(v.dataSync()));
     const { value: loss, grads } = tf.variableGrads(() => {
       const y = model.forward(x);
@@ -73,7 +81,12 @@ describe('Fuse and AdapterFusion layers', () => {
     }
     tf.dispose([loss, ...Object.values(grads)]);
     ['a', 'b'].forEach((n, i) => {
-      expect(model.getAdapterModule(n)!.parameters().map((v) => Array.from(v.dataSync()))).toEqual(adapterBefore[i]);
+      expect(
+        model
+          .getAdapterModule(n)!
+          .parameters()
+          .map((v) => Array.from(v.dataSync())),
+      ).toEqual(adapterBefore[i]);
     });
     expect(fusion!.parameters().map((v) => Array.from(v.dataSync()))).not.toEqual(fusionBefore);
     tf.dispose([x, got, want]);

@@ -1,10 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../../src/backend/tf.js';
-import { Average, BatchSplit, Fuse, Parallel, Stack, type SetupInput } from '../../../src/adapters/composition/index.js';
+import {
+  Average,
+  BatchSplit,
+  Fuse,
+  Parallel,
+  Stack,
+  type SetupInput,
+} from '../../../src/adapters/composition/index.js';
 import { input, modelWith, type TinyModel } from './fixture.js';
 
 /** Sum of |gradient| per adapter (and per fusion layer) for `loss(output)` with `setup` active, in training. */
-function gradNorms(model: TinyModel, setup: SetupInput, x: Tensor, loss: (y: Tensor) => Tensor): Record<string, number> {
+function gradNorms(
+  model: TinyModel,
+  setup: SetupInput,
+  x: Tensor,
+  loss: (y: Tensor) => Tensor,
+): Record<string, number> {
   model.setActiveSetup(setup);
   model.train();
   const vars = model.parameters().filter((v) => v.trainable);
@@ -15,11 +27,21 @@ function gradNorms(model: TinyModel, setup: SetupInput, x: Tensor, loss: (y: Ten
   }, vars);
   const out: Record<string, number> = {};
   const owners: Array<[string, tf.Variable[]]> = [
-    ...model.adapterNames().map((n) => [n, model.getAdapterModule(n)!.parameters()] as [string, tf.Variable[]]),
-    ...model.listFusions().map((f) => [`fusion ${f}`, model.getFusionLayers(f).flatMap((l) => l.parameters())] as [string, tf.Variable[]]),
+    ...model
+      .adapterNames()
+      .map((n) => [n, model.getAdapterModule(n)!.parameters()] as [string, tf.Variable[]]),
+    ...model
+      .listFusions()
+      .map(
+        (f) =>
+          [`fusion ${f}`, model.getFusionLayers(f).flatMap((l) => l.parameters())] as [string, tf.Variable[]],
+      ),
   ];
   for (const [name, params] of owners) {
-    out[name] = params.reduce((s, v) => s + (grads[v.name] ? tf.tidy(() => tf.sum(tf.abs(grads[v.name]!)).dataSync()[0]!) : 0), 0);
+    out[name] = params.reduce(
+      (s, v) => s + (grads[v.name] ? tf.tidy(() => tf.sum(tf.abs(grads[v.name]!)).dataSync()[0]!) : 0),
+      0,
+    );
   }
   tf.dispose([value, ...Object.values(grads)]);
   return out;
@@ -36,7 +58,8 @@ describe('training through composition blocks', () => {
     expect(avg.b).toBeGreaterThan(0);
 
     const split = BatchSplit('a', 'b', { batchSizes: [1, 2] });
-    const rowMask = (keep: number[]) => (y: Tensor) => tf.sum(tf.mul(tf.square(y), tf.tensor2d(keep, [3, 1])));
+    const rowMask = (keep: number[]) => (y: Tensor) =>
+      tf.sum(tf.mul(tf.square(y), tf.tensor2d(keep, [3, 1])));
     const onlyRow0 = gradNorms(model, split, x, rowMask([1, 0, 0]));
     expect(onlyRow0.a).toBeGreaterThan(0);
     expect(onlyRow0.b).toBe(0);

@@ -8,7 +8,15 @@ import { randomize } from './fixture.js';
 
 function classifier(): EncoderClassifier {
   setRng(createRng(11));
-  const m = new EncoderClassifier({ vocabSize: 12, dModel: 8, numLayers: 2, nHead: 2, dFF: 16, maxLen: 8, numClasses: 3 });
+  const m = new EncoderClassifier({
+    vocabSize: 12,
+    dModel: 8,
+    numLayers: 2,
+    nHead: 2,
+    dFF: 16,
+    maxLen: 8,
+    numClasses: 3,
+  });
   m.addAdapter('a', { type: 'linear', inFeatures: 8, dim: 4 });
   m.addAdapter('b', { type: 'linear', inFeatures: 8, dim: 4 });
   return m;
@@ -21,9 +29,30 @@ describe('Parallel', () => {
     let seed = 1;
     for (const [path, m] of model.namedModules()) if (/adapter_layer\.[ab]$/.test(path)) randomize(m, seed++);
     model.eval();
-    const ids = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 0, 0]], [2, 5], 'int32');
-    const otherPadIds = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 11]], [2, 5], 'int32');
-    const mask = tf.tensor2d([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], [2, 5], 'bool');
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5],
+        [6, 7, 8, 0, 0],
+      ],
+      [2, 5],
+      'int32',
+    );
+    const otherPadIds = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5],
+        [6, 7, 8, 9, 11],
+      ],
+      [2, 5],
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      [
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 1, 1],
+      ],
+      [2, 5],
+      'bool',
+    );
 
     const run = (setup: Parameters<typeof model.setActiveSetup>[0], x: Tensor): Tensor => {
       model.setActiveSetup(setup);
@@ -63,15 +92,45 @@ describe('Parallel', () => {
 describe('setups at attention hosts', () => {
   it("each adapter runs at its own insertion point: Stack('att', 'a') equals the default chain; Parallel keeps an attention adapter's padding mask per half", () => {
     setRng(createRng(5));
-    const model = new EncoderClassifier({ vocabSize: 12, dModel: 8, numLayers: 2, nHead: 2, dFF: 16, maxLen: 8, numClasses: 3 });
+    const model = new EncoderClassifier({
+      vocabSize: 12,
+      dModel: 8,
+      numLayers: 2,
+      nHead: 2,
+      dFF: 16,
+      maxLen: 8,
+      numClasses: 3,
+    });
     model.addAdapter('att', { type: 'transformerMultiHeadAttention', hiddenSize: 8, numAttentionHeads: 2 });
     model.addAdapter('a', { type: 'linear', inFeatures: 8, dim: 4 });
     let seed = 20;
-    for (const [path, m] of model.namedModules()) if (/adapter_layer\.(att|a)$/.test(path)) randomize(m, seed++);
+    for (const [path, m] of model.namedModules())
+      if (/adapter_layer\.(att|a)$/.test(path)) randomize(m, seed++);
     model.eval();
-    const ids = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 0, 0]], [2, 5], 'int32');
-    const otherPadIds = tf.tensor2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 11]], [2, 5], 'int32');
-    const mask = tf.tensor2d([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], [2, 5], 'bool');
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5],
+        [6, 7, 8, 0, 0],
+      ],
+      [2, 5],
+      'int32',
+    );
+    const otherPadIds = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5],
+        [6, 7, 8, 9, 11],
+      ],
+      [2, 5],
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      [
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 1, 1],
+      ],
+      [2, 5],
+      'bool',
+    );
     const def = model.forward(ids, mask);
     model.setActiveSetup(Stack('att', 'a'));
     const stacked = model.forward(ids, mask);

@@ -18,7 +18,9 @@ describe('composition in adapter files', () => {
     const bytes = model.saveAdapters(['a', 'b']);
 
     const fresh = new TinyModel();
-    fresh.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !k.includes('adapter_'))), { strict: false });
+    fresh.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !k.includes('adapter_'))), {
+      strict: false,
+    });
     fresh.eval();
     fresh.loadAdapters(bytes);
     expect(fresh.getActiveSetup()).toEqual(Average('a', 'b', { weights: [1, 3] }));
@@ -50,7 +52,9 @@ describe('composition in adapter files', () => {
     expect(Object.keys(parsed.fusionIndex)).toEqual(['a,b']);
 
     const fresh = new TinyModel();
-    fresh.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !k.includes('adapter_'))), { strict: false });
+    fresh.loadStateDict(new Map([...model.stateDict()].filter(([k]) => !k.includes('adapter_'))), {
+      strict: false,
+    });
     fresh.eval();
     fresh.loadAdapters(bytes);
     expect(fresh.listFusions()).toEqual(['a,b']);
@@ -98,7 +102,10 @@ describe('composition in adapter files', () => {
     model.addFusion(['a', 'b']);
     model.setActiveSetup(Fuse('a', 'b'));
     const bytes = model.saveAdapters();
-    type StoredComposition = { activeSetup: unknown; fusions: Record<string, { children: unknown; config: Record<string, unknown> }> };
+    type StoredComposition = {
+      activeSetup: unknown;
+      fusions: Record<string, { children: unknown; config: Record<string, unknown> }>;
+    };
     const rewrite = (edit: (cfg: StoredComposition) => void): Uint8Array => {
       const md = { ...parseSafetensors(bytes).metadata! };
       const cfg = JSON.parse(md.config!);
@@ -112,7 +119,11 @@ describe('composition in adapter files', () => {
       }
     };
     const cases: Array<[Uint8Array, string, string]> = [
-      [rewrite((c) => (c.activeSetup = { type: 'fuse', children: [{ type: 'parallel', children: ['a'] }] })), 'INVALID_CONFIG', 'Parallel'],
+      [
+        rewrite((c) => (c.activeSetup = { type: 'fuse', children: [{ type: 'parallel', children: ['a'] }] })),
+        'INVALID_CONFIG',
+        'Parallel',
+      ],
       [rewrite((c) => (c.fusions['a,b'].config.temperature = 'hot')), 'INVALID_CONFIG', 'temperature'],
       [rewrite((c) => (c.fusions['a,b'].children = 'a,b')), 'CHECKPOINT_FORMAT', "fusion 'a,b'"],
     ];

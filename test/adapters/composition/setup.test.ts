@@ -31,7 +31,11 @@ describe('composition setups: parsing, nesting, names', () => {
     expect(deep.message).toContain('Parallel');
     expect(deep.message).toContain('Stack');
     expect(deep.message).toContain('depth 2');
-    const deep2 = thrown(() => model.setActiveSetup(BatchSplit(BatchSplit(Average('a', 'b'), { batchSizes: [1] }), { batchSizes: [1] })));
+    const deep2 = thrown(() =>
+      model.setActiveSetup(
+        BatchSplit(BatchSplit(Average('a', 'b'), { batchSizes: [1] }), { batchSizes: [1] }),
+      ),
+    );
     expect(deep2.code).toBe('INVALID_CONFIG');
     expect(deep2.message).toContain('Average');
     expect(deep2.message).toContain('depth 2');
@@ -40,7 +44,9 @@ describe('composition setups: parsing, nesting, names', () => {
     expect(unknown.message).toContain("'zz'");
     expect(unknown.message).toContain('a, b, c');
     // Bad JSON fields name the field and the valid choices.
-    const badType = thrown(() => model.setActiveSetup({ type: 'mix', children: ['a'] } as unknown as SetupBlock));
+    const badType = thrown(() =>
+      model.setActiveSetup({ type: 'mix', children: ['a'] } as unknown as SetupBlock),
+    );
     expect(badType.code).toBe('INVALID_CONFIG');
     expect(badType.message).toContain('stack, parallel, batchSplit, average, fuse');
     const badSizes = thrown(() => model.setActiveSetup(BatchSplit('a', 'b', { batchSizes: [1] })));
@@ -59,7 +65,10 @@ describe('composition setups: parsing, nesting, names', () => {
     const setups: SetupBlock[] = [
       Stack('a', Fuse('b', Stack('c', 'd'))),
       Parallel('a', Stack('b', 'c'), BatchSplit('a', 'b', { batchSizes: [2, 1] })),
-      Average('a', BatchSplit('b', 'c', { batchSizes: [1, 1] }), { weights: [1, 3], normalizeWeights: false }),
+      Average('a', BatchSplit('b', 'c', { batchSizes: [1, 1] }), {
+        weights: [1, 3],
+        normalizeWeights: false,
+      }),
       BatchSplit('a', Stack('b', 'c'), { batchSizes: [1, 2] }),
     ];
     for (const s of setups) {

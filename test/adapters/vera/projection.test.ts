@@ -12,7 +12,9 @@ interface ProjectionCase {
   vera_A: { shape: number[]; values: number[] };
   vera_B: { shape: number[]; values: number[] };
 }
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/vera-projections.json'), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../fixtures/vera-projections.json'), 'utf8'),
+) as {
   cases: ProjectionCase[];
 };
 
@@ -41,14 +43,17 @@ describe('PyTorch-compatible generator', () => {
 });
 
 describe('VeRA projections', () => {
-  it.each(fixture.cases.map((c) => [c.case, c] as const))('%s: vera_A and vera_B bit-identical to PyTorch', (_name, c) => {
-    const [r, maxIn] = c.shapes.vera_A;
-    const [maxOut] = c.shapes.vera_B;
-    expect(r).toBe(c.r);
-    const p = generateVeraProjections(c.key, r, maxIn, maxOut);
-    expect(Array.from(p.a)).toEqual(Array.from(Float32Array.from(c.vera_A.values)));
-    expect(Array.from(p.b)).toEqual(Array.from(Float32Array.from(c.vera_B.values)));
-  });
+  it.each(fixture.cases.map((c) => [c.case, c] as const))(
+    '%s: vera_A and vera_B bit-identical to PyTorch',
+    (_name, c) => {
+      const [r, maxIn] = c.shapes.vera_A;
+      const [maxOut] = c.shapes.vera_B;
+      expect(r).toBe(c.r);
+      const p = generateVeraProjections(c.key, r, maxIn, maxOut);
+      expect(Array.from(p.a)).toEqual(Array.from(Float32Array.from(c.vera_A.values)));
+      expect(Array.from(p.b)).toEqual(Array.from(Float32Array.from(c.vera_B.values)));
+    },
+  );
 
   it('the same key gives bit-identical matrices, a different key different ones', () => {
     const a = generateVeraProjections(42, 8, 16, 12);

@@ -6,7 +6,12 @@
  */
 import { tf } from '../../../src/backend/tf.js';
 import { PeftModel } from '../../../src/adapters/index.js';
-import { loadAdaptersFromFile, readModelDir, saveAdaptersToFile, saveModelToDir } from '../../../src/io/files-by-path.js';
+import {
+  loadAdaptersFromFile,
+  readModelDir,
+  saveAdaptersToFile,
+  saveModelToDir,
+} from '../../../src/io/files-by-path.js';
 import { restoreModel } from '../../../src/io/model-checkpoint.js';
 import { savePretrained } from '../../../src/io/peft.js';
 import { loadPretrained } from '../../../src/io/peft-model.js';
