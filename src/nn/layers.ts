@@ -120,9 +120,22 @@ export class LayerNorm extends Module {
   }
 }
 
-/** Functional layer norm over the last axis (biased variance). */
+/**
+ * Functional layer norm over the last axis (biased variance). `gamma` and `beta` broadcast against
+ * `x` (`[D]`, or per-row `[B, 1, D]` when adapters are routed per sample); the native kernel takes the
+ * `[D]` form only.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
-  if (nativeKernelsActive()) return nativeLayerNorm(x, gamma, beta, eps);
+  const d = x.shape[x.rank - 1];
+  if (
+    nativeKernelsActive() &&
+    gamma.rank === 1 &&
+    beta.rank === 1 &&
+    gamma.shape[0] === d &&
+    beta.shape[0] === d
+  ) {
+    return nativeLayerNorm(x, gamma, beta, eps);
+  }
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const mean = tf.mean(x, axis, true);

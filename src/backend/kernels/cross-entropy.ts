@@ -7,6 +7,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { NativeAddon } from '../native.js';
+import { customGrad1, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 const FORWARD = 'AdapterkitSoftmaxXent';
@@ -79,7 +80,7 @@ export function unregisterNativeCrossEntropy(): void {
  * (only while the kernels are registered).
  */
 export function nativeSoftmaxCrossEntropy(logits: Tensor, ids: Tensor): Tensor {
-  const op = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
+  const op = customGrad1((x: Tensor, save: SaveForBackward) => {
     const [nll, lse] = tf.engine().runKernel(FORWARD, { logits: x, ids }) as Tensor[];
     save([x, lse!, ids]);
     return {
@@ -88,6 +89,6 @@ export function nativeSoftmaxCrossEntropy(logits: Tensor, ids: Tensor): Tensor {
         tf.engine().runKernel(BACKWARD, { logits: sx!, ids: si!, lse: sl!, dy }),
       ],
     };
-  }) as any) as unknown as (x: Tensor) => Tensor;
+  });
   return op(logits);
 }

@@ -6,6 +6,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import type { NativeAddon } from '../native.js';
+import { customGrad3, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 const FORWARD = 'AdapterkitLayerNorm';
@@ -89,7 +90,7 @@ const engine = () => tf.engine();
  */
 export function nativeLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const params = (gamma as tf.Variable).trainable !== false || (beta as tf.Variable).trainable !== false;
-  const op = tf.customGrad(((xi: Tensor, g: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+  const op = customGrad3((xi: Tensor, g: Tensor, b: Tensor, save: SaveForBackward) => {
     const [y, mean, rstd] = engine().runKernel(FORWARD, { x: xi, gamma: g, beta: b }, { eps }) as Tensor[];
     save([xi, g, mean!, rstd!]);
     return {
@@ -101,7 +102,7 @@ export function nativeLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: num
           { params },
         ) as Tensor[],
     };
-  }) as any) as unknown as (x: Tensor, g: Tensor, b: Tensor) => Tensor;
+  });
   const f32 = (t: Tensor) => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
   return op(f32(x), f32(gamma), f32(beta));
 }

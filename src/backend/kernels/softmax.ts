@@ -7,6 +7,7 @@
 import { tf, type Tensor } from '../tf.js';
 import type { NativeAddon } from '../native.js';
 import { nativeKernelsActive } from '../native.js';
+import { customGrad1, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 const BACKWARD = 'AdapterkitSoftmaxGrad';
@@ -48,14 +49,14 @@ export function unregisterNativeSoftmax(): void {
   backwardSwap.uninstall();
 }
 
-const softmaxOp = tf.customGrad(((x: Tensor, save: (ts: Tensor[]) => void) => {
+const softmaxOp = customGrad1((x: Tensor, save: SaveForBackward) => {
   const y = tf.engine().runKernel('Softmax', { logits: x }, { dim: x.rank - 1 }) as Tensor;
   save([y]);
   return {
     value: y,
     gradFunc: (dy: Tensor, [sy]: Tensor[]) => [tf.engine().runKernel(BACKWARD, { y: sy!, dy }) as Tensor],
   };
-}) as any) as unknown as (x: Tensor) => Tensor;
+});
 
 /**
  * Softmax over the last axis: with the native backward while native kernels are active (float32 of rank ≥ 1),
