@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { tf } from '../../src/backend/tf.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRng } from '../../src/rng.js';
 import {
   DTYPE_SIZES,
@@ -14,12 +13,6 @@ import {
   type SafetensorsDtype,
   type SafetensorsEntry,
 } from '../../src/io/safetensors.js';
-import {
-  float16BitsToFloat32Bits,
-  float32BitsToBfloat16Bits,
-  float32BitsToFloat16Bits,
-} from '../../src/io/dtypes.js';
-import { safetensorsFromTensors, tensorsFromSafetensors } from '../../src/io/safetensors-tf.js';
 import { runSafetensorsCase, type SafetensorsCase } from '../../tools/golden/group-h.js';
 import {
   GOLDEN_DIR,
@@ -44,8 +37,6 @@ const entry = (dtype: SafetensorsDtype, shape: number[], data: Uint8Array): Safe
 const bitsOf = (values: Float32Array) => [
   ...new Uint32Array(values.buffer, values.byteOffset, values.length),
 ];
-const f32FromBits = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0]!;
-const f32Bits = (value: number) => new Uint32Array(new Float32Array([value]).buffer)[0]!;
 
 /** A one-tensor header for `a` with the given entry fields (JSON text). */
 const oneTensor = (fields: string) => `{"a":{${fields}}}`;
@@ -435,71 +426,6 @@ describe('B-242 float16 / bfloat16 widening and narrowing', () => {
     expect(half[7]).toBe(Infinity);
   });
 
-  it('B-242 F32 → F16 rounds to nearest even, overflows to ±∞ and keeps NaN', () => {
-    const table = finiteFloat16Values();
-    for (let h = 0; h < 0x7c00; h++) expect(float32BitsToFloat16Bits(f32Bits(f16Value(h)))).toBe(h); // exact values survive
-    const specials: [number, number][] = [
-      [65504, 0x7bff],
-      [65519.99, 0x7bff],
-      [65520, 0x7c00], // halfway to the next (non-existent) value: ties to even = ∞
-      [1e10, 0x7c00],
-      [-Infinity, 0xfc00],
-      [2 ** -25, 0x0000], // tie between 0 and the smallest subnormal: even is 0
-      [2 ** -25 * 1.5, 0x0001],
-      [-(2 ** -26), 0x8000],
-      [1 + 2 ** -11, 0x3c00], // tie: to even (1.0)
-      [1 + 3 * 2 ** -11, 0x3c02], // tie: to even (1 + 2^-9)
-      [2 ** -14 - 2 ** -25, 0x0400], // largest subnormal + half ulp: ties to the even smallest normal
-    ];
-    for (const [value, bits] of specials) expect(float32BitsToFloat16Bits(f32Bits(value))).toBe(bits);
-    for (const nanBits of [0x7fc00000, 0xffc00001, 0x7f800001, 0x7fbfffff]) {
-      const h = float32BitsToFloat16Bits(nanBits);
-      expect((h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0).toBe(true);
-      expect(h >>> 15).toBe(nanBits >>> 31);
-    }
-    const rng = createRng(240);
-    for (let i = 0; i < 100_000; i++) {
-      const x = Math.fround((rng.next() * 2 - 1) * 2 ** (Math.floor(rng.next() * 44) - 26));
-      const got = f16Value(float32BitsToFloat16Bits(f32Bits(x)));
-      const want = nearestEven(x, table);
-      if (!Object.is(got, want)) expect.fail(`${x}: got ${got}, want ${want}`);
-    }
-  });
-
-  it('B-242 F32 → BF16 rounds to nearest even, overflows to ±∞ and keeps NaN', () => {
-    const specials: [number, number][] = [
-      [f32FromBits(0x3f808000), 0x3f80], // tie: to even
-      [f32FromBits(0x3f818000), 0x3f82], // tie: to even (up)
-      [f32FromBits(0x3f808001), 0x3f81],
-      [f32FromBits(0x7f7fffff), 0x7f80], // largest float32 rounds up to +∞
-      [f32FromBits(0xff7f7fff), 0xff7f],
-      [-0, 0x8000],
-      [Infinity, 0x7f80],
-    ];
-    for (const [value, bits] of specials) expect(float32BitsToBfloat16Bits(f32Bits(value))).toBe(bits);
-    for (const nanBits of [0x7fc00000, 0xffc00001, 0x7f800001, 0x7f80ffff]) {
-      const b = float32BitsToBfloat16Bits(nanBits);
-      expect(Number.isNaN(f32FromBits(b << 16))).toBe(true);
-      expect(b >>> 15).toBe(nanBits >>> 31);
-    }
-    const rng = createRng(241);
-    for (let i = 0; i < 100_000; i++) {
-      const x = Math.floor(rng.next() * 2 ** 32);
-      if (((x >>> 23) & 0xff) === 0xff) continue; // NaN and ±∞ are covered above
-      const top = x >>> 16;
-      const v = f32FromBits(x);
-      const lo = f32FromBits(top << 16);
-      // the next bfloat16 up in magnitude; past the largest finite one it is 2^128, which rounds to ∞
-      const hi = (top + 1) % 0x8000 === 0x7f80 ? Math.sign(v) * 2 ** 128 : f32FromBits((top + 1) << 16);
-      const dLo = Math.abs(v - lo);
-      const dHi = Math.abs(v - hi);
-      const pick = dLo < dHi || (dLo === dHi && (top & 1) === 0) ? lo : hi;
-      const want = Math.abs(pick) === 2 ** 128 ? Math.sign(pick) * Infinity : pick;
-      const got = f32FromBits(float32BitsToBfloat16Bits(x) << 16);
-      if (!Object.is(got, want)) expect.fail(`0x${x.toString(16)}: got ${got}, want ${want}`);
-    }
-  });
-
   it('B-242 F64 and integers round once to the nearest float32', () => {
     const f64 = entry(
       'F64',
@@ -625,105 +551,6 @@ describe('B-244 files written by PEFT', () => {
   });
 });
 
-describe('TensorFlow.js conveniences', () => {
-  beforeAll(async () => {
-    await tf.setBackend('cpu');
-  });
-
-  it('B-243 float32, int32 and bool tensors round-trip bitwise through safetensorsFromTensors/tensorsFromSafetensors', () => {
-    const before = tf.memory().numTensors;
-    const floats = new Float32Array([-0, NaN, Infinity, 1e-45, 0.1, -3]);
-    const input = new Map<string, tf.Tensor>([
-      ['f', tf.tensor(floats, [2, 3])],
-      ['i', tf.tensor([-(2 ** 31), 7, 2 ** 31 - 1], [3], 'int32')],
-      ['b', tf.tensor([true, false], [2], 'bool')],
-      ['s', tf.scalar(2.5)],
-    ]);
-    const bytes = safetensorsFromTensors(input, { metadata: { format: 'pt' } });
-    expect(parseSafetensors(bytes).metadata).toEqual({ format: 'pt' });
-    const out = tensorsFromSafetensors(bytes);
-    expect([...out.keys()]).toEqual(['f', 's', 'i', 'b']);
-    expect(bitsOf(out.get('f')!.dataSync() as Float32Array)).toEqual(bitsOf(floats));
-    expect([out.get('f')!.shape, out.get('s')!.shape]).toEqual([[2, 3], []]);
-    expect([...out.get('i')!.dataSync()]).toEqual([-(2 ** 31), 7, 2 ** 31 - 1]);
-    expect([out.get('b')!.dtype, [...out.get('b')!.dataSync()]]).toEqual(['bool', [1, 0]]);
-    tf.dispose([...input.values(), ...out.values()]);
-    expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it('B-242 float16/bfloat16 writing rounds to nearest even; reading widens to float32', () => {
-    const x = tf.tensor([0.1, 65520, 1 + 2 ** -11, -(2 ** -25)]);
-    for (const [dtype, stored, want] of [
-      ['float16', 'F16', [0.0999755859375, Infinity, 1, -0]],
-      ['bfloat16', 'BF16', [0.10009765625, 65536, 1, -(2 ** -25)]],
-    ] as const) {
-      const bytes = safetensorsFromTensors([['x', x]], { dtype });
-      expect(parseSafetensors(bytes).tensors.get('x')!.dtype).toBe(stored);
-      const y = tensorsFromSafetensors(bytes).get('x')!;
-      expect(y.dtype).toBe('float32');
-      expect([...y.dataSync()]).toEqual(want);
-      y.dispose();
-    }
-    x.dispose();
-  });
-
-  it('B-241 converts F64/integer/BOOL files to float32/int32/bool, and rejects integers beyond int32', () => {
-    const before = tf.memory().numTensors;
-    const golden = caseFile('h-valid-int-bool-f64'); // its I64 values reach ±(2^53 + 1)
-    const err = thrown(() => tensorsFromSafetensors(golden, 'int-bool-f64'));
-    expect([err.code, err.message]).toEqual([
-      'CHECKPOINT_FORMAT',
-      expect.stringContaining(
-        'int-bool-f64: tensor "i64": I64 value -9007199254740993 at index 0 does not fit in int32',
-      ),
-    ]);
-    expect(tf.memory().numTensors).toBe(before); // nothing was created before the failure
-    const { tensors } = parseSafetensors(golden);
-    tensors.set(
-      'i64',
-      entry('I64', [2], littleEndianBytes(new BigInt64Array([-(2n ** 31n), 2n ** 31n - 1n]))),
-    );
-    tensors.set('u32', entry('U32', [1], littleEndianBytes(new Uint32Array([2 ** 31 - 1]))));
-    const out = tensorsFromSafetensors(writeSafetensors(tensors));
-    expect(Object.fromEntries([...out].map(([n, t]) => [n, t.dtype]))).toEqual({
-      i64: 'int32',
-      f64: 'float32',
-      u32: 'int32',
-      i32: 'int32',
-      i8: 'int32',
-      u8: 'int32',
-      mask: 'bool',
-    });
-    expect([...out.get('f64')!.dataSync()]).toEqual([Math.fround(0.1), -Infinity]);
-    expect([...out.get('i64')!.dataSync()]).toEqual([-(2 ** 31), 2 ** 31 - 1]);
-    expect([...out.get('u8')!.dataSync()]).toEqual([0, 1, 128, 255]);
-    expect([...out.get('mask')!.dataSync()]).toEqual([1, 0, 1, 0, 0, 1]);
-    tf.dispose([...out.values()]);
-    tensors.set('u32', entry('U32', [1], littleEndianBytes(new Uint32Array([2 ** 31]))));
-    expect(thrown(() => tensorsFromSafetensors(writeSafetensors(tensors))).message).toContain(
-      'U32 value 2147483648',
-    );
-  });
-
-  it('B-241 safetensorsFromTensors rejects a bad dtype option, disposed tensors and unsupported tensor dtypes', () => {
-    const t = tf.ones([2]);
-    const badOption = thrown(() => safetensorsFromTensors([['t', t]], { dtype: 'float64' as 'float32' }));
-    expect([badOption.code, badOption.message]).toEqual([
-      'INVALID_CONFIG',
-      expect.stringContaining('float16'),
-    ]);
-    const c = tf.complex([1], [2]);
-    expect(thrown(() => safetensorsFromTensors([['c', c]])).message).toContain('tensor dtype "complex64"');
-    c.dispose();
-    t.dispose();
-    const disposed = thrown(() => safetensorsFromTensors([['t', t]]));
-    expect([disposed.code, disposed.message]).toEqual([
-      'CHECKPOINT_FORMAT',
-      expect.stringContaining('disposed'),
-    ]);
-  });
-});
-
 describe('golden group H', () => {
   it.each(goldenCases())('%s passes runSafetensorsCase', async (name) => {
     const result = await runSafetensorsCase(join(GOLDEN_DIR, name), caseJson(name));
@@ -754,33 +581,3 @@ describe('golden group H', () => {
     for (const result of failures) expect(result.ok, result.detail).toBe(false);
   });
 });
-
-/** Value of a binary16 bit pattern. */
-function f16Value(h: number): number {
-  return f32FromBits(float16BitsToFloat32Bits(h));
-}
-
-/** Every finite non-negative binary16 value, ascending, with its bit pattern. */
-function finiteFloat16Values(): { value: number; bits: number }[] {
-  return Array.from({ length: 0x7c00 }, (_, bits) => ({ value: f16Value(bits), bits }));
-}
-
-/** Reference nearest-even binary16 rounding by search over the table (values beyond 65520 round to ∞). */
-function nearestEven(x: number, table: { value: number; bits: number }[]): number {
-  const a = Math.abs(x);
-  const sign = x < 0 || Object.is(x, -0) ? -1 : 1;
-  if (a >= 65520) return sign * Infinity;
-  let lo = 0;
-  let hi = table.length - 1;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (table[mid]!.value <= a) lo = mid;
-    else hi = mid;
-  }
-  const below = table[lo]!;
-  const above = table[hi]!;
-  const dBelow = a - below.value;
-  const dAbove = above.value - a;
-  const pick = dBelow < dAbove || (dBelow === dAbove && (below.bits & 1) === 0) ? below : above;
-  return sign * pick.value;
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../src/backend/tf.js';
-import { transposeLast2 } from '../../src/backend/kernels/transpose-last2.js';
+import { tf } from '../../../src/backend/tf.js';
+import { transposeLast2 } from '../../../src/backend/kernels/transpose-last2.js';
 
 describe('transposeLast2', () => {
   it('swaps the last two axes at rank 2, 3 and 4', () => {

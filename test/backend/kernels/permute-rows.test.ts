@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import { permuteRows } from '../../src/backend/kernels/permute-rows.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import { permuteRows } from '../../../src/backend/kernels/permute-rows.js';
 
 describe('permuteRows', () => {
   it('y[i] = x[perm[i]], and the gradient puts dy back through the inverse permutation, leaking nothing', () => {

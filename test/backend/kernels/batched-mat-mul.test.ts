@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import { activateNative } from '../../src/backend/native.js';
-import { batchedMatMul } from '../../src/backend/kernels/batched-mat-mul.js';
-import { batchedMatMul as fromAttention } from '../../src/nn/attention.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import { activateNative } from '../../../src/backend/native.js';
+import { batchedMatMul } from '../../../src/backend/kernels/batched-mat-mul.js';
+import { batchedMatMul as fromAttention } from '../../../src/nn/attention.js';
 
 const maxAbsDiff = (a: Tensor, b: Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 

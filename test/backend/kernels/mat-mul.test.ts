@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import { activateNative } from '../../src/backend/native.js';
-import { matMul } from '../../src/backend/kernels/mat-mul.js';
-import { maxAbsDiff } from '../helpers.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import { activateNative } from '../../../src/backend/native.js';
+import { matMul } from '../../../src/backend/kernels/mat-mul.js';
+import { maxAbsDiff } from '../../helpers.js';
 
 /** Runs `f` on plain wasm, and with native kernels when they are built. */
 function eachPath(f: () => void): void {

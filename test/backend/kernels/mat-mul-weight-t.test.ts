@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import { activateNative } from '../../src/backend/native.js';
-import { matMulWeightT } from '../../src/backend/kernels/mat-mul-weight-t.js';
-import { maxAbsDiff } from '../helpers.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import { activateNative } from '../../../src/backend/native.js';
+import { matMulWeightT } from '../../../src/backend/kernels/mat-mul-weight-t.js';
+import { maxAbsDiff } from '../../helpers.js';
 
 describe('matMulWeightT (x · Wᵀ, W in [out, in] layout)', () => {
   it('value and gradients equal tf.matMul(x, W, false, true) for rank-2 and rank-3 x, on every path', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import { embeddingLookup } from '../../src/backend/kernels/embedding-lookup.js';
-import { maxAbsDiff } from '../helpers.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import { embeddingLookup } from '../../../src/backend/kernels/embedding-lookup.js';
+import { maxAbsDiff } from '../../helpers.js';
 
 describe('embeddingLookup', () => {
   it('returns table rows shaped [...ids, dim], and its gradient adds dy into each looked-up row (repeats accumulate) on wasm', () => {
