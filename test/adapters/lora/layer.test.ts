@@ -3,7 +3,7 @@
  * LoRA-only training run and the PEFT tensor keys of §4.3 as `peftTensorsFor` exposes them.
  */
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
 import {
   LoraEmbedding,
   LoraLinear,
@@ -12,10 +12,10 @@ import {
   adapterStateDict,
   libraryFrozen,
   type LoraConfig,
-} from '../../src/adapters/index.js';
-import { BatchNorm, Embedding, Linear } from '../../src/nn/layers.js';
-import type { Module } from '../../src/nn/module.js';
-import { AdapterHost, TestModel, cfgPre, makeX, routing, seed as seedSpec } from '../fixtures/spec-models.js';
+} from '../../../src/adapters/index.js';
+import { BatchNorm, Embedding, Linear } from '../../../src/nn/layers.js';
+import type { Module } from '../../../src/nn/module.js';
+import { AdapterHost, TestModel, cfgPre, makeX, routing, seed as seedSpec } from '../../fixtures/spec-models.js';
 import {
   Holder,
   TinyLM,
@@ -25,9 +25,9 @@ import {
   randomize,
   seed,
   snapshot,
-} from '../fixtures/lora-models.js';
-import { loadPeftTensors, peftTensorsFor } from '../../src/io/peft-keys.js';
-import { captureLogs, expectClose, maxAbsDiff, thrown, values } from '../helpers.js';
+} from '../../fixtures/lora-models.js';
+import { loadPeftTensors, peftTensorsFor } from '../../../src/io/peft-keys.js';
+import { captureLogs, expectClose, maxAbsDiff, thrown, values } from '../../helpers.js';
 
 const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', ...extra });
 
