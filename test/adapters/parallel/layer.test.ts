@@ -5,7 +5,7 @@
  * points, and training on a tiny decoder-only model.
  */
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor, type Variable } from '../../src/backend/tf.js';
+import { tf, type Tensor, type Variable } from '../../../src/backend/tf.js';
 import {
   AccessContext,
   ParallelAdapter,
@@ -16,13 +16,13 @@ import {
   resetRegistry,
   setAccessContext,
   type AdapterPointInput,
-} from '../../src/adapters/index.js';
-import { CharLM } from '../../src/models/char-lm.js';
-import { createRng, manualSeed } from '../../src/rng.js';
-import { normal } from '../../src/nn/init.js';
-import { AdamW } from '../../src/train/adamw.js';
-import { crossEntropy } from '../../src/train/losses.js';
-import { maxAbsDiff, thrown } from '../helpers.js';
+} from '../../../src/adapters/index.js';
+import { CharLM } from '../../../src/models/char-lm.js';
+import { createRng, manualSeed } from '../../../src/rng.js';
+import { normal } from '../../../src/nn/init.js';
+import { AdamW } from '../../../src/train/adamw.js';
+import { crossEntropy } from '../../../src/train/losses.js';
+import { maxAbsDiff, thrown } from '../../helpers.js';
 
 const D = 16;
 

@@ -1,18 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import '../../src/adapters/builtins.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import '../../../src/adapters/builtins.js';
 import {
   PositionalEncodingAdapter,
   RelPositionalEncodingAdapter,
   sinusoidTable,
-} from '../../src/adapters/positional/index.js';
-import { withAdapters } from '../../src/adapters/host.js';
-import { buildAdapter, defaultStrategyOf, parseAdapterConfig } from '../../src/adapters/registry.js';
-import { ReturnResultStrategy } from '../../src/adapters/strategies/index.js';
-import { normal } from '../../src/nn/init.js';
-import { Module } from '../../src/nn/module.js';
-import { createRng, setRng } from '../../src/rng.js';
-import { expectClose, maxAbsDiff, thrown } from '../helpers.js';
+} from '../../../src/adapters/positional/index.js';
+import { withAdapters } from '../../../src/adapters/host.js';
+import { buildAdapter, defaultStrategyOf, parseAdapterConfig } from '../../../src/adapters/registry.js';
+import { ReturnResultStrategy } from '../../../src/adapters/strategies/index.js';
+import { normal } from '../../../src/nn/init.js';
+import { Module } from '../../../src/nn/module.js';
+import { createRng, setRng } from '../../../src/rng.js';
+import { expectClose, maxAbsDiff, thrown } from '../../helpers.js';
 
 const sum = (t: Tensor) => tf.tidy(() => tf.sum(t).dataSync()[0]!);
 

@@ -1,16 +1,16 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { tf } from '../../src/backend/tf.js';
+import { tf } from '../../../src/backend/tf.js';
 import {
   buildAdapter,
   getAdapterTypeSchema,
   LinearAdapter,
   ResidualAddStrategy,
-} from '../../src/adapters/index.js';
-import { activationFn } from '../../src/nn/activations.js';
-import { LayerNorm, type Linear } from '../../src/nn/layers.js';
-import { createRng } from '../../src/rng.js';
-import { makeX, seed } from '../fixtures/spec-models.js';
-import { thrown, values } from '../helpers.js';
+} from '../../../src/adapters/index.js';
+import { activationFn } from '../../../src/nn/activations.js';
+import { LayerNorm, type Linear } from '../../../src/nn/layers.js';
+import { createRng } from '../../../src/rng.js';
+import { makeX, seed } from '../../fixtures/spec-models.js';
+import { thrown, values } from '../../helpers.js';
 
 const sum = (t: tf.Tensor) => tf.sum(t).dataSync()[0]!;
 const absSum = (t: tf.Tensor) => tf.sum(tf.abs(t)).dataSync()[0]!;

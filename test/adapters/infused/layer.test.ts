@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import '../../src/adapters/builtins.js';
-import { InfusedAdapter } from '../../src/adapters/infused/index.js';
-import { withAdapters } from '../../src/adapters/host.js';
-import { buildAdapter, defaultStrategyOf, getAdapterTypeSchema } from '../../src/adapters/registry.js';
-import { ReturnResultStrategy } from '../../src/adapters/strategies/index.js';
-import { normal } from '../../src/nn/init.js';
-import { Module } from '../../src/nn/module.js';
-import { createRng } from '../../src/rng.js';
-import { expectClose, thrown } from '../helpers.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import '../../../src/adapters/builtins.js';
+import { InfusedAdapter } from '../../../src/adapters/infused/index.js';
+import { withAdapters } from '../../../src/adapters/host.js';
+import { buildAdapter, defaultStrategyOf, getAdapterTypeSchema } from '../../../src/adapters/registry.js';
+import { ReturnResultStrategy } from '../../../src/adapters/strategies/index.js';
+import { normal } from '../../../src/nn/init.js';
+import { Module } from '../../../src/nn/module.js';
+import { createRng } from '../../../src/rng.js';
+import { expectClose, thrown } from '../../helpers.js';
 
 class Ia3Host extends withAdapters(Module) {
   static override readonly typeName: string = 'Ia3TestHost';

@@ -1,25 +1,25 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '../../src/backend/tf.js';
-import '../../src/adapters/builtins.js';
+import { tf, type Tensor } from '../../../src/backend/tf.js';
+import '../../../src/adapters/builtins.js';
 import {
   MultiHeadAttentionAdapter,
   RelPositionMultiHeadAttentionAdapter,
   TransformerMultiHeadAttentionAdapter,
   relShift,
-} from '../../src/adapters/attention/index.js';
-import { RelPositionalEncodingAdapter } from '../../src/adapters/positional/index.js';
-import { withAdapters } from '../../src/adapters/host.js';
+} from '../../../src/adapters/attention/index.js';
+import { RelPositionalEncodingAdapter } from '../../../src/adapters/positional/index.js';
+import { withAdapters } from '../../../src/adapters/host.js';
 import {
   buildAdapter,
   defaultStrategyOf,
   getAdapterTypeSchema,
   parseAdapterConfig,
-} from '../../src/adapters/registry.js';
-import { MhaResidualAddStrategy, ReturnResultStrategy } from '../../src/adapters/strategies/index.js';
-import { normal } from '../../src/nn/init.js';
-import { Module } from '../../src/nn/module.js';
-import { createRng, setRng } from '../../src/rng.js';
-import { expectClose, maxAbsDiff, thrown } from '../helpers.js';
+} from '../../../src/adapters/registry.js';
+import { MhaResidualAddStrategy, ReturnResultStrategy } from '../../../src/adapters/strategies/index.js';
+import { normal } from '../../../src/nn/init.js';
+import { Module } from '../../../src/nn/module.js';
+import { createRng, setRng } from '../../../src/rng.js';
+import { expectClose, maxAbsDiff, thrown } from '../../helpers.js';
 
 class AttnHost extends withAdapters(Module) {
   static override readonly typeName: string = 'AttnTestHost';
@@ -373,7 +373,7 @@ describe('attention adapters: numerics and inputs', () => {
     };
     const lin = (W: number[][], b: number[] | null, r: number[]) =>
       W.map((row, o) => row.reduce((s, w, i) => s + w * r[i]!, b ? b[o]! : 0));
-    const get = (l: import('../../src/nn/layers.js').Linear) =>
+    const get = (l: import('../../../src/nn/layers.js').Linear) =>
       [l.weight.arraySync() as number[][], l.bias ? (l.bias.arraySync() as number[]) : null] as const;
     const [Wq, bq] = get(a.linearQ);
     const [Wk, bk] = get(a.linearK);

@@ -1,7 +1,7 @@
 /** Module-key patterns on the linear-time engine: PEFT's semantics, Python syntax, clear refusals. */
 import { describe, expect, it } from 'vitest';
-import { compilePattern, pythonRegexToRe2 } from '../../src/adapters/tuners/regex.js';
-import { thrown } from '../helpers.js';
+import { compilePattern, pythonRegexToRe2 } from '../../../src/adapters/tuners/regex.js';
+import { thrown } from '../../helpers.js';
 
 const KEY = 'model.layers.0.self_attn.q_proj';
 const suffix = (p: string) => compilePattern(p, 'rankPattern', (q) => `^(.*\\.)?(?:${q})$`);

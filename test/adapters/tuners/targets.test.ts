@@ -1,7 +1,7 @@
 /** SPEC §4.2 target-module matching (B-212 … B-223). */
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, Embedding, Linear } from '../../src/nn/layers.js';
-import { Module } from '../../src/nn/module.js';
+import { BatchNorm1d, Embedding, Linear } from '../../../src/nn/layers.js';
+import { Module } from '../../../src/nn/module.js';
 import {
   LoraEmbedding,
   LoraLinear,
@@ -10,9 +10,9 @@ import {
   inspectTargets,
   pythonRegexToJs,
   type LoraConfig,
-} from '../../src/adapters/index.js';
-import { TinyLM, makeIds, seed, snapshot } from '../fixtures/lora-models.js';
-import { captureLogs, thrown, values } from '../helpers.js';
+} from '../../../src/adapters/index.js';
+import { TinyLM, makeIds, seed, snapshot } from '../../fixtures/lora-models.js';
+import { captureLogs, thrown, values } from '../../helpers.js';
 
 const lora = (extra: Partial<LoraConfig> = {}): LoraConfig => ({ type: 'lora', ...extra });
 
