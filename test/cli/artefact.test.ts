@@ -37,7 +37,10 @@ describe('locateArtefact', () => {
   it('the weights file of a PEFT or model directory stands for its directory', async () => {
     const peft = dirWith('peft2', 'adapter_config.json', 'adapter_model.safetensors');
     const model = dirWith('model2', 'config.json', 'model.safetensors');
-    expect(await locateArtefact(join(peft, 'adapter_model.safetensors'))).toEqual({ kind: 'peft', path: peft });
+    expect(await locateArtefact(join(peft, 'adapter_model.safetensors'))).toEqual({
+      kind: 'peft',
+      path: peft,
+    });
     expect(await locateArtefact(join(model, 'model.safetensors'))).toEqual({ kind: 'model', path: model });
   });
 
@@ -62,6 +65,8 @@ describe('locateArtefact', () => {
     expect(u.code).toBe('CHECKPOINT_FORMAT');
     expect(u.message).toContain(`resume it with adapt --resume --out ${unfinished}`);
     const other = await errorOf(dirWith('photos', 'cat.jpg'));
-    expect(other.message).toContain('is a directory but none of: an adapter file (.safetensors), a PEFT directory');
+    expect(other.message).toContain(
+      'is a directory but none of: an adapter file (.safetensors), a PEFT directory',
+    );
   });
 });

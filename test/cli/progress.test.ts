@@ -96,7 +96,13 @@ describe('task progress', () => {
     const out: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
     createTaskProgress('eval', 4, 'windows', 'json').update(1);
-    expect(JSON.parse(out[0]!)).toEqual({ event: 'progress', label: 'eval', done: 1, total: 4, unit: 'windows' });
+    expect(JSON.parse(out[0]!)).toEqual({
+      event: 'progress',
+      label: 'eval',
+      done: 1,
+      total: 4,
+      unit: 'windows',
+    });
     const tty = fakeTty();
     const bar = createTaskProgress('eval', 4, 'windows', 'bar', { stream: tty.stream });
     bar.update(2);

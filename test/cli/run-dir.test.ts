@@ -41,7 +41,9 @@ describe('withOutputDir', () => {
     ).rejects.toBeInstanceOf(Interrupted);
     expect(readdirSync(kept)).toEqual(['metrics.jsonl']);
     const empty = fresh();
-    await expect(withOutputDir(empty, {}, () => Promise.reject(new Interrupted('SIGTERM')))).rejects.toThrow();
+    await expect(
+      withOutputDir(empty, {}, () => Promise.reject(new Interrupted('SIGTERM'))),
+    ).rejects.toThrow();
     expect(existsSync(empty)).toBe(false);
   });
 

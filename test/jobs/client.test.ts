@@ -58,9 +58,7 @@ describe.skipIf(!haveRedis)('JobClient on a real redis-server', () => {
 
   it('an invalid payload is refused before anything is queued', async () => {
     const before = await client.queue.count();
-    const err = await client
-      .submit({ ...input('beta'), training: { steps: 0 } })
-      .catch((e: unknown) => e);
+    const err = await client.submit({ ...input('beta'), training: { steps: 0 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as AdapterError).code).toBe('INVALID_CONFIG');
     expect((err as AdapterError).message).toContain('training.steps');

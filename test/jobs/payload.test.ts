@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdapterError } from '../../src/errors.js';
-import {
-  evaluateJobSchema,
-  exportJobSchema,
-  parsePayload,
-  trainJobSchema,
-} from '../../src/jobs/payload.js';
+import { evaluateJobSchema, exportJobSchema, parsePayload, trainJobSchema } from '../../src/jobs/payload.js';
 
 /** The AdapterError `fn` throws. */
 function errorOf(fn: () => unknown): AdapterError {
@@ -52,7 +47,9 @@ describe('training job payloads', () => {
     );
     expect(e.code).toBe('INVALID_CONFIG');
     expect(e.message).toMatch(/^invalid training job: /);
-    expect(e.message).toContain("name: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    expect(e.message).toContain(
+      "name: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    );
     expect(e.message).toContain('training.steps:');
     expect(e.message).toContain('method.r:');
     expect((e.details.issues as string[]).length).toBe(3);
@@ -62,18 +59,18 @@ describe('training job payloads', () => {
     expect(
       errorOf(() => parsePayload(trainJobSchema, { ...minimal, method: { kind: 'full' } }, 'job')).message,
     ).toContain('method.kind:');
-    expect(
-      errorOf(() => parsePayload(trainJobSchema, { ...minimal, epochs: 3 }, 'job')).message,
-    ).toContain('epochs');
+    expect(errorOf(() => parsePayload(trainJobSchema, { ...minimal, epochs: 3 }, 'job')).message).toContain(
+      'epochs',
+    );
     expect(errorOf(() => parsePayload(trainJobSchema, null, 'job')).message).toContain('(payload):');
   });
 });
 
 describe('flow step payloads', () => {
   it('evaluation and export payloads are validated with their own defaults', () => {
-    expect(
-      parsePayload(evaluateJobSchema, { name: 'a', base: 'b', data: 'sotu' }, 'evaluation job'),
-    ).toEqual({ name: 'a', base: 'b', data: 'sotu', textField: 'text', evalWindows: 64, batch: 16 });
+    expect(parsePayload(evaluateJobSchema, { name: 'a', base: 'b', data: 'sotu' }, 'evaluation job')).toEqual(
+      { name: 'a', base: 'b', data: 'sotu', textField: 'text', evalWindows: 64, batch: 16 },
+    );
     expect(parsePayload(exportJobSchema, { name: 'a', out: '/tmp/x' }, 'export job')).toEqual({
       name: 'a',
       out: '/tmp/x',

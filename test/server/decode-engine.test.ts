@@ -13,6 +13,7 @@ describe('DecodeEngine', () => {
   beforeAll(() => {
     manualSeed(1);
     model = new CharLM(tinyConfig());
+    model.eval(); // key/value caches are for inference, as the server runs it
     forward = (input) => model.forward(input);
   });
   afterAll(() => model?.dispose());
@@ -32,7 +33,10 @@ describe('DecodeEngine', () => {
     for (let i = 0; i < n; i++) {
       const next = tf.tidy(() => {
         const logits = model.forward(tf.tensor2d(ctx, [1, ctx.length], 'int32'));
-        return logits.slice([0, ctx.length - 1, 0], [1, 1, -1]).argMax(-1).dataSync()[0]!;
+        return logits
+          .slice([0, ctx.length - 1, 0], [1, 1, -1])
+          .argMax(-1)
+          .dataSync()[0]!;
       });
       ctx.push(next);
     }
@@ -71,7 +75,11 @@ describe('DecodeEngine', () => {
     const engine = new DecodeEngine(model, forward, { maxBatch: 4 });
     const ctrl = new AbortController();
     const aborted = engine.generate(
-      req([1], { maxTokens: 20, signal: ctrl.signal, onToken: () => ctrl.abort(new Error('client went away')) }),
+      req([1], {
+        maxTokens: 20,
+        signal: ctrl.signal,
+        onToken: () => ctrl.abort(new Error('client went away')),
+      }),
     );
     const other = engine.generate(req([2], { maxTokens: 20 }));
     await expect(aborted).rejects.toThrow('client went away');

@@ -20,7 +20,10 @@ const manifest = {
   config: { r: 4 },
   metrics: { bpc: 2.1 },
   files: { 'peft/adapter_model.safetensors': HASH_A, 'peft/adapter_config.json': HASH_B },
-  contentHash: contentHashOf({ 'peft/adapter_model.safetensors': HASH_A, 'peft/adapter_config.json': HASH_B }),
+  contentHash: contentHashOf({
+    'peft/adapter_model.safetensors': HASH_A,
+    'peft/adapter_config.json': HASH_B,
+  }),
   createdAt: '2026-01-01T00:00:00.000Z',
 };
 
@@ -51,7 +54,8 @@ describe('manifest hashes', () => {
 
 describe('adapter names and file paths', () => {
   it('names start with a letter or digit and hold at most 128 letters, digits, ., _ or -', () => {
-    for (const ok of ['a', 'moby-lora_v1.2', '7', 'x'.repeat(128)]) expect(() => checkAdapterName(ok)).not.toThrow();
+    for (const ok of ['a', 'moby-lora_v1.2', '7', 'x'.repeat(128)])
+      expect(() => checkAdapterName(ok)).not.toThrow();
     for (const bad of ['', '.tmp', '-a', 'a/b', 'a b', 'x'.repeat(129), 42]) {
       expect(errorOf(() => checkAdapterName(bad)).code).toBe('INVALID_ADAPTER_NAME');
     }
@@ -80,7 +84,9 @@ describe('parseManifest', () => {
     expect(e.message).toContain('store/m.json is not a valid adapter manifest');
     expect(e.message).toContain('format:');
     expect(e.message).toContain('contentHash: a lowercase sha256 hex digest');
-    expect(errorOf(() => parseManifest('{', 'store/m.json')).message).toMatch(/^store\/m.json is not valid JSON/);
+    expect(errorOf(() => parseManifest('{', 'store/m.json')).message).toMatch(
+      /^store\/m.json is not valid JSON/,
+    );
   });
 
   it('refuses file paths that leave the adapter directory', () => {

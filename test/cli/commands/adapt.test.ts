@@ -16,7 +16,12 @@ const flags = {
 
 describe('adapt: methodFromFlags', () => {
   it('builds each method from the flags that apply to it', () => {
-    expect(methodFromFlags(flags)).toEqual({ kind: 'lora', r: 4, alpha: 8, targetModules: ['q_proj', 'v_proj'] });
+    expect(methodFromFlags(flags)).toEqual({
+      kind: 'lora',
+      r: 4,
+      alpha: 8,
+      targetModules: ['q_proj', 'v_proj'],
+    });
     expect(methodFromFlags({ ...flags, alpha: 2 })).toMatchObject({ kind: 'lora', alpha: 2 });
     expect(methodFromFlags({ ...flags, method: 'linear' })).toEqual({
       kind: 'linear',
@@ -24,7 +29,11 @@ describe('adapt: methodFromFlags', () => {
       activation: 'relu',
       normPosition: 'pre',
     });
-    expect(methodFromFlags({ ...flags, method: 'parallel' })).toEqual({ kind: 'parallel', dim: 8, scaling: 4 });
+    expect(methodFromFlags({ ...flags, method: 'parallel' })).toEqual({
+      kind: 'parallel',
+      dim: 8,
+      scaling: 4,
+    });
     expect(methodFromFlags({ ...flags, method: 'full' })).toEqual({ kind: 'full' });
     expect(methodFromFlags({ ...flags, method: 'full', trainable: 'lm_head' })).toEqual({
       kind: 'full',
