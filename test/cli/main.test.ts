@@ -307,30 +307,6 @@ describe('adapterkit CLI', () => {
     expect(existsSync(join(full, 'model', 'model.safetensors'))).toBe(true);
   });
 
-  it('spam trains a classifier with an adapter on the LM embeddings and reports test accuracy', async () => {
-    const r = await run(
-      'spam',
-      '--init',
-      'lm',
-      '--base',
-      base,
-      '--adapter',
-      'linear',
-      '--dim',
-      '4',
-      '--steps',
-      '2',
-      '--batch',
-      '4',
-      '--max-len',
-      '16',
-      '--progress',
-      'none',
-    );
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/test accuracy \d+\.\d % on \d+ messages/);
-  });
-
   it('inspect gives a clear error on a corrupt file and on a missing path', async () => {
     const bad = join(tmp, 'bad.safetensors');
     writeFileSync(bad, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0x5b]));

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { complete, tempDir, writeBaseModel, writeStoreAdapter } from './fixtures.js';
+import { complete, tempDir, writeBaseModel, writeStoreAdapter } from '../../server/fixtures.js';
 
 it('adapterkit serve --base --store --port 0 serves the base and a store adapter on 127.0.0.1, and exits 0 on SIGTERM', async () => {
   const base = join(await tempDir('cli-base'), 'tiny');
@@ -12,7 +12,7 @@ it('adapterkit serve --base --store --port 0 serves the base and a store adapter
   await mkdir(base, { recursive: true });
   await writeBaseModel(base);
   await writeStoreAdapter(store, 'a', 10);
-  const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', main, 'serve', '--base', base, '--store', store, '--port', '0'],

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LR, methodFromFlags } from '../../../src/cli/commands/adapt.js';
+import { UsageError } from '../../../src/cli/user-error.js';
+import { ADAPT_METHODS } from '../../../src/recipes/adapt.js';
+
+/** The flags' defaults as `adapt` parses them. */
+const flags = {
+  method: 'lora',
+  dim: 8,
+  activation: 'relu' as const,
+  normPosition: 'pre' as const,
+  scaling: 4,
+  rank: 4,
+  targets: ['q_proj', 'v_proj'],
+};
+
+describe('adapt: methodFromFlags', () => {
+  it('builds each method from the flags that apply to it', () => {
+    expect(methodFromFlags(flags)).toEqual({
+      kind: 'lora',
+      r: 4,
+      alpha: 8,
+      targetModules: ['q_proj', 'v_proj'],
+    });
+    expect(methodFromFlags({ ...flags, alpha: 2 })).toMatchObject({ kind: 'lora', alpha: 2 });
+    expect(methodFromFlags({ ...flags, method: 'linear' })).toEqual({
+      kind: 'linear',
+      dim: 8,
+      activation: 'relu',
+      normPosition: 'pre',
+    });
+    expect(methodFromFlags({ ...flags, method: 'parallel' })).toEqual({
+      kind: 'parallel',
+      dim: 8,
+      scaling: 4,
+    });
+    expect(methodFromFlags({ ...flags, method: 'full' })).toEqual({ kind: 'full' });
+    expect(methodFromFlags({ ...flags, method: 'full', trainable: 'lm_head' })).toEqual({
+      kind: 'full',
+      trainable: 'lm_head',
+    });
+  });
+
+  it('--trainable with another method than full is a usage error naming both flags', () => {
+    const make = () => methodFromFlags({ ...flags, method: 'lora', trainable: 'lm_head' });
+    expect(make).toThrow(UsageError);
+    expect(make).toThrow('--trainable applies to --method full only (got --method lora)');
+  });
+
+  it('has a default learning rate for every method', () => {
+    for (const m of ADAPT_METHODS) expect(DEFAULT_LR[m]).toBeGreaterThan(0);
+  });
+});
