@@ -6,10 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobClient } from '../../src/jobs/client.js';
 import type { TrainJobInput } from '../../src/jobs/payload.js';
 import { AdapterError } from '../../src/errors.js';
-import { hasRedisServer, REDIS_MISSING, startRedis, type RedisHandle } from './redis-server.js';
+import {
+  hasRedisServer,
+  REDIS_MISSING,
+  reportRedisMissing,
+  startRedis,
+  type RedisHandle,
+} from './redis-server.js';
 
 const haveRedis = hasRedisServer();
-if (!haveRedis && process.env.CI !== 'true') console.error(`\n*** ${REDIS_MISSING} ***\n`);
+if (!haveRedis) reportRedisMissing();
 
 if (!haveRedis && process.env.CI === 'true') {
   it('job client tests need redis-server under CI', () => {

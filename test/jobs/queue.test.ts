@@ -13,11 +13,17 @@ import type { TrainJobInput } from '../../src/jobs/payload.js';
 import type { TrainJobResult } from '../../src/jobs/train-job.js';
 import { FsAdapterStore } from '../../src/store/fs-store.js';
 import { writeTinyBase } from './fixtures.js';
-import { hasRedisServer, REDIS_MISSING, startRedis, type RedisHandle } from './redis-server.js';
+import {
+  hasRedisServer,
+  REDIS_MISSING,
+  reportRedisMissing,
+  startRedis,
+  type RedisHandle,
+} from './redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const haveRedis = hasRedisServer();
-if (!haveRedis && process.env.CI !== 'true') console.error(`\n*** ${REDIS_MISSING} ***\n`);
+if (!haveRedis) reportRedisMissing();
 
 if (!haveRedis && process.env.CI === 'true') {
   it('queue tests need redis-server under CI', () => {

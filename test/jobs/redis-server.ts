@@ -1,10 +1,27 @@
 /** Starting and stopping a real `redis-server` on a free loopback port, for queue tests. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The message printed once when the queue tests cannot run. */
 export const REDIS_MISSING =
   'QUEUE TESTS NOT RUN: redis-server not found; install it with `apt-get install redis-server`';
+
+/**
+ * Prints {@link REDIS_MISSING} once per test run (outside CI): every queue test file calls this, and
+ * the first of them in a run (test files share the vitest parent process) prints the line.
+ */
+export function reportRedisMissing(): void {
+  if (process.env.CI === 'true') return;
+  try {
+    closeSync(openSync(join(tmpdir(), `adapterkit-redis-missing-${process.ppid}`), 'wx'));
+  } catch {
+    return; // another test file of this run printed it
+  }
+  console.error(`\n*** ${REDIS_MISSING} ***\n`);
+}
 
 /** Whether `redis-server` is on the PATH. */
 export function hasRedisServer(): boolean {

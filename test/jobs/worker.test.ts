@@ -9,10 +9,16 @@ import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobClient } from '../../src/jobs/client.js';
 import { startWorker } from '../../src/jobs/worker.js';
-import { hasRedisServer, REDIS_MISSING, startRedis, type RedisHandle } from './redis-server.js';
+import {
+  hasRedisServer,
+  REDIS_MISSING,
+  reportRedisMissing,
+  startRedis,
+  type RedisHandle,
+} from './redis-server.js';
 
 const haveRedis = hasRedisServer();
-if (!haveRedis && process.env.CI !== 'true') console.error(`\n*** ${REDIS_MISSING} ***\n`);
+if (!haveRedis) reportRedisMissing();
 
 if (!haveRedis && process.env.CI === 'true') {
   it('worker tests need redis-server under CI', () => {

@@ -8,10 +8,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cancelCommand, statusCommand, submitCommand } from '../../../src/cli/commands/jobs.js';
 import { JobClient } from '../../../src/jobs/client.js';
-import { hasRedisServer, REDIS_MISSING, startRedis, type RedisHandle } from '../../jobs/redis-server.js';
+import {
+  hasRedisServer,
+  REDIS_MISSING,
+  reportRedisMissing,
+  startRedis,
+  type RedisHandle,
+} from '../../jobs/redis-server.js';
 
 const haveRedis = hasRedisServer();
-if (!haveRedis && process.env.CI !== 'true') console.error(`\n*** ${REDIS_MISSING} ***\n`);
+if (!haveRedis) reportRedisMissing();
 
 if (!haveRedis && process.env.CI === 'true') {
   it('queue command tests need redis-server under CI', () => {
