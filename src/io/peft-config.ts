@@ -12,9 +12,9 @@ import type { NormalizedWrapperConfig, WrapperConfig } from '../adapters/tuners/
 import { AdapterError, check, describeValue, isPlainObject } from '../errors.js';
 import { logger } from '../logger.js';
 import type { Module } from '../nn/module.js';
-// The built-in formats register themselves on import.
-import './peft-format-ia3.js';
+// The built-in formats register themselves on import, LoRA first (the order messages list them in).
 import { PEFT_LORA_INERT_DEFAULTS, PEFT_LORA_UNSUPPORTED_DEFAULTS } from './peft-format-lora.js';
+import './peft-format-ia3.js';
 import { listPeftFormats, listPeftTypes, peftFormatForConfig, peftFormatForType } from './peft-formats.js';
 
 export { PEFT_LORA_INERT_DEFAULTS, PEFT_LORA_UNSUPPORTED_DEFAULTS };
