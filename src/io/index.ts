@@ -65,3 +65,4 @@ export {
   type PeftConfigMeta,
   type PeftType,
 } from './peft-config.js';
+export { listPeftTypes, registerPeftFormat, type PeftFormat } from './peft-formats.js';

@@ -1,23 +1,27 @@
 /**
- * Translation between the library's wrapper configs (`lora`, `ia3`, camelCase) and PEFT's
- * `adapter_config.json` (SPEC §4.3 "Writing adapter_config.json" and "Reading adapter_config.json").
+ * Translation between the library's wrapper configs (camelCase) and PEFT's `adapter_config.json`
+ * (SPEC §4.3 "Writing adapter_config.json" and "Reading adapter_config.json"), for every method with
+ * a registered PEFT format (`peft-formats.ts`; LoRA and IA³ register theirs below).
  *
  * Writing produces exactly the key set PEFT writes for the same settings, serialised as PEFT does
  * (`json.dumps(…, indent=2, sort_keys=True)`: keys sorted at every level, two-space indentation,
  * non-ASCII characters escaped). Reading validates the file, maps PEFT keys to library fields, drops
  * unknown keys with one warning and refuses known features the library cannot honour.
  */
-import type { Ia3Config, NormalizedIa3Config } from '../adapters/ia3/config.js';
-import type { LoraConfig, NormalizedLoraConfig } from '../adapters/lora/config.js';
-import type { ModelTargetHints } from '../adapters/tuners/targets.js';
 import type { NormalizedWrapperConfig, WrapperConfig } from '../adapters/tuners/registry.js';
 import { AdapterError, check, describeValue, isPlainObject } from '../errors.js';
 import { logger } from '../logger.js';
 import type { Module } from '../nn/module.js';
+// The built-in formats register themselves on import, LoRA first (the order messages list them in).
+import { PEFT_LORA_INERT_DEFAULTS, PEFT_LORA_UNSUPPORTED_DEFAULTS } from './peft-format-lora.js';
+import './peft-format-ia3.js';
+import { listPeftFormats, listPeftTypes, peftFormatForConfig, peftFormatForType } from './peft-formats.js';
 
-/** PEFT types this library reads and writes. */
+export { PEFT_LORA_INERT_DEFAULTS, PEFT_LORA_UNSUPPORTED_DEFAULTS };
+
+/** PEFT types of the formats built into this library (`listPeftTypes()` adds registered ones). */
 export const PEFT_TYPES = ['LORA', 'IA3'] as const;
-/** A PEFT type this library reads and writes. */
+/** A PEFT type built into this library. */
 export type PeftType = (typeof PEFT_TYPES)[number];
 
 /** PEFT's task types (`TaskType`), accepted by `savePretrained({taskType})`. */
@@ -49,72 +53,6 @@ const META_KEYS = [
   'task_type',
 ] as const;
 
-/** LoRA options: PEFT key → library field (SPEC §4.1 table). */
-const LORA_OPTION_KEYS: Readonly<Record<string, keyof NormalizedLoraConfig>> = {
-  r: 'r',
-  lora_alpha: 'loraAlpha',
-  lora_dropout: 'loraDropout',
-  target_modules: 'targetModules',
-  exclude_modules: 'excludeModules',
-  layers_to_transform: 'layersToTransform',
-  layers_pattern: 'layersPattern',
-  rank_pattern: 'rankPattern',
-  alpha_pattern: 'alphaPattern',
-  fan_in_fan_out: 'fanInFanOut',
-  bias: 'bias',
-  use_rslora: 'useRslora',
-  modules_to_save: 'modulesToSave',
-  lora_bias: 'loraBias',
-  init_lora_weights: 'initLoraWeights',
-  use_dora: 'useDora',
-};
-
-/** IA³ options: PEFT key → library field. */
-const IA3_OPTION_KEYS: Readonly<Record<string, keyof NormalizedIa3Config>> = {
-  target_modules: 'targetModules',
-  feedforward_modules: 'feedforwardModules',
-  exclude_modules: 'excludeModules',
-  fan_in_fan_out: 'fanInFanOut',
-  modules_to_save: 'modulesToSave',
-  init_ia3_weights: 'initIa3Weights',
-};
-
-/**
- * PEFT LoRA keys for features the library cannot honour, with PEFT's defaults. A file holding any
- * other value is refused (`UNSUPPORTED_FEATURE`); they are written at these defaults.
- */
-export const PEFT_LORA_UNSUPPORTED_DEFAULTS: Readonly<Record<string, unknown>> = {
-  layer_replication: null,
-  target_parameters: null,
-  use_qalora: false,
-  trainable_token_indices: null,
-  megatron_config: null,
-  alora_invocation_tokens: null,
-  velora_config: null,
-  monteclora_config: null,
-  use_bdlora: null,
-  arrow_config: null,
-  kasa_config: null,
-};
-
-/**
- * PEFT LoRA keys that have no effect once the weights come from a file (they configure inits the
- * reader refuses, or features that are off), with PEFT's defaults. Read values are kept and written
- * back for the same adapter, so a round trip preserves them.
- */
-export const PEFT_LORA_INERT_DEFAULTS: Readonly<Record<string, unknown>> = {
-  megatron_core: 'megatron.core',
-  loftq_config: {},
-  eva_config: null,
-  corda_config: null,
-  lora_ga_config: null,
-  qalora_group_size: 16,
-  ensure_weight_tying: false,
-};
-
-/** `init_lora_weights` values the reader accepts (others rewrite base weights at load). */
-const READABLE_INITS: readonly unknown[] = [true, false, 'gaussian'];
-
 /** Config file name inside a PEFT directory. */
 export const PEFT_CONFIG_FILE = 'adapter_config.json';
 
@@ -136,6 +74,9 @@ export interface PeftConfigMeta {
   peftVersion?: string | undefined;
   inert?: Record<string, unknown>;
 }
+
+/** Option keys every format's PEFT config stores as sets (written sorted). */
+const SET_KEYS = ['target_modules', 'exclude_modules', 'modules_to_save'] as const;
 
 function sortedIfList<T>(v: T): T {
   return (Array.isArray(v) ? [...v].sort(compareCodePoints) : v) as T;
@@ -163,28 +104,17 @@ export function peftConfigObject(
     task_type: meta.taskType,
   };
   if (meta.peftVersion !== undefined) out.peft_version = meta.peftVersion;
-  if (cfg.type === 'ia3') {
-    out.peft_type = 'IA3';
-    for (const [key, fieldName] of Object.entries(IA3_OPTION_KEYS))
-      out[key] = structuredClone(cfg[fieldName]);
-    out.feedforward_modules = sortedIfList(out.feedforward_modules);
-  } else {
-    out.peft_type = 'LORA';
-    for (const [key, fieldName] of Object.entries(LORA_OPTION_KEYS))
-      out[key] = structuredClone(cfg[fieldName]);
-    // Library-only inits have no PEFT name; the weights come from the file, so PEFT's default is right.
-    if (typeof cfg.initLoraWeights === 'string' && cfg.initLoraWeights !== 'gaussian')
-      out.init_lora_weights = true;
-    Object.assign(
-      out,
-      structuredClone(PEFT_LORA_UNSUPPORTED_DEFAULTS),
-      structuredClone(PEFT_LORA_INERT_DEFAULTS),
-    );
-    for (const [k, v] of Object.entries(meta.inert ?? {}))
-      if (Object.hasOwn(PEFT_LORA_INERT_DEFAULTS, k)) out[k] = structuredClone(v);
-  }
-  for (const key of ['target_modules', 'exclude_modules', 'modules_to_save'] as const)
-    out[key] = sortedIfList(out[key]);
+  const format = peftFormatForConfig(cfg);
+  out.peft_type = format.peftType;
+  const fields: Readonly<Record<string, unknown>> = cfg;
+  for (const [key, fieldName] of Object.entries(format.optionKeys))
+    out[key] = structuredClone(fields[fieldName]);
+  format.writeOptions?.(cfg, out);
+  const inertDefaults = format.inertDefaults ?? {};
+  Object.assign(out, structuredClone(format.unsupportedDefaults ?? {}), structuredClone(inertDefaults));
+  for (const [k, v] of Object.entries(meta.inert ?? {}))
+    if (Object.hasOwn(inertDefaults, k)) out[k] = structuredClone(v);
+  for (const key of [...SET_KEYS, ...format.setKeys]) out[key] = sortedIfList(out[key]);
   return out;
 }
 
@@ -249,7 +179,8 @@ export function serializePeftConfig(cfg: NormalizedWrapperConfig, meta: PeftConf
 
 /** The result of {@link parsePeftConfig}. */
 export interface ParsedPeftConfig {
-  peftType: PeftType;
+  /** A registered `peft_type` (`'LORA'`, `'IA3'`, …). */
+  peftType: string;
   /** The library config to build the adapter from. */
   config: WrapperConfig;
   extras: PeftConfigExtras;
@@ -292,11 +223,13 @@ function stringOrNull(obj: Record<string, unknown>, key: string, where: string):
 
 /**
  * Reads the parsed JSON of an `adapter_config.json` (SPEC §4.3 "Reading"):
- * - `peft_type` missing → `CHECKPOINT_FORMAT`; other than `LORA`/`IA3` → `UNSUPPORTED_FEATURE` listing them;
+ * - `peft_type` missing → `CHECKPOINT_FORMAT`; not a registered format (`LORA`, `IA3`, …) →
+ *   `UNSUPPORTED_FEATURE` listing them;
  * - absent keys take PEFT's defaults (the library's defaults are the same);
  * - unknown keys are dropped with one warning listing them all;
- * - a known key the library cannot honour with a non-default value, or `init_lora_weights` other
- *   than `true`/`false`/`"gaussian"` → `UNSUPPORTED_FEATURE` naming key and value;
+ * - a known key the library cannot honour with a non-default value, or a value the format refuses
+ *   (LoRA: `init_lora_weights` other than `true`/`false`/`"gaussian"`) → `UNSUPPORTED_FEATURE`
+ *   naming key and value;
  * - `target_modules` absent (or null) while `model` declares no default → `INVALID_CONFIG` asking for it.
  *
  * Option values are validated when the adapter is added (`INVALID_CONFIG` naming the PEFT key).
@@ -316,21 +249,21 @@ export function parsePeftConfig(json: unknown, where: string, model: Module | nu
     Object.hasOwn(json, 'peft_type'),
     'CHECKPOINT_FORMAT',
     () =>
-      `${where}: "peft_type" is missing; it is the one required key of a PEFT adapter config (supported: ${PEFT_TYPES.join(', ')})`,
+      `${where}: "peft_type" is missing; it is the one required key of a PEFT adapter config (supported: ${listPeftTypes().join(', ')})`,
     () => ({ source: where, key: 'peft_type' }),
   );
   const peftType = json.peft_type;
-  if (!PEFT_TYPES.includes(peftType as PeftType)) {
+  const format = peftFormatForType(peftType);
+  if (format === undefined) {
     throw new AdapterError(
       'UNSUPPORTED_FEATURE',
-      `${where}: peft_type ${JSON.stringify(peftType)} is not supported; supported PEFT types: ${PEFT_TYPES.join(', ')}`,
-      { key: 'peft_type', value: peftType, valid: [...PEFT_TYPES] },
+      `${where}: peft_type ${JSON.stringify(peftType)} is not supported; supported PEFT types: ${listPeftTypes().join(', ')}`,
+      { key: 'peft_type', value: peftType, valid: listPeftTypes() },
     );
   }
-  const lora = peftType === 'LORA';
-  const options: Readonly<Record<string, string>> = lora ? LORA_OPTION_KEYS : IA3_OPTION_KEYS;
-  const unsupported = lora ? PEFT_LORA_UNSUPPORTED_DEFAULTS : {};
-  const inertDefaults = lora ? PEFT_LORA_INERT_DEFAULTS : {};
+  const options = format.optionKeys;
+  const unsupported = format.unsupportedDefaults ?? {};
+  const inertDefaults = format.inertDefaults ?? {};
 
   const unknown = Object.keys(json).filter(
     (k) =>
@@ -341,7 +274,7 @@ export function parsePeftConfig(json: unknown, where: string, model: Module | nu
   );
   if (unknown.length) {
     logger().warn(
-      `${where}: ignoring unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (not ${peftType} config keys this library knows; written by a newer PEFT?)`,
+      `${where}: ignoring unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (not ${format.peftType} config keys this library knows; written by a newer PEFT?)`,
     );
   }
   for (const [key, dflt] of Object.entries(unsupported)) {
@@ -352,46 +285,34 @@ export function parsePeftConfig(json: unknown, where: string, model: Module | nu
       { key, value: json[key] },
     );
   }
-  if (lora && Object.hasOwn(json, 'init_lora_weights') && !READABLE_INITS.includes(json.init_lora_weights)) {
-    throw new AdapterError(
-      'UNSUPPORTED_FEATURE',
-      `${where}: init_lora_weights = ${JSON.stringify(json.init_lora_weights)} is not supported when loading (it rewrites the base weights at load); supported: true, false, "gaussian"`,
-      { key: 'init_lora_weights', value: json.init_lora_weights, valid: READABLE_INITS },
-    );
-  }
+  format.checkFile?.(json, where);
   const inert: Record<string, unknown> = {};
   for (const [key, dflt] of Object.entries(inertDefaults)) {
     if (!Object.hasOwn(json, key) || deepEqual(json[key], dflt)) continue;
     inert[key] = structuredClone(json[key]);
-    if (key === 'ensure_weight_tying') {
-      logger().warn(
-        `${where}: ensure_weight_tying = ${JSON.stringify(json[key])} has no effect in this library (adapters on tied layers are not tied)`,
-      );
-    }
   }
 
-  const config: Record<string, unknown> = { type: lora ? 'lora' : 'ia3' };
+  const fields: Record<string, unknown> = {};
   for (const [key, fieldName] of Object.entries(options)) {
     if (!Object.hasOwn(json, key)) continue;
-    let v = json[key];
-    // PEFT treats a null pattern map as empty.
-    if (v === null && (key === 'rank_pattern' || key === 'alpha_pattern')) v = {};
-    config[fieldName] = structuredClone(v);
+    const v = json[key];
+    fields[fieldName] = structuredClone(format.readOption ? format.readOption(key, v) : v);
   }
-  if (config.targetModules === undefined || config.targetModules === null) {
-    const hints = (model ?? {}) as ModelTargetHints;
-    const dflt = lora ? hints.defaultLoraTargets : hints.defaultIa3Targets;
+  if (fields.targetModules === undefined || fields.targetModules === null) {
+    const hint = format.defaultTargetsHint;
+    const dflt: unknown = model === null ? undefined : Reflect.get(model, hint);
     check(
       dflt !== undefined && dflt !== null,
       'INVALID_CONFIG',
       () =>
-        `${where}: "target_modules" is missing and ${model?.typeName ?? 'the model'} declares no ${lora ? 'defaultLoraTargets' : 'defaultIa3Targets'}; add "target_modules": [...] (module names) to the config`,
+        `${where}: "target_modules" is missing and ${model?.typeName ?? 'the model'} declares no ${hint}; add "target_modules": [...] (module names) to the config`,
       () => ({ key: 'target_modules' }),
     );
   }
+  const config: WrapperConfig = format.toConfig(fields);
   return {
-    peftType: peftType as PeftType,
-    config: config as unknown as LoraConfig | Ia3Config,
+    peftType: format.peftType,
+    config,
     extras: {
       baseModelNameOrPath: stringOrNull(json, 'base_model_name_or_path', where),
       revision: stringOrNull(json, 'revision', where),
@@ -401,11 +322,12 @@ export function parsePeftConfig(json: unknown, where: string, model: Module | nu
   };
 }
 
-/** Library field → PEFT key, for messages about a loaded config. */
-const FIELD_TO_PEFT_KEY: Readonly<Record<string, string>> = Object.fromEntries([
-  ...Object.entries(LORA_OPTION_KEYS).map(([k, f]) => [f, k]),
-  ...Object.entries(IA3_OPTION_KEYS).map(([k, f]) => [f, k]),
-]);
+/** Library field → PEFT key over every registered format, for messages about a loaded config. */
+function fieldToPeftKey(): Readonly<Record<string, string>> {
+  return Object.fromEntries(
+    listPeftFormats().flatMap((f) => Object.entries(f.optionKeys).map(([k, field]) => [field, k])),
+  );
+}
 
 /**
  * Rewrites an `INVALID_CONFIG` raised while adding a loaded adapter so that it names the file and
@@ -413,6 +335,7 @@ const FIELD_TO_PEFT_KEY: Readonly<Record<string, string>> = Object.fromEntries([
  */
 export function withPeftKeyNames(e: unknown, where: string): unknown {
   if (!(e instanceof AdapterError) || e.code !== 'INVALID_CONFIG') return e;
+  const FIELD_TO_PEFT_KEY = fieldToPeftKey();
   const msg = e.message.replace(/'([A-Za-z0-9]+)'/g, (m, f: string) =>
     Object.hasOwn(FIELD_TO_PEFT_KEY, f) && FIELD_TO_PEFT_KEY[f] !== f
       ? `'${FIELD_TO_PEFT_KEY[f]}' (${f})`

@@ -6,8 +6,7 @@ import { Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { TransformerDecoder } from '../nn/transformer.js';
 import { getRng, type Rng } from '../rng.js';
-import type { CharVocabJSON } from '../data/vocab.js';
-import { checkSequenceConfig } from './common.js';
+import { checkSequenceConfig, type SequenceModelConfig } from './common.js';
 import {
   forwardBlocksCached,
   isCachedInput,
@@ -19,21 +18,8 @@ import { embed, registerEmbeddings } from './positions.js';
 import { nextTokenProbs, sampleIndex } from './sampling.js';
 
 /** Config of {@link CharLM}. Stored with checkpoints; `adapters` holds the adapters config. */
-export interface CharLMConfig extends AdapterModelConfig {
+export interface CharLMConfig extends AdapterModelConfig, SequenceModelConfig {
   model?: 'char-lm';
-  vocabSize: number;
-  dModel: number;
-  numLayers: number;
-  nHead: number;
-  dFF: number;
-  /** Longest context (positions). */
-  maxLen: number;
-  /** Default 0. */
-  dropout?: number;
-  /** `'learned'` (default) or `'sinusoidal'` position embeddings. */
-  positional?: 'learned' | 'sinusoidal';
-  /** The character vocabulary the ids come from (`CharVocab.toJSON()`), kept with checkpoints. */
-  vocab?: CharVocabJSON;
 }
 
 /** Adapter types whose output at a position depends on other positions: not usable with a key/value cache. */

@@ -39,8 +39,13 @@ export interface SequenceModelConfig {
   numLayers: number;
   nHead: number;
   dFF: number;
+  /** Longest input (positions). */
   maxLen: number;
+  /** Dropout inside the transformer blocks. Default 0. */
+  dropout?: number;
+  /** `'learned'` (default) or `'sinusoidal'` position embeddings. */
   positional?: PositionalKind;
+  /** The character vocabulary the ids come from (`CharVocab.toJSON()`), kept with checkpoints. */
   vocab?: CharVocabJSON;
 }
 

@@ -6,34 +6,21 @@ import { tf, type Tensor } from '../backend/tf.js';
 import '../adapters/builtins.js';
 import type { AdapterModelConfig } from '../adapters/model.js';
 import { withAdapterModel } from '../io/adapter-model.js';
-import { CharVocab, type CharVocabJSON } from '../data/vocab.js';
+import { CharVocab } from '../data/vocab.js';
 import { check } from '../errors.js';
 import { Embedding, Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { matchBatchRows } from '../nn/replicated-rows.js';
 import { TransformerEncoder } from '../nn/transformer.js';
 import type { CharLM } from './char-lm.js';
-import { checkSequenceConfig } from './common.js';
+import { checkSequenceConfig, type SequenceModelConfig } from './common.js';
 import { embed, registerEmbeddings } from './positions.js';
 
 /** Config of {@link EncoderClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
-export interface EncoderClassifierConfig extends AdapterModelConfig {
+export interface EncoderClassifierConfig extends AdapterModelConfig, SequenceModelConfig {
   model?: 'encoder-classifier';
-  vocabSize: number;
-  dModel: number;
-  numLayers: number;
-  nHead: number;
-  dFF: number;
-  /** Longest input (positions). */
-  maxLen: number;
   /** Number of classes (width of the logits). */
   numClasses: number;
-  /** Dropout inside the encoder blocks. Default 0. */
-  dropout?: number;
-  /** `'learned'` (default) or `'sinusoidal'` position embeddings. */
-  positional?: 'learned' | 'sinusoidal';
-  /** The character vocabulary the ids come from (`CharVocab.toJSON()`), kept with checkpoints. */
-  vocab?: CharVocabJSON;
 }
 
 /** The model name stored in {@link EncoderClassifierConfig.model}. */

@@ -1,5 +1,6 @@
 import { tf, type Tensor, type Variable } from '../backend/tf.js';
 import { AdapterError, check } from '../errors.js';
+import { restoreAfter } from './restore-after.js';
 
 /** A state dict: dotted path → tensor, in registration order. */
 export type StateDict = Map<string, Tensor>;
@@ -353,20 +354,10 @@ export class Module {
    */
   inEvalMode<T>(fn: () => T): T {
     const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
-    const restore = () => {
-      for (const [m, training] of modes) m.training = training;
-    };
     this.eval();
-    let result: T;
-    try {
-      result = fn();
-    } catch (e) {
-      restore();
-      throw e;
-    }
-    if (result instanceof Promise) return result.finally(restore) as T;
-    restore();
-    return result;
+    return restoreAfter(fn, () => {
+      for (const [m, training] of modes) m.training = training;
+    });
   }
 
   /**

@@ -16,6 +16,7 @@ import type { Module } from '../nn/module.js';
 import { createRng, manualSeed } from '../rng.js';
 import { crossEntropy } from '../train/losses.js';
 import { Trainer, type StepInfo } from '../train/trainer.js';
+import { recipeOptimization } from './optimization.js';
 
 /** Number of classes of the spam task (0 = ham, 1 = spam). */
 export const SPAM_NUM_CLASSES = 2;
@@ -335,13 +336,7 @@ export async function trainSpamClassifier(
     trainer = new Trainer<ClassificationBatch>({
       model,
       loss: classificationLoss,
-      optimizer: { lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01 },
-      schedule: {
-        warmupSteps: opts.warmupSteps ?? Math.round(opts.steps * 0.1),
-        totalSteps: opts.steps,
-        minLr: 0,
-      },
-      maxSteps: opts.steps,
+      ...recipeOptimization(opts),
       maxGradNorm: opts.maxGradNorm === undefined ? 1 : opts.maxGradNorm,
       seed: opts.seed,
       countTokens: (b) => b.mask.reduce((a, m) => a + (m ? 0 : 1), 0),

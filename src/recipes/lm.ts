@@ -12,6 +12,7 @@ import { requirePathFiles } from '../io/path-files.js';
 import { trainerCheckpointsIn } from '../train/checkpoint.js';
 import { crossEntropy, tokenNll } from '../train/losses.js';
 import { Trainer, type StepInfo, type TrainerOptions } from '../train/trainer.js';
+import { recipeOptimization } from './optimization.js';
 
 /** A model mapping int32 ids `[B, T]` to logits `[B, T, V]`. */
 export interface LanguageModel extends Module {
@@ -198,13 +199,7 @@ export async function trainLm(opts: TrainLmOptions): Promise<number[]> {
   const trainer = new Trainer<LmBatch>({
     model: opts.model,
     loss: lmLoss,
-    optimizer: { lr: opts.lr, weightDecay: opts.weightDecay ?? 0.01 },
-    schedule: {
-      warmupSteps: opts.warmupSteps ?? Math.round(opts.steps * 0.1),
-      totalSteps: opts.steps,
-      minLr: 0,
-    },
-    maxSteps: opts.steps,
+    ...recipeOptimization(opts),
     maxGradNorm: opts.maxGradNorm ?? 1,
     seed: opts.seed,
     countTokens: (b) => b.inputs.length,

@@ -4,12 +4,13 @@
  */
 import { z } from 'zod';
 import { check } from '../../errors.js';
-import { configField, parseConfig } from '../config-schema.js';
+import { configField } from '../config-schema.js';
 import {
   checkPatterns,
-  checkWrapperConfigObject,
-  modulesToSaveField,
+  fanInFanOutField,
   targetField,
+  tunerConfigBase,
+  parseTunerConfig,
 } from '../tuners/config.js';
 
 /**
@@ -19,7 +20,7 @@ import {
  * [fan_in_fan_out] = false, `modulesToSave` [modules_to_save] = null, `initIa3Weights`
  * [init_ia3_weights] = true (ones; false draws N(0, 1) as PEFT's `torch.randn`).
  */
-export const ia3ConfigSchema = z.strictObject({
+export const ia3ConfigSchema = tunerConfigBase.extend({
   type: z.literal('ia3'),
   /** List (suffix match at `.` boundaries) or full-match regex. Default: the model's `defaultIa3Targets`. */
   targetModules: targetField(),
@@ -28,12 +29,8 @@ export const ia3ConfigSchema = z.strictObject({
    * module path ends with it (plain suffix, as PEFT). Must be a subset of the targets. Default null.
    */
   feedforwardModules: targetField(),
-  /** List or regex of modules never targeted. Default null. */
-  excludeModules: targetField(),
   /** The wrapped weight is stored `[in, out]`. Default false. */
-  fanInFanOut: configField.boolean().default(false),
-  /** Modules given a trainable per-adapter copy. Default null. */
-  modulesToSave: modulesToSaveField(),
+  fanInFanOut: fanInFanOutField(),
   /** true: ones (identity); false: N(0, 1). Default true. */
   initIa3Weights: configField.boolean().default(true),
 });
@@ -57,8 +54,7 @@ export type NormalizedIa3Config = z.output<typeof ia3ConfigSchema>;
  * are checked against the matched modules at wrap time.
  */
 export function parseIa3Config(cfg: unknown, where = 'ia3 config'): NormalizedIa3Config {
-  checkWrapperConfigObject(cfg, where);
-  const out = structuredClone(parseConfig(ia3ConfigSchema, cfg, where));
+  const out = parseTunerConfig(ia3ConfigSchema, cfg, where);
   checkIa3CrossFields(out, where);
   return out;
 }

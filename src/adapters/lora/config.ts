@@ -6,14 +6,16 @@
  */
 import { z } from 'zod';
 import { check } from '../../errors.js';
-import { configField, parseConfig } from '../config-schema.js';
+import { configField } from '../config-schema.js';
 import {
   checkPatterns,
-  checkWrapperConfigObject,
   customField,
+  fanInFanOutField,
+  layersPatternField,
+  layersToTransformField,
   moduleNameList,
-  modulesToSaveField,
-  targetField,
+  tunerConfigBase,
+  parseTunerConfig,
 } from '../tuners/config.js';
 import { compilePattern } from '../tuners/regex.js';
 
@@ -37,8 +39,9 @@ export type LoraBiasMode = (typeof LORA_BIAS_CHOICES)[number];
  * `rankPattern` [rank_pattern] = {}, `alphaPattern` [alpha_pattern] = {}, `fanInFanOut` [fan_in_fan_out] = false,
  * `bias` [bias] = 'none', `useRslora` [use_rslora] = false, `modulesToSave` [modules_to_save] = null,
  * `loraBias` [lora_bias] = false, `initLoraWeights` [init_lora_weights] = true, `useDora` [use_dora] = false.
+ * `excludeModules` and `modulesToSave` come from {@link tunerConfigBase}.
  */
-export const loraConfigSchema = z.strictObject({
+export const loraConfigSchema = tunerConfigBase.extend({
   type: z.literal('lora'),
   /** Rank, integer ≥ 1. Default 8. */
   r: configField.positiveInt().default(8),
@@ -56,22 +59,10 @@ export const loraConfigSchema = z.strictObject({
   )
     .nullable()
     .default(null),
-  /** List or regex of modules never targeted. Default null. */
-  excludeModules: targetField(),
   /** Layer indices to keep (list targets only). Default null. */
-  layersToTransform: customField(
-    z.union([z.number().int().min(0), z.array(z.number().int().min(0))]),
-    'a layer index ≥ 0 or a list of them',
-  )
-    .nullable()
-    .default(null),
+  layersToTransform: layersToTransformField(),
   /** Name(s) of the layer container whose index `layersToTransform` filters. Default null. */
-  layersPattern: customField(
-    z.union([z.string().min(1), moduleNameList()]),
-    'a pattern string or a list of them',
-  )
-    .nullable()
-    .default(null),
+  layersPattern: layersPatternField(),
   /** Per-module rank overrides, `pattern → r` (a regex matched against the end of a module path, at a `.`). Default {}. */
   rankPattern: customField(
     z.record(z.string(), z.number().int().min(1)),
@@ -83,13 +74,11 @@ export const loraConfigSchema = z.strictObject({
     'an object mapping patterns to alphas > 0',
   ).default({}),
   /** The wrapped weight is stored `[in, out]` and applied as `x·W`. Default false. */
-  fanInFanOut: configField.boolean().default(false),
+  fanInFanOut: fanInFanOutField(),
   /** Which base biases become trainable and saved. Default 'none'. */
   bias: configField.enum(LORA_BIAS_CHOICES).default('none'),
   /** Scaling `α/√r` instead of `α/r`. Default false. */
   useRslora: configField.boolean().default(false),
-  /** Modules given a trainable per-adapter copy. Default null. */
-  modulesToSave: modulesToSaveField(),
   /** `lora_B` gets a bias (zero init). Default false. */
   loraBias: configField.boolean().default(false),
   /** Initialisation (SPEC §4.1). Default true. */
@@ -128,8 +117,7 @@ export type NormalizedLoraConfig = z.output<typeof loraConfigSchema>;
  * The caller's object is never touched.
  */
 export function parseLoraConfig(cfg: unknown, where = 'lora config'): NormalizedLoraConfig {
-  checkWrapperConfigObject(cfg, where);
-  const out = structuredClone(parseConfig(loraConfigSchema, cfg, where));
+  const out = parseTunerConfig(loraConfigSchema, cfg, where);
   if (Array.isArray(out.targetModules)) out.targetModules = [...new Set(out.targetModules)];
   checkLoraCrossFields(out, where);
   return out;

@@ -10,6 +10,7 @@ import { AdapterError, check, notOneOf } from '../../errors.js';
 import { logger } from '../../logger.js';
 import { BatchNorm } from '../../nn/layers.js';
 import { Module, type StateDict } from '../../nn/module.js';
+import { restoreAfter } from '../../nn/restore-after.js';
 import { isAdapterHost } from '../host-brand.js';
 import { checkAdapterName, libraryFrozen, type AdapterHostModule } from '../host.js';
 import { BASE_SELECTION, batchSizeOf, groupRows, normalizeSelection, runRowGroups } from '../per-sample.js';
@@ -517,31 +518,10 @@ export class PeftModel extends Module {
     for (const { layer, names } of merged) for (const n of [...names].reverse()) layer.unmergeAdapter(n);
     const prev = this.override;
     this.override = [];
-    const restore = () => {
+    return restoreAfter(fn, () => {
       this.override = prev;
       for (const { layer, names } of merged) for (const n of names) layer.mergeAdapter(n, false);
-    };
-    let result: T;
-    try {
-      result = fn();
-    } catch (e) {
-      restore();
-      throw e;
-    }
-    if (result && typeof (result as { then?: unknown }).then === 'function') {
-      return (result as unknown as Promise<unknown>).then(
-        (v) => {
-          restore();
-          return v;
-        },
-        (e) => {
-          restore();
-          throw e;
-        },
-      ) as T;
-    }
-    restore();
-    return result;
+    });
   }
 
   /**

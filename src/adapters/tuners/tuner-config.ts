@@ -1,22 +1,18 @@
 /**
  * The fields of a normalised tuner config that the core reads (target matching, modules to save,
- * layer filtering). Every method's normalised config has them; a method adds its own.
+ * layer filtering), inferred from the shared schemas in `config.ts`. Every method's normalised
+ * config has them; a method adds its own.
  */
+import type { z } from 'zod';
+import type { TargetSpec, tunerConfigBase, tunerConfigOptionalFields } from './config.js';
 
 /** A list of module names (suffix match at `.` boundaries) or one full-match regex. */
-export type TargetPatterns = string | string[];
+export type TargetPatterns = TargetSpec;
 
-/** What the core reads from every normalised tuner config. */
-export interface BaseTunerConfig {
-  /** The method's registered name. */
-  type: string;
-  /** Targets (`'all-linear'` allowed), null until model defaults are filled in. */
-  targetModules: TargetPatterns | null;
-  excludeModules: TargetPatterns | null;
-  modulesToSave: string[] | null;
-  /** The wrapped weight is stored `[in, out]` (methods wrapping linears). */
-  fanInFanOut?: boolean;
-  /** Layer indices to keep (methods that support it). */
-  layersToTransform?: number | number[] | null;
-  layersPattern?: string | string[] | null;
-}
+/**
+ * What the core reads from every normalised tuner config: `type`, `targetModules`,
+ * `excludeModules`, `modulesToSave`, and, when the method has them, `fanInFanOut`,
+ * `layersToTransform`, `layersPattern`.
+ */
+export type BaseTunerConfig = z.output<typeof tunerConfigBase> &
+  Partial<z.output<typeof tunerConfigOptionalFields>>;
