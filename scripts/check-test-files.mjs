@@ -7,8 +7,8 @@
  * A file holds behaviour when it declares a function or a class, or a constant whose value is a
  * function. Files of only types, re-exports, constant data or registration calls do not.
  *
- * Usage: `node scripts/check-test-files.mjs [--strict]`; with `--strict` it exits 1 when a file is missing
- * its test file (not yet part of `npm run check`).
+ * Usage: `node scripts/check-test-files.mjs [--strict]`; with `--strict` (what `npm run check` runs) it exits 1 when a file is missing
+ * its test file.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
