@@ -107,6 +107,8 @@ export async function writeDirAtomic(
 export async function readDirConsistent<T>(dir: string, read: (root: string) => Promise<T>): Promise<T> {
   const target = await resolveTarget(dir);
   for (let attempt = 1; ; attempt++) {
+    // Back off after a lost race, so a reader is not starved by a writer that saves back to back.
+    if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(2 ** attempt, 50)));
     const last = attempt >= READ_ATTEMPTS;
     const root = (await exists(target)) ? target : ((await completeCopy(target)) ?? target);
     const before = await identity(root);
