@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { createProgress } from '../../src/cli/progress.js';
 import { loadTrainerCheckpoint } from '../../src/train/checkpoint-files.js';
 import { isOneShortLine, startCli } from './cli-process.js';
+import { TINY_MODEL_FLAGS } from './in-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-cli-interrupt-'));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -64,20 +65,7 @@ const adaptArgs = (out: string) => [
 ];
 
 beforeAll(async () => {
-  const tiny = [
-    '--d-model',
-    '16',
-    '--layers',
-    '1',
-    '--heads',
-    '2',
-    '--d-ff',
-    '32',
-    '--seq-len',
-    '16',
-    '--batch',
-    '4',
-  ];
+  const tiny = TINY_MODEL_FLAGS;
   expect((await run('pretrain', '--steps', '2', ...tiny, '--out', base, '--progress', 'none')).code).toBe(0);
 });
 

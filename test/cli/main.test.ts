@@ -2,44 +2,13 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli, TINY_MODEL_FLAGS } from './in-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-cli-'));
 const base = join(tmp, 'base');
 
-/** Runs the CLI in-process; returns the exit code and what it printed. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void (out += `${a.join(' ')}\n`));
-  const le = vi.spyOn(console, 'error').mockImplementation((...a) => void (err += `${a.join(' ')}\n`));
-  try {
-    const code = await main(['node', 'adapterkit', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    l.mockRestore();
-    le.mockRestore();
-  }
-}
-
-const TINY = [
-  '--d-model',
-  '16',
-  '--layers',
-  '1',
-  '--heads',
-  '2',
-  '--d-ff',
-  '32',
-  '--seq-len',
-  '16',
-  '--batch',
-  '4',
-];
+const TINY = TINY_MODEL_FLAGS;
+const run = runCli;
 
 beforeAll(async () => {
   const r = await run('pretrain', '--steps', '3', ...TINY, '--out', base, '--progress', 'none');

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TINY_MODEL_FLAGS } from '../in-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-demo-'));
 
@@ -17,20 +18,7 @@ function cli(...args: string[]) {
 describe('adapterkit demo (the main job), on a tiny base model', () => {
   it('trains every method in child processes and writes results.json, report.md, curves and what each method trained', () => {
     const base = join(tmp, 'base');
-    const tiny = [
-      '--d-model',
-      '16',
-      '--layers',
-      '1',
-      '--heads',
-      '2',
-      '--d-ff',
-      '32',
-      '--seq-len',
-      '16',
-      '--batch',
-      '4',
-    ];
+    const tiny = TINY_MODEL_FLAGS;
     expect(cli('pretrain', '--steps', '3', ...tiny, '--out', base, '--progress', 'none').status).toBe(0);
     const out = join(tmp, 'runs');
     const r = cli(
