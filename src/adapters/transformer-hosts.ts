@@ -11,6 +11,8 @@ import {
   TransformerDecoderBlock,
   TransformerEncoder,
   TransformerEncoderBlock,
+  type TransformerBlock,
+  type TransformerStack,
   type AdapterLocation,
   type AdapterPointContext,
   type TransformerDecoderOptions,
@@ -41,35 +43,43 @@ export class TransformerDecoderBlockAdapter extends withAttentionAdapters(Transf
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's base constructor must take `any[]` (TS2545)
+type StackCtor = new (...args: any[]) => TransformerStack<TransformerBlock>;
+
+/**
+ * A transformer stack whose adapters go to every block, sized to `dModel`. Built directly (not
+ * upgraded in place), its blocks become adapter hosts too.
+ */
+function withStackAdapters<TBase extends StackCtor>(Base: TBase) {
+  abstract class StackWithAdapters extends withLayeredAdapters(Base) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's constructor forwards its base's arguments
+    constructor(...args: any[]) {
+      super(...args);
+      for (const b of this.blocks()) updateModuleClassWithAdapterClass(b);
+    }
+    override adapterLayers(): AdapterHostModule[] {
+      return this.blocks() as unknown as AdapterHostModule[];
+    }
+    override get adapterInputDim(): number {
+      return this.dModel;
+    }
+  }
+  return StackWithAdapters;
+}
+
 /** A {@link TransformerEncoder} whose adapters go to every block, sized to `dModel`. */
-export class TransformerEncoderAdapter extends withLayeredAdapters(TransformerEncoder) {
+export class TransformerEncoderAdapter extends withStackAdapters(TransformerEncoder) {
   static override readonly typeName: string = 'TransformerEncoderAdapter';
-  /** Built directly (not upgraded in place): its blocks become adapter hosts too. */
   constructor(options: TransformerEncoderOptions) {
     super(options);
-    for (const b of this.blocks()) updateModuleClassWithAdapterClass(b);
-  }
-  override adapterLayers(): AdapterHostModule[] {
-    return this.blocks() as unknown as AdapterHostModule[];
-  }
-  override get adapterInputDim(): number {
-    return this.dModel;
   }
 }
 
 /** A {@link TransformerDecoder} whose adapters go to every block, sized to `dModel`. */
-export class TransformerDecoderAdapter extends withLayeredAdapters(TransformerDecoder) {
+export class TransformerDecoderAdapter extends withStackAdapters(TransformerDecoder) {
   static override readonly typeName: string = 'TransformerDecoderAdapter';
-  /** Built directly (not upgraded in place): its blocks become adapter hosts too. */
   constructor(options: TransformerDecoderOptions) {
     super(options);
-    for (const b of this.blocks()) updateModuleClassWithAdapterClass(b);
-  }
-  override adapterLayers(): AdapterHostModule[] {
-    return this.blocks() as unknown as AdapterHostModule[];
-  }
-  override get adapterInputDim(): number {
-    return this.dModel;
   }
 }
 
