@@ -22,6 +22,17 @@ function classifier(): EncoderClassifier {
   return m;
 }
 
+/**
+ * Two rows of ids, the second padded after 3 tokens; the same rows with other ids at the padded
+ * positions; and the padding mask (true = padding).
+ */
+function paddedBatch(): { ids: Tensor; otherPadIds: Tensor; mask: Tensor } {
+  const ids = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 0, 0], [2, 5], 'int32');
+  const otherPadIds = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 11], [2, 5], 'int32');
+  const mask = tf.tensor2d([0, 0, 0, 0, 0, 0, 0, 0, 1, 1], [2, 5], 'bool');
+  return { ids, otherPadIds, mask };
+}
+
 describe('Parallel', () => {
   it('B-303 Parallel(a, b) on [B, T] ids with a padding mask: 2B output rows, rows 0…B−1 as the model with only a, rows B…2B−1 with only b; padded positions stay padded in both halves', () => {
     const model = classifier();
@@ -29,30 +40,7 @@ describe('Parallel', () => {
     let seed = 1;
     for (const [path, m] of model.namedModules()) if (/adapter_layer\.[ab]$/.test(path)) randomize(m, seed++);
     model.eval();
-    const ids = tf.tensor2d(
-      [
-        [1, 2, 3, 4, 5],
-        [6, 7, 8, 0, 0],
-      ],
-      [2, 5],
-      'int32',
-    );
-    const otherPadIds = tf.tensor2d(
-      [
-        [1, 2, 3, 4, 5],
-        [6, 7, 8, 9, 11],
-      ],
-      [2, 5],
-      'int32',
-    );
-    const mask = tf.tensor2d(
-      [
-        [0, 0, 0, 0, 0],
-        [0, 0, 0, 1, 1],
-      ],
-      [2, 5],
-      'bool',
-    );
+    const { ids, otherPadIds, mask } = paddedBatch();
 
     const run = (setup: Parameters<typeof model.setActiveSetup>[0], x: Tensor): Tensor => {
       model.setActiveSetup(setup);
@@ -107,30 +95,7 @@ describe('setups at attention hosts', () => {
     for (const [path, m] of model.namedModules())
       if (/adapter_layer\.(att|a)$/.test(path)) randomize(m, seed++);
     model.eval();
-    const ids = tf.tensor2d(
-      [
-        [1, 2, 3, 4, 5],
-        [6, 7, 8, 0, 0],
-      ],
-      [2, 5],
-      'int32',
-    );
-    const otherPadIds = tf.tensor2d(
-      [
-        [1, 2, 3, 4, 5],
-        [6, 7, 8, 9, 11],
-      ],
-      [2, 5],
-      'int32',
-    );
-    const mask = tf.tensor2d(
-      [
-        [0, 0, 0, 0, 0],
-        [0, 0, 0, 1, 1],
-      ],
-      [2, 5],
-      'bool',
-    );
+    const { ids, otherPadIds, mask } = paddedBatch();
     const def = model.forward(ids, mask);
     model.setActiveSetup(Stack('att', 'a'));
     const stacked = model.forward(ids, mask);
