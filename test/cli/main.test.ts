@@ -7,11 +7,17 @@ import { runCli, TINY_MODEL_FLAGS } from './in-process.js';
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-cli-'));
 const base = join(tmp, 'base');
 
-const TINY = TINY_MODEL_FLAGS;
-const run = runCli;
-
 beforeAll(async () => {
-  const r = await run('pretrain', '--steps', '3', ...TINY, '--out', base, '--progress', 'none');
+  const r = await runCli(
+    'pretrain',
+    '--steps',
+    '3',
+    ...TINY_MODEL_FLAGS,
+    '--out',
+    base,
+    '--progress',
+    'none',
+  );
   expect(r.code).toBe(0);
 });
 
@@ -31,37 +37,37 @@ describe('adapterkit CLI', () => {
       'sweep',
       'spam',
     ]) {
-      const r = await run(c, '--help');
+      const r = await runCli(c, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toContain(`Usage: adapterkit ${c}`);
     }
   });
 
   it('rejects bad flag values naming the valid values', async () => {
-    const method = await run('adapt', '--method', 'adaptr');
+    const method = await runCli('adapt', '--method', 'adaptr');
     expect(method.code).not.toBe(0);
     expect(method.err).toContain('full, linear, parallel, lora');
-    const steps = await run('adapt', '--steps', '0');
+    const steps = await runCli('adapt', '--steps', '0');
     expect(steps.code).not.toBe(0);
     expect(steps.err).toContain('--steps must be a whole number ≥ 1');
-    const lr = await run('adapt', '--lr', '-1');
+    const lr = await runCli('adapt', '--lr', '-1');
     expect(lr.err).toContain('--lr must be a number > 0');
-    const dataset = await run('eval', '--dataset', 'wikipedia');
+    const dataset = await runCli('eval', '--dataset', 'wikipedia');
     expect(dataset.err).toContain('mobydick, sotu');
-    const backend = await run('--backend', 'gpu', 'eval');
+    const backend = await runCli('--backend', 'gpu', 'eval');
     expect(backend.code).toBe(2);
     expect(backend.err).toContain('wasm, cpu');
   });
 
   it('refuses to overwrite an existing run directory', async () => {
-    const r = await run('adapt', '--base', base, '--out', base, '--steps', '1');
+    const r = await runCli('adapt', '--base', base, '--out', base, '--steps', '1');
     expect(r.code).toBe(1);
     expect(r.err).toContain('already exists');
   });
 
   it('a tiny adapt run trains an adapter, evaluates it and saves it; eval, generate and inspect use it', async () => {
     const out = join(tmp, 'run-linear');
-    const r = await run(
+    const r = await runCli(
       'adapt',
       '--base',
       base,
@@ -89,22 +95,32 @@ describe('adapterkit CLI', () => {
     const file = join(out, 'adapter.safetensors');
     expect(existsSync(file)).toBe(true);
 
-    const ev = await run('eval', '--base', base, '--adapter', file, '--windows', '8');
+    const ev = await runCli('eval', '--base', base, '--adapter', file, '--windows', '8');
     expect(ev.code).toBe(0);
     expect(ev.out).toMatch(/bits per character \(with adapted\)/);
-    const gen = await run('generate', '--base', base, '--adapter', file, '--length', '10', '--prompt', 'Ab');
+    const gen = await runCli(
+      'generate',
+      '--base',
+      base,
+      '--adapter',
+      file,
+      '--length',
+      '10',
+      '--prompt',
+      'Ab',
+    );
     expect(gen.code).toBe(0);
     expect(gen.out.startsWith('Ab')).toBe(true);
-    const ins = await run('inspect', file);
+    const ins = await runCli('inspect', file);
     expect(ins.code).toBe(0);
     expect(ins.out).toContain('adapter adapted: type linear');
-    const insModel = await run('inspect', base);
+    const insModel = await runCli('inspect', base);
     expect(insModel.out).toContain('char-lm checkpoint');
   });
 
   it('--trainable fine-tunes only the matching parameters and leaves the rest bit-identical', async () => {
     const out = join(tmp, 'run-partial');
-    const r = await run(
+    const r = await runCli(
       'adapt',
       '--base',
       base,
@@ -136,7 +152,7 @@ describe('adapterkit CLI', () => {
       const same = Buffer.from(entry.data).equals(Buffer.from(after.tensors.get(name)!.data));
       expect([name, same]).toEqual([name, !name.startsWith('lm_head.')]);
     }
-    const invalid = await run(
+    const invalid = await runCli(
       'adapt',
       '--base',
       base,
@@ -151,7 +167,7 @@ describe('adapterkit CLI', () => {
     );
     expect(invalid.code).toBe(1);
     expect(invalid.err).toContain('not a valid regular expression');
-    const none = await run(
+    const none = await runCli(
       'adapt',
       '--base',
       base,
@@ -167,7 +183,7 @@ describe('adapterkit CLI', () => {
     expect(none.code).toBe(1);
     expect(none.err).toContain('matches no parameter path');
     expect(none.err).toContain('tok_emb.weight');
-    const wrongMethod = await run(
+    const wrongMethod = await runCli(
       'adapt',
       '--base',
       base,
@@ -186,7 +202,7 @@ describe('adapterkit CLI', () => {
 
   it('a LoRA run saves a PEFT directory that merge and export accept; full fine-tuning saves a model', async () => {
     const out = join(tmp, 'run-lora');
-    const r = await run(
+    const r = await runCli(
       'adapt',
       '--base',
       base,
@@ -209,7 +225,7 @@ describe('adapterkit CLI', () => {
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     expect(result.disabledHeldOutBpc).toBeTypeOf('number');
     expect(existsSync(join(out, 'peft', 'adapter_config.json'))).toBe(true);
-    const merged = await run(
+    const merged = await runCli(
       'merge',
       '--base',
       base,
@@ -219,9 +235,9 @@ describe('adapterkit CLI', () => {
       join(tmp, 'merged'),
     );
     expect(merged.code).toBe(0);
-    const ev = await run('eval', '--base', join(tmp, 'merged'), '--windows', '8');
+    const ev = await runCli('eval', '--base', join(tmp, 'merged'), '--windows', '8');
     expect(ev.code).toBe(0);
-    const exp = await run(
+    const exp = await runCli(
       'export',
       '--format',
       'peft',
@@ -235,10 +251,10 @@ describe('adapterkit CLI', () => {
       join(tmp, 'exported'),
     );
     expect(exp.code).toBe(0);
-    expect((await run('inspect', join(tmp, 'exported'))).out).toContain('BF16');
-    const badFormat = await run('export', '--format', 'onnx', '--run', out, '--out', join(tmp, 'x'));
+    expect((await runCli('inspect', join(tmp, 'exported'))).out).toContain('BF16');
+    const badFormat = await runCli('export', '--format', 'onnx', '--run', out, '--out', join(tmp, 'x'));
     expect(badFormat.err).toContain('peft');
-    const fromLinear = await run(
+    const fromLinear = await runCli(
       'export',
       '--format',
       'peft',
@@ -254,7 +270,7 @@ describe('adapterkit CLI', () => {
     const full = join(tmp, 'run-full');
     expect(
       (
-        await run(
+        await runCli(
           'adapt',
           '--base',
           base,
@@ -279,10 +295,10 @@ describe('adapterkit CLI', () => {
   it('inspect gives a clear error on a corrupt file and on a missing path', async () => {
     const bad = join(tmp, 'bad.safetensors');
     writeFileSync(bad, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0x5b]));
-    const r = await run('inspect', bad);
+    const r = await runCli('inspect', bad);
     expect(r.code).toBe(1);
     expect(r.err).toContain(bad);
-    const missing = await run('inspect', join(tmp, 'nope'));
+    const missing = await runCli('inspect', join(tmp, 'nope'));
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('no such file or directory');
   });
@@ -293,7 +309,7 @@ describe('adapterkit CLI', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model: 'mlp-classifier' }));
     writeFileSync(join(dir, 'model.safetensors'), readFileSync(join(base, 'model.safetensors')));
-    const r = await run('eval', '--base', dir);
+    const r = await runCli('eval', '--base', dir);
     expect(r.code).toBe(1);
     expect(r.err).toContain("needs a 'char-lm' checkpoint");
   });

@@ -6,22 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobClient } from '../../src/jobs/client.js';
 import type { TrainJobInput } from '../../src/jobs/payload.js';
 import { AdapterError } from '../../src/errors.js';
-import {
-  hasRedisServer,
-  REDIS_MISSING,
-  reportRedisMissing,
-  startRedis,
-  type RedisHandle,
-} from './redis-server.js';
+import { requireRedis, startRedis, type RedisHandle } from './redis-server.js';
 
-const haveRedis = hasRedisServer();
-if (!haveRedis) reportRedisMissing();
-
-if (!haveRedis && process.env.CI === 'true') {
-  it('job client tests need redis-server under CI', () => {
-    throw new Error(REDIS_MISSING);
-  });
-}
+const haveRedis = requireRedis('job client tests');
 
 const input = (name: string): TrainJobInput => ({
   name,

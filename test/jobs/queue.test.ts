@@ -13,23 +13,10 @@ import type { TrainJobInput } from '../../src/jobs/payload.js';
 import type { TrainJobResult } from '../../src/jobs/train-job.js';
 import { FsAdapterStore } from '../../src/store/fs-store.js';
 import { writeTinyBase } from './fixtures.js';
-import {
-  hasRedisServer,
-  REDIS_MISSING,
-  reportRedisMissing,
-  startRedis,
-  type RedisHandle,
-} from './redis-server.js';
+import { requireRedis, startRedis, type RedisHandle } from './redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const haveRedis = hasRedisServer();
-if (!haveRedis) reportRedisMissing();
-
-if (!haveRedis && process.env.CI === 'true') {
-  it('queue tests need redis-server under CI', () => {
-    throw new Error(REDIS_MISSING);
-  });
-}
+const haveRedis = requireRedis('queue tests');
 
 /** One JSON line a worker printed, as far as the tests read it. */
 interface WorkerEvent {

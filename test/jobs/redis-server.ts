@@ -1,5 +1,6 @@
 /** Starting and stopping a real `redis-server` on a free loopback port, for queue tests. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { it } from 'vitest';
 import { openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,22 @@ export function reportRedisMissing(): void {
     return; // another test file of this run printed it
   }
   console.error(`\n*** ${REDIS_MISSING} ***\n`);
+}
+
+/**
+ * Whether the queue tests of a file can run: `redis-server` is on the PATH. When it is not, prints
+ * the one loud line (outside CI) or registers a failing test named after `what` (under CI, where a
+ * missing real part is a failure, not a skip). Call at a test file's top level.
+ */
+export function requireRedis(what: string): boolean {
+  if (hasRedisServer()) return true;
+  reportRedisMissing();
+  if (process.env.CI === 'true') {
+    it(`${what} need redis-server under CI`, () => {
+      throw new Error(REDIS_MISSING);
+    });
+  }
+  return false;
 }
 
 /** Whether `redis-server` is on the PATH. */

@@ -9,22 +9,9 @@ import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobClient } from '../../src/jobs/client.js';
 import { startWorker } from '../../src/jobs/worker.js';
-import {
-  hasRedisServer,
-  REDIS_MISSING,
-  reportRedisMissing,
-  startRedis,
-  type RedisHandle,
-} from './redis-server.js';
+import { requireRedis, startRedis, type RedisHandle } from './redis-server.js';
 
-const haveRedis = hasRedisServer();
-if (!haveRedis) reportRedisMissing();
-
-if (!haveRedis && process.env.CI === 'true') {
-  it('worker tests need redis-server under CI', () => {
-    throw new Error(REDIS_MISSING);
-  });
-}
+const haveRedis = requireRedis('worker tests');
 
 describe.skipIf(!haveRedis)('startWorker on a real redis-server', () => {
   let redis: RedisHandle;

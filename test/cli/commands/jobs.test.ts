@@ -8,22 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cancelCommand, statusCommand, submitCommand } from '../../../src/cli/commands/jobs.js';
 import { JobClient } from '../../../src/jobs/client.js';
-import {
-  hasRedisServer,
-  REDIS_MISSING,
-  reportRedisMissing,
-  startRedis,
-  type RedisHandle,
-} from '../../jobs/redis-server.js';
+import { requireRedis, startRedis, type RedisHandle } from '../../jobs/redis-server.js';
 
-const haveRedis = hasRedisServer();
-if (!haveRedis) reportRedisMissing();
-
-if (!haveRedis && process.env.CI === 'true') {
-  it('queue command tests need redis-server under CI', () => {
-    throw new Error(REDIS_MISSING);
-  });
-}
+const haveRedis = requireRedis('queue command tests');
 
 describe.skipIf(!haveRedis)('submit, status and cancel on a real redis-server', () => {
   let redis: RedisHandle;

@@ -7,11 +7,17 @@ import { runCli, TINY_MODEL_FLAGS } from '../in-process.js';
 const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-cli-spam-'));
 const base = join(tmp, 'base');
 
-const TINY = TINY_MODEL_FLAGS;
-const run = runCli;
-
 beforeAll(async () => {
-  const r = await run('pretrain', '--steps', '3', ...TINY, '--out', base, '--progress', 'none');
+  const r = await runCli(
+    'pretrain',
+    '--steps',
+    '3',
+    ...TINY_MODEL_FLAGS,
+    '--out',
+    base,
+    '--progress',
+    'none',
+  );
   expect(r.code).toBe(0);
 });
 
@@ -19,7 +25,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('adapterkit CLI', () => {
   it('spam trains a classifier with an adapter on the LM embeddings and reports test accuracy', async () => {
-    const r = await run(
+    const r = await runCli(
       'spam',
       '--init',
       'lm',
