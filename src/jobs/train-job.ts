@@ -41,6 +41,8 @@ export interface TrainProgress {
   tokensPerSecond: number;
   /** The step this attempt resumed from (0 when it started afresh). */
   resumedFromStep: number;
+  /** The newest step whose checkpoint is saved: a retry resumes from here (0 before the first). */
+  checkpointedStep: number;
 }
 
 /** What a job runner needs from where it runs. */
@@ -105,7 +107,9 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
     const lr = job.training.lr ?? DEFAULT_JOB_LR[job.method.kind];
     const steps = job.training.steps;
     const method = toAdaptMethod(job.method);
+    const checkpointEvery = job.training.checkpointEvery ?? Math.max(1, Math.round(steps / 10));
     let lastReport = 0;
+    let reportedCheckpoint = -1;
     const result = await adaptCharLm({
       model: base.model,
       method,
@@ -117,19 +121,27 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
       seed: job.seed,
       warmupSteps: job.training.warmupSteps,
       weightDecay: job.training.weightDecay,
-      checkpointEvery: job.training.checkpointEvery ?? Math.max(1, Math.round(steps / 10)),
+      checkpointEvery,
       checkpointDir,
       resume: true,
       onStep: (i) => {
+        // The trainer reports a step before checkpointing it, so step s knows the checkpoints before s.
+        const checkpointedStep = Math.max(
+          resumedFromStep,
+          Math.floor((i.step - 1) / checkpointEvery) * checkpointEvery,
+        );
         const now = performance.now();
-        if (i.step !== steps && now - lastReport < 250) return;
+        // Throttled, except for the last step and the first report after each new checkpoint.
+        if (i.step !== steps && checkpointedStep === reportedCheckpoint && now - lastReport < 250) return;
         lastReport = now;
+        reportedCheckpoint = checkpointedStep;
         ctx.onProgress?.({
           step: i.step,
           steps,
           loss: i.loss,
           tokensPerSecond: i.totalTokens / (i.elapsedMs / 1000),
           resumedFromStep,
+          checkpointedStep,
         });
       },
     });

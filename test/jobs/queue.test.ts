@@ -22,7 +22,7 @@ const haveRedis = requireRedis('queue tests');
 interface WorkerEvent {
   event: string;
   id?: string;
-  progress?: { step: number };
+  progress?: { step: number; steps: number; checkpointedStep: number };
 }
 
 /** A worker process and the JSON events it printed. */
@@ -30,6 +30,8 @@ interface WorkerProc {
   proc: ChildProcess;
   events: WorkerEvent[];
   output: string;
+  /** Called synchronously for each event as it arrives, before anything else runs. */
+  onEvent?: (e: WorkerEvent) => void;
 }
 
 function spawnWorker(redis: string, store: string): WorkerProc {
@@ -51,11 +53,15 @@ function spawnWorker(redis: string, store: string): WorkerProc {
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
+      let e: WorkerEvent;
       try {
-        w.events.push(JSON.parse(line) as WorkerEvent);
+        e = JSON.parse(line) as WorkerEvent;
       } catch {
         w.output += `${line}\n`;
+        continue;
       }
+      w.events.push(e);
+      w.onEvent?.(e);
     }
   });
   proc.stderr!.on('data', (d: Buffer) => (w.output += d.toString()));
@@ -135,16 +141,38 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
       { attempts: 3, backoffMs: 500 },
     );
 
-    // Kill worker 0 (and its sandboxed child) once a job it runs is past its first checkpoint.
+    // Kill worker 0 (and its sandboxed child) in the middle of a job that has a checkpoint. A tiny
+    // job can finish between its progress report and any kill, so the worker is frozen (SIGSTOP) the
+    // moment it reports a checkpoint, then killed only if its job is still unfinished; otherwise it
+    // is resumed and the next job is tried.
     const victim = workers[0]!;
+    const frozen: string[] = [];
+    victim.onEvent = (e) => {
+      const p = e.progress;
+      if (e.event === 'progress' && p && p.checkpointedStep >= 2 && p.step < p.steps && !frozen.length) {
+        killGroup(victim, 'SIGSTOP');
+        frozen.push(String(e.id));
+      }
+    };
+    let killedJob: string | undefined;
     await waitFor(
-      'worker 0 mid-job',
-      () =>
-        victim.events.some((e) => e.event === 'progress' && e.progress!.step >= 3 && e.progress!.step < 8),
+      'worker 0 frozen in the middle of a checkpointed job',
+      async () => {
+        const id = frozen[0];
+        if (id === undefined) return false;
+        const checkpoints = await readdir(join(store.root, '.checkpoints', id)).catch(() => []);
+        if (checkpoints.length > 0 && !(await store.has(job(ids.indexOf(id)).name))) {
+          killedJob = id;
+          killGroup(victim, 'SIGKILL');
+          victim.onEvent = undefined;
+          return true;
+        }
+        frozen.length = 0;
+        killGroup(victim, 'SIGCONT');
+        return false;
+      },
       90_000,
     );
-    const killedJob = String(victim.events.find((e) => e.event === 'progress' && e.progress!.step >= 3)!.id);
-    killGroup(victim, 'SIGKILL');
 
     await waitFor(
       'every job to finish',
@@ -177,7 +205,7 @@ describe.skipIf(!haveRedis)('training jobs on a real redis-server', () => {
     }
     expect((await readdir(store.adaptersDir)).filter((n) => !n.startsWith('.'))).toHaveLength(20);
     // The killed worker's job was taken over and resumed from its checkpoint instead of restarting.
-    const killed = (await client.status(killedJob))!;
+    const killed = (await client.status(killedJob!))!;
     expect((killed.returnValue as TrainJobResult).resumedFromStep).toBeGreaterThanOrEqual(2);
     // Completed once: no surviving worker reported completing a job twice.
     const completions = workers

@@ -58,6 +58,26 @@ describe('training jobs without a queue', () => {
     expect(await readdir(join(dir, 'scratch'))).toEqual([]); // checkpoints removed once stored
   });
 
+  it('reports progress after every new checkpoint, naming the step a retry would resume from', async () => {
+    const seen: { step: number; checkpointedStep: number }[] = [];
+    await runTrainJob(
+      payload({ name: 'p', training: { steps: 7, batch: 2, seqLen: 8, checkpointEvery: 3, evalWindows: 2 } }),
+      {
+        ...ctx('job-6'),
+        onProgress: (p) => seen.push({ step: p.step, checkpointedStep: p.checkpointedStep }),
+      },
+    );
+    // Step 4 is the first report after the step-3 checkpoint, step 7 after step 6's and the last.
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        { step: 1, checkpointedStep: 0 },
+        { step: 4, checkpointedStep: 3 },
+        { step: 7, checkpointedStep: 6 },
+      ]),
+    );
+    for (const p of seen) expect(p.checkpointedStep).toBe(Math.floor((p.step - 1) / 3) * 3);
+  });
+
   it('fails clearly on a missing base model and an unknown dataset', async () => {
     await expect(runTrainJob(payload({ name: 'b', base: join(dir, 'nope') }), ctx('job-3'))).rejects.toThrow(
       /base model .*nope/,
