@@ -28,21 +28,6 @@ export {
   loadTrainerCheckpoint,
   saveTrainerCheckpoint,
 } from './train/checkpoint-files.js';
-export {
-  DATASET_NAMES,
-  TEXT_CORPUS_NAMES,
-  isDatasetName,
-  loadDataset,
-  loadTextCorpus,
-  loadTuningSplit,
-  loadMobyDick,
-  loadSotu,
-  loadSpamAssassin,
-  loadSpamSplits,
-  type DatasetName,
-  type TextCorpusName,
-  type TextCorpusSplits,
-  type Dataset,
-  type TextDataset,
-  type ClassificationDataset,
-} from './data/node-index.js';
+// The dataset registry at the top level, and the three loaders.
+export * from './data/datasets.js';
+export { loadMobyDick, loadSotu, loadSpamAssassin, loadSpamSplits } from './data/node-index.js';

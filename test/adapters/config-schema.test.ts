@@ -21,6 +21,11 @@ import {
   type NormalizedLoraConfig,
   type StrategyConfig,
 } from '../../src/adapters/index.js';
+import {
+  adapterConfigSchema,
+  parseAdapterOptions,
+  type AdapterFields,
+} from '../../src/adapters/config-schema.js';
 import { thrown } from '../helpers.js';
 
 const demoSchema = z.strictObject({
@@ -159,5 +164,40 @@ describe('config schemas: inferred types', () => {
     const parsed: NormalizedLoraConfig = parseLoraConfig({ type: 'lora', r: 4 });
     expect(Object.keys(parsed)).toEqual(Object.keys(loraConfigSchema.shape));
     expect(parsed.r).toBe(4);
+  });
+});
+
+describe('adapterConfigSchema', () => {
+  const schema = adapterConfigSchema({
+    inFeatures: configField.positiveInt(),
+    rate: configField.probability().default(0),
+  });
+
+  it('puts type and enabled first and adapterStrategy last around the fields, with their defaults', () => {
+    expect(Object.keys(schema.shape)).toEqual(['type', 'enabled', 'inFeatures', 'rate', 'adapterStrategy']);
+    expect(parseConfig(schema, { type: 'demo', inFeatures: 4 }, 'demo')).toEqual({
+      type: 'demo',
+      enabled: true,
+      inFeatures: 4,
+      rate: 0,
+      adapterStrategy: null,
+    });
+    expectTypeOf<AdapterFields<typeof schema>>().toEqualTypeOf<{
+      inFeatures: number;
+      rate?: number | undefined;
+    }>();
+  });
+
+  it('parseAdapterOptions checks constructor options without the strategy and random source', () => {
+    const options = { inFeatures: 4, adapterStrategy: { type: 'residualAdd' }, rng: Math };
+    expect(parseAdapterOptions(schema, 'demo', options, 'Demo')).toMatchObject({
+      type: 'demo',
+      inFeatures: 4,
+      adapterStrategy: null,
+    });
+    const bad = { inFeatures: 0 };
+    const err = thrown(() => parseAdapterOptions(schema, 'demo', bad, 'Demo'));
+    expect(err.code).toBe('INVALID_CONFIG');
+    expect(err.message).toContain("Demo: field 'inFeatures' must be an integer ≥ 1, got 0");
   });
 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CharVocab } from '../../src/data/vocab.js';
+import '../../src/adapters/builtins.js';
+import type { AdapterModelConfig } from '../../src/adapters/model.js';
+import { Linear } from '../../src/nn/layers.js';
+import { Module } from '../../src/nn/module.js';
+import { TransformerEncoder } from '../../src/nn/transformer.js';
 import {
+  buildSequenceModel,
   checkSequenceConfig,
+  withBuiltinAdapters,
   requireChoice,
   requirePositiveInt,
   type SequenceModelConfig,
@@ -62,5 +69,52 @@ describe('model config checks', () => {
     expect(e.code).toBe('INVALID_CONFIG');
     expect(e.message).toContain('differs from the size of the stored vocabulary');
     expect(e.details).toMatchObject({ field: 'vocabSize', expected: vocab.size });
+  });
+});
+
+describe('building the reference models', () => {
+  type TinyConfig = SequenceModelConfig & AdapterModelConfig & { numClasses: number };
+  class Tiny extends Module {
+    readonly cfg: TinyConfig & { model: 'tiny' };
+    constructor(cfg: TinyConfig) {
+      super();
+      this.cfg = buildSequenceModel(this, cfg, 'tiny', {
+        stack: ['encoder', TransformerEncoder],
+        head: ['out', cfg.numClasses],
+        extraFields: ['numClasses'],
+      });
+    }
+  }
+
+  it('buildSequenceModel registers embeddings, the stack and the head, and stores a copy of the config', () => {
+    const cfg = { ...base, numClasses: 3 };
+    const m = new Tiny(cfg);
+    expect(m.cfg).toEqual({ ...cfg, model: 'tiny', positional: 'learned' });
+    expect(m.cfg).not.toBe(cfg);
+    expect([...m.namedChildren()].map(([n]) => n)).toEqual(['tok_emb', 'pos_emb', 'encoder', 'out']);
+    expect((m.getChild('out') as Linear).weight.shape).toEqual([3, 8]);
+    expect((m.getChild('encoder') as TransformerEncoder).blocks()).toHaveLength(1);
+    expect(thrown(() => new Tiny({ ...cfg, numClasses: 0 })).message).toContain('numClasses');
+    m.dispose();
+  });
+
+  it('withBuiltinAdapters routes adapters to the layout module, sets the LoRA defaults and restores recorded adapters', () => {
+    class Adaptable extends withBuiltinAdapters(Tiny, {
+      module: 'encoder',
+      outputLayer: 'out',
+      loraTargets: ['q_proj'],
+    }) {}
+    const cfg = { ...base, numClasses: 3 };
+    const m = new Adaptable(cfg);
+    expect(m.adapterModuleNames).toEqual(['', 'encoder']);
+    expect(m.defaultAdapterModuleName).toBe('encoder');
+    expect(m.defaultLoraTargets).toEqual(['q_proj']);
+    expect(m.outputLayerPath).toBe('out');
+    m.addAdapter('task', { type: 'linear', inFeatures: 8, dim: 2 });
+    expect(m.adapterNames()).toEqual(['task']);
+    const again = new Adaptable(m.cfg);
+    expect(again.adapterNames()).toEqual(['task']);
+    m.dispose();
+    again.dispose();
   });
 });

@@ -3,7 +3,7 @@
  * constructor's option names plus `type` and `enabled` (SPEC B-139).
  */
 import { z } from 'zod';
-import { configField } from '../config-schema.js';
+import { adapterConfigSchema, configField, type AdapterFields } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 
 /**
@@ -13,10 +13,7 @@ import type { StrategyConfig } from '../types.js';
  * (`MultiHeadAttentionAdapterConfig`, `RelPositionMultiHeadAttentionAdapterConfig`) default it to
  * 0.0; configs are what users write, so `dropoutRate` defaults to 0 here.
  */
-export const multiHeadAttentionAdapterSchema = z.strictObject({
-  type: configField.string(),
-  /** Default true. */
-  enabled: configField.boolean().default(true),
+export const multiHeadAttentionAdapterSchema = adapterConfigSchema({
   /** Number of heads. */
   nHead: configField.positiveInt(),
   /** Model width (input and output features); must be divisible by `nHead`. */
@@ -27,18 +24,13 @@ export const multiHeadAttentionAdapterSchema = z.strictObject({
   projDim: configField.int().nullable().default(null),
   /** Select the alternative (SDPA-semantics) attention path; see the class TSDoc. Default false. */
   useFusedAttention: configField.boolean().default(false),
-  /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
-  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /** Fields of the `relPositionMultiHeadAttention` adapter type (same as `multiHeadAttention`). */
 export const relPositionMultiHeadAttentionAdapterSchema = multiHeadAttentionAdapterSchema.extend({});
 
 /** Fields of the `transformerMultiHeadAttention` adapter type. */
-export const transformerMultiHeadAttentionAdapterSchema = z.strictObject({
-  type: configField.string(),
-  /** Default true. */
-  enabled: configField.boolean().default(true),
+export const transformerMultiHeadAttentionAdapterSchema = adapterConfigSchema({
   /** Model width (input and output features); must be divisible by `numAttentionHeads`. */
   hiddenSize: configField.positiveInt(),
   /** Number of heads. */
@@ -49,8 +41,6 @@ export const transformerMultiHeadAttentionAdapterSchema = z.strictObject({
   attnLayerDropout: configField.probability().default(0),
   /** Projected width: `null` → `hiddenSize`; `< 1` → `numAttentionHeads`; `≥ 1` → itself. Default null. */
   projDim: configField.int().nullable().default(null),
-  /** Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`. */
-  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /** The default strategy of every attention adapter type: residual add onto `value`/`values`. */
@@ -63,10 +53,7 @@ export type MultiHeadAttentionAdapterConfig = z.input<typeof multiHeadAttentionA
 /** The stored form of a conformer-style attention adapter config. */
 export type NormalizedMultiHeadAttentionAdapterConfig = z.output<typeof multiHeadAttentionAdapterSchema>;
 /** The fields the conformer attention adapters' constructors take besides the strategy and random source. */
-export type MultiHeadAttentionAdapterFields = Omit<
-  z.input<typeof multiHeadAttentionAdapterSchema>,
-  'type' | 'enabled' | 'adapterStrategy'
->;
+export type MultiHeadAttentionAdapterFields = AdapterFields<typeof multiHeadAttentionAdapterSchema>;
 
 /** What a caller writes to add a transformer-style attention adapter. */
 export type TransformerMultiHeadAttentionAdapterConfig = z.input<
@@ -79,7 +66,6 @@ export type NormalizedTransformerMultiHeadAttentionAdapterConfig = z.output<
   typeof transformerMultiHeadAttentionAdapterSchema
 >;
 /** The fields `TransformerMultiHeadAttentionAdapter`'s constructor takes besides the strategy and random source. */
-export type TransformerMultiHeadAttentionAdapterFields = Omit<
-  z.input<typeof transformerMultiHeadAttentionAdapterSchema>,
-  'type' | 'enabled' | 'adapterStrategy'
+export type TransformerMultiHeadAttentionAdapterFields = AdapterFields<
+  typeof transformerMultiHeadAttentionAdapterSchema
 >;

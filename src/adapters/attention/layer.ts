@@ -12,7 +12,7 @@ import { Dropout, LayerNorm, Linear } from '../../nn/layers.js';
 import { fmtShape } from '../../nn/module.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
-import { parseConfig } from '../config-schema.js';
+import { parseAdapterOptions } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import {
   ATTENTION_DEFAULT_STRATEGY,
@@ -263,10 +263,11 @@ export class MultiHeadAttentionAdapter extends AdapterModule {
 
   constructor(options: MultiHeadAttentionAdapterOptions) {
     super(options);
-    const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parseConfig(
+    const { adapterStrategy } = options;
+    const cfg = parseAdapterOptions(
       multiHeadAttentionAdapterSchema,
-      { type: 'multiHeadAttention', ...fields },
+      'multiHeadAttention',
+      options,
       this.typeName,
     );
     this.nHead = cfg.nHead;
@@ -570,10 +571,11 @@ export class TransformerMultiHeadAttentionAdapter extends AdapterModule {
 
   constructor(options: TransformerMultiHeadAttentionAdapterOptions) {
     super(options);
-    const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parseConfig(
+    const { adapterStrategy } = options;
+    const cfg = parseAdapterOptions(
       transformerMultiHeadAttentionAdapterSchema,
-      { type: 'transformerMultiHeadAttention', ...fields },
+      'transformerMultiHeadAttention',
+      options,
       this.typeName,
     );
     this.hiddenSize = cfg.hiddenSize;

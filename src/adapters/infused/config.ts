@@ -1,17 +1,12 @@
 /** Config schema of the `infused` adapter type (SPEC §2.9.5): constructor options plus `type` and `enabled`. */
 import { z } from 'zod';
-import { configField } from '../config-schema.js';
+import { adapterConfigSchema, configField, type AdapterFields } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 
 /** Fields of the `infused` adapter type. */
-export const infusedAdapterSchema = z.strictObject({
-  type: configField.string(),
-  /** Default true. */
-  enabled: configField.boolean().default(true),
+export const infusedAdapterSchema = adapterConfigSchema({
   /** Size of the last dimension that is scaled. */
   inFeatures: configField.positiveInt(),
-  /** Default `{type: 'returnResult'}`. */
-  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /** The default strategy of `infused`: the scaled tensor replaces the input. */
@@ -22,7 +17,4 @@ export type InfusedAdapterConfig = z.input<typeof infusedAdapterSchema> & { type
 /** The stored form: every default written out. */
 export type NormalizedInfusedAdapterConfig = z.output<typeof infusedAdapterSchema>;
 /** The fields `InfusedAdapter`'s constructor takes besides the strategy and random source. */
-export type InfusedAdapterFields = Omit<
-  z.input<typeof infusedAdapterSchema>,
-  'type' | 'enabled' | 'adapterStrategy'
->;
+export type InfusedAdapterFields = AdapterFields<typeof infusedAdapterSchema>;

@@ -2,7 +2,7 @@ import { tf, type Tensor, type Variable } from '../../backend/tf.js';
 import { AdapterError, check, describeValue } from '../../errors.js';
 import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
-import { parseConfig } from '../config-schema.js';
+import { parseAdapterOptions } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import { INFUSED_DEFAULT_STRATEGY, infusedAdapterSchema, type InfusedAdapterFields } from './config.js';
 
@@ -34,8 +34,8 @@ export class InfusedAdapter extends AdapterModule {
 
   constructor(options: InfusedAdapterOptions) {
     super(options);
-    const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parseConfig(infusedAdapterSchema, { type: 'infused', ...fields }, this.typeName);
+    const { adapterStrategy } = options;
+    const cfg = parseAdapterOptions(infusedAdapterSchema, 'infused', options, this.typeName);
     this.inFeatures = cfg.inFeatures;
     this.scalers = this.registerParameter('scalers', tf.ones([this.inFeatures]));
     this.setupAdapterStrategy(adapterStrategy);

@@ -3,7 +3,7 @@ import { ActivationLayer } from '../../nn/activations.js';
 import { Dropout, LayerNorm, Linear, Sequential } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
-import { parseConfig } from '../config-schema.js';
+import { parseAdapterOptions } from '../config-schema.js';
 import { linearAdapterSchema, type LinearAdapterFields } from './config.js';
 
 /** Constructor options: the `linear` config's fields (see {@link linearAdapterSchema}), the strategy and the random source. */
@@ -30,8 +30,8 @@ export class LinearAdapter extends AdapterModule {
 
   constructor(options: LinearAdapterOptions) {
     super(options);
-    const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parseConfig(linearAdapterSchema, { type: 'linear', ...fields }, 'LinearAdapter');
+    const { adapterStrategy } = options;
+    const cfg = parseAdapterOptions(linearAdapterSchema, 'linear', options, 'LinearAdapter');
     const inF = cfg.inFeatures;
     const dim = cfg.dim;
     const rng = options.rng ?? getRng();

@@ -1,14 +1,15 @@
 /** Config schema of the `parallel` adapter type (He et al. 2021): constructor options plus `type` and `enabled`. */
 import { z } from 'zod';
 import { ACTIVATIONS } from '../../nn/activations.js';
-import { configField } from '../config-schema.js';
+import { adapterConfigSchema, configField, type AdapterFields } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 
-/** Fields of the `parallel` adapter type. */
-export const parallelAdapterSchema = z.strictObject({
-  type: configField.string(),
-  /** Default true. */
-  enabled: configField.boolean().default(true),
+/**
+ * Fields of the `parallel` adapter type. Its `adapterStrategy` defaults to
+ * `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`; stochastic depth and the L2 loss apply
+ * to the branch `s·A(h)`. Other strategy types are rejected (`INVALID_CONFIG`).
+ */
+export const parallelAdapterSchema = adapterConfigSchema({
   /** Model width (a layered host overwrites it with its own). */
   inFeatures: configField.positiveInt(),
   /** Bottleneck width. */
@@ -19,11 +20,6 @@ export const parallelAdapterSchema = z.strictObject({
   scaling: configField.custom(z.number().positive(), 'a finite number > 0', { kind: 'number' }).default(1),
   /** Dropout on the bottleneck activations (training only). Default 0. */
   dropout: configField.probability().default(0),
-  /**
-   * Default `{type: 'mhaResidualAdd', stochasticDepth: 0, l2Lambda: 0}`; stochastic depth and the L2
-   * loss apply to the branch `s·A(h)`. Other strategy types are rejected (`INVALID_CONFIG`).
-   */
-  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /**
@@ -37,7 +33,4 @@ export type ParallelAdapterConfig = z.input<typeof parallelAdapterSchema> & { ty
 /** The stored form: every default written out. */
 export type NormalizedParallelAdapterConfig = z.output<typeof parallelAdapterSchema>;
 /** The fields `ParallelAdapter`'s constructor takes besides the strategy and random source. */
-export type ParallelAdapterFields = Omit<
-  z.input<typeof parallelAdapterSchema>,
-  'type' | 'enabled' | 'adapterStrategy'
->;
+export type ParallelAdapterFields = AdapterFields<typeof parallelAdapterSchema>;

@@ -4,7 +4,7 @@ import { activationFn, type Activation } from '../../nn/activations.js';
 import { Dropout, Linear } from '../../nn/layers.js';
 import { getRng } from '../../rng.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
-import { parseConfig } from '../config-schema.js';
+import { parseAdapterOptions } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import { PARALLEL_DEFAULT_STRATEGY, parallelAdapterSchema, type ParallelAdapterFields } from './config.js';
 
@@ -58,8 +58,8 @@ export class ParallelAdapter extends AdapterModule {
 
   constructor(options: ParallelAdapterOptions) {
     super(options);
-    const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parseConfig(parallelAdapterSchema, { type: 'parallel', ...fields }, 'ParallelAdapter');
+    const { adapterStrategy } = options;
+    const cfg = parseAdapterOptions(parallelAdapterSchema, 'parallel', options, 'ParallelAdapter');
     if (
       isPlainObject(adapterStrategy) &&
       (adapterStrategy as StrategyConfig).type !== PARALLEL_DEFAULT_STRATEGY.type

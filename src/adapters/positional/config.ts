@@ -3,22 +3,17 @@
  * the constructor's option names plus `type` and `enabled` (SPEC B-139).
  */
 import { z } from 'zod';
-import { configField } from '../config-schema.js';
+import { adapterConfigSchema, configField, type AdapterFields } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 
 /** Fields of the `positionalEncoding` adapter type. */
-export const positionalEncodingAdapterSchema = z.strictObject({
-  type: configField.string(),
-  /** Default true. */
-  enabled: configField.boolean().default(true),
+export const positionalEncodingAdapterSchema = adapterConfigSchema({
   /** Model width; must be even. */
   dModel: configField.positiveInt(),
   /** Initial table length L. Default 5000. */
   maxLen: configField.positiveInt().default(5000),
   /** Input scale; `null` or 0 means no scaling. Default 1. */
   xscale: configField.number().nullable().default(1),
-  /** Default `{type: 'returnResult'}`. */
-  adapterStrategy: configField.strategy().nullable().default(null),
 });
 
 /** Fields of the `relPositionalEncoding` adapter type (same as `positionalEncoding`). */
@@ -39,7 +34,4 @@ export type PositionalEncodingAdapterConfig = z.input<typeof positionalEncodingA
 /** The stored form: every default written out. */
 export type NormalizedPositionalEncodingAdapterConfig = z.output<typeof positionalEncodingAdapterSchema>;
 /** The fields the positional-encoding adapters' constructors take besides the strategy and random source. */
-export type PositionalEncodingAdapterFields = Omit<
-  z.input<typeof positionalEncodingAdapterSchema>,
-  'type' | 'enabled' | 'adapterStrategy'
->;
+export type PositionalEncodingAdapterFields = AdapterFields<typeof positionalEncodingAdapterSchema>;

@@ -7,7 +7,7 @@ import { tf, type Tensor } from '../../backend/tf.js';
 import { AdapterError, check, describeValue } from '../../errors.js';
 import { fmtShape } from '../../nn/module.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
-import { parseConfig } from '../config-schema.js';
+import { parseAdapterOptions } from '../config-schema.js';
 import type { StrategyConfig } from '../types.js';
 import {
   POSITIONAL_DEFAULT_STRATEGY,
@@ -108,10 +108,11 @@ export class PositionalEncodingAdapter extends AdapterModule {
 
   constructor(options: PositionalEncodingAdapterOptions) {
     super(options);
-    const { adapterStrategy, rng: _rng, ...fields } = options;
-    const cfg = parseConfig(
+    const { adapterStrategy } = options;
+    const cfg = parseAdapterOptions(
       positionalEncodingAdapterSchema,
-      { type: 'positionalEncoding', ...fields },
+      'positionalEncoding',
+      options,
       this.typeName,
     );
     const dModel = cfg.dModel;
