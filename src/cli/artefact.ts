@@ -7,6 +7,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { SetupBlock } from '../adapters/composition/setup.js';
 import { AdapterError } from '../errors.js';
 import { readFileBytes } from '../io/atomic-file.js';
 import { loadAdapters, parseAdapterFile } from '../io/adapter-file.js';
@@ -18,6 +19,7 @@ import type { CharVocab } from '../data/vocab.js';
 import type { LanguageModel } from '../recipes/lm.js';
 import { DEFAULT_BASE_DIR, loadBaseModel } from './base-model.js';
 import { baseShape, checkSameShape, RUN_RECORD_FILE, runRecordOf } from './run-record.js';
+import { UsageError } from './user-error.js';
 
 /** The kinds of artefact `adapt` writes. */
 export type ArtefactKind = 'adapter-file' | 'peft' | 'model';
@@ -84,6 +86,8 @@ export interface LoadedModel {
   adapters: string[];
   /** For messages: `base model`, `with adapted`, `fine-tuned model runs/x/model`. */
   description: string;
+  /** The active composition setup, when `--setup` gave one. */
+  setup?: SetupBlock;
 }
 
 /** Checks that an adapter file's adapters were made for a host as wide as `model`. */
@@ -103,31 +107,65 @@ function checkAdapterFileWidth(bytes: Uint8Array, file: string, model: CharLM, b
   }
 }
 
+/** One `--adapter` value: a path, or `name=path` to load a file's one adapter under `name`. */
+export interface AdapterSpec {
+  path: string;
+  name?: string;
+}
+
+/** Reads `name=path` (a name of letters, digits, `_` and `-`, starting with a letter or `_`) or a plain path. */
+export function parseAdapterSpec(value: string): AdapterSpec {
+  const m = /^([A-Za-z_][\w-]*)=(.+)$/.exec(value);
+  return m ? { name: m[1]!, path: m[2]! } : { path: value };
+}
+
+const KIND_WORDS: Record<ArtefactKind, string> = {
+  'adapter-file': 'an adapter file',
+  peft: 'a PEFT directory',
+  model: 'a whole-model directory',
+};
+
 /**
- * Loads the base model and, when `adapterPath` is given, what it points to (see the module comment).
+ * Loads the base model and, when adapter paths are given, what they point to (see the module comment).
+ * `adapterPaths` are `--adapter` values as the user gave them: one artefact of any kind, or several
+ * adapter files (or run directories holding one), each optionally as `name=path`.
  * `baseFlag` is `--base` as the user gave it (undefined when not given).
  */
 export async function loadModelWith(
-  adapterPath: string | undefined,
+  adapterPaths: string | readonly string[] | undefined,
   baseFlag: string | undefined,
 ): Promise<LoadedModel> {
-  if (adapterPath === undefined) {
+  const given =
+    adapterPaths === undefined ? [] : typeof adapterPaths === 'string' ? [adapterPaths] : adapterPaths;
+  const specs = given.map(parseAdapterSpec);
+  if (specs.length === 0) {
     const { model, vocab, dir } = await loadBaseModel(baseFlag ?? DEFAULT_BASE_DIR);
     return { lm: model, model, vocab, baseDir: dir, adapters: [], description: 'base model' };
   }
-  const artefact = await locateArtefact(adapterPath);
-  if (artefact.kind === 'model') {
-    const { model, vocab, dir } = await loadBaseModel(artefact.path);
+  const artefacts: Artefact[] = [];
+  for (const spec of specs) artefacts.push(await locateArtefact(spec.path));
+  const single = specs.length === 1 && specs[0]!.name === undefined;
+  artefacts.forEach((artefact, i) => {
+    if (!single && artefact.kind !== 'adapter-file') {
+      throw new UsageError(
+        `--adapter ${specs[i]!.path} is ${KIND_WORDS[artefact.kind]}; only adapter files (or adapt run directories holding one) can be given several times or as name=path`,
+      );
+    }
+  });
+  const first = artefacts[0]!;
+  if (first.kind === 'model') {
+    const { model, vocab, dir } = await loadBaseModel(first.path);
     return {
       lm: model,
       model,
       vocab,
       baseDir: dir,
       adapters: model.getEnabledAdapters(),
-      description: `model ${artefact.path}`,
+      description: `model ${first.path}`,
     };
   }
-  const record = await runRecordOf(artefact.path);
+  const records = await Promise.all(artefacts.map((a) => runRecordOf(a.path)));
+  const record = records.find((r) => r !== null) ?? null;
   const baseDir = baseFlag ?? record?.base.path ?? DEFAULT_BASE_DIR;
   if (baseFlag === undefined && record && !(await stat(baseDir).catch(() => null))) {
     throw new AdapterError(
@@ -137,9 +175,11 @@ export async function loadModelWith(
     );
   }
   const { model, vocab } = await loadBaseModel(baseDir);
-  if (record) checkSameShape(artefact.path, record.base, baseShape(model.cfg), baseDir);
-  if (artefact.kind === 'peft') {
-    const peft = await loadPretrained(model, artefact.path);
+  records.forEach((r, i) => {
+    if (r) checkSameShape(artefacts[i]!.path, r.base, baseShape(model.cfg), baseDir);
+  });
+  if (first.kind === 'peft') {
+    const peft = await loadPretrained(model, first.path);
     const adapters = peft.getEnabledAdapters();
     return {
       lm: peft as unknown as LanguageModel,
@@ -147,12 +187,46 @@ export async function loadModelWith(
       vocab,
       baseDir,
       adapters,
-      description: `with PEFT adapter ${artefact.path}`,
+      description: `with PEFT adapter ${first.path}`,
     };
   }
-  const bytes = await readFileBytes(artefact.path);
-  checkAdapterFileWidth(bytes, artefact.path, model, baseDir);
-  loadAdapters(model, bytes);
+  const loadedFrom = new Map<string, string>();
+  for (const [i, artefact] of artefacts.entries()) {
+    const bytes = await readFileBytes(artefact.path);
+    checkAdapterFileWidth(bytes, artefact.path, model, baseDir);
+    loadAdapterFileAs(model, bytes, artefact.path, specs[i]!.name, loadedFrom);
+  }
   const adapters = model.getEnabledAdapters();
   return { lm: model, model, vocab, baseDir, adapters, description: `with ${adapters.join(', ')}` };
+}
+
+/**
+ * Loads an adapter file's adapters into `model` (its one adapter under `name` when given), refusing a
+ * name an earlier `--adapter` already loaded. `loadedFrom` records which file each name came from.
+ */
+function loadAdapterFileAs(
+  model: CharLM,
+  bytes: Uint8Array,
+  file: string,
+  name: string | undefined,
+  loadedFrom: Map<string, string>,
+): void {
+  const inFile = Object.keys(parseAdapterFile(bytes, file).config).filter((n) => n !== 'globalCfg');
+  if (name !== undefined && inFile.length !== 1) {
+    throw new UsageError(
+      `--adapter ${name}=${file}: the file holds ${inFile.length} adapters (${inFile.join(', ')}), so it cannot be loaded under one name; give the path alone`,
+    );
+  }
+  const rename = name === undefined ? undefined : { [inFile[0]!]: name };
+  for (const n of inFile) {
+    const as = rename?.[n] ?? n;
+    const earlier = loadedFrom.get(as);
+    if (earlier !== undefined) {
+      throw new UsageError(
+        `adapter '${as}' of ${file} is already loaded from ${earlier}; load it under another name: --adapter <name>=${file}`,
+      );
+    }
+  }
+  const { loaded } = loadAdapters(model, bytes, rename ? { rename } : {});
+  for (const n of loaded) loadedFrom.set(n, file);
 }

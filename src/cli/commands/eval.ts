@@ -2,11 +2,13 @@ import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
 import { evaluateBpcAsync } from '../../recipes/lm.js';
 import { positiveInt, windowCount } from '../args.js';
-import { loadModelWith } from '../artefact.js';
+import { describeSetup, type SetupBlock } from '../../adapters/composition/setup.js';
+import { loadModelWith, type LoadedModel } from '../artefact.js';
 import { encodeCorpus } from '../base-model.js';
 import { stoppableTask, throwIfInterrupted } from '../interrupt.js';
 import { createTaskProgress, type ProgressMode, type TaskProgress } from '../progress.js';
 import { UsageError } from '../user-error.js';
+import { activateSetup, readSetupFlag } from '../setup-flag.js';
 import { progressOption } from './pretrain.js';
 
 /** What `adapterkit eval --json` reports. */
@@ -15,13 +17,15 @@ export interface EvalRecord {
   split: string;
   windows: number | null;
   adapters: string[];
+  /** The `--setup` the adapters ran in (JSON form), when one was given. */
+  setup?: SetupBlock;
   bpc: number;
 }
 
 /** Windows evaluated by default: a fixed, evenly spaced sample, seconds instead of minutes. */
 export const DEFAULT_EVAL_WINDOWS = 512;
 
-/** `--base`, `--adapter`: what `eval` and `generate` load. */
+/** `--base`, `--adapter`, `--setup`: what `eval` and `generate` load. */
 export function modelOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -30,8 +34,30 @@ export function modelOptions(cmd: Command): Command {
     )
     .option(
       '--adapter <path>',
-      'what `adapterkit adapt` wrote: its run directory, an adapter file, a PEFT directory (LoRA) or a model directory (full fine-tuning)',
+      'what `adapterkit adapt` wrote: its run directory, an adapter file, a PEFT directory (LoRA) or a model directory (full fine-tuning); repeat it, or write name=path, to load several adapter files for --setup',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--setup <setup>',
+      "how the loaded adapters compose: 'stack(a, b)', 'average(a, b, weights=[1, 3])', 'stack(a, fuse(b, c))', … or a .json file holding the setup's JSON form",
     );
+}
+
+/** Loads what `--base` and `--adapter` name and activates `--setup` (see {@link modelOptions}). */
+export async function loadModelFromFlags(o: {
+  adapter?: string[];
+  base?: string;
+  setup?: string;
+}): Promise<LoadedModel> {
+  const setup = o.setup === undefined ? undefined : await readSetupFlag(o.setup);
+  const loaded = await loadModelWith(o.adapter, o.base);
+  if (setup === undefined) return loaded;
+  if (loaded.lm !== loaded.model)
+    throw new UsageError(
+      `--setup composes adapters from adapter files; ${loaded.description.replace(/^with /, '')} holds LoRA, which has no composition setups`,
+    );
+  activateSetup(loaded.model, setup);
+  return { ...loaded, setup, description: `${loaded.description}, setup ${describeSetup(setup)}` };
 }
 
 /** `adapterkit eval`: bits per character of the base model, alone or with what an `adapt` run trained. */
@@ -68,7 +94,7 @@ export function evalCommand(): Command {
         throw new UsageError('give --eval-windows only (--windows is its old name)');
       const chosen: number | 'all' = o.windows ?? o.evalWindows;
       const windows = chosen === 'all' ? undefined : chosen;
-      const loaded = await loadModelWith(o.adapter, o.base);
+      const loaded = await loadModelFromFlags(o);
       const ids = encodeCorpus(loaded.vocab, o.dataset as TextCorpusName, o.split);
       // The bar is made on the first batch, when the number of batches is known.
       let bar: TaskProgress | null = null;
@@ -90,6 +116,7 @@ export function evalCommand(): Command {
           split: o.split,
           windows: windows ?? null,
           adapters: loaded.adapters,
+          ...(loaded.setup ? { setup: loaded.setup } : {}),
           bpc,
         };
         process.stdout.write(`${JSON.stringify({ event: 'result', record })}\n`);

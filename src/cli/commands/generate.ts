@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { createRng } from '../../rng.js';
 import { nonEmptyText, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
-import { loadModelWith } from '../artefact.js';
-import { modelOptions } from './eval.js';
+import { loadModelFromFlags, modelOptions } from './eval.js';
 
 /** `adapterkit generate`: samples text from the base model, alone or with what an `adapt` run trained. */
 export function generateCommand(): Command {
@@ -21,7 +20,7 @@ export function generateCommand(): Command {
     .option('--temperature <x>', 'sampling temperature', positiveNumber('--temperature'), 0.8)
     .option('--seed <n>', 'sampling seed', nonNegativeInt('--seed'), 0)
     .action(async (o) => {
-      const { model, vocab } = await loadModelWith(o.adapter, o.base);
+      const { model, vocab } = await loadModelFromFlags(o);
       const ids = model.generate(vocab.encode(o.prompt), o.length, {
         temperature: o.temperature,
         rng: createRng(o.seed),
