@@ -133,6 +133,35 @@ describe('eval --setup', () => {
     expect(parallel.err).toContain('a Parallel block gives one output per child');
   });
 
+  it('a PEFT (LoRA) adapter has no setups: --setup with it is a usage error', async () => {
+    const run = join(tmp, 'lora-run');
+    const adapt = await runCli(
+      'adapt',
+      '--base',
+      files.base,
+      '--method',
+      'lora',
+      '--rank',
+      '2',
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--eval-windows',
+      '2',
+      '--out',
+      run,
+      '--progress',
+      'none',
+    );
+    expect(adapt.code).toBe(0);
+    const r = await evalRecord('--adapter', run, '--setup', 'stack(a)');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('holds LoRA, which has no composition setups');
+    const twice = await evalRecord('--adapter', run, '--adapter', files.onlyA);
+    expect(twice.err).toContain('is a PEFT directory; only adapter files');
+  });
+
   it('an unreadable or invalid setup file is named with the problem', async () => {
     const missing = join(tmp, 'missing.json');
     const r = await evalRecord('--adapter', files.both, '--setup', missing);
