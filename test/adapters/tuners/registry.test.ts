@@ -151,7 +151,7 @@ describe('tuner method registry', () => {
   });
 
   it('lists the built-in methods and a registered one; schemas and parsing come from the registry', () => {
-    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'toy']);
+    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'vera', 'toy']);
     expect(getWrapperTypeSchema('toy').fields.type!.choices).toEqual(['toy']);
     expect(parseWrapperConfig({ type: 'toy' }, 'here')).toEqual({
       type: 'toy',
@@ -161,9 +161,9 @@ describe('tuner method registry', () => {
     });
     const err = thrown(() => parseWrapperConfig({ type: 'vera2' }, 'here'));
     expect(err.code).toBe('UNKNOWN_TYPE');
-    expect(err.message).toContain('lora, ia3, toy');
+    expect(err.message).toContain('lora, ia3, vera, toy');
     expect(thrown(() => getWrapperTypeSchema('nope')).details).toMatchObject({
-      valid: ['lora', 'ia3', 'toy'],
+      valid: ['lora', 'ia3', 'vera', 'toy'],
     });
   });
 
@@ -179,7 +179,7 @@ describe('tuner method registry', () => {
     expect(
       thrown(() => registerTunerMethod({ ...toyMethod, name: 'toy3', layerClasses: [loraPrefix] })).message,
     ).toContain("'lora'");
-    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'toy']);
+    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'vera', 'toy']);
   });
 
   it('derives adapter-internal keys from the prefixes registered layers declare', () => {
