@@ -4,9 +4,11 @@
  * projections and `λ_d`, `λ_b` the layer's trainable vectors.
  */
 import { tf, type Tensor } from '../../backend/tf.js';
+import { permuteRows } from '../../backend/kernels.js';
 import { check } from '../../errors.js';
 import { normal } from '../../nn/init.js';
 import { Dropout, Linear, ModuleDict, linear } from '../../nn/layers.js';
+import { invertPerm } from '../../nn/rows.js';
 import { getRng, type Rng } from '../../rng.js';
 import {
   assignCast,
@@ -125,12 +127,45 @@ export class VeraLinear extends LinearTunerLayer {
     return [tf.slice(p.a, [0, 0], [r, this.inFeatures]), tf.slice(p.b, [0, 0], [this.outFeatures, r])];
   }
 
-  /** `x [..., in]` → `[..., out]`. */
+  /** `x [..., in]` → `[..., out]`. With a per-sample plan (SPEC §4.5), row `b` adds only its adapter's delta. */
   override forward(x: Tensor): Tensor {
     return tf.tidy(() => {
       let y = this.baseLayer.forward(x);
+      const plan = this.rowPlan(x);
+      if (plan) {
+        const delta = this.perRowDelta(x, plan);
+        return delta ? tf.add(y, delta) : y;
+      }
       for (const n of this.runNames()) y = tf.add(y, this.adapterDelta(x, n));
       return y;
+    });
+  }
+
+  /**
+   * Per-sample selection: the rows of each selected adapter held here are gathered by a permutation,
+   * run through {@link adapterDelta} as one group, and put back; other rows get zero. Null when no
+   * row selects an adapter held here. Only the selected adapters enter the computation, so no other
+   * adapter receives a gradient.
+   */
+  private perRowDelta(x: Tensor, plan: readonly (string | null)[]): Tensor | null {
+    const held = this.heldAdapters();
+    const names: string[] = [];
+    for (const n of plan) if (n !== null && held.includes(n) && !names.includes(n)) names.push(n);
+    if (!names.length) return null;
+    return tf.tidy(() => {
+      const groups = names.map((n) => plan.flatMap((p, row) => (p === n ? [row] : [])));
+      const rest = plan.flatMap((p, row) => (p !== null && names.includes(p) ? [] : [row]));
+      const perm = [...groups.flat(), ...rest];
+      const xp = permuteRows(x, perm);
+      const parts: Tensor[] = [];
+      let offset = 0;
+      names.forEach((n, i) => {
+        const len = groups[i]!.length;
+        parts.push(this.adapterDelta(tf.slice(xp, offset, len), n));
+        offset += len;
+      });
+      if (rest.length) parts.push(tf.zeros([rest.length, ...x.shape.slice(1, -1), this.outFeatures]));
+      return permuteRows(tf.concat(parts, 0), invertPerm(perm));
     });
   }
 

@@ -49,8 +49,8 @@ export const veraMethod: TunerMethod<NormalizedVeraConfig> = {
   name: 'vera',
   displayName: 'VeRA',
   layerClasses: [VeraLinear],
-  // Rows with different adapters run as row groups: one forward per group.
-  perRowSelection: false,
+  // Each wrapper computes every row in one model pass (row groups inside the layer).
+  perRowSelection: true,
   describe: () => describeConfigSchema(veraConfigSchema),
   parse: (cfg, where) => parseVeraConfig(cfg, where),
   resolveDefaults(model: Module, cfg: NormalizedVeraConfig, where: string): NormalizedVeraConfig {

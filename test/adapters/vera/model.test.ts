@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tf, type Tensor } from '../../../src/backend/tf.js';
 import {
   PeftModel,
@@ -192,14 +192,17 @@ describe('the vera tuner method on a model', () => {
     expect(veraProjectionSizes(plan, true)).toEqual({ maxIn: 9, maxOut: 5 });
   });
 
-  it('per-sample selection runs each row with its own adapter (row groups)', () => {
+  it('per-sample selection runs each row with its own adapter, in one pass of the model', () => {
     const peft = wrapLm(vera({ targetModules: ['q_proj', 'v_proj'], projectionPrngKey: 1 }), 'a');
     peft.addAdapter('b', vera({ targetModules: ['q_proj', 'v_proj'], projectionPrngKey: 2 }));
     for (const [k, p] of peft.model.namedParameters())
       if (k.includes('vera_lambda_b')) randomize(p, k.length);
     const ids = makeIds(3, 4);
     owned.push(ids);
+    const spy = vi.spyOn(peft.model, 'forward');
     const mixed = peft.forward(ids, { adapterNames: ['a', '__base__', 'b'] }) as Tensor;
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
     const rows: Tensor[] = [];
     for (const [i, sel] of [
       [0, ['a']],
@@ -216,6 +219,35 @@ describe('the vera tuner method on a model', () => {
     const want = tf.concat(rows, 0);
     expectClose(mixed, want, 1e-6);
     owned.push(mixed, want, ...rows);
+  });
+
+  it('per-sample selection in training: an adapter gets gradient only from its own rows', () => {
+    const peft = wrapLm(vera({ targetModules: ['q_proj'], projectionPrngKey: 1 }), 'a');
+    peft.addAdapter('b', vera({ targetModules: ['q_proj'], projectionPrngKey: 2 }));
+    peft.train();
+    for (const [k, p] of peft.model.namedParameters())
+      if (k.includes('vera_lambda_b')) randomize(p, k.length);
+    const ids = makeIds(2, 4);
+    owned.push(ids);
+    const lambdas = peft.model.namedParameters().filter(([k]) => k.includes('vera_lambda'));
+    const rowMask = tf.tensor([1, 0], [2, 1, 1]); // the loss sees row 0 (adapter a) only
+    owned.push(rowMask);
+    const { grads, value } = tf.variableGrads(
+      () =>
+        tf.sum(
+          tf.mul(tf.square(peft.forward(ids, { adapterNames: ['a', 'b'] }) as Tensor), rowMask),
+        ) as tf.Scalar,
+      lambdas.map(([, p]) => p),
+    );
+    value.dispose();
+    const norms = Object.fromEntries(
+      lambdas.map(([k, p]) => [k, tf.tidy(() => tf.sum(tf.abs(grads[p.name]!)).dataSync()[0]!)]),
+    );
+    for (const g of Object.values(grads)) g.dispose();
+    for (const [k, n] of Object.entries(norms)) {
+      if (k.endsWith('.a')) expect(n, k).toBeGreaterThan(0);
+      else expect(n, k).toBe(0);
+    }
   });
 
   it('training steps leak no tensor and move only the λ vectors', () => {
