@@ -157,7 +157,8 @@ export function loadPeftEntries(
 /**
  * Adapter `name`'s tensors by PEFT key (§4.3): `base_model.model.<path>.lora_A.weight`, `….lora_B.weight`,
  * `….lora_B.bias`, `….lora_embedding_A`, `….lora_embedding_B`, `….lora_magnitude_vector`, `….ia3_l`,
- * modules-to-save copies under the original keys, and `….base_layer.bias` / `<path>.bias` for
+ * `….vera_lambda_b`, `….vera_lambda_d`, tensors shared by the adapter's layers under `base_model.`
+ * (`base_model.vera_A`), modules-to-save copies under the original keys, and `….base_layer.bias` / `<path>.bias` for
  * `bias: 'lora_only' | 'all'`. The tensors are the live variables and buffers: do not dispose them.
  * Unknown name → `UNKNOWN_ADAPTER`.
  *

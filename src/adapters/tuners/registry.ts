@@ -48,7 +48,7 @@ export interface TunerLayerClass {
  */
 export interface SharedAdapterState {
   /**
-   * The tensors saved with the adapter (none when it saves them not): each one's PEFT key after
+   * The tensors saved with the adapter (none when the adapter does not save them): each one's PEFT key after
    * `base_model.` (`'vera_A'`), the live tensor, and how to replace it with a loaded value (the
    * value is the caller's: copy it).
    */
