@@ -144,6 +144,19 @@ describe('§5.4 VeRA PEFT directories', () => {
     expect(Array.from(pair.a.dataSync())).toEqual(Array.from(g.a));
   });
 
+  it('modulesToSave copies are saved under the original keys and restored with the adapter', async () => {
+    const { dir, ids, y } = await saved({ modulesToSave: ['lm_head'] });
+    expect(dir.json().modules_to_save).toEqual(['lm_head']);
+    const keys = [...dir.tensors().tensors.keys()];
+    expect(keys).toContain('base_model.model.lm_head.weight');
+    expect(keys).toContain('base_model.model.lm_head.bias');
+    const loaded = await loadPretrained(freshBase(), dir);
+    owned.push(loaded);
+    const y2 = loaded.forward(ids) as Tensor;
+    expect(bytes(y2)).toEqual(bytes(y));
+    y2.dispose();
+  });
+
   it('an adapter not named default goes to its sub-directory and loads back from it', async () => {
     seed();
     const model = new TinyLM();
