@@ -72,6 +72,7 @@ export {
   formatTrainableParameters,
   type LoraConfig,
   type Ia3Config,
+  type VeraConfig,
 } from './adapters/index.js';
 export * as models from './models/index.js';
 export * as data from './data/index.js';

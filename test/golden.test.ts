@@ -14,7 +14,7 @@ const cases = readdirSync(root, { withFileTypes: true })
 describe('golden fixtures', () => {
   it('the fixture folder holds cases of every group', () => {
     const groups = new Set(cases.map((c) => c[0]!.toUpperCase()));
-    for (const g of ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'P', 'T']) expect(groups).toContain(g);
+    for (const g of ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'P', 'T', 'V']) expect(groups).toContain(g);
   });
   it.each(cases)('%s', async (name) => {
     const outcome = await runCase(join(root, name));

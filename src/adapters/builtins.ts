@@ -10,3 +10,4 @@ import './transformer-hosts.js';
 // Tuner methods (PEFT-style wrappers): one line per method folder.
 import './lora/index.js';
 import './ia3/index.js';
+import './vera/index.js';

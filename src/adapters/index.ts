@@ -131,6 +131,7 @@ export {
   type MatchedTarget,
   type ModelTargetHints,
   type NormalizedWrapperConfig,
+  type SharedAdapterState,
   type TargetReport,
   type TunerBiasMode,
   type TunerConfigTypes,
@@ -170,6 +171,23 @@ export {
   type Ia3Config,
   type NormalizedIa3Config,
 } from './ia3/index.js';
+// VeRA (SPEC §5.4).
+export {
+  VERA_BIAS_CHOICES,
+  VeraLinear,
+  VeraProjectionPair,
+  generateVeraProjections,
+  parseVeraConfig,
+  veraConfigSchema,
+  veraKaimingBound,
+  veraMethod,
+  veraProjectionSizes,
+  type NormalizedVeraConfig,
+  type VeraAdapterOptions,
+  type VeraBiasMode,
+  type VeraConfig,
+  type VeraProjections,
+} from './vera/index.js';
 export {
   formatTrainableParameters,
   trainableParameterReport,

@@ -15,12 +15,13 @@ import type { Module } from '../nn/module.js';
 // The built-in formats register themselves on import, LoRA first (the order messages list them in).
 import { PEFT_LORA_INERT_DEFAULTS, PEFT_LORA_UNSUPPORTED_DEFAULTS } from './peft-format-lora.js';
 import './peft-format-ia3.js';
+import './peft-format-vera.js';
 import { listPeftFormats, listPeftTypes, peftFormatForConfig, peftFormatForType } from './peft-formats.js';
 
 export { PEFT_LORA_INERT_DEFAULTS, PEFT_LORA_UNSUPPORTED_DEFAULTS };
 
 /** PEFT types of the formats built into this library (`listPeftTypes()` adds registered ones). */
-export const PEFT_TYPES = ['LORA', 'IA3'] as const;
+export const PEFT_TYPES = ['LORA', 'IA3', 'VERA'] as const;
 /** A PEFT type built into this library. */
 export type PeftType = (typeof PEFT_TYPES)[number];
 
@@ -114,7 +115,8 @@ export function peftConfigObject(
   Object.assign(out, structuredClone(format.unsupportedDefaults ?? {}), structuredClone(inertDefaults));
   for (const [k, v] of Object.entries(meta.inert ?? {}))
     if (Object.hasOwn(inertDefaults, k)) out[k] = structuredClone(v);
-  for (const key of [...SET_KEYS, ...format.setKeys]) out[key] = sortedIfList(out[key]);
+  for (const key of [...SET_KEYS, ...format.setKeys])
+    if (Object.hasOwn(out, key)) out[key] = sortedIfList(out[key]); // VeRA has no exclude_modules
   return out;
 }
 

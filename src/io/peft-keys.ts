@@ -16,6 +16,8 @@ import { BaseTunerLayer } from '../adapters/tuners/tuner-layer.js';
 
 /** The prefix PEFT puts in front of model paths. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
+/** The prefix of tensors PEFT keeps on the tuner rather than in the model (VeRA's `base_model.vera_A`). */
+export const PEFT_SHARED_KEY_PREFIX = 'base_model.';
 
 /** @internal One expected tensor: its PEFT key, the live tensor, how to write a loaded value. */
 export interface PeftEntry {
@@ -67,6 +69,9 @@ export function collectPeftEntries(peft: PeftModel, name: string, where: string)
       out.push({ key: `${PEFT_KEY_PREFIX}${path}.${k}`, tensor: t, assign });
     }
   }
+  // Tensors shared by every layer of the adapter (VeRA's projections) sit on the tuner itself.
+  for (const t of record.shared?.peftTensors() ?? [])
+    out.push({ key: `${PEFT_SHARED_KEY_PREFIX}${t.peftKey}`, tensor: t.tensor, assign: t.assign });
   const method = getTunerMethod(record.config.type);
   const bias = method.biasMode ? method.biasMode(record.config) : 'none';
   if (bias !== 'none') {
@@ -107,7 +112,7 @@ export function loadPeftEntries(
   const given = new Map<string, Tensor>();
   let unprefixed = 0;
   for (const [k, t] of tensors) {
-    if (k.startsWith(PEFT_KEY_PREFIX)) given.set(k, t);
+    if (k.startsWith(PEFT_KEY_PREFIX) || byKey.has(k)) given.set(k, t);
     else {
       unprefixed++;
       given.set(PEFT_KEY_PREFIX + k, t);
@@ -152,7 +157,8 @@ export function loadPeftEntries(
 /**
  * Adapter `name`'s tensors by PEFT key (§4.3): `base_model.model.<path>.lora_A.weight`, `….lora_B.weight`,
  * `….lora_B.bias`, `….lora_embedding_A`, `….lora_embedding_B`, `….lora_magnitude_vector`, `….ia3_l`,
- * modules-to-save copies under the original keys, and `….base_layer.bias` / `<path>.bias` for
+ * `….vera_lambda_b`, `….vera_lambda_d`, tensors shared by the adapter's layers under `base_model.`
+ * (`base_model.vera_A`), modules-to-save copies under the original keys, and `….base_layer.bias` / `<path>.bias` for
  * `bias: 'lora_only' | 'all'`. The tensors are the live variables and buffers: do not dispose them.
  * Unknown name → `UNKNOWN_ADAPTER`.
  *

@@ -11,7 +11,7 @@ import { trainLm, type LanguageModel } from './lm.js';
 import type { AuxiliaryLossSource, StepInfo } from '../train/trainer.js';
 
 /** The adaptation methods. */
-export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora'] as const;
+export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora', 'vera'] as const;
 export type AdaptMethodKind = (typeof ADAPT_METHODS)[number];
 
 /** One method and its options. */
@@ -26,7 +26,9 @@ export type AdaptMethod =
     }
   | { kind: 'linear'; dim: number; activation?: string; normPosition?: 'pre' | 'post'; dropout?: number }
   | { kind: 'parallel'; dim: number; scaling: number }
-  | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number };
+  | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number }
+  /** VeRA (SPEC §5.4): shared frozen projections of rank `r`, trainable scaling vectors per target. */
+  | { kind: 'vera'; r: number; targetModules: string[]; dropout?: number; projectionPrngKey?: number };
 
 /** The name an adapter is added under. */
 export const ADAPTER_NAME = 'adapted';
@@ -37,7 +39,7 @@ export interface AttachedMethod {
   model: LanguageModel;
   /** Runs `fn` with the method's adapter disabled (undefined for full fine-tuning). */
   withAdapterDisabled?: <T>(fn: () => T) => T;
-  /** The PEFT wrapper, for LoRA. */
+  /** The PEFT wrapper, for LoRA and VeRA. */
   peft?: PeftModel;
   /** Where the adapters' auxiliary losses (SPEC §2.10) come from: the model, except for LoRA. */
   auxiliaryLosses?: AuxiliaryLossSource;
@@ -92,6 +94,25 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
           loraDropout: method.dropout ?? 0,
         },
         { adapterName: 'default' }, // PEFT's name: its directory layout puts 'default' at the root
+      );
+      peft.train();
+      return {
+        model: peft as unknown as LanguageModel,
+        peft,
+        withAdapterDisabled: (fn) => peft.withAdaptersDisabled(fn),
+      };
+    }
+    case 'vera': {
+      const peft = PeftModel.wrap(
+        model,
+        {
+          type: 'vera',
+          r: method.r,
+          targetModules: method.targetModules,
+          veraDropout: method.dropout ?? 0,
+          projectionPrngKey: method.projectionPrngKey ?? 0,
+        },
+        { adapterName: 'default' },
       );
       peft.train();
       return {

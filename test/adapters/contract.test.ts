@@ -29,6 +29,7 @@ import {
   withAdapters,
   type LoraConfig,
   type Ia3Config,
+  type VeraConfig,
 } from '../../src/index.js';
 
 type Tensor = tf.Tensor;
@@ -252,7 +253,7 @@ const HOST_ROWS: Row[] = [
 // ---------------------------------------------------------------------------------------------
 // The LoRA family: PeftModel
 
-function wrapperRow(label: string, cfg: LoraConfig | Ia3Config): Row {
+function wrapperRow(label: string, cfg: LoraConfig | Ia3Config | VeraConfig): Row {
   const subject = (peft: PeftModel): Subject => {
     const x = lmInput();
     return {
@@ -311,6 +312,7 @@ const WRAPPER_ROWS: Row[] = [
     useDora: true,
   }),
   wrapperRow('ia3', { type: 'ia3', targetModules: ['k_proj', 'v_proj', 'fc2'], feedforwardModules: ['fc2'] }),
+  wrapperRow('vera', { type: 'vera', r: 4, targetModules: ['q_proj', 'v_proj', 'fc1'] }),
 ];
 
 const ROWS = [...HOST_ROWS, ...WRAPPER_ROWS];

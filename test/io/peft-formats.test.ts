@@ -5,7 +5,7 @@ import { thrown } from '../helpers.js';
 
 describe('PEFT format registry', () => {
   it('lists the built-in formats and refuses a second format for a peft_type or a method (REGISTRY_CONFLICT)', () => {
-    expect(listPeftTypes()).toEqual(['LORA', 'IA3']);
+    expect(listPeftTypes()).toEqual(['LORA', 'IA3', 'VERA']);
     const base = {
       optionKeys: {},
       setKeys: [],
@@ -19,7 +19,7 @@ describe('PEFT format registry', () => {
     const sameMethod = thrown(() => registerPeftFormat({ ...base, peftType: 'OTHER', method: 'ia3' }));
     expect(sameMethod.code).toBe('REGISTRY_CONFLICT');
     expect(sameMethod.message).toContain("tuner method 'ia3'");
-    expect(listPeftTypes()).toEqual(['LORA', 'IA3']);
+    expect(listPeftTypes()).toEqual(['LORA', 'IA3', 'VERA']);
   });
 
   it('reads a newly registered peft_type through its key mapping, and names it among the supported types', () => {
@@ -41,7 +41,7 @@ describe('PEFT format registry', () => {
     expect(parsed.config).toEqual({ type: 'lora', targetModules: ['q_proj'], r: 4 });
     const unknown = thrown(() => parsePeftConfig({ peft_type: 'LOHA' }, 'adapter_config.json', null));
     expect(unknown.code).toBe('UNSUPPORTED_FEATURE');
-    expect(unknown.message).toContain('LORA, IA3, TOY_LORA');
-    expect(unknown.details).toMatchObject({ valid: ['LORA', 'IA3', 'TOY_LORA'] });
+    expect(unknown.message).toContain('LORA, IA3, VERA, TOY_LORA');
+    expect(unknown.details).toMatchObject({ valid: ['LORA', 'IA3', 'VERA', 'TOY_LORA'] });
   });
 });

@@ -74,6 +74,25 @@ describe('attachMethod', () => {
     model.dispose();
   });
 
+  it('vera wraps the model in PEFT, trains only the VeRA scaling vectors, and starts at the base output', () => {
+    const model = tinyLm();
+    model.eval();
+    const baseOut = outputOf(() => model.forward(x()));
+    const attached = attachMethod(model, { kind: 'vera', r: 16, targetModules: ['q_proj', 'fc1'] });
+    expect(attached.peft!.peftConfigFor('default')).toMatchObject({
+      type: 'vera',
+      r: 16,
+      projectionPrngKey: 0,
+    });
+    const names = trainable(attached.peft!);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((k) => /vera_lambda_[bd]/.test(k))).toBe(true);
+    attached.peft!.eval();
+    expect(outputOf(() => attached.model.forward(x()))).toEqual(baseOut);
+    expect(attached.withAdapterDisabled!(() => outputOf(() => attached.model.forward(x())))).toEqual(baseOut);
+    model.dispose();
+  });
+
   it('full trains every parameter, or those matching `trainable`; a pattern matching nothing is INVALID_CONFIG', () => {
     const model = tinyLm();
     const all = model.namedParameters().map(([k]) => k);

@@ -117,12 +117,28 @@ export function buildGroupGBase(modules: Record<string, ModuleSpec>): Module {
   return root;
 }
 
-interface Comparison {
+/** One check's outcome, as a line of the case's detail. */
+export interface Comparison {
   ok: boolean;
   text: string;
 }
 
-function compareValues(
+/**
+ * What a group built on G's directories (V: VeRA) adds: checks run after the outputs and before the
+ * merge, on the loaded adapter. Returns the names of the expected tensors it compared.
+ */
+export type PeftCaseExtension = (ctx: {
+  peft: PeftModel;
+  adapterName: string;
+  config: Record<string, unknown>;
+  expected: Map<string, CaseTensor>;
+  atol: number;
+  rtol: number;
+  record: (c: Comparison) => void;
+}) => string[];
+
+/** Compares values of shape `gotShape` with an expected tensor: `|got − want| ≤ atol + rtol·|want|`. */
+export function compareValues(
   name: string,
   gotShape: readonly number[],
   got: ArrayLike<number>,
@@ -244,8 +260,13 @@ export interface PeftCase {
  *
  * @param dir - The case folder.
  * @param caseJson - The parsed `case.json`.
+ * @param extension - Checks of a group built on G's directories (see {@link PeftCaseExtension}).
  */
-export async function runPeftCase(dir: string, caseJson: PeftCase): Promise<GoldenResult> {
+export async function runPeftCase(
+  dir: string,
+  caseJson: PeftCase,
+  extension?: PeftCaseExtension,
+): Promise<GoldenResult> {
   const before = tf.memory().numTensors;
   const prevRng = getRng();
   setRng(createRng(0));
@@ -353,6 +374,19 @@ export async function runPeftCase(dir: string, caseJson: PeftCase): Promise<Gold
       record(compareTensor('expected.base_output', y, wantBase, atol, rtol));
       y.dispose();
       handled.add('expected.base_output');
+    }
+
+    if (extension) {
+      for (const n of extension({
+        peft,
+        adapterName,
+        config: config as Record<string, unknown>,
+        expected,
+        atol,
+        rtol,
+        record,
+      }))
+        handled.add(n);
     }
 
     // 4. re-writing the directory

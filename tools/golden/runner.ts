@@ -10,6 +10,7 @@ import { runPeftCase, type PeftCase } from './group-g.js';
 import { runSafetensorsCase, type SafetensorsCase } from './group-h.js';
 import { runCompositionCase } from './group-p.js';
 import { runTrainingCase, type TrainingCase } from './group-t.js';
+import { runVeraCase, type VeraCase } from './group-v.js';
 import { readCaseTensors } from './tensors.js';
 
 /** The outcome of one case. */
@@ -28,7 +29,7 @@ export interface CaseOutcome {
 type GroupRunner = (dir: string, caseJson: CaseJson) => Promise<{ ok: boolean; detail: string }>;
 
 /** A parsed `case.json` of any group. */
-type CaseJson = AdapterCase & PeftCase & SafetensorsCase & TrainingCase;
+type CaseJson = AdapterCase & PeftCase & SafetensorsCase & TrainingCase & VeraCase;
 
 const adapterRunner = async (): Promise<GroupRunner> => async (dir, c) =>
   runAdapterCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors')));
@@ -45,6 +46,7 @@ const RUNNERS: Record<string, () => Promise<GroupRunner>> = {
   P: async () => async (dir, c) =>
     runCompositionCase(dir, c, await readCaseTensors(join(dir, 'tensors.safetensors'))),
   T: async () => (dir, c) => runTrainingCase(dir, c, (file) => readCaseTensors(file)),
+  V: async () => runVeraCase,
 };
 
 /** Registers (or replaces) the runner of a group; used as groups are added. */

@@ -1,6 +1,7 @@
 /** What the PEFT-managed model knows about one adapter: its config and where its tensors live. */
 import type { Variable } from '../../backend/tf.js';
 import type { ModulesToSaveWrapper } from './modules-to-save.js';
+import type { SharedAdapterState } from './registry.js';
 import type { MatchedTarget } from './targets.js';
 import type { BaseTunerConfig } from './tuner-config.js';
 import type { BaseTunerLayer } from './tuner-layer.js';
@@ -18,4 +19,6 @@ export interface AdapterRecord {
   copies: Array<{ path: string; wrapper: ModulesToSaveWrapper }>;
   /** Base biases this adapter made trainable (see `TunerMethod.biasMode`). */
   unfrozenBiases: Variable[];
+  /** Tensors shared by all its layers (see `TunerMethod.createSharedState`), or null. */
+  shared?: SharedAdapterState | null;
 }

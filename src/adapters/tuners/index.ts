@@ -35,6 +35,7 @@ export {
   registerTunerMethod,
   unregisterTunerMethod,
   type NormalizedWrapperConfig,
+  type SharedAdapterState,
   type TunerBiasMode,
   type TunerConfigTypes,
   type TunerLayerClass,

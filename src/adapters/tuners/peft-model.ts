@@ -24,6 +24,7 @@ import {
   parseWrapperConfig,
   tunerMethodOfLayer,
   type NormalizedWrapperConfig,
+  type SharedAdapterState,
   type TunerBiasMode,
   type TunerMethod,
   type WrapperConfig,
@@ -150,6 +151,7 @@ export class PeftModel extends Module {
   override dispose(): void {
     for (const layer of this.tunerLayers()) for (const n of [...layer.mergedAdapters]) layer.forgetMerge(n);
     super.dispose();
+    for (const r of this.records.values()) r.shared?.dispose();
     this.records.clear();
     this.enabled.clear();
     managers.delete(this.model);
@@ -254,10 +256,11 @@ export class PeftModel extends Module {
     this.records.set(name, record);
     this.enabled.add(name);
     try {
+      record.shared = method.createSharedState?.({ name, config: normalized, plan }) ?? null;
       for (const t of plan.planned)
         record.layers.push({
           path: t.path,
-          layer: this.attachLayer(method, t.candidate.module, name, normalized, t),
+          layer: this.attachLayer(method, t.candidate.module, name, normalized, t, record.shared),
         });
       for (const path of mtsPaths) record.copies.push({ path, wrapper: this.attachCopy(path, name) });
       if (bias !== 'none') this.unfreezeBiases(record, bias);
@@ -284,8 +287,15 @@ export class PeftModel extends Module {
     name: string,
     cfg: BaseTunerConfig,
     t: MatchedTarget,
+    shared: SharedAdapterState | null,
   ): BaseTunerLayer {
-    const layer = method.createOrUpdateLayer({ current, name, config: cfg, target: t });
+    const layer = method.createOrUpdateLayer({
+      current,
+      name,
+      config: cfg,
+      target: t,
+      ...(shared ? { shared } : {}),
+    });
     if (layer !== current) {
       layer.ctx = this.ctx;
       layer.layerPath = t.path;
@@ -412,6 +422,7 @@ export class PeftModel extends Module {
       }
     }
     for (const b of record.unfrozenBiases) b.trainable = false;
+    record.shared?.dispose();
     this.records.delete(name);
     this.enabled.delete(name);
   }
@@ -748,6 +759,7 @@ export class PeftModel extends Module {
       }
       this.model.setSubmodule(path, keep);
     }
+    for (const r of this.records.values()) r.shared?.dispose();
     this.records.clear();
     this.enabled.clear();
     managers.delete(this.model);

@@ -6,6 +6,7 @@
  * here instead of the adapter type registry: `listAdapterTypes()` is unchanged.
  */
 import { AdapterError, describeValue, isPlainObject } from '../../errors.js';
+import type { Tensor } from '../../backend/tf.js';
 import type { Module } from '../../nn/module.js';
 import type { TypeSchema } from '../config-schema.js';
 import type { WeightedAdapterOptions, WeightedHost } from './combination.js';
@@ -38,6 +39,22 @@ export type NormalizedWrapperConfig = {
 export interface TunerLayerClass {
   readonly typeName: string;
   readonly adapterLayerNames: readonly string[];
+}
+
+/**
+ * Frozen tensors one adapter shares across all its wrapper layers (VeRA's projections `vera_A` /
+ * `vera_B`), created once per adapter by {@link TunerMethod.createSharedState} and owned by the
+ * managing model, which disposes them with the adapter.
+ */
+export interface SharedAdapterState {
+  /**
+   * The tensors saved with the adapter (none when the adapter does not save them): each one's PEFT key after
+   * `base_model.` (`'vera_A'`), the live tensor, and how to replace it with a loaded value (the
+   * value is the caller's: copy it).
+   */
+  peftTensors(): Array<{ peftKey: string; tensor: Tensor; assign(value: Tensor): void }>;
+  /** Frees the tensors. */
+  dispose(): void;
 }
 
 /** Which base biases an adapter trains and saves (PEFT's `bias`): none, those of wrapped layers, every bias. */
@@ -80,6 +97,12 @@ export interface TunerMethod<C extends BaseTunerConfig = BaseTunerConfig> {
   /** Method-specific checks of a complete plan (after the core's own), e.g. IA³'s feed-forward subset rule. */
   checkPlan?(plan: TargetPlan, cfg: C, where: string): void;
   /**
+   * Creates what adapter `name` shares across its layers, once per adapter after validation and
+   * before its layers (PEFT's `_pre_injection_hook`); passed to every `createOrUpdateLayer` call as
+   * `shared`. Absent: nothing is shared.
+   */
+  createSharedState?(args: { name: string; config: C; plan: TargetPlan }): SharedAdapterState;
+  /**
    * Adds adapter `name` at a target: to `current` when it is already one of this method's wrappers,
    * else to a new wrapper around `current`, returned (the core puts it in the model).
    */
@@ -88,6 +111,8 @@ export interface TunerMethod<C extends BaseTunerConfig = BaseTunerConfig> {
     name: string;
     config: C;
     target: MatchedTarget;
+    /** What {@link createSharedState} returned for this adapter, if the method has it. */
+    shared?: SharedAdapterState;
   }): BaseTunerLayer;
   /** Which base biases an adapter with `cfg` trains and saves. Default `'none'`. */
   biasMode?(cfg: C): TunerBiasMode;

@@ -18,6 +18,7 @@ export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = {
   linear: 3e-2,
   parallel: 1e-2,
   lora: 1e-2,
+  vera: 1e-2,
 };
 
 /** Default label of a run, per method. */
@@ -26,6 +27,7 @@ const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = {
   linear: 'linear-adapter',
   parallel: 'parallel-adapter',
   lora: 'lora',
+  vera: 'vera',
 };
 
 /** Builds the method from the command's flags. */
@@ -48,6 +50,7 @@ export function methodFromFlags(o: {
   if (o.method === 'linear')
     return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
   if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling };
+  if (o.method === 'vera') return { kind: 'vera', r: o.rank, targetModules: o.targets };
   return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
 }
 
@@ -80,9 +83,9 @@ export function adaptCommand(): Command {
       positiveNumber('--scaling'),
       4,
     )
-    .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
+    .option('--rank <n>', 'LoRA or VeRA rank (PEFT’s VeRA default is 256)', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
-    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), [
+    .option('--targets <list>', 'LoRA or VeRA target modules, comma-separated', nameList('--targets'), [
       'q_proj',
       'v_proj',
     ])

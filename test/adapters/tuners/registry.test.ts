@@ -151,7 +151,7 @@ describe('tuner method registry', () => {
   });
 
   it('lists the built-in methods and a registered one; schemas and parsing come from the registry', () => {
-    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'toy']);
+    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'vera', 'toy']);
     expect(getWrapperTypeSchema('toy').fields.type!.choices).toEqual(['toy']);
     expect(parseWrapperConfig({ type: 'toy' }, 'here')).toEqual({
       type: 'toy',
@@ -161,9 +161,9 @@ describe('tuner method registry', () => {
     });
     const err = thrown(() => parseWrapperConfig({ type: 'vera2' }, 'here'));
     expect(err.code).toBe('UNKNOWN_TYPE');
-    expect(err.message).toContain('lora, ia3, toy');
+    expect(err.message).toContain('lora, ia3, vera, toy');
     expect(thrown(() => getWrapperTypeSchema('nope')).details).toMatchObject({
-      valid: ['lora', 'ia3', 'toy'],
+      valid: ['lora', 'ia3', 'vera', 'toy'],
     });
   });
 
@@ -179,7 +179,7 @@ describe('tuner method registry', () => {
     expect(
       thrown(() => registerTunerMethod({ ...toyMethod, name: 'toy3', layerClasses: [loraPrefix] })).message,
     ).toContain("'lora'");
-    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'toy']);
+    expect(listWrapperTypes()).toEqual(['lora', 'ia3', 'vera', 'toy']);
   });
 
   it('derives adapter-internal keys from the prefixes registered layers declare', () => {
@@ -256,6 +256,57 @@ describe('tuner method registry', () => {
     const e = thrown(() => peft.addAdapter('b', { type: 'lora', targetModules: ['emb_like'] }));
     expect(e.code).toBe('UNSUPPORTED_FEATURE');
     expect(e.details).toMatchObject({ held: 'toy', added: 'lora' });
+  });
+
+  it('createSharedState: once per adapter after validation, from its plan; passed to each of its layers; freed with it', () => {
+    const calls: Array<{ name: string; paths: string[] }> = [];
+    const given: unknown[] = [];
+    let freed = 0;
+    const withShared: TunerMethod<ToyConfig> = {
+      ...toyMethod,
+      createSharedState({ name, plan }) {
+        calls.push({ name, paths: plan.planned.map((t) => t.path) });
+        const t = tf.ones([2]);
+        return {
+          peftTensors: () => [{ peftKey: 'toy_shared', tensor: t, assign: () => {} }],
+          dispose: () => {
+            t.dispose();
+            freed++;
+          },
+        };
+      },
+      createOrUpdateLayer(args) {
+        given.push(args.shared);
+        return toyMethod.createOrUpdateLayer(args);
+      },
+    };
+    unregisterTunerMethod('toy');
+    registerTunerMethod(withShared);
+    try {
+      const before = tf.memory().numTensors;
+      const m = new Holder({
+        lin: new Linear({ inFeatures: 3, outFeatures: 3 }),
+        lin2: new Linear({ inFeatures: 3, outFeatures: 3 }),
+      });
+      const peft = PeftModel.wrap(m, toy({ targetModules: ['lin', 'lin2'] }), { adapterName: 'a' });
+      expect(calls).toEqual([{ name: 'a', paths: ['lin', 'lin2'] }]);
+      const shared = peft.adapterRecord('a').shared;
+      expect(given).toEqual([shared, shared]);
+      // A failed add creates nothing; a deleted adapter's state is freed.
+      expect(thrown(() => peft.addAdapter('b', toy({ targetModules: ['nope'] }))).code).toBe(
+        'TARGET_NOT_FOUND',
+      );
+      expect(calls).toHaveLength(1);
+      peft.addAdapter('b', toy({ targetModules: ['lin'] }));
+      peft.deleteAdapter('b');
+      expect(freed).toBe(1);
+      peft.dispose();
+      expect(freed).toBe(2);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      unregisterTunerMethod('toy');
+      registerTunerMethod(toyMethod);
+    }
   });
 
   it('names the built-in methods through getTunerMethod', () => {

@@ -1,35 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateVeraProjections, veraKaimingBound } from '../../../src/adapters/vera/projection.js';
+import { tf } from '../../../src/backend/tf.js';
+import {
+  VeraProjectionPair,
+  generateVeraProjections,
+  veraKaimingBound,
+} from '../../../src/adapters/vera/projection.js';
+import { thrown } from '../../helpers.js';
 
-interface ProjectionCase {
-  case: string;
-  key: number;
-  r: number;
-  shapes: { vera_A: [number, number]; vera_B: [number, number] };
-  vera_A: { shape: number[]; values: number[] };
-  vera_B: { shape: number[]; values: number[] };
-}
-const fixture = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../../fixtures/vera-projections.json'), 'utf8'),
-) as {
-  cases: ProjectionCase[];
-};
-
+// Bit-exactness against PyTorch's generator is checked by the golden group V cases
+// (test/fixtures/golden/v-*: expected.vera_A / expected.vera_B, through tools/golden/group-v.ts).
 describe('VeRA projections', () => {
-  it.each(fixture.cases.map((c) => [c.case, c] as const))(
-    '%s: vera_A and vera_B bit-identical to PyTorch',
-    (_name, c) => {
-      const [r, maxIn] = c.shapes.vera_A;
-      const [maxOut] = c.shapes.vera_B;
-      expect(r).toBe(c.r);
-      const p = generateVeraProjections(c.key, r, maxIn, maxOut);
-      expect(Array.from(p.a)).toEqual(Array.from(Float32Array.from(c.vera_A.values)));
-      expect(Array.from(p.b)).toEqual(Array.from(Float32Array.from(c.vera_B.values)));
-    },
-  );
-
   it('the same key gives bit-identical matrices, a different key different ones', () => {
     const a = generateVeraProjections(42, 8, 16, 12);
     const b = generateVeraProjections(42, 8, 16, 12);
@@ -50,5 +30,40 @@ describe('VeRA projections', () => {
   it('rejects a rank or size that is not a positive integer', () => {
     expect(() => generateVeraProjections(0, 0, 8, 8)).toThrow(/r must be a positive integer, got 0/);
     expect(() => generateVeraProjections(0, 4, 8.5, 8)).toThrow(/maxIn must be a positive integer/);
+  });
+
+  it('VeraProjectionPair holds the generated draws as float32 tensors and saves them only when asked', () => {
+    const saved = VeraProjectionPair.generate({ key: 5, r: 3, maxIn: 4, maxOut: 6, saveProjection: true });
+    const g = generateVeraProjections(5, 3, 4, 6);
+    expect(saved.a.shape).toEqual([3, 4]);
+    expect(saved.b.shape).toEqual([6, 3]);
+    expect(Array.from(saved.a.dataSync())).toEqual(Array.from(g.a));
+    expect(Array.from(saved.b.dataSync())).toEqual(Array.from(g.b));
+    expect(saved.peftTensors().map((t) => t.peftKey)).toEqual(['vera_A', 'vera_B']);
+    const unsaved = VeraProjectionPair.generate({ key: 5, r: 3, maxIn: 4, maxOut: 6, saveProjection: false });
+    expect(unsaved.peftTensors()).toEqual([]);
+    unsaved.dispose();
+    expect(unsaved.a.isDisposed && unsaved.b.isDisposed).toBe(true);
+    saved.dispose();
+  });
+
+  it('a loaded value replaces a projection (cast to float32, the old one freed); another shape → STATE_DICT_MISMATCH', () => {
+    const pair = VeraProjectionPair.generate({ key: 1, r: 2, maxIn: 3, maxOut: 3, saveProjection: true });
+    const before = tf.memory().numTensors;
+    const old = pair.a;
+    const value = tf.ones([2, 3], 'int32');
+    pair.peftTensors()[0]!.assign(value);
+    expect(old.isDisposed).toBe(true);
+    expect(pair.a.dtype).toBe('float32');
+    expect(Array.from(pair.a.dataSync())).toEqual([1, 1, 1, 1, 1, 1]);
+    value.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const wrong = tf.zeros([3, 3]);
+    const e = thrown(() => pair.peftTensors()[1]!.assign(wrong));
+    expect(e.code).toBe('STATE_DICT_MISMATCH');
+    expect(e.message).toContain('[3, 3]');
+    expect(pair.b.shape).toEqual([3, 2]);
+    wrong.dispose();
+    pair.dispose();
   });
 });

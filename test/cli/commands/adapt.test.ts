@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LR, methodFromFlags } from '../../../src/cli/commands/adapt.js';
 import { UsageError } from '../../../src/cli/user-error.js';
 import { ADAPT_METHODS } from '../../../src/recipes/adapt.js';
+import { TINY_MODEL_FLAGS, runCli } from '../in-process.js';
 
 /** The flags' defaults as `adapt` parses them. */
 const flags = {
@@ -34,6 +38,11 @@ describe('adapt: methodFromFlags', () => {
       dim: 8,
       scaling: 4,
     });
+    expect(methodFromFlags({ ...flags, method: 'vera' })).toEqual({
+      kind: 'vera',
+      r: 4,
+      targetModules: ['q_proj', 'v_proj'],
+    });
     expect(methodFromFlags({ ...flags, method: 'full' })).toEqual({ kind: 'full' });
     expect(methodFromFlags({ ...flags, method: 'full', trainable: 'lm_head' })).toEqual({
       kind: 'full',
@@ -49,5 +58,72 @@ describe('adapt: methodFromFlags', () => {
 
   it('has a default learning rate for every method', () => {
     for (const m of ADAPT_METHODS) expect(DEFAULT_LR[m]).toBeGreaterThan(0);
+  });
+});
+
+describe('adapt --method vera', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'adapterkit-adapt-vera-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const quick = ['--steps', '2', '--batch', '4', '--eval-windows', '2', '--progress', 'none'];
+
+  it('trains VeRA on the chosen targets and writes a PEFT VeRA directory; an unknown target names the modules present', async () => {
+    const base = join(tmp, 'base');
+    expect(
+      (await runCli('pretrain', ...TINY_MODEL_FLAGS, '--steps', '2', '--progress', 'none', '--out', base))
+        .code,
+    ).toBe(0);
+    const run = join(tmp, 'vera');
+    const r = await runCli(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'vera',
+      '--rank',
+      '16',
+      '--targets',
+      'q_proj,fc1',
+      ...quick,
+      '--out',
+      run,
+    );
+    expect(r.code).toBe(0);
+    const cfg = JSON.parse(readFileSync(join(run, 'peft', 'adapter_config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(cfg).toMatchObject({
+      peft_type: 'VERA',
+      r: 16,
+      target_modules: ['fc1', 'q_proj'],
+      save_projection: true,
+    });
+    const ev = await runCli(
+      'eval',
+      '--base',
+      base,
+      '--adapter',
+      run,
+      '--eval-windows',
+      '2',
+      '--progress',
+      'none',
+    );
+    expect(ev.code).toBe(0);
+    const bad = await runCli(
+      'adapt',
+      '--base',
+      base,
+      '--method',
+      'vera',
+      '--targets',
+      'qproj',
+      ...quick,
+      '--out',
+      join(tmp, 'bad'),
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("'qproj' not found");
+    expect(bad.err).toContain('q_proj');
   });
 });
