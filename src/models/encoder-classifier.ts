@@ -13,7 +13,7 @@ import { Module, fmtShape } from '../nn/module.js';
 import { matchBatchRows } from '../nn/replicated-rows.js';
 import { TransformerEncoder } from '../nn/transformer.js';
 import type { CharLM } from './char-lm.js';
-import { checkSequenceConfig, type SequenceModelConfig } from './common.js';
+import { checkSequenceConfig, requireLabels, type SequenceModelConfig } from './common.js';
 import { embed, registerEmbeddings } from './positions.js';
 
 /** Config of {@link EncoderClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
@@ -21,6 +21,8 @@ export interface EncoderClassifierConfig extends AdapterModelConfig, SequenceMod
   model?: 'encoder-classifier';
   /** Number of classes (width of the logits). */
   numClasses: number;
+  /** Class names, one per logit column (optional); output extensions may not reuse them. */
+  labels?: string[];
 }
 
 /** The model name stored in {@link EncoderClassifierConfig.model}. */
@@ -43,6 +45,7 @@ class EncoderClassifierBase extends Module {
     super();
     const name = ENCODER_CLASSIFIER;
     const positional = checkSequenceConfig(cfg, name, ['numClasses']);
+    requireLabels(cfg as unknown as Record<string, unknown>, cfg.numClasses, name);
     this.cfg = { ...structuredClone(cfg), model: ENCODER_CLASSIFIER, positional };
     const { dModel, numLayers, nHead, dFF, numClasses } = cfg;
     registerEmbeddings(this, cfg, positional);
