@@ -327,10 +327,14 @@ export function loadAdapterHeadsState(
   }
   const missingKeys: string[] = [];
   const unexpectedKeys: string[] = [];
-  for (const [g, m] of owned)
-    if (!groups.has(g)) missingKeys.push(...[...m.stateDict().keys()].map((k) => `${g}/${k}`));
-  for (const [g, sd] of groups)
-    if (!owned.has(g)) unexpectedKeys.push(...[...sd.keys()].map((k) => `${g}/${k}`));
+  for (const [g, m] of owned) {
+    const sd = groups.get(g);
+    for (const k of m.stateDict().keys()) if (!sd?.has(k)) missingKeys.push(`${g}/${k}`);
+  }
+  for (const [g, sd] of groups) {
+    const own = owned.get(g)?.stateDict();
+    for (const k of sd.keys()) if (!own?.has(k)) unexpectedKeys.push(`${g}/${k}`);
+  }
   if (strict && (missingKeys.length || unexpectedKeys.length)) {
     throw new AdapterError(
       'STATE_DICT_MISMATCH',
@@ -340,24 +344,18 @@ export function loadAdapterHeadsState(
   }
   // Check every shape before copying anything.
   for (const [g, sd] of groups) {
-    const m = owned.get(g);
-    if (!m) continue;
-    for (const [k, t] of m.stateDict()) {
-      const v = sd.get(k);
+    const own = owned.get(g)?.stateDict();
+    for (const [k, v] of sd) {
+      const t = own?.get(k);
       check(
-        !v || (v.shape.length === t.shape.length && v.shape.every((d, i) => d === t.shape[i])),
+        !t || (v.shape.length === t.shape.length && v.shape.every((d, i) => d === t.shape[i])),
         'STATE_DICT_MISMATCH',
         () =>
-          `adapter '${name}': size mismatch for head tensor '${g}/${k}': the file holds [${v!.shape.join(', ')}], the adapter's is [${t.shape.join(', ')}]`,
+          `adapter '${name}': size mismatch for head tensor '${g}/${k}': the file holds [${v.shape.join(', ')}], the adapter's is [${t!.shape.join(', ')}]`,
+        () => ({ key: `${g}/${k}` }),
       );
     }
   }
-  for (const [g, sd] of groups) {
-    const m = owned.get(g);
-    if (!m) continue;
-    const r = m.loadStateDict(sd, { strict });
-    missingKeys.push(...r.missingKeys.map((k) => `${g}/${k}`));
-    unexpectedKeys.push(...r.unexpectedKeys.map((k) => `${g}/${k}`));
-  }
+  for (const [g, sd] of groups) owned.get(g)?.loadStateDict(sd, { strict: false });
   return { missingKeys, unexpectedKeys };
 }
