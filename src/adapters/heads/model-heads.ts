@@ -47,6 +47,28 @@ export function baseOutputLabels(model: Module): string[] | null {
 }
 
 /**
+ * The labels of the model's output columns as it runs now: its own labels ({@link baseOutputLabels};
+ * column numbers `'0'`, `'1'`, … when it has none) followed by the new labels of the active output
+ * extension. Null when the model has neither labels nor an active extension.
+ *
+ * @example
+ * ```ts
+ * clf.addAdapter('epo', { type: 'linear', inFeatures: 64, dim: 8, extendOutput: { module: 'classifier', newLabels: ['epo'] } });
+ * outputLabels(clf); // [...clf.cfg.labels, 'epo']
+ * ```
+ */
+export function outputLabels(model: Module): string[] | null {
+  const base = baseOutputLabels(model);
+  for (const [, w] of headsWrappers(model)) {
+    const ext = w.activeExtension();
+    if (!ext) continue;
+    const width = (w.originalModule as Linear).outFeatures;
+    return [...(base ?? Array.from({ length: width }, (_, i) => String(i))), ...ext.newLabels];
+  }
+  return base;
+}
+
+/**
  * Module paths that can be named, with the module there: every module of the model except the root
  * and what sits inside adapters (adapter layers, copies, extensions, tuner wrappers' internals).
  */

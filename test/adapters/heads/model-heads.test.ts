@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { tf, type Tensor } from '../../../src/backend/tf.js';
 import { Parallel, Stack } from '../../../src/adapters/composition/setup.js';
 import { AdapterHeadsWrapper } from '../../../src/adapters/heads/heads-wrapper.js';
-import { baseOutputLabels, planHeads } from '../../../src/adapters/heads/model-heads.js';
+import { baseOutputLabels, outputLabels, planHeads } from '../../../src/adapters/heads/model-heads.js';
 import { trainableParameterReport } from '../../../src/adapters/report.js';
 import { MlpClassifier } from '../../../src/models/mlp-classifier.js';
 import { Linear } from '../../../src/nn/layers.js';
 import { thrown } from '../../helpers.js';
-import { bits, features, linearCfg, mlp50, OwnAdapterClassifier, randomize } from './fixture.js';
+import { bits, features, LABELS_50, linearCfg, mlp50, OwnAdapterClassifier, randomize } from './fixture.js';
 
 function sgdSteps(model: { forward(x: Tensor): Tensor; parameters(): tf.Variable[] }, x: Tensor, steps = 3) {
   const opt = tf.train.sgd(0.1);
@@ -253,5 +253,20 @@ describe('§5.2 adapter-owned heads', () => {
     const fresh = new MlpClassifier(structuredClone(m.cfg));
     fresh.loadStateDict(m.stateDict());
     expect(bits(fresh.forward(x))).toEqual(bits(m.forward(x)));
+  });
+});
+
+describe('outputLabels', () => {
+  it("lists the model's labels, then the active extension's new ones; column numbers when the model has none", () => {
+    const m = mlp50();
+    expect(outputLabels(m)).toEqual(LABELS_50);
+    m.addAdapter('e', linearCfg({ extendOutput: { module: 'classifier', newLabels: ['epo'] } }));
+    expect(outputLabels(m)).toEqual([...LABELS_50, 'epo']);
+    m.setEnabledAdapters('e', false);
+    expect(outputLabels(m)).toEqual(LABELS_50);
+    const own = new OwnAdapterClassifier();
+    expect(outputLabels(own)).toBeNull();
+    own.addAdapter('n', linearCfg({ extendOutput: { module: 'head', newLabels: ['d'] } }));
+    expect(outputLabels(own)).toEqual(['0', '1', '2', 'd']);
   });
 });
