@@ -24,9 +24,20 @@ export type AdaptMethod =
        */
       trainable?: string;
     }
-  | { kind: 'linear'; dim: number; activation?: string; normPosition?: 'pre' | 'post'; dropout?: number }
-  | { kind: 'parallel'; dim: number; scaling: number }
-  | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number };
+  | ({
+      kind: 'linear';
+      dim: number;
+      activation?: string;
+      normPosition?: 'pre' | 'post';
+      dropout?: number;
+    } & Heads)
+  | ({ kind: 'parallel'; dim: number; scaling: number } & Heads)
+  | ({ kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number } & Heads);
+
+/** Modules the adapter owns a trainable copy of (SPEC §5.2; PEFT's `modules_to_save`). */
+interface Heads {
+  modulesToSave?: string[];
+}
 
 /** The name an adapter is added under. */
 export const ADAPTER_NAME = 'adapted';
@@ -63,6 +74,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
               ...(method.normPosition ? { normPosition: method.normPosition } : {}),
               ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
             };
+      if (method.modulesToSave) cfg.modulesToSave = method.modulesToSave;
       model.addAdapter(ADAPTER_NAME, cfg);
       model.freeze();
       model.unfreezeEnabledAdapters();
@@ -90,6 +102,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
           loraAlpha: method.alpha,
           targetModules: method.targetModules,
           loraDropout: method.dropout ?? 0,
+          ...(method.modulesToSave ? { modulesToSave: method.modulesToSave } : {}),
         },
         { adapterName: 'default' }, // PEFT's name: its directory layout puts 'default' at the root
       );

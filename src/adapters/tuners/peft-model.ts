@@ -322,7 +322,8 @@ export class PeftModel extends Module {
       list,
     );
     if (unmatched.length) {
-      const msg = `${where}: modulesToSave ${unmatched.map((m) => `'${m}'`).join(', ')} not found in the model`;
+      const paths = entries.map(([p]) => p);
+      const msg = `${where}: modulesToSave ${unmatched.map((m) => `'${m}'`).join(', ')} not found in the model; module paths: ${paths.slice(0, 30).join(', ')}${paths.length > 30 ? `, … (${paths.length} in all)` : ''}`;
       if (allowPartialMatch) logger().warn(msg);
       else throw new AdapterError('TARGET_NOT_FOUND', msg, { unmatched });
     }
