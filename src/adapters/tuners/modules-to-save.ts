@@ -149,8 +149,9 @@ export class ModulesToSaveWrapper extends Module {
     const held = this.heldAdapters();
     const active = (this.ctx ? this.ctx.activeAdapters() : held).filter((n) => held.includes(n));
     if (active.length > 1) {
+      // SPEC §5.2 (B-322): one module, two active owners of a copy is a configuration error.
       throw new AdapterError(
-        'UNSUPPORTED_FEATURE',
+        'INVALID_CONFIG',
         `modulesToSave '${this.layerPath || this.originalModule.typeName}' has copies for several running adapters (${active.join(', ')}); enable only one of them`,
         { path: this.layerPath, adapters: active },
       );

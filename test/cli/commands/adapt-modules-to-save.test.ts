@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { methodFromFlags } from '../../../src/cli/commands/adapt.js';
+import { describeAdapterFile } from '../../../src/cli/commands/inspect.js';
 import { UsageError } from '../../../src/cli/user-error.js';
 import { parseAdapterFile } from '../../../src/io/adapter-file.js';
 import { runCli, TINY_MODEL_FLAGS } from '../in-process.js';
@@ -54,7 +55,7 @@ describe('adapt --modules-to-save', () => {
     expect(() => methodFromFlags({ ...flags, modulesToSave: ['a,,b'] })).toThrow(/module paths/);
   });
 
-  it('a linear adapter with a copy of lm_head saves the copy with the adapter, and eval loads it', async () => {
+  it('a linear adapter with a copy of lm_head saves the copy with the adapter; inspect lists it and eval loads it', async () => {
     const out = join(tmp, 'linear');
     const r = await runCli(
       'adapt',
@@ -71,6 +72,12 @@ describe('adapt --modules-to-save', () => {
     expect(r.code, r.err).toBe(0);
     const file = parseAdapterFile(readFileSync(join(out, 'adapter.safetensors')));
     expect(file.headsIndex.adapted).toContain('adapted/heads/lm_head/copy/weight');
+    const listing = describeAdapterFile(
+      readFileSync(join(out, 'adapter.safetensors')),
+      'adapter.safetensors',
+    );
+    expect(listing.some((l) => /^ {2}heads: [\d,]+ parameters$/.test(l))).toBe(true);
+    expect(listing.some((l) => l.startsWith('  adapted/heads/lm_head/copy/weight F32'))).toBe(true);
     const ev = await runCli(
       'eval',
       '--base',
