@@ -5,6 +5,7 @@ import { Parallel, Stack } from '../../../src/adapters/composition/setup.js';
 import { AdapterHeadsWrapper } from '../../../src/adapters/heads/heads-wrapper.js';
 import { baseOutputLabels, outputLabels, planHeads } from '../../../src/adapters/heads/model-heads.js';
 import { trainableParameterReport } from '../../../src/adapters/report.js';
+import { EncoderClassifier } from '../../../src/models/encoder-classifier.js';
 import { MlpClassifier } from '../../../src/models/mlp-classifier.js';
 import { Linear } from '../../../src/nn/layers.js';
 import { thrown } from '../../helpers.js';
@@ -13,7 +14,7 @@ import { bits, features, LABELS_50, linearCfg, mlp50, OwnAdapterClassifier, rand
 function sgdSteps(model: { forward(x: Tensor): Tensor; parameters(): tf.Variable[] }, x: Tensor, steps = 3) {
   const opt = tf.train.sgd(0.1);
   const vars = model.parameters().filter((p) => p.trainable);
-  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), model.forward(x).shape[1]!);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), model.forward(x).shape[1]!));
   for (let i = 0; i < steps; i++) {
     const loss = opt.minimize(
       () => tf.losses.softmaxCrossEntropy(y, model.forward(x)) as tf.Scalar,
@@ -268,5 +269,74 @@ describe('outputLabels', () => {
     expect(outputLabels(own)).toBeNull();
     own.addAdapter('n', linearCfg({ extendOutput: { module: 'head', newLabels: ['d'] } }));
     expect(outputLabels(own)).toEqual(['0', '1', '2', 'd']);
+  });
+});
+
+describe('heads on the library classifiers', () => {
+  it('EncoderClassifier: an extension of its classifier adds a column; disabled → the base bit for bit', () => {
+    const clf = new EncoderClassifier({
+      vocabSize: 12,
+      dModel: 8,
+      numLayers: 1,
+      nHead: 2,
+      dFF: 16,
+      maxLen: 6,
+      numClasses: 2,
+      labels: ['ham', 'spam'],
+    });
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 3, 4],
+        [4, 3, 2, 1],
+      ],
+      [2, 4],
+      'int32',
+    );
+    const base = bits(clf.forward(ids));
+    const err = thrown(() =>
+      clf.addAdapter('e', {
+        type: 'linear',
+        inFeatures: 8,
+        dim: 2,
+        extendOutput: { module: 'classifier', newLabels: ['spam'] },
+      }),
+    );
+    expect(err.code).toBe('INVALID_CONFIG');
+    clf.addAdapter('e', {
+      type: 'linear',
+      inFeatures: 8,
+      dim: 2,
+      extendOutput: { module: 'classifier', newLabels: ['phish'] },
+    });
+    expect(clf.forward(ids).shape).toEqual([2, 3]);
+    expect(outputLabels(clf)).toEqual(['ham', 'spam', 'phish']);
+    clf.setEnabledAdapters('e', false);
+    expect(bits(clf.forward(ids))).toEqual(base);
+  });
+
+  it('training an adapter with heads keeps the tensor count flat from step to step', () => {
+    const m = mlp50();
+    const x = features();
+    m.freeze();
+    m.addAdapter(
+      'a',
+      linearCfg({
+        modulesToSave: ['classifier'],
+        extendOutput: { module: 'classifier', newLabels: ['epo'] },
+      }),
+    );
+    m.unfreezeEnabledAdapters();
+    sgdSteps(m, x, 1);
+    const n = tf.memory().numTensors;
+    sgdSteps(m, x, 2);
+    expect(tf.memory().numTensors).toBe(n);
+  });
+
+  it('labels of a classifier must be one per class and all different', () => {
+    for (const labels of [['a'], ['a', 'a', 'b'], ['a', '', 'c']]) {
+      const err = thrown(() => new MlpClassifier({ inFeatures: 2, hidden: [], numClasses: 3, labels }));
+      expect(err.code).toBe('INVALID_CONFIG');
+      expect(err.message).toContain('labels');
+    }
   });
 });
