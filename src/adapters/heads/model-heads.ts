@@ -9,10 +9,9 @@ import { AdapterError, check } from '../../errors.js';
 import { Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import { setupAdapterNames, type SetupChild } from '../composition/setup.js';
-import { compositionCfgOf } from '../composition/state.js';
+import { compositionCfgOf, FUSION_LAYER } from '../composition/state.js';
 import { isAdapterHost } from '../host-brand.js';
 import { adapterNamesInOrder } from '../host.js';
-import { shareModelGuid } from '../model-guid.js';
 import { ModulesToSaveWrapper, selectModulesToSave } from '../tuners/modules-to-save.js';
 import { BaseTunerLayer } from '../tuners/tuner-layer.js';
 import type { AdaptersConfig, NormalizedAdapterConfig } from '../types.js';
@@ -77,7 +76,8 @@ function candidateModules(model: Module): Array<[string, Module]> {
   const opaque: string[] = [];
   for (const [path, m] of model.namedModules()) {
     if (path === '' || opaque.some((p) => path.startsWith(p))) continue;
-    if (path.endsWith('.adapter_layer') || path === 'adapter_layer') {
+    const leaf = path.slice(path.lastIndexOf('.') + 1);
+    if (leaf === 'adapter_layer' || leaf === FUSION_LAYER) {
       opaque.push(`${path}.`);
       continue;
     }
@@ -264,7 +264,6 @@ function wrapperAt(model: HeadsModel, path: string): AdapterHeadsWrapper {
   const current = model.getSubmodule(path)!;
   if (current instanceof AdapterHeadsWrapper) return current;
   const wrapper = new AdapterHeadsWrapper(current);
-  shareModelGuid(current, wrapper);
   wrapper.layerPath = path;
   wrapper.headsCtx = headsContextOf(model);
   model.setSubmodule(path, wrapper);
