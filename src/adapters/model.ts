@@ -204,7 +204,9 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
 
     /**
      * Adds adapter `name` (`module:adapter`, or a bare name for the default route). Everything is
-     * validated before anything changes.
+     * validated before anything changes. Besides its kind's fields, any config may say what of the
+     * model the adapter owns (SPEC §5.2): `modulesToSave: ['head']` (trainable copies, used while it
+     * is active) and `extendOutput: {module, newLabels}` (new rows of a linear output layer).
      *
      * NeMo note: NeMo writes the config and meta entry before its duplicate check and allows the same
      * name on two modules; here names are unique model-wide and a failed add leaves no trace.
