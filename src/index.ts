@@ -70,6 +70,8 @@ export {
   adapterStateDict,
   trainableParameterReport,
   formatTrainableParameters,
+  outputLabels,
+  type HeadsConfigInput,
   type LoraConfig,
   type Ia3Config,
   type VeraConfig,

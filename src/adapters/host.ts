@@ -12,6 +12,7 @@ import { BatchNorm, ModuleDict } from '../nn/layers.js';
 import { Module, type ModuleClass } from '../nn/module.js';
 import { AdapterModule } from './adapter-module.js';
 import { forwardActiveSetup } from './composition/execute.js';
+import { AdapterHeadsWrapper } from './heads/heads-wrapper.js';
 import { ADAPTER_HOST, isAdapterHost } from './host-brand.js';
 import { modelGuidOf, setModelGuid } from './model-guid.js';
 import { forwardPerSample, type AdapterSelection } from './per-sample.js';
@@ -148,6 +149,8 @@ export function unfreezeEnabledAdapters(root: Module, opts: { freezeBatchNorm?: 
       }
     }
   }
+  // Module copies and output extensions that enabled adapters own (SPEC §5.2).
+  for (const [, m] of root.namedModules()) if (m instanceof AdapterHeadsWrapper) m.unfreezeEnabled();
 }
 
 /** Batch norms the library froze (their running stats are saved with adapters). */

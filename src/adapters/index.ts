@@ -101,6 +101,14 @@ export {
   TransformerEncoderAdapter,
   TransformerEncoderBlockAdapter,
 } from './transformer-hosts.js';
+// Adapter-owned heads: modulesToSave copies and output extensions of NeMo-style adapters (SPEC §5.2).
+export {
+  AdapterHeadsWrapper,
+  OutputExtension,
+  baseOutputLabels,
+  outputLabels,
+  type HeadsConfigInput,
+} from './heads/index.js';
 // The tuner core: wrapper layers, the PEFT-managed model, target matching, the method registry (SPEC §4).
 export {
   BaseTunerLayer,
@@ -119,6 +127,7 @@ export {
   isAdapterInternalKey,
   listWrapperTypes,
   matchesModulesToSave,
+  selectModulesToSave,
   parseWrapperConfig,
   peftModelOf,
   pythonRegexToJs,

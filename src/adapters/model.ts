@@ -23,6 +23,8 @@ import { checkConfigShape, parseAdapterConfig } from './registry.js';
 import * as composition from './composition/model-composition.js';
 import type { AdapterFusion, FusionConfigInput } from './composition/fusion.js';
 import type { SetupBlock, SetupInput } from './composition/setup.js';
+import { isEmptyHeads, splitHeadsConfig } from './heads/config.js';
+import { attachHeads, detachHeads, planHeads } from './heads/model-heads.js';
 import { RESERVED_ADAPTER_NAMES, type AdapterConfig, type AdaptersConfig } from './types.js';
 
 /** A model config: any object; `adapters` holds the adapters config. */
@@ -202,7 +204,9 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
 
     /**
      * Adds adapter `name` (`module:adapter`, or a bare name for the default route). Everything is
-     * validated before anything changes.
+     * validated before anything changes. Besides its kind's fields, any config may say what of the
+     * model the adapter owns (SPEC §5.2): `modulesToSave: ['head']` (trainable copies, used while it
+     * is active) and `extendOutput: {module, newLabels}` (new rows of a linear output layer).
      *
      * NeMo note: NeMo writes the config and meta entry before its duplicate check and allows the same
      * name on two modules; here names are unique model-wide and a failed add leaves no trace.
@@ -220,11 +224,15 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
           () => ({ name: adapterName, holders }),
         );
       }
-      checkConfigShape(cfg, `addAdapter('${name}')`);
+      const where = `addAdapter('${name}')`;
+      checkConfigShape(cfg, where);
+      // Heads (SPEC §5.2) are the model's business: the kind's schema and the hosts see the rest.
+      const { kindConfig, heads } = splitHeadsConfig(cfg, where);
       this.checkValidModelWithAdapterSupport();
       const targets = this.resolveTargets(moduleSpec);
-      for (const [, host] of targets) host.checkSupportedAdapterType(cfg);
-      const normalized = parseAdapterConfig(cfg, `addAdapter('${name}')`);
+      for (const [, host] of targets) host.checkSupportedAdapterType(kindConfig);
+      const normalized = parseAdapterConfig(kindConfig, where);
+      const headsPlan = isEmptyHeads(heads) ? null : planHeads(this, heads, where);
 
       const adapters = this.adaptersConfig();
       const snapshot = structuredClone(adapters);
@@ -241,8 +249,13 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
           host.addAdapter(adapterName, normalized);
           done.push(host);
         }
+        if (headsPlan) {
+          adapters[adapterName] = { ...normalized, ...heads }; // hosts stored the kind's fields only
+          attachHeads(this, adapterName, headsPlan);
+        }
       } catch (e) {
         for (const host of done) host.detachAdapter(adapterName);
+        detachHeads(this, adapterName);
         for (const k of Object.keys(adapters)) delete adapters[k];
         Object.assign(adapters, snapshot);
         throw e;
@@ -354,6 +367,7 @@ export function withAdapterModel<TBase extends ModelCtor>(Base: TBase) {
         () => ({ name, valid: names }),
       );
       composition.forgetAdapterInComposition(this, adapterName);
+      detachHeads(this, adapterName);
       for (const [, m] of this.namedModules()) {
         if (isAdapterHost(m)) (m as AdapterHostModule).detachAdapter(adapterName);
       }

@@ -3,6 +3,7 @@
  */
 import type { Variable } from '../backend/tf.js';
 import type { Module } from '../nn/module.js';
+import { AdapterHeadsWrapper } from './heads/heads-wrapper.js';
 import { isAdapterHost } from './host-brand.js';
 import type { AdapterHostModule } from './host.js';
 import { ModulesToSaveWrapper } from './tuners/modules-to-save.js';
@@ -16,7 +17,7 @@ export interface TrainableParameterReport {
   total: number;
   /** `100 · trainable / total` (0 when `total` is 0). */
   percent: number;
-  /** Trainable elements per adapter name (LoRA/IA³ wrappers, modules-to-save copies, NeMo-style hosts). */
+  /** Trainable elements per adapter name (LoRA/IA³ wrappers, modules-to-save copies, output extensions, NeMo-style hosts). */
   byAdapter: Record<string, number>;
 }
 
@@ -54,6 +55,8 @@ export function trainableParameterReport(model: Module): TrainableParameterRepor
         );
     } else if (m instanceof ModulesToSaveWrapper) {
       for (const n of m.heldAdapters()) add(n, m.modules_to_save.get(n)!.parameters());
+      if (m instanceof AdapterHeadsWrapper)
+        for (const [n, ext] of m.output_extensions.entries()) add(n, ext.parameters());
     } else if (isAdapterHost(m)) {
       const layer = (m as AdapterHostModule).peekAdapterLayer();
       for (const [n, adapter] of layer?.entries() ?? []) add(n, adapter.parameters());

@@ -10,6 +10,7 @@ import type { AdapterModelModule } from '../adapters/model.js';
 import type { AdapterConfig, AdaptersConfig } from '../adapters/types.js';
 import { COMPOSITION_KEY } from '../adapters/composition/state.js';
 import { compositionForSave, restoreComposition } from '../adapters/composition/model-composition.js';
+import { adapterHeadsState, loadAdapterHeadsState } from '../adapters/heads/model-heads.js';
 import { AdapterError, check, isPlainObject } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { parseSafetensors } from './safetensors.js';
@@ -107,6 +108,7 @@ export function saveAdapters(model: Module, names?: string | string[]): Uint8Arr
   };
   const tensors: Array<[string, Tensor]> = [];
   const index: Record<string, string[][]> = {};
+  const headsIndex: Record<string, string[]> = {};
   for (const name of ordered) {
     config[name] = structuredClone(adapters[name]);
     const key = entryKey(meta.modules[name] ?? '', name);
@@ -117,6 +119,15 @@ export function saveAdapters(model: Module, names?: string | string[]): Uint8Arr
         return tensorName;
       }),
     );
+    // Module copies and output extensions the adapter owns (SPEC §5.2), named under its entry.
+    const heads = adapterHeadsState(m, name);
+    if (heads.length) {
+      headsIndex[key] = heads.map(([headKey, t]) => {
+        const tensorName = `${key}/heads/${headKey}`;
+        tensors.push([tensorName, t]);
+        return tensorName;
+      });
+    }
   }
   // Composition (setup and fusion layers) over the saved adapters; files without it are unchanged.
   const composition = compositionForSave(m, ordered);
@@ -129,6 +140,7 @@ export function saveAdapters(model: Module, names?: string | string[]): Uint8Arr
       config: JSON.stringify(config),
       index: JSON.stringify(index),
       ...(composition.tensors.length ? { fusionIndex: JSON.stringify(composition.index) } : {}),
+      ...(Object.keys(headsIndex).length ? { headsIndex: JSON.stringify(headsIndex) } : {}),
     },
     source: 'adapter file',
   });
@@ -139,6 +151,8 @@ interface ParsedAdapterFile {
   index: Record<string, string[][]>;
   /** Fusion layer name → tensor names per host (files with fusion layers only). */
   fusionIndex: Record<string, string[][]>;
+  /** Entry key → the names of its head tensors (files with adapter-owned heads only). */
+  headsIndex: Record<string, string[]>;
   file: ReturnType<typeof parseSafetensors>;
 }
 
@@ -162,7 +176,7 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
       `unsupported adapter file version ${JSON.stringify(md.version)}; this library reads version ${ADAPTER_FILE_VERSION}`,
     );
   }
-  const parseJson = (field: 'config' | 'index' | 'fusionIndex'): unknown => {
+  const parseJson = (field: 'config' | 'index' | 'fusionIndex' | 'headsIndex'): unknown => {
     try {
       return JSON.parse(md[field] ?? '');
     } catch {
@@ -208,12 +222,29 @@ export function parseAdapterFile(bytes: Uint8Array, source = 'adapter file'): Pa
       listed.add(name);
     }
   }
+  const headsIndex = md.headsIndex === undefined ? {} : parseJson('headsIndex');
+  if (!isPlainObject(headsIndex)) throw formatError(source, '__metadata__.headsIndex must be a JSON object');
+  for (const [key, names] of Object.entries(headsIndex)) {
+    if (!(key in index))
+      throw formatError(source, `headsIndex entry '${key}' is not an adapter of the file's index`);
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+      throw formatError(source, `headsIndex entry '${key}' must be a list of tensor names`);
+    for (const name of names as string[]) {
+      if (!name.startsWith(`${key}/heads/`) || !file.tensors.has(name))
+        throw formatError(
+          source,
+          `headsIndex entry '${key}' names tensor '${name}', which the file does not hold under '${key}/heads/'`,
+        );
+      listed.add(name);
+    }
+  }
   const stray = [...file.tensors.keys()].filter((n) => !listed.has(n));
   if (stray.length) throw formatError(source, `tensors not listed in the index: ${stray.join(', ')}`);
   return {
     config: config as AdaptersConfig,
     index: index as Record<string, string[][]>,
     fusionIndex: fusionIndex as Record<string, string[][]>,
+    headsIndex: headsIndex as Record<string, string[]>,
     file,
   };
 }
@@ -229,7 +260,7 @@ export function loadAdapters(
 ): LoadAdaptersResult {
   const m = asModel(model);
   const strict = opts.strict ?? true;
-  const { config, index, fusionIndex, file } = parseAdapterFile(bytes);
+  const { config, index, fusionIndex, headsIndex, file } = parseAdapterFile(bytes);
   const fileModules = config.globalCfg?.adapterMetaCfg?.modules ?? {};
   const keys = Object.keys(index);
   const requested = opts.names === undefined ? keys : Array.isArray(opts.names) ? opts.names : [opts.names];
@@ -303,6 +334,21 @@ export function loadAdapters(
           for (const t of sd.values()) t.dispose();
         }
       });
+      // Its module copies and output extension; the file must hold exactly what the config builds.
+      const headsPrefix = `${p.key}/heads/`;
+      const heads = new Map<string, Tensor>();
+      for (const tensorName of headsIndex[p.key] ?? [])
+        heads.set(
+          tensorName.slice(headsPrefix.length),
+          tensorFromEntry(tensorName, file.tensors.get(tensorName)!, 'adapter file'),
+        );
+      try {
+        const r = loadAdapterHeadsState(m, p.targetName, heads, { strict });
+        missingKeys.push(...r.missingKeys.map((k) => `${p.targetName}/heads/${k}`));
+        unexpectedKeys.push(...r.unexpectedKeys.map((k) => `${p.targetName}/heads/${k}`));
+      } finally {
+        for (const t of heads.values()) t.dispose();
+      }
     }
     // The setup and fusion layers saved with these adapters.
     restoreComposition(

@@ -20,6 +20,25 @@ export function requirePositiveInt(cfg: Record<string, unknown>, field: string, 
 }
 
 /** Checks a config field is one of `choices` (or absent, giving `fallback`). */
+/**
+ * Checks a classifier's optional `labels` (class names, one per output column, all different): what
+ * an output extension's new labels are checked against.
+ */
+export function requireLabels(cfg: Record<string, unknown>, numClasses: number, model: string): void {
+  const v = cfg.labels;
+  if (v === undefined) return;
+  check(
+    Array.isArray(v) &&
+      v.length === numClasses &&
+      v.every((l) => typeof l === 'string' && l !== '') &&
+      new Set(v).size === v.length,
+    'INVALID_CONFIG',
+    () =>
+      `${model} config: labels must be ${numClasses} different non-empty strings (one per class), got ${JSON.stringify(v)}`,
+    () => ({ field: 'labels', value: v }),
+  );
+}
+
 export function requireChoice<T extends string>(
   cfg: Record<string, unknown>,
   field: string,

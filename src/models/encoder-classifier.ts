@@ -12,7 +12,12 @@ import { Module, fmtShape } from '../nn/module.js';
 import { matchBatchRows } from '../nn/replicated-rows.js';
 import { TransformerEncoder } from '../nn/transformer.js';
 import type { CharLM } from './char-lm.js';
-import { buildSequenceModel, withBuiltinAdapters, type SequenceModelConfig } from './common.js';
+import {
+  buildSequenceModel,
+  requireLabels,
+  withBuiltinAdapters,
+  type SequenceModelConfig,
+} from './common.js';
 import { embed } from './positions.js';
 
 /** Config of {@link EncoderClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
@@ -20,6 +25,8 @@ export interface EncoderClassifierConfig extends AdapterModelConfig, SequenceMod
   model?: 'encoder-classifier';
   /** Number of classes (width of the logits). */
   numClasses: number;
+  /** Class names, one per logit column (optional); output extensions may not reuse them. */
+  labels?: string[];
 }
 
 /** The model name stored in {@link EncoderClassifierConfig.model}. */
@@ -45,6 +52,7 @@ class EncoderClassifierBase extends Module {
       head: ['classifier', cfg.numClasses],
       extraFields: ['numClasses'],
     });
+    requireLabels(cfg as unknown as Record<string, unknown>, cfg.numClasses, ENCODER_CLASSIFIER);
   }
 }
 

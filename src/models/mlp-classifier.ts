@@ -14,7 +14,7 @@ import { ACTIVATIONS, activationFn } from '../nn/activations.js';
 import { dropout, Linear, Sequential } from '../nn/layers.js';
 import { Module, fmtShape } from '../nn/module.js';
 import type { Rng } from '../rng.js';
-import { requireChoice, requirePositiveInt, withBuiltinAdapters } from './common.js';
+import { requireChoice, requireLabels, requirePositiveInt, withBuiltinAdapters } from './common.js';
 
 /** Config of {@link MlpClassifier}. Stored with checkpoints; `adapters` holds the adapters config. */
 export interface MlpClassifierConfig extends AdapterModelConfig {
@@ -28,6 +28,8 @@ export interface MlpClassifierConfig extends AdapterModelConfig {
   hidden: number[];
   /** Number of classes (width of the logits). */
   numClasses: number;
+  /** Class names, one per logit column (optional); output extensions may not reuse them. */
+  labels?: string[];
   /** Hidden activation (SPEC §2.9.1 names). Default `'gelu'`. */
   activation?: string;
   /** Dropout after each hidden block (training only). Default 0. */
@@ -198,6 +200,7 @@ class MlpClassifierBase extends Module {
       () => ({ field: 'hidden', value: cfg.hidden }),
     );
     const activation = requireChoice(c, 'activation', ACTIVATIONS, 'gelu', name);
+    requireLabels(cfg as unknown as Record<string, unknown>, cfg.numClasses, name);
     const p = cfg.dropout ?? 0;
     check(
       typeof p === 'number' && p >= 0 && p <= 1,

@@ -24,11 +24,28 @@ export type AdaptMethod =
        */
       trainable?: string;
     }
-  | { kind: 'linear'; dim: number; activation?: string; normPosition?: 'pre' | 'post'; dropout?: number }
-  | { kind: 'parallel'; dim: number; scaling: number }
-  | { kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number }
+  | ({
+      kind: 'linear';
+      dim: number;
+      activation?: string;
+      normPosition?: 'pre' | 'post';
+      dropout?: number;
+    } & Heads)
+  | ({ kind: 'parallel'; dim: number; scaling: number } & Heads)
+  | ({ kind: 'lora'; r: number; alpha: number; targetModules: string[]; dropout?: number } & Heads)
   /** VeRA (SPEC §5.4): shared frozen projections of rank `r`, trainable scaling vectors per target. */
-  | { kind: 'vera'; r: number; targetModules: string[]; dropout?: number; projectionPrngKey?: number };
+  | ({
+      kind: 'vera';
+      r: number;
+      targetModules: string[];
+      dropout?: number;
+      projectionPrngKey?: number;
+    } & Heads);
+
+/** Modules the adapter owns a trainable copy of (SPEC §5.2; PEFT's `modules_to_save`). */
+interface Heads {
+  modulesToSave?: string[];
+}
 
 /** The name an adapter is added under. */
 export const ADAPTER_NAME = 'adapted';
@@ -65,6 +82,7 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
               ...(method.normPosition ? { normPosition: method.normPosition } : {}),
               ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
             };
+      if (method.modulesToSave) cfg.modulesToSave = method.modulesToSave;
       model.addAdapter(ADAPTER_NAME, cfg);
       model.freeze();
       model.unfreezeEnabledAdapters();
@@ -83,36 +101,29 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
         },
       };
     }
-    case 'lora': {
-      const peft = PeftModel.wrap(
-        model,
-        {
-          type: 'lora',
-          r: method.r,
-          loraAlpha: method.alpha,
-          targetModules: method.targetModules,
-          loraDropout: method.dropout ?? 0,
-        },
-        { adapterName: 'default' }, // PEFT's name: its directory layout puts 'default' at the root
-      );
-      peft.train();
-      return {
-        model: peft as unknown as LanguageModel,
-        peft,
-        withAdapterDisabled: (fn) => peft.withAdaptersDisabled(fn),
-      };
-    }
+    case 'lora':
     case 'vera': {
+      const heads = method.modulesToSave ? { modulesToSave: method.modulesToSave } : {};
       const peft = PeftModel.wrap(
         model,
-        {
-          type: 'vera',
-          r: method.r,
-          targetModules: method.targetModules,
-          veraDropout: method.dropout ?? 0,
-          projectionPrngKey: method.projectionPrngKey ?? 0,
-        },
-        { adapterName: 'default' },
+        method.kind === 'lora'
+          ? {
+              type: 'lora',
+              r: method.r,
+              loraAlpha: method.alpha,
+              targetModules: method.targetModules,
+              loraDropout: method.dropout ?? 0,
+              ...heads,
+            }
+          : {
+              type: 'vera',
+              r: method.r,
+              targetModules: method.targetModules,
+              veraDropout: method.dropout ?? 0,
+              projectionPrngKey: method.projectionPrngKey ?? 0,
+              ...heads,
+            },
+        { adapterName: 'default' }, // PEFT's name: its directory layout puts 'default' at the root
       );
       peft.train();
       return {

@@ -248,6 +248,19 @@ const HOST_ROWS: Row[] = [
     input: seqInput,
     cfg: { dModel: D, maxLen: 16, xscale: 2 },
   }),
+  // Adapter-owned heads (SPEC §5.2): the same contract with a module copy, or new output rows.
+  hostRow('linear', {
+    label: 'linear + modulesToSave',
+    build: charLM,
+    input: lmInput,
+    cfg: { inFeatures: D, dim: 4, modulesToSave: ['lm_head'] },
+  }),
+  hostRow('parallel', {
+    label: 'parallel + extendOutput',
+    build: charLM,
+    input: lmInput,
+    cfg: { inFeatures: D, dim: 4, extendOutput: { module: 'lm_head', newLabels: ['<new>'] } },
+  }),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -313,13 +326,21 @@ const WRAPPER_ROWS: Row[] = [
   }),
   wrapperRow('ia3', { type: 'ia3', targetModules: ['k_proj', 'v_proj', 'fc2'], feedforwardModules: ['fc2'] }),
   wrapperRow('vera', { type: 'vera', r: 4, targetModules: ['q_proj', 'v_proj', 'fc1'] }),
+  wrapperRow('lora + modulesToSave', {
+    type: 'lora',
+    r: 2,
+    targetModules: ['q_proj'],
+    modulesToSave: ['lm_head'],
+  }),
 ];
 
 const ROWS = [...HOST_ROWS, ...WRAPPER_ROWS];
 
 describe('the contract table covers every adapter kind', () => {
   it('every registered adapter type has a row', () => {
-    expect(HOST_ROWS.map((r) => r.type).sort()).toEqual([...adapters.listAdapterTypes()].sort());
+    expect([...new Set(HOST_ROWS.map((r) => r.type))].sort()).toEqual(
+      [...adapters.listAdapterTypes()].sort(),
+    );
   });
   it('every PeftModel method has a row', () => {
     expect([...new Set(WRAPPER_ROWS.map((r) => r.type))].sort()).toEqual(

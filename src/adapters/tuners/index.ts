@@ -12,7 +12,7 @@ export {
   type TunerKind,
 } from './tuner-layer.js';
 export type { BaseTunerConfig, TargetPatterns } from './tuner-config.js';
-export { ModulesToSaveWrapper, cloneModule } from './modules-to-save.js';
+export { ModulesToSaveWrapper, cloneModule, selectModulesToSave } from './modules-to-save.js';
 export {
   fillDefaultTargets,
   inspectTargets,

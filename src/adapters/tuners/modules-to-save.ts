@@ -61,6 +61,40 @@ function cloneInto(m: Module, map: Map<unknown, unknown>): Module {
   return c;
 }
 
+/** What {@link selectModulesToSave} found. */
+export interface ModulesToSaveSelection {
+  /** Selected module paths (outermost match only), in the order given. */
+  chosen: string[];
+  /** Paths PEFT's plain suffix match would also select (`head` → `lm_head`), not selected here. */
+  suffixOnly: string[];
+  /** Entries of the list that match no path. */
+  unmatched: string[];
+}
+
+/**
+ * The module paths a `modulesToSave` list selects among `paths`: `path === m` or `path` ends with
+ * `.m` (the `.`-boundary suffix rule, SPEC §4.2); a path below one already chosen is not chosen again.
+ *
+ * PEFT note: PEFT matches a plain string suffix (`head` also selects `lm_head`); `suffixOnly` lists
+ * what it would have selected in addition, for a warning.
+ */
+export function selectModulesToSave(
+  paths: readonly string[],
+  list: readonly string[],
+): ModulesToSaveSelection {
+  const chosen: string[] = [];
+  const suffixOnly: string[] = [];
+  for (const path of paths) {
+    if (list.some((m) => path === m || path.endsWith(`.${m}`))) {
+      if (!chosen.some((c) => path.startsWith(`${c}.`))) chosen.push(path);
+    } else if (list.some((m) => path.endsWith(m))) {
+      suffixOnly.push(path);
+    }
+  }
+  const unmatched = list.filter((m) => !paths.some((p) => p === m || p.endsWith(`.${m}`)));
+  return { chosen, suffixOnly, unmatched };
+}
+
 /**
  * Holds a module's per-adapter trainable copies. The original's parameters, buffers and children
  * are registered on the wrapper under their own names, so the original state keys do not change;
@@ -115,8 +149,9 @@ export class ModulesToSaveWrapper extends Module {
     const held = this.heldAdapters();
     const active = (this.ctx ? this.ctx.activeAdapters() : held).filter((n) => held.includes(n));
     if (active.length > 1) {
+      // SPEC §5.2 (B-322): one module, two active owners of a copy is a configuration error.
       throw new AdapterError(
-        'UNSUPPORTED_FEATURE',
+        'INVALID_CONFIG',
         `modulesToSave '${this.layerPath || this.originalModule.typeName}' has copies for several running adapters (${active.join(', ')}); enable only one of them`,
         { path: this.layerPath, adapters: active },
       );

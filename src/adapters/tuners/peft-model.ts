@@ -16,7 +16,7 @@ import { checkAdapterName, libraryFrozen, type AdapterHostModule } from '../host
 import { BASE_SELECTION, batchSizeOf, groupRows, normalizeSelection, runRowGroups } from '../per-sample.js';
 import type { AdapterRecord } from './adapter-record.js';
 import type { WeightedAdapterOptions } from './combination.js';
-import { ModulesToSaveWrapper } from './modules-to-save.js';
+import { ModulesToSaveWrapper, selectModulesToSave } from './modules-to-save.js';
 import {
   getTunerMethod,
   isAdapterInternalKey,
@@ -327,19 +327,13 @@ export class PeftModel extends Module {
       if (m instanceof BaseTunerLayer) opaque.push(`${path}.`);
       if (m instanceof ModulesToSaveWrapper) opaque.push(`${path}.modules_to_save`);
     }
-    const chosen: string[] = [];
-    const suffixOnly: string[] = [];
-    for (const [path] of entries) {
-      const boundary = list.some((m) => path === m || path.endsWith(`.${m}`));
-      if (boundary) {
-        if (!chosen.some((c) => path.startsWith(`${c}.`))) chosen.push(path);
-      } else if (list.some((m) => path.endsWith(m))) {
-        suffixOnly.push(path);
-      }
-    }
-    const unmatched = list.filter((m) => !entries.some(([p]) => p === m || p.endsWith(`.${m}`)));
+    const { chosen, suffixOnly, unmatched } = selectModulesToSave(
+      entries.map(([p]) => p),
+      list,
+    );
     if (unmatched.length) {
-      const msg = `${where}: modulesToSave ${unmatched.map((m) => `'${m}'`).join(', ')} not found in the model`;
+      const paths = entries.map(([p]) => p);
+      const msg = `${where}: modulesToSave ${unmatched.map((m) => `'${m}'`).join(', ')} not found in the model; module paths: ${paths.slice(0, 30).join(', ')}${paths.length > 30 ? `, … (${paths.length} in all)` : ''}`;
       if (allowPartialMatch) logger().warn(msg);
       else throw new AdapterError('TARGET_NOT_FOUND', msg, { unmatched });
     }

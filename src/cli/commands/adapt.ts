@@ -41,17 +41,34 @@ export function methodFromFlags(o: {
   alpha?: number;
   targets: string[];
   trainable?: string;
+  modulesToSave?: string[];
 }): AdaptMethod {
   if (o.trainable !== undefined && o.method !== 'full') {
     throw new UsageError(`--trainable applies to --method full only (got --method ${o.method})`);
   }
-  if (o.method === 'full')
+  if (o.method === 'full') {
+    if (o.modulesToSave !== undefined)
+      throw new UsageError(
+        '--modules-to-save applies to adapter methods (linear, parallel, lora, vera); --method full trains every module already (use --trainable to choose)',
+      );
     return o.trainable === undefined ? { kind: 'full' } : { kind: 'full', trainable: o.trainable };
+  }
+  // Module copies the adapter owns (PEFT's modules_to_save); given as paths, space- or comma-separated.
+  const heads = o.modulesToSave === undefined ? {} : { modulesToSave: modulesToSaveList(o.modulesToSave) };
   if (o.method === 'linear')
-    return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition };
-  if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling };
-  if (o.method === 'vera') return { kind: 'vera', r: o.rank, targetModules: o.targets };
-  return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets };
+    return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition, ...heads };
+  if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling, ...heads };
+  if (o.method === 'vera') return { kind: 'vera', r: o.rank, targetModules: o.targets, ...heads };
+  return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets, ...heads };
+}
+
+function modulesToSaveList(values: string[]): string[] {
+  const paths = values.flatMap((v) => v.split(',')).map((p) => p.trim());
+  if (paths.length === 0 || paths.some((p) => p === ''))
+    throw new UsageError(
+      `--modules-to-save must list module paths such as 'lm_head' or 'decoder.norm', got '${values.join(' ')}'`,
+    );
+  return paths;
 }
 
 /** `adapterkit adapt`: adapts the base model to a corpus with one method. */
@@ -89,6 +106,10 @@ export function adaptCommand(): Command {
       'q_proj',
       'v_proj',
     ])
+    .option(
+      '--modules-to-save <paths...>',
+      "modules the adapter owns a trainable copy of (PEFT's modules_to_save), e.g. 'decoder.norm'; not with --method full",
+    )
     .option(
       '--trainable <regex>',
       "with --method full: train only the parameters whose path matches, e.g. '^lm_head' or 'ffn'",

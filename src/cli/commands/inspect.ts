@@ -23,7 +23,7 @@ function totalElements(file: SafetensorsFile): number {
 
 /** Describes an adapter file: every adapter, its module, config, fragments and tensors. */
 export function describeAdapterFile(bytes: Uint8Array, source: string): string[] {
-  const { config, index, file } = parseAdapterFile(bytes, source);
+  const { config, index, headsIndex, file } = parseAdapterFile(bytes, source);
   const out = [
     `${source}: adapter file (format ${file.metadata!.format} v${file.metadata!.version}), ${count(totalElements(file))} parameters`,
   ];
@@ -38,6 +38,16 @@ export function describeAdapterFile(bytes: Uint8Array, source: string): string[]
     for (const t of fragments.flat()) {
       const e = file.tensors.get(t)!;
       out.push(`  ${t} ${e.dtype} ${fmtShape(e.shape)}`);
+    }
+    // Module copies and output extensions the adapter owns (SPEC §5.2).
+    const heads = headsIndex[key] ?? [];
+    if (heads.length) {
+      const n = heads.reduce((s, t) => s + elementCount(file.tensors.get(t)!.shape), 0);
+      out.push(`  heads: ${count(n)} parameters`);
+      for (const t of heads) {
+        const e = file.tensors.get(t)!;
+        out.push(`  ${t} ${e.dtype} ${fmtShape(e.shape)}`);
+      }
     }
   }
   return out;

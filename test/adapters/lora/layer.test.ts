@@ -299,7 +299,7 @@ describe('§4.1 LoRA layers', () => {
     expect(original.weight.trainable).toBe(false);
     // both copies running at once is refused
     peft.setActiveAdapters(['a', 'b']);
-    expect(thrown(() => peft.forward(ids)).code).toBe('UNSUPPORTED_FEATURE');
+    expect(thrown(() => peft.forward(ids)).code).toBe('INVALID_CONFIG'); // SPEC §5.2 B-322
   });
 
   it("B-209 bias 'lora_only' makes the wrapped layers' biases trainable and nothing else; 'all' makes every bias trainable", () => {

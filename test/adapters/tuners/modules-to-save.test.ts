@@ -40,7 +40,7 @@ describe('ModulesToSaveWrapper', () => {
     expect(maxAbsDiff(w.forward(x), y0)).toBeGreaterThan(1e-3);
   });
 
-  it('two running adapters with copies → UNSUPPORTED_FEATURE naming both; removeCopy frees the copy', () => {
+  it('B-322 two running adapters with copies → INVALID_CONFIG naming the module and both; removeCopy frees the copy', () => {
     const w = new ModulesToSaveWrapper(new Linear({ inFeatures: 3, outFeatures: 2 }));
     w.layerPath = 'classifier';
     w.addCopy('a');
@@ -48,7 +48,7 @@ describe('ModulesToSaveWrapper', () => {
     expect(w.heldAdapters()).toEqual(['a', 'b']);
     w.ctx = { activeAdapters: () => ['a', 'b'] };
     const e = thrown(() => w.activeModule());
-    expect(e.code).toBe('UNSUPPORTED_FEATURE');
+    expect(e.code).toBe('INVALID_CONFIG');
     expect(e.message).toContain('classifier');
     expect(e.message).toContain('a, b');
     const before = tf.memory().numTensors;
