@@ -37,11 +37,7 @@ const CONFORMER_ATTENTION = ['multiHeadAttention', 'relPositionMultiHeadAttentio
 
 /** How an attention host runs an adapter (from its class): what it hands it and where it may go. */
 export type AttentionHostAdapterKind =
-  | 'linear'
-  | 'parallel'
-  | 'conformerAttention'
-  | 'transformerAttention'
-  | 'other';
+  'linear' | 'parallel' | 'conformerAttention' | 'transformerAttention' | 'other';
 
 /** An insertion point an attention host offers: what an adapter config's `location` names. */
 export interface InsertionPoint {

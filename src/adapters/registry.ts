@@ -224,7 +224,8 @@ export function parseAdapterConfig(cfg: unknown, where: string): NormalizedAdapt
   check(
     location === undefined || (typeof location === 'string' && location.length > 0),
     'INVALID_CONFIG',
-    () => `${where}: location must be the name of an insertion point of the host, got ${describeValue(location)}`,
+    () =>
+      `${where}: location must be the name of an insertion point of the host, got ${describeValue(location)}`,
     () => ({ field: 'location', value: location }),
   );
   const parsed = parseConfig(e.schema, fields, where);

@@ -411,10 +411,8 @@ describe('insertion points of transformer blocks (config `location`)', () => {
     const run = block.runAdapterPoint.bind(block);
     block.runAdapterPoint = (loc, t, ctx) =>
       block.isAdapterAvailable()
-        ? (block.forwardEnabledAdapters(
-            { x: t, loc, ...ctx },
-            { adapterNames: ['a', '__base__', 'b'] },
-          ).x as Tensor)
+        ? (block.forwardEnabledAdapters({ x: t, loc, ...ctx }, { adapterNames: ['a', '__base__', 'b'] })
+            .x as Tensor)
         : run(loc, t, ctx);
     block.setEnabledAdapters(null, true);
     expect(maxAbsDiff(block.forward(x), want)).toBeLessThan(1e-6);
@@ -442,14 +440,23 @@ describe('insertion points of transformer blocks (config `location`)', () => {
   it.each([
     ['linear', 'parallelFfn', () => lin(16, 4, { location: 'parallelFfn' })],
     ['linear', 'attention', () => lin(16, 4, { location: 'attention' })],
-    ['parallel', 'post', () => ({ type: 'parallel', inFeatures: 16, dim: 4, location: 'post' }) as AdapterConfig],
-  ])('a %s adapter at %s → UNSUPPORTED_TARGET naming the location and the points it can run at', (type, loc, cfg) => {
-    const block = encoderBlock();
-    const err = thrown(() => block.addAdapter('a', cfg()));
-    expect(err.code).toBe('UNSUPPORTED_TARGET');
-    expect(err.message).toContain(`'${type}'`);
-    expect(err.message).toContain(`'${loc}'`);
-    expect(err.message).toContain(type === 'parallel' ? 'it can run at: parallelFfn' : 'it can run at: input');
-    expect(block.heldAdapterNames()).toEqual([]);
-  });
+    [
+      'parallel',
+      'post',
+      () => ({ type: 'parallel', inFeatures: 16, dim: 4, location: 'post' }) as AdapterConfig,
+    ],
+  ])(
+    'a %s adapter at %s → UNSUPPORTED_TARGET naming the location and the points it can run at',
+    (type, loc, cfg) => {
+      const block = encoderBlock();
+      const err = thrown(() => block.addAdapter('a', cfg()));
+      expect(err.code).toBe('UNSUPPORTED_TARGET');
+      expect(err.message).toContain(`'${type}'`);
+      expect(err.message).toContain(`'${loc}'`);
+      expect(err.message).toContain(
+        type === 'parallel' ? 'it can run at: parallelFfn' : 'it can run at: input',
+      );
+      expect(block.heldAdapterNames()).toEqual([]);
+    },
+  );
 });

@@ -138,7 +138,9 @@ describe('adapter locations in models', () => {
 
     setRng(createRng(1));
     const mlp = new MlpClassifier({ inFeatures: 4, hidden: [8], numClasses: 2 });
-    const err2 = thrown(() => mlp.addAdapter('x', { type: 'linear', inFeatures: 8, dim: 2, location: 'post' }));
+    const err2 = thrown(() =>
+      mlp.addAdapter('x', { type: 'linear', inFeatures: 8, dim: 2, location: 'post' }),
+    );
     expect(err2.code).toBe('INVALID_CONFIG');
     expect(err2.message).toContain('offers no insertion points');
     [lm, mlp].forEach((m) => m.dispose());

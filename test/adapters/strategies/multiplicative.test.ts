@@ -59,7 +59,12 @@ describe('multiplicative strategy', () => {
 
   it('identity at initialisation with the linear adapter (zero-initialised output layer), bit for bit', () => {
     const host = new AdapterHost();
-    host.addAdapter('g', { type: 'linear', inFeatures: 50, dim: 5, adapterStrategy: { type: 'multiplicative' } });
+    host.addAdapter('g', {
+      type: 'linear',
+      inFeatures: 50,
+      dim: 5,
+      adapterStrategy: { type: 'multiplicative' },
+    });
     const adapter = host.getAdapterModule('g') as LinearAdapter;
     expect(adapter.adapterStrategy).toBeInstanceOf(MultiplicativeStrategy);
     expect(maxAbsDiff(host.forwardEnabledAdapters(x), x)).toBe(0);
@@ -115,7 +120,12 @@ describe('multiplicative strategy', () => {
       ['a', 5],
       ['b', 6],
     ] as const) {
-      host.addAdapter(n, { type: 'linear', inFeatures: 50, dim: 5, adapterStrategy: { type: 'multiplicative' } });
+      host.addAdapter(n, {
+        type: 'linear',
+        inFeatures: 50,
+        dim: 5,
+        adapterStrategy: { type: 'multiplicative' },
+      });
       perturb(host.getAdapterModule(n)!, s);
     }
     host.eval();
