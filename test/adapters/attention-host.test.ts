@@ -394,6 +394,24 @@ describe('insertion points of transformer blocks (config `location`)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it.each(['input', 'attentionOutput', 'ffnOutput'] as const)(
+    "training through a multiplicative adapter at '%s': every adapter parameter gets a gradient",
+    (point) => {
+      const block = encoderBlock();
+      block.addAdapter('g', lin(16, 4, { location: point, adapterStrategy: { type: 'multiplicative' } }));
+      const adapter = block.getAdapterModule('g')!;
+      perturb(adapter, 81);
+      block.freeze();
+      block.unfreezeEnabledAdapters();
+      const vars = adapter.parameters();
+      expect(block.parameters().filter((p) => p.trainable)).toEqual(vars);
+      const x = makeSeq(2, 6, 16);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(block.forward(x))) as tf.Scalar, vars);
+      for (const v of vars) expect(tf.max(tf.abs(grads[v.name]!)).dataSync()[0]).toBeGreaterThan(0);
+      tf.dispose([value, ...Object.values(grads)]);
+    },
+  );
+
   it('per-sample selection at a new point: each row runs its own adapter at ffnOutput', () => {
     const block = encoderBlock();
     block.addAdapter('a', lin(16, 4, { location: 'ffnOutput' }));
