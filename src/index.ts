@@ -67,6 +67,7 @@ export {
 export { withAdapterModel, makeAdapterModel, PeftModel, type AdapterModelOptions } from './io/index.js';
 export {
   inspectTargets,
+  inspectInsertionPoints,
   adapterStateDict,
   trainableParameterReport,
   formatTrainableParameters,

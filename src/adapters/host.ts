@@ -224,8 +224,31 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
         () => ({ name }),
       );
       const normalized = parseAdapterConfig(cfg, where); // (6)
+      this.checkAdapterLocation(name, normalized); // (6b)
       const adapter = constructAdapter(normalized, extra); // (7)
       this.attachAdapter(adapterName, adapter, normalized); // (8)–(9)
+    }
+
+    /**
+     * Hook: the names of the insertion points an adapter config's `location` may name here. `[]`
+     * (a plain host): adapters run on the module's output and `location` is not accepted.
+     */
+    adapterPoints(): string[] {
+      return [];
+    }
+
+    /**
+     * Hook: checks `cfg.location` against this host's points. A plain host offers none, so any
+     * `location` is `INVALID_CONFIG`; attention hosts override it.
+     */
+    checkAdapterLocation(name: string, cfg: NormalizedAdapterConfig): void {
+      check(
+        cfg.location === undefined,
+        'INVALID_CONFIG',
+        () =>
+          `addAdapter('${name}'): location ${JSON.stringify(cfg.location)} cannot be chosen on '${this.hostLabel()}' (${this.typeName}), which runs its adapters on its output and offers no insertion points; remove 'location'`,
+        () => ({ field: 'location', value: cfg.location, valid: [] }),
+      );
     }
 
     /** Attaches a built adapter and records its config: the only mutation of an add. */

@@ -54,10 +54,20 @@ export { withLayeredAdapters, INPUT_SIZE_FIELDS } from './layered-host.js';
 export {
   withAttentionAdapters,
   SELF_ATTENTION_MODELS,
+  TRANSFORMER_INSERTION_POINTS,
+  CONFORMER_INSERTION_POINTS,
   type AdapterLocation,
   type AdapterPointInput,
   type AttentionHostOptions,
+  type AttentionHostAdapterKind,
+  type InsertionPoint,
 } from './attention-host.js';
+export {
+  inspectInsertionPoints,
+  type HostInsertionPoints,
+  type InsertionPointInfo,
+  type InsertionPointReport,
+} from './insertion-points.js';
 export { BASE_SELECTION, type AdapterSelection } from './per-sample.js';
 export { DEFAULT_MODEL_GUID, modelGuidOf, setModelGuid, shareModelGuid } from './model-guid.js';
 export {
@@ -77,6 +87,7 @@ export {
 } from './linear/index.js';
 export {
   MhaResidualAddStrategy,
+  MultiplicativeStrategy,
   ResidualAddStrategy,
   ReturnResultStrategy,
   type ResidualAddOptions,

@@ -83,6 +83,13 @@ export function withLayeredAdapters<TBase extends ModuleCtor>(Base: TBase) {
       return { ...cfg, [fieldName]: width };
     }
 
+    /** The insertion points every layer offers (an added adapter's `location` must be one of them). */
+    override adapterPoints(): string[] {
+      const [first, ...rest] = this.adapterLayers();
+      if (!first) return [];
+      return first.adapterPoints().filter((p) => rest.every((l) => l.adapterPoints().includes(p)));
+    }
+
     override detachAdapter(adapterName: string): void {
       for (const l of this.adapterLayers()) l.detachAdapter(adapterName);
     }

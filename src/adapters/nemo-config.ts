@@ -22,6 +22,8 @@ const MHA_MODULE = `${ASR_ADAPTERS}.multi_head_attention_adapter_module`;
 const TRANSFORMER_MHA_MODULE = `${ASR_ADAPTERS}.transformer_multi_head_attention_adapter_module`;
 const STRATEGIES = 'nemo.core.classes.mixins.adapter_mixin_strategies';
 const NLP_PARALLEL_ADAPTERS = 'nemo.collections.nlp.modules.common.megatron.adapters.parallel_adapters';
+/** The library's own classes that NeMo has no counterpart for. */
+const LIBRARY_STRATEGIES = 'adapterkit.strategies';
 
 /** NeMo classes by defining module: `[module, class name, type, kind, also re-exported by the ASR package]`. */
 const CLASSES: ReadonlyArray<readonly [string, string, string, NemoClassEntry['kind'], boolean]> = [
@@ -44,6 +46,8 @@ const CLASSES: ReadonlyArray<readonly [string, string, string, NemoClassEntry['k
   [STRATEGIES, 'ResidualAddAdapterStrategy', 'residualAdd', 'strategy', false],
   [STRATEGIES, 'ReturnResultAdapterStrategy', 'returnResult', 'strategy', false],
   [MHA_MODULE, 'MHAResidualAddAdapterStrategy', 'mhaResidualAdd', 'strategy', true],
+  // NeMo names point-wise multiplication as a composition function but ships no strategy for it.
+  [LIBRARY_STRATEGIES, 'MultiplicativeAdapterStrategy', 'multiplicative', 'strategy', false],
 ];
 
 function buildClassPaths(): Readonly<Record<string, Readonly<NemoClassEntry>>> {

@@ -215,12 +215,22 @@ export function parseStrategyConfig(cfg: unknown, where: string): StrategyConfig
 /**
  * Validates an adapter config and returns a fresh, normalised copy: every default written out,
  * including `enabled` and the nested `adapterStrategy`. The caller's object is never touched.
+ * `location` (an insertion point's name, any adapter type) is kept when given; the host checks it.
  */
 export function parseAdapterConfig(cfg: unknown, where: string): NormalizedAdapterConfig {
   checkConfigShape(cfg, where);
   const e = adapterEntry(cfg.type, where);
-  const parsed = parseConfig(e.schema, cfg, where);
+  const { location, ...fields } = cfg;
+  check(
+    location === undefined || (typeof location === 'string' && location.length > 0),
+    'INVALID_CONFIG',
+    () =>
+      `${where}: location must be the name of an insertion point of the host, got ${describeValue(location)}`,
+    () => ({ field: 'location', value: location }),
+  );
+  const parsed = parseConfig(e.schema, fields, where);
   const out: NormalizedAdapterConfig = { ...parsed, type: e.type, enabled: parsed.enabled === true };
+  if (location !== undefined) out.location = location;
   if ('adapterStrategy' in e.schema.shape) {
     const s = out.adapterStrategy;
     out.adapterStrategy =
@@ -242,7 +252,7 @@ export function constructAdapter(
   normalized: NormalizedAdapterConfig,
   extra: Record<string, unknown> = {},
 ): Module {
-  const { type, enabled: _enabled, ...options } = normalized;
+  const { type, enabled: _enabled, location: _location, ...options } = normalized;
   const e = adapterEntry(type, 'buildAdapter');
   return new e.ctor({ ...structuredClone(options), ...extra });
 }

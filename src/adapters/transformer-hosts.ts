@@ -2,8 +2,9 @@
  * Adapter-capable versions of the library's transformer blocks and stacks, registered with the
  * adapter class registry: build a model from the plain classes, then
  * `replaceAdapterCompatibleModules()` upgrades them in place (what NeMo's `register_adapter` does).
- * Blocks are attention hosts (linear adapters at `'post'`, transformer attention adapters at
- * `'mha'`); stacks fan an adapter out to every block.
+ * Blocks are attention hosts with the insertion points of `TRANSFORMER_INSERTION_POINTS`
+ * (without a `location`: linear adapters at `'post'`, transformer attention adapters at `'mha'`,
+ * parallel adapters beside the FFN); stacks fan an adapter out to every block.
  */
 import type { Tensor } from '../backend/tf.js';
 import {
@@ -23,23 +24,23 @@ import { registerAdapter, updateModuleClassWithAdapterClass } from './class-regi
 import type { AdapterHostModule } from './host.js';
 import { withLayeredAdapters } from './layered-host.js';
 
-/** A {@link TransformerEncoderBlock} that runs adapters at its `'mha'` and `'post'` points. */
+/** A {@link TransformerEncoderBlock} that runs each adapter at the insertion point its config names. */
 export class TransformerEncoderBlockAdapter extends withAttentionAdapters(TransformerEncoderBlock, {
   kind: 'transformer',
 }) {
   static override readonly typeName: string = 'TransformerEncoderBlockAdapter';
   protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
-    return this.runAdapterPoint(loc, x, ctx);
+    return this.adapterHookInUse(loc) ? this.runAdapterPoint(loc, x, ctx) : x;
   }
 }
 
-/** A {@link TransformerDecoderBlock} that runs adapters at its `'mha'` and `'post'` points. */
+/** A {@link TransformerDecoderBlock} that runs each adapter at the insertion point its config names. */
 export class TransformerDecoderBlockAdapter extends withAttentionAdapters(TransformerDecoderBlock, {
   kind: 'transformer',
 }) {
   static override readonly typeName: string = 'TransformerDecoderBlockAdapter';
   protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
-    return this.runAdapterPoint(loc, x, ctx);
+    return this.adapterHookInUse(loc) ? this.runAdapterPoint(loc, x, ctx) : x;
   }
 }
 

@@ -14,6 +14,8 @@ export interface StrategyConfig {
 export interface AdapterConfig {
   type: string;
   enabled?: boolean;
+  /** The host insertion point the adapter runs at (default: its type's usual point at that host). */
+  location?: string;
   [option: string]: unknown;
 }
 

@@ -1,6 +1,7 @@
 /**
- * Pre-LN transformer blocks and stacks with the two adapter insertion points of SPEC §2.7
- * (`'mha'` after the self-attention residual, `'post'` at the end of the block).
+ * Pre-LN transformer blocks and stacks with adapter hooks at the block input, the self-attention
+ * output, after the self-attention residual (`'mha'`, SPEC §2.7), the FFN output and the block
+ * output (`'post'`).
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
@@ -15,8 +16,12 @@ import { matchBatchRows } from './replicated-rows.js';
 /** The additive value that marks a masked position in the mask handed to adapters (SPEC §2.9.3). */
 export const ADAPTER_MASK_VALUE = -10000;
 
-/** Where an attention host runs its adapters. */
-export type AdapterLocation = 'mha' | 'post';
+/**
+ * Where a block calls its adapter hook, in forward order: `'input'` (block input), `'attentionOutput'`
+ * (self-attention output after dropout, before its residual add), `'mha'` (after that residual),
+ * `'ffnOutput'` (FFN output after dropout, before its residual add), `'post'` (block output).
+ */
+export type AdapterLocation = 'input' | 'attentionOutput' | 'mha' | 'ffnOutput' | 'post';
 
 /** What a block passes to {@link TransformerBlock.adapterPoint}. */
 export interface AdapterPointContext {
@@ -88,8 +93,9 @@ export class FeedForward extends Module {
 }
 
 /**
- * Shared pre-LN block: `x + drop(self_attn(norm1(x)))`, insertion point `'mha'`,
- * `x + drop(ffn(norm2(x)))`, insertion point `'post'`.
+ * Shared pre-LN block, with its adapter hooks:
+ * `x₀ = input(x)`, `h = mha(x₀ + attentionOutput(drop(self_attn(norm1(x₀)))))`,
+ * `y = post(h + ffnOutput(drop(ffn(norm2(h)))))`.
  *
  * Children (state-dict order): `norm1`, `self_attn` ({@link MultiHeadAttention}), `norm2`, `ffn`
  * ({@link FeedForward}: `ffn.fc1`, `ffn.fc2`), `dropout`. The forward looks children up by name, so
@@ -138,15 +144,19 @@ export abstract class TransformerBlock extends Module {
       () => `${this.typeName}: input must have shape [B, T, ${this.dModel}], got ${fmtShape(x.shape)}`,
     );
     return tf.tidy(() => {
-      const attMask = this.attentionMask(x, opts);
-      const ctx: AdapterPointContext = attMask ? { attMask } : {};
+      let ctx = this.pointContext(x, opts);
+      const x0 = this.adapterPoint('input', x, ctx);
+      // A Parallel composition at 'input' replicates the batch: the mask follows it.
+      if (x0.shape[0] !== x.shape[0]) ctx = this.pointContext(x0, opts);
       const drop = this.getChild('dropout')!;
-      const n1 = this.getChild('norm1')!.forward(x) as Tensor;
-      const a = this.getChild('self_attn')!.forward(n1, n1, n1, { attnMask: attMask }) as Tensor;
-      let h = this.adapterPoint('mha', tf.add(x, drop.forward(a) as Tensor), ctx);
+      const n1 = this.getChild('norm1')!.forward(x0) as Tensor;
+      const a = this.getChild('self_attn')!.forward(n1, n1, n1, { attnMask: ctx.attMask }) as Tensor;
+      const aOut = this.adapterPoint('attentionOutput', drop.forward(a) as Tensor, ctx);
+      let h = this.adapterPoint('mha', tf.add(x0, aOut), ctx);
       h = this.crossAttention(h, opts);
       const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
-      return this.adapterPoint('post', tf.add(h, drop.forward(f) as Tensor), ctx);
+      const fOut = this.adapterPoint('ffnOutput', drop.forward(f) as Tensor, ctx);
+      return this.adapterPoint('post', tf.add(h, fOut), ctx);
     });
   }
 
@@ -154,7 +164,7 @@ export abstract class TransformerBlock extends Module {
    * One incremental (key/value-cached) step in eval mode: `x [B, T, dModel]` holds only the new
    * positions, `past` the keys/values of earlier ones and `mask` the additive `[B, 1, T, P + T]` mask
    * (see {@link selfAttentionWithPast}). Returns the block output and the new positions' keys and
-   * values. Adapters run at both points with an empty context (no attention mask), which is exact
+   * values. Adapters run at every hook with an empty context (no attention mask), which is exact
    * for position-wise adapters.
    */
   forwardWithPast(
@@ -168,20 +178,28 @@ export abstract class TransformerBlock extends Module {
       () => `${this.typeName}: input must have shape [B, T, ${this.dModel}], got ${fmtShape(x.shape)}`,
     );
     return tf.tidy(() => {
-      const n1 = this.getChild('norm1')!.forward(x) as Tensor;
+      const x0 = this.adapterPoint('input', x, {});
+      const n1 = this.getChild('norm1')!.forward(x0) as Tensor;
       const a = selfAttentionWithPast(this.getChild('self_attn') as MultiHeadAttention, n1, past, mask);
-      const h = this.adapterPoint('mha', tf.add(x, a.out), {});
+      const h = this.adapterPoint('mha', tf.add(x0, this.adapterPoint('attentionOutput', a.out, {})), {});
       const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
-      return { y: this.adapterPoint('post', tf.add(h, f), {}), k: a.k, v: a.v };
+      const y = this.adapterPoint('post', tf.add(h, this.adapterPoint('ffnOutput', f, {})), {});
+      return { y, k: a.k, v: a.v };
     });
   }
 
   /**
-   * Adapter insertion point, called with `'mha'` after the self-attention residual and `'post'` at
-   * the end of the block. Identity here; an adapter-capable subclass overrides it.
+   * Adapter hook, called at each {@link AdapterLocation} in forward order. Identity here; an
+   * adapter-capable subclass overrides it.
    */
   protected adapterPoint(_loc: AdapterLocation, x: Tensor, _ctx: AdapterPointContext): Tensor {
     return x;
+  }
+
+  /** What the block hands its adapter hook: the additive self-attention mask for `x`'s batch, if any. */
+  private pointContext(x: Tensor, opts: TransformerForwardOptions): AdapterPointContext {
+    const attMask = this.attentionMask(x, opts);
+    return attMask ? { attMask } : {};
   }
 
   /** Hook between the `'mha'` point and the FFN (decoder blocks with cross-attention override it). */

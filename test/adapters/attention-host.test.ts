@@ -15,6 +15,8 @@ import {
 } from '../../src/adapters/index.js';
 import type { Module } from '../../src/nn/module.js';
 import { normal } from '../../src/nn/init.js';
+import { paddingMaskToAdditive } from '../../src/nn/attention.js';
+import { ADAPTER_MASK_VALUE } from '../../src/nn/transformer.js';
 import { createRng } from '../../src/rng.js';
 import { seed } from '../fixtures/spec-models.js';
 import {
@@ -23,7 +25,7 @@ import {
   attentionMaskFromLengths,
   makeSeq,
 } from '../fixtures/conformer.js';
-import { captureLogs, meanAbsDiff, thrown } from '../helpers.js';
+import { captureLogs, maxAbsDiff, meanAbsDiff, thrown } from '../helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -234,4 +236,245 @@ describe('B-163 selfAttentionModel rules', () => {
     expect(m.numParameters()).toBe(count);
     expect(m.encoder.hostLayers.map((l) => l.heldAdapterNames())).toEqual([['adapter_0'], ['adapter_0']]);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Insertion points of the transformer blocks: each `location` against the block run by hand.
+
+const POINT_NAMES = ['input', 'attention', 'attentionOutput', 'mha', 'parallelFfn', 'ffnOutput', 'post'];
+/** The points a tensor-to-tensor adapter can take. */
+const TENSOR_POINTS = ['input', 'attentionOutput', 'mha', 'ffnOutput', 'post'] as const;
+type TensorPoint = (typeof TENSOR_POINTS)[number];
+
+/** An encoder block (d 16, 2 heads, FFN 32) in eval mode. */
+function encoderBlock(): TransformerEncoderBlockAdapter {
+  const block = new TransformerEncoderBlockAdapter({ dModel: 16, nHead: 2, dFF: 32, rng: createRng(21) });
+  block.eval();
+  return block;
+}
+
+/** Rows padded at the end: row 1 keeps 4 of 6 positions. */
+function padMask(): Tensor {
+  return tf.tensor(
+    [
+      [false, false, false, false, false, false],
+      [false, false, false, false, true, true],
+    ],
+    [2, 6],
+    'bool',
+  );
+}
+
+/**
+ * The block's forward computed by hand from its children (eval mode: dropout is the identity),
+ * applying `at(point, t)` at each point.
+ */
+function blockByHand(
+  block: TransformerEncoderBlockAdapter,
+  x: Tensor,
+  at: (point: TensorPoint, t: Tensor) => Tensor,
+  attnMask?: Tensor,
+): Tensor {
+  const child = (n: string) => block.getChild(n)!;
+  const x0 = at('input', x);
+  const n1 = child('norm1').forward(x0) as Tensor;
+  const a = child('self_attn').forward(n1, n1, n1, { attnMask }) as Tensor;
+  const h = at('mha', tf.add(x0, at('attentionOutput', a)));
+  const f = child('ffn').forward(child('norm2').forward(h)) as Tensor;
+  return at('post', tf.add(h, at('ffnOutput', f)));
+}
+
+describe('insertion points of transformer blocks (config `location`)', () => {
+  it('a transformer block offers input, attention, attentionOutput, mha, parallelFfn, ffnOutput and post', () => {
+    const block = encoderBlock();
+    expect(block.adapterPoints()).toEqual(POINT_NAMES);
+    expect(block.insertionPoints().find((p) => p.name === 'attention')!.hooks).toEqual([]);
+    expect(new ConformerLayerAdapter({ width: 16, selfAttentionModel: 'rel_pos' }).adapterPoints()).toEqual([
+      'mha',
+      'post',
+    ]);
+  });
+
+  it.each(TENSOR_POINTS)(
+    "a linear adapter at '%s' equals the block run by hand with the adapter applied there; disabled = base bit for bit",
+    (point) => {
+      const block = encoderBlock();
+      const x = makeSeq(2, 6, 16);
+      const base = block.forward(x, { keyPaddingMask: padMask() });
+      block.addAdapter('a', lin(16, 4, { location: point }));
+      const adapter = block.getAdapterModule('a')!;
+      perturb(adapter, 31);
+      expect(block.adapterLocation('a')).toBe(point);
+      expect(block.adapterLocations('a')).toEqual([point]);
+      const y = block.forward(x, { keyPaddingMask: padMask() });
+      const mask = paddingMaskToAdditive(padMask(), ADAPTER_MASK_VALUE);
+      const want = blockByHand(
+        block,
+        x,
+        (p, t) => (p === point ? tf.add(t, adapter.forward(t) as Tensor) : t),
+        mask,
+      );
+      expect(maxAbsDiff(y, want)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(y, base)).toBeGreaterThan(1e-3); // the adapter changed something
+      block.setEnabledAdapters('a', false);
+      expect(maxAbsDiff(block.forward(x, { keyPaddingMask: padMask() }), base)).toBe(0);
+    },
+  );
+
+  it.each(['input', 'ffnOutput'] as const)(
+    "a transformer attention adapter at '%s' gets {queries, keys, values} = the point's value and the padding mask",
+    (point) => {
+      const block = encoderBlock();
+      const x = makeSeq(2, 6, 16);
+      const base = block.forward(x, { keyPaddingMask: padMask() });
+      block.addAdapter('att', transformerAtt(16, 2, { location: point }));
+      const att = block.getAdapterModule('att')!;
+      perturb(att, 41);
+      const y = block.forward(x, { keyPaddingMask: padMask() });
+      const mask = paddingMaskToAdditive(padMask(), ADAPTER_MASK_VALUE);
+      const want = blockByHand(
+        block,
+        x,
+        (p, t) =>
+          p === point
+            ? tf.add(t, att.forward({ queries: t, keys: t, values: t, attentionMask: mask }) as Tensor)
+            : t,
+        mask,
+      );
+      expect(maxAbsDiff(y, want)).toBeLessThan(1e-6);
+      block.setEnabledAdapters('att', false);
+      expect(maxAbsDiff(block.forward(x, { keyPaddingMask: padMask() }), base)).toBe(0);
+    },
+  );
+
+  it("defaults keep today's placement: linear at post, attention at mha, parallel beside the FFN; an explicit parallelFfn equals the default", () => {
+    const block = encoderBlock();
+    block.addAdapter('lin', lin(16, 4));
+    block.addAdapter('att', transformerAtt(16, 2));
+    block.addAdapter('pa', { type: 'parallel', inFeatures: 16, dim: 4 });
+    block.addAdapter('pa2', { type: 'parallel', inFeatures: 16, dim: 4, location: 'parallelFfn' });
+    expect(['lin', 'att', 'pa', 'pa2'].map((n) => block.adapterLocation(n))).toEqual([
+      'post',
+      'mha',
+      'parallelFfn',
+      'parallelFfn',
+    ]);
+    expect(block.adapterLocations('pa2')).toEqual(['mha', 'post']);
+    expect(block.getAdapterCfg('lin')!.location).toBeUndefined(); // defaults are not written out
+    const [pa, pa2] = ['pa', 'pa2'].map((n) => block.getAdapterModule(n)!);
+    perturb(pa!, 51);
+    pa2!.loadStateDict(pa!.stateDict());
+    block.setEnabledAdapters(null, false);
+    const x = makeSeq(2, 6, 16);
+    block.setEnabledAdapters('pa', true);
+    const y1 = block.forward(x);
+    block.setEnabledAdapters('pa', false);
+    block.setEnabledAdapters('pa2', true);
+    expect(maxAbsDiff(block.forward(x), y1)).toBe(0);
+  });
+
+  it('two adapters at different points: each runs at its own point, in one forward', () => {
+    const block = encoderBlock();
+    block.addAdapter('first', lin(16, 4, { location: 'attentionOutput' }));
+    block.addAdapter('second', lin(16, 4, { location: 'ffnOutput' }));
+    const [a, b] = ['first', 'second'].map((n) => block.getAdapterModule(n)!);
+    perturb(a!, 61);
+    perturb(b!, 62);
+    const x = makeSeq(2, 6, 16);
+    const want = blockByHand(block, x, (p, t) => {
+      if (p === 'attentionOutput') return tf.add(t, a!.forward(t) as Tensor);
+      if (p === 'ffnOutput') return tf.add(t, b!.forward(t) as Tensor);
+      return t;
+    });
+    expect(maxAbsDiff(block.forward(x), want)).toBeLessThan(1e-6);
+    // No tensor is left behind by a forward through the new points.
+    block.forward(x).dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) block.forward(x).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each(['input', 'attentionOutput', 'ffnOutput'] as const)(
+    "training through a multiplicative adapter at '%s': every adapter parameter gets a gradient",
+    (point) => {
+      const block = encoderBlock();
+      block.addAdapter('g', lin(16, 4, { location: point, adapterStrategy: { type: 'multiplicative' } }));
+      const adapter = block.getAdapterModule('g')!;
+      perturb(adapter, 81);
+      block.freeze();
+      block.unfreezeEnabledAdapters();
+      const vars = adapter.parameters();
+      expect(block.parameters().filter((p) => p.trainable)).toEqual(vars);
+      const x = makeSeq(2, 6, 16);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(block.forward(x))) as tf.Scalar, vars);
+      for (const v of vars) expect(tf.max(tf.abs(grads[v.name]!)).dataSync()[0]).toBeGreaterThan(0);
+      tf.dispose([value, ...Object.values(grads)]);
+    },
+  );
+
+  it('per-sample selection at a new point: each row runs its own adapter at ffnOutput', () => {
+    const block = encoderBlock();
+    block.addAdapter('a', lin(16, 4, { location: 'ffnOutput' }));
+    block.addAdapter('b', lin(16, 4, { location: 'ffnOutput' }));
+    perturb(block.getAdapterModule('a')!, 71);
+    perturb(block.getAdapterModule('b')!, 72);
+    const x = makeSeq(3, 6, 16);
+    const rows = (t: Tensor, i: number) => tf.slice(t, [i, 0, 0], [1, -1, -1]);
+    const alone = (name: string | null, i: number) => {
+      block.setEnabledAdapters(null, false);
+      if (name) block.setEnabledAdapters(name, true);
+      return rows(block.forward(x), i);
+    };
+    const want = tf.concat([alone('a', 0), alone(null, 1), alone('b', 2)], 0);
+    const run = block.runAdapterPoint.bind(block);
+    block.runAdapterPoint = (loc, t, ctx) =>
+      block.isAdapterAvailable()
+        ? (block.forwardEnabledAdapters({ x: t, loc, ...ctx }, { adapterNames: ['a', '__base__', 'b'] })
+            .x as Tensor)
+        : run(loc, t, ctx);
+    block.setEnabledAdapters(null, true);
+    expect(maxAbsDiff(block.forward(x), want)).toBeLessThan(1e-6);
+  });
+
+  it("a location the host does not offer → INVALID_CONFIG naming it and listing the host's points; nothing added", () => {
+    const block = encoderBlock();
+    const err = thrown(() => block.addAdapter('a', lin(16, 4, { location: 'afterFfn' })));
+    expect(err.code).toBe('INVALID_CONFIG');
+    expect(err.message).toContain('afterFfn');
+    for (const p of POINT_NAMES) expect(err.message).toContain(p);
+    expect(block.heldAdapterNames()).toEqual([]);
+    // a conformer host offers only mha and post
+    const layer = new ConformerLayerAdapter({ width: 16, selfAttentionModel: 'rel_pos' });
+    const err2 = thrown(() => layer.addAdapter('a', lin(16, 4, { location: 'ffnOutput' })));
+    expect(err2.code).toBe('INVALID_CONFIG');
+    expect(err2.message).toContain('ffnOutput');
+    expect(err2.message).toContain('is not one of: mha, post');
+    // not a name at all
+    const err3 = thrown(() => block.addAdapter('a', lin(16, 4, { location: 3 })));
+    expect(err3.code).toBe('INVALID_CONFIG');
+    expect(err3.message).toContain('location');
+  });
+
+  it.each([
+    ['linear', 'parallelFfn', () => lin(16, 4, { location: 'parallelFfn' })],
+    ['linear', 'attention', () => lin(16, 4, { location: 'attention' })],
+    [
+      'parallel',
+      'post',
+      () => ({ type: 'parallel', inFeatures: 16, dim: 4, location: 'post' }) as AdapterConfig,
+    ],
+  ])(
+    'a %s adapter at %s → UNSUPPORTED_TARGET naming the location and the points it can run at',
+    (type, loc, cfg) => {
+      const block = encoderBlock();
+      const err = thrown(() => block.addAdapter('a', cfg()));
+      expect(err.code).toBe('UNSUPPORTED_TARGET');
+      expect(err.message).toContain(`'${type}'`);
+      expect(err.message).toContain(`'${loc}'`);
+      expect(err.message).toContain(
+        type === 'parallel' ? 'it can run at: parallelFfn' : 'it can run at: input',
+      );
+      expect(block.heldAdapterNames()).toEqual([]);
+    },
+  );
 });

@@ -78,7 +78,7 @@ describe('transformer blocks', () => {
     expect(maxAbsDiff(head(enc.forward(x)), head(enc.forward(x2)))).toBeGreaterThan(1e-4);
   });
 
-  it('call adapterPoint with mha then post, with the additive attention mask', () => {
+  it('call adapterPoint at input, attentionOutput, mha, ffnOutput and post, with the additive attention mask', () => {
     const calls: Array<{ loc: AdapterLocation; shape: number[]; mask: number[][] | null }> = [];
     class Spy extends TransformerDecoderBlock {
       protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
@@ -92,14 +92,15 @@ describe('transformer blocks', () => {
     zeroLinear(block.getChild('ffn')!.getChild('fc2'));
     const x = tf.zeros([1, 3, 16]);
     const y = block.forward(x);
-    expect(calls.map((c) => c.loc)).toEqual(['mha', 'post']);
+    expect(calls.map((c) => c.loc)).toEqual(['input', 'attentionOutput', 'mha', 'ffnOutput', 'post']);
     expect(calls[0]!.shape).toEqual([1, 3, 16]);
     expect(calls[0]!.mask).toEqual([
       [0, -10000, -10000],
       [0, 0, -10000],
       [0, 0, 0],
     ]);
-    expect(maxAbsDiff(y, tf.fill([1, 3, 16], 2))).toBe(0); // both hooks' outputs were used
+    // Every hook's output was used: x₀ = 1, h = x₀ + (0 + 1) + 1 = 3, y = h + (0 + 1) + 1 = 5.
+    expect(maxAbsDiff(y, tf.fill([1, 3, 16], 5))).toBe(0);
 
     calls.length = 0;
     const enc = new (class extends TransformerEncoderBlock {
@@ -109,7 +110,7 @@ describe('transformer blocks', () => {
       }
     })(opts);
     enc.forward(tf.zeros([2, 3, 16]));
-    expect(calls.map((c) => c.shape)).toEqual([[], []]); // nothing masked: no attMask
+    expect(calls.map((c) => c.shape)).toEqual([[], [], [], [], []]); // nothing masked: no attMask
     calls.length = 0;
     enc.forward(tf.zeros([2, 3, 16]), {
       keyPaddingMask: tf.tensor2d(

@@ -6,6 +6,8 @@ import { readFileBytes } from '../../io/atomic-file.js';
 import { parseAdapterFile } from '../../io/adapter-file.js';
 import { elementCount, parseSafetensors, type SafetensorsFile } from '../../io/safetensors.js';
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE } from '../../io/model-checkpoint.js';
+import { inspectInsertionPoints } from '../../adapters/insertion-points.js';
+import { buildModel } from '../../models/registry.js';
 import { listTrainerCheckpoints } from '../../train/checkpoint-files.js';
 import { locateArtefact } from '../artefact.js';
 import { readRunRecord, RUN_RECORD_FILE } from '../run-record.js';
@@ -31,8 +33,9 @@ export function describeAdapterFile(bytes: Uint8Array, source: string): string[]
     const name = key.slice(key.indexOf(':') + 1);
     const cfg = config[name] as Record<string, unknown>;
     const params = fragments.flat().reduce((n, t) => n + elementCount(file.tensors.get(t)!.shape), 0);
+    const at = typeof cfg.location === 'string' ? ` at ${cfg.location}` : '';
     out.push(
-      `adapter ${key}: type ${String(cfg.type)}, ${cfg.enabled === false ? 'disabled' : 'enabled'}, ${fragments.length} host(s), ${count(params)} parameters`,
+      `adapter ${key}: type ${String(cfg.type)}${at}, ${cfg.enabled === false ? 'disabled' : 'enabled'}, ${fragments.length} host(s), ${count(params)} parameters`,
     );
     out.push(`  config ${JSON.stringify(cfg)}`);
     for (const t of fragments.flat()) {
@@ -105,8 +108,34 @@ async function describeModelDir(dir: string): Promise<string[]> {
   out.push(
     `  adapters: ${names.length ? names.map((n) => `${n} (${field(field(adapters, n), 'type')})`).join(', ') : 'none'}`,
   );
+  out.push(...insertionPointLines(cfg));
   out.push(...tensorTable(file));
   return out;
+}
+
+/**
+ * The insertion points of the model a checkpoint config describes (built, without weights, to ask
+ * its hosts): one line per set of points, naming the hosts that offer it and where adapters run.
+ */
+export function insertionPointLines(cfg: Record<string, unknown>): string[] {
+  // A config without `model` is the base character LM's (as the base-model loader reads it).
+  const model = buildModel(cfg.model === undefined ? { ...cfg, model: 'char-lm' } : cfg);
+  try {
+    const groups = new Map<string, { paths: string[]; placed: Set<string> }>();
+    for (const h of inspectInsertionPoints(model).hosts) {
+      const key = h.points.map((p) => p.name).join(', ') || '(none: adapters run on the module output)';
+      const g = groups.get(key) ?? { paths: [], placed: new Set<string>() };
+      g.paths.push(h.path);
+      for (const a of h.adapters) if (a.location) g.placed.add(`${a.name} at ${a.location}`);
+      groups.set(key, g);
+    }
+    return [...groups].map(
+      ([points, g]) =>
+        `  insertion points of ${g.paths.join(', ')}: ${points}${g.placed.size ? ` (${[...g.placed].join(', ')})` : ''}`,
+    );
+  } finally {
+    model.dispose();
+  }
 }
 
 /** Describes a PEFT directory: type, size, config, tensors. */

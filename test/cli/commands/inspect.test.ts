@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import '../../../src/index.js';
-import { describeAdapterFile } from '../../../src/cli/commands/inspect.js';
+import { describeAdapterFile, insertionPointLines } from '../../../src/cli/commands/inspect.js';
 import { saveAdapters } from '../../../src/io/adapter-file.js';
 import { CharLM } from '../../../src/models/char-lm.js';
 import { manualSeed } from '../../../src/rng.js';
@@ -28,5 +28,23 @@ describe('inspect: describeAdapterFile', () => {
     expect(() =>
       describeAdapterFile(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0x5b]), 'bad.safetensors'),
     ).toThrow('bad.safetensors');
+  });
+});
+
+describe('inspect: insertion points', () => {
+  it("an adapter file names an adapter's location; a model checkpoint lists its blocks' insertion points and where adapters run", () => {
+    manualSeed(1);
+    const model = new CharLM({ vocabSize: 12, dModel: 8, numLayers: 2, nHead: 2, dFF: 16, maxLen: 8 });
+    model.addAdapter('gate', { type: 'linear', inFeatures: 8, dim: 2, location: 'ffnOutput' });
+    const header = describeAdapterFile(saveAdapters(model), 'a.safetensors').find((l) =>
+      l.startsWith('adapter '),
+    )!;
+    expect(header).toMatch(
+      /^adapter \S*gate: type linear at ffnOutput, enabled, 2 host\(s\), [\d,]+ parameters$/,
+    );
+    expect(insertionPointLines({ model: 'char-lm', ...model.cfg })).toEqual([
+      '  insertion points of decoder.layers.0, decoder.layers.1: input, attention, attentionOutput, mha, parallelFfn, ffnOutput, post (gate at ffnOutput)',
+    ]);
+    model.dispose();
   });
 });
