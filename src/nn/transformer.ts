@@ -6,7 +6,7 @@ import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { activationFn } from './activations.js';
-import { causalMask, MultiHeadAttention, paddingMaskToAdditive } from './attention.js';
+import { causalMask, MultiHeadAttention, paddingMaskToAdditive, type AttentionPrefix } from './attention.js';
 import { selfAttentionWithPast, type PastKeyValues } from './kv-attention.js';
 import { dropout, Dropout, LayerNorm, Linear, Sequential } from './layers.js';
 import { fmtShape, Module } from './module.js';
@@ -142,7 +142,8 @@ export abstract class TransformerBlock extends Module {
       const ctx: AdapterPointContext = attMask ? { attMask } : {};
       const drop = this.getChild('dropout')!;
       const n1 = this.getChild('norm1')!.forward(x) as Tensor;
-      const a = this.getChild('self_attn')!.forward(n1, n1, n1, { attnMask: attMask }) as Tensor;
+      const prefix = this.selfAttentionPrefix();
+      const a = this.getChild('self_attn')!.forward(n1, n1, n1, { attnMask: attMask, prefix }) as Tensor;
       let h = this.adapterPoint('mha', tf.add(x, drop.forward(a) as Tensor), ctx);
       h = this.crossAttention(h, opts);
       const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
@@ -169,7 +170,8 @@ export abstract class TransformerBlock extends Module {
     );
     return tf.tidy(() => {
       const n1 = this.getChild('norm1')!.forward(x) as Tensor;
-      const a = selfAttentionWithPast(this.getChild('self_attn') as MultiHeadAttention, n1, past, mask);
+      const self = this.getChild('self_attn') as MultiHeadAttention;
+      const a = selfAttentionWithPast(self, n1, past, mask, this.selfAttentionPrefix());
       const h = this.adapterPoint('mha', tf.add(x, a.out), {});
       const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
       return { y: this.adapterPoint('post', tf.add(h, f), {}), k: a.k, v: a.v };
@@ -182,6 +184,14 @@ export abstract class TransformerBlock extends Module {
    */
   protected adapterPoint(_loc: AdapterLocation, x: Tensor, _ctx: AdapterPointContext): Tensor {
     return x;
+  }
+
+  /**
+   * Hook: keys and values prepended to the self-attention's own, unmasked (prefix tuning). None
+   * here; adapter-capable subclasses return their enabled prefixes. Called inside the forward's scope.
+   */
+  selfAttentionPrefix(): AttentionPrefix | undefined {
+    return undefined;
   }
 
   /** Hook between the `'mha'` point and the FFN (decoder blocks with cross-attention override it). */
