@@ -15,6 +15,7 @@ import {
 import { PrefixTuningAdapter } from '../../../src/adapters/prefix/layer.js';
 import { mergeAndUnloadPrefix, prefixForBlock } from '../../../src/adapters/prefix/hosts.js';
 import { CharLM } from '../../../src/models/char-lm.js';
+import { EncoderClassifier } from '../../../src/models/encoder-classifier.js';
 import type { Linear } from '../../../src/nn/layers.js';
 import type { Module } from '../../../src/nn/module.js';
 import type { TransformerDecoder, TransformerBlock } from '../../../src/nn/transformer.js';
@@ -184,6 +185,50 @@ describe('prefix tuning on a transformer stack', () => {
       1e-3,
     );
     enc.dispose();
+  });
+
+  it('B-333 in the encoder classifier: the ids at padded positions do not change the logits with a prefix; a fully padded row gets finite logits', () => {
+    manualSeed(12);
+    const clf = new EncoderClassifier({
+      vocabSize: 12,
+      dModel: D,
+      numLayers: 2,
+      nHead: 2,
+      dFF: 32,
+      maxLen: 6,
+      numClasses: 3,
+    });
+    clf.eval();
+    clf.addAdapter('encoder:p', { type: 'prefixTuning', numVirtualTokens: 2 });
+    const mask = tf.tensor2d(
+      [
+        [0, 0, 0, 1, 1, 1],
+        [1, 1, 1, 1, 1, 1],
+      ],
+      [2, 6],
+      'bool',
+    );
+    const a = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9, 10, 11, 0],
+      ],
+      [2, 6],
+      'int32',
+    );
+    const b = tf.tensor2d(
+      [
+        [1, 2, 3, 9, 9, 9],
+        [0, 0, 0, 0, 0, 0],
+      ],
+      [2, 6],
+      'int32',
+    );
+    const ya = clf.forward(a, mask);
+    const yb = clf.forward(b, mask);
+    expect(maxAbsDiff(tf.slice(ya, [0, 0], [1, 3]), tf.slice(yb, [0, 0], [1, 3]))).toBeLessThan(1e-6);
+    expect(Number.isFinite(tf.sum(yb).dataSync()[0]!)).toBe(true);
+    clf.dispose();
   });
 
   it('disabled and deleted → the base output bit for bit; the stack holds the adapter, blocks hold nothing', () => {
