@@ -18,7 +18,7 @@ export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = {
   linear: 3e-2,
   parallel: 1e-2,
   lora: 1e-2,
-  prefix: 3e-2,
+  prefix: 1e-1,
   mam: 1e-2,
 };
 
