@@ -77,6 +77,7 @@ export {
   type Ia3Config,
   type VeraConfig,
 } from './adapters/index.js';
+export { mergeAndUnloadPrefix, type PrefixTuningConfig, type MamAdapterConfig } from './adapters/index.js';
 export * as models from './models/index.js';
 export * as data from './data/index.js';
 // `train` also carries the language-model recipes, as it did before they moved to `recipes`.

@@ -6,6 +6,8 @@ import './attention/index.js';
 import './positional/index.js';
 import './infused/index.js';
 import './parallel/index.js';
+import './prefix/index.js';
+import './mam/index.js';
 import './transformer-hosts.js';
 // Tuner methods (PEFT-style wrappers): one line per method folder.
 import './lora/index.js';

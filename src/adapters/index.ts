@@ -220,6 +220,24 @@ export {
   type ParallelAdapterConfig,
   type ParallelAdapterOptions,
 } from './parallel/index.js';
+// Prefix tuning (PEFT's PrefixEncoder) and the MAM adapter (He et al. 2022), held by transformer stacks (SPEC §5.3).
+export {
+  PrefixTuningAdapter,
+  isStackAdapterType,
+  mergeAndUnloadPrefix,
+  prefixTuningSchema,
+  type PrefixSource,
+  type PrefixTuningAdapterOptions,
+  type PrefixTuningConfig,
+  type StackSizes,
+} from './prefix/index.js';
+export {
+  MamAdapter,
+  mamAdapterSchema,
+  mamFfnSchema,
+  type MamAdapterConfig,
+  type MamAdapterOptions,
+} from './mam/index.js';
 export {
   batchSizeOf,
   groupRows,

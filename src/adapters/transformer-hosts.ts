@@ -23,11 +23,12 @@ import { withAttentionAdapters } from './attention-host.js';
 import { registerAdapter, updateModuleClassWithAdapterClass } from './class-registry.js';
 import type { AdapterHostModule } from './host.js';
 import { withLayeredAdapters } from './layered-host.js';
+import { withBlockPrefixes, withStackPrefixes } from './prefix/hosts.js';
 
 /** A {@link TransformerEncoderBlock} that runs each adapter at the insertion point its config names. */
-export class TransformerEncoderBlockAdapter extends withAttentionAdapters(TransformerEncoderBlock, {
-  kind: 'transformer',
-}) {
+export class TransformerEncoderBlockAdapter extends withBlockPrefixes(
+  withAttentionAdapters(TransformerEncoderBlock, { kind: 'transformer' }),
+) {
   static override readonly typeName: string = 'TransformerEncoderBlockAdapter';
   protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
     return this.adapterHookInUse(loc) ? this.runAdapterPoint(loc, x, ctx) : x;
@@ -35,9 +36,9 @@ export class TransformerEncoderBlockAdapter extends withAttentionAdapters(Transf
 }
 
 /** A {@link TransformerDecoderBlock} that runs each adapter at the insertion point its config names. */
-export class TransformerDecoderBlockAdapter extends withAttentionAdapters(TransformerDecoderBlock, {
-  kind: 'transformer',
-}) {
+export class TransformerDecoderBlockAdapter extends withBlockPrefixes(
+  withAttentionAdapters(TransformerDecoderBlock, { kind: 'transformer' }),
+) {
   static override readonly typeName: string = 'TransformerDecoderBlockAdapter';
   protected override adapterPoint(loc: AdapterLocation, x: Tensor, ctx: AdapterPointContext): Tensor {
     return this.adapterHookInUse(loc) ? this.runAdapterPoint(loc, x, ctx) : x;
@@ -52,7 +53,8 @@ type StackCtor = new (...args: any[]) => TransformerStack<TransformerBlock>;
  * upgraded in place), its blocks become adapter hosts too.
  */
 function withStackAdapters<TBase extends StackCtor>(Base: TBase) {
-  abstract class StackWithAdapters extends withLayeredAdapters(Base) {
+  // Prefix tuning and MAM are held by the stack itself (prefix/hosts.ts); other kinds fan out.
+  abstract class StackWithAdapters extends withStackPrefixes(withLayeredAdapters(Base)) {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin's constructor forwards its base's arguments
     constructor(...args: any[]) {
       super(...args);

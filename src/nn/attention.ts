@@ -86,6 +86,55 @@ export interface AttentionForwardOptions {
   causal?: boolean;
   /** Additive float mask `[T1, T2]` or `[B or 1, 1, T1 or 1, T2]`, added to the scaled scores. */
   attnMask?: Tensor;
+  /**
+   * Learned keys and values prepended to the projected keys and values (prefix tuning). The masks
+   * above cover only the real keys: prefix positions are visible to every query.
+   */
+  prefix?: AttentionPrefix;
+}
+
+/**
+ * Keys and values prepended to an attention's own (prefix tuning): `k`, `v` `[P, D]` shared by
+ * every row, or `[B, P, D]`, in the space of the `k_proj`/`v_proj` outputs (heads not yet split, as
+ * PEFT's `past_key_values` before the head reshape).
+ */
+export interface AttentionPrefix {
+  k: Tensor;
+  v: Tensor;
+}
+
+/**
+ * `prefix` broadcast to `b` rows and put before `k` and `v` `[B, T2, D]`: the keys and values
+ * `[B, P + T2, D]` prefix tuning attends over.
+ */
+export function prependPrefix(
+  k: Tensor,
+  v: Tensor,
+  prefix: AttentionPrefix,
+  where = 'MultiHeadAttention',
+): { k: Tensor; v: Tensor } {
+  const [b, , d] = k.shape as [number, number, number];
+  const ok = (t: Tensor) =>
+    (t.rank === 2 && t.shape[1] === d) || (t.rank === 3 && t.shape[0] === b && t.shape[2] === d);
+  check(
+    ok(prefix.k) && ok(prefix.v) && prefix.k.shape.join() === prefix.v.shape.join(),
+    'INVALID_INPUT',
+    () =>
+      `${where}: prefix keys and values must both be [P, ${d}] or [${b}, P, ${d}], got ${fmtShape(prefix.k.shape)} and ${fmtShape(prefix.v.shape)}`,
+  );
+  const rows = (t: Tensor) => (t.rank === 3 ? t : tf.tile(tf.expandDims(t, 0), [b, 1, 1]));
+  return { k: tf.concat([rows(prefix.k), k], 1), v: tf.concat([rows(prefix.v), v], 1) };
+}
+
+/**
+ * An additive mask over real keys (last axis T2) widened with `p` zero columns in front: prefix
+ * positions are never masked. Null stays null.
+ */
+export function maskWithPrefix(bias: Tensor | null, p: number): Tensor | null {
+  if (!bias || p === 0) return bias;
+  const shape = [...bias.shape];
+  shape[shape.length - 1] = p;
+  return tf.concat([tf.zeros(shape), bias], bias.rank - 1);
 }
 
 /**
@@ -95,7 +144,8 @@ export interface AttentionForwardOptions {
  * by name, so a replaced child (`replaceModule`) takes effect.
  *
  * Forward: heads `[B, T, D] → [B·H, T, dk]`, `softmax(Q·Kᵀ/√dk + masks)`, dropout, `·V`, heads merged,
- * `out_proj`. Masked scores get {@link ATTENTION_MASK_VALUE}; a row whose keys are all masked
+ * `out_proj`. With `opts.prefix` (prefix tuning), its keys and values come before the projected
+ * ones and no mask applies to them. Masked scores get {@link ATTENTION_MASK_VALUE}; a row whose keys are all masked
  * becomes uniform (never NaN).
  *
  * @example
@@ -181,7 +231,10 @@ export class MultiHeadAttention extends Module {
       const q = tf.mul(this.q_proj.forward(query) as Tensor, 1 / Math.sqrt(this.headDim));
       const k = this.k_proj.forward(key) as Tensor;
       const v = this.v_proj.forward(value) as Tensor;
-      return this.attend(q, k, v, bias);
+      if (!opts.prefix) return this.attend(q, k, v, bias);
+      // Prefix tuning: learned keys and values in front of the real ones, never masked.
+      const kv = prependPrefix(k, v, opts.prefix);
+      return this.attend(q, kv.k, kv.v, maskWithPrefix(bias, kv.k.shape[1]! - t2));
     });
   }
 

@@ -4,7 +4,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
-import type { MultiHeadAttention } from './attention.js';
+import { maskWithPrefix, prependPrefix, type AttentionPrefix, type MultiHeadAttention } from './attention.js';
 import { fmtShape } from './module.js';
 
 /** Keys and values of earlier positions, as the projections returned them (heads not yet split). */
@@ -32,13 +32,15 @@ export interface AttentionStep {
  * padding of shorter rows in the past).
  *
  * The projections are looked up by name (so LoRA wrappers run) and the attention itself is
- * {@link MultiHeadAttention.attend}, the same code {@link MultiHeadAttention.forward} runs.
+ * {@link MultiHeadAttention.attend}, the same code {@link MultiHeadAttention.forward} runs. A
+ * `prefix` (prefix tuning) goes in front of the past keys and values, unmasked; it is not cached.
  */
 export function selfAttentionWithPast(
   mha: MultiHeadAttention,
   x: Tensor,
   past: PastKeyValues | null,
   mask: Tensor | null,
+  prefix?: AttentionPrefix,
 ): AttentionStep {
   const [b, , d] = x.shape as [number, number, number];
   check(
@@ -63,6 +65,9 @@ export function selfAttentionWithPast(
     const vNew = mha.v_proj.forward(x) as Tensor;
     const k = past ? tf.concat([past.k, kNew], 1) : kNew;
     const v = past ? tf.concat([past.v, vNew], 1) : vNew;
-    return { out: mha.attend(q, k, v, mask), k: kNew, v: vNew };
+    if (!prefix) return { out: mha.attend(q, k, v, mask), k: kNew, v: vNew };
+    const kv = prependPrefix(k, v, prefix, 'selfAttentionWithPast');
+    const out = mha.attend(q, kv.k, kv.v, maskWithPrefix(mask, kv.k.shape[1]! - k.shape[1]!));
+    return { out, k: kNew, v: vNew };
   });
 }

@@ -7,7 +7,7 @@ import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { activationFn } from './activations.js';
-import { causalMask, MultiHeadAttention, paddingMaskToAdditive } from './attention.js';
+import { causalMask, MultiHeadAttention, paddingMaskToAdditive, type AttentionPrefix } from './attention.js';
 import { selfAttentionWithPast, type PastKeyValues } from './kv-attention.js';
 import { dropout, Dropout, LayerNorm, Linear, Sequential } from './layers.js';
 import { fmtShape, Module } from './module.js';
@@ -150,7 +150,8 @@ export abstract class TransformerBlock extends Module {
       if (x0.shape[0] !== x.shape[0]) ctx = this.pointContext(x0, opts);
       const drop = this.getChild('dropout')!;
       const n1 = this.getChild('norm1')!.forward(x0) as Tensor;
-      const a = this.getChild('self_attn')!.forward(n1, n1, n1, { attnMask: ctx.attMask }) as Tensor;
+      const prefix = this.selfAttentionPrefix();
+      const a = this.getChild('self_attn')!.forward(n1, n1, n1, { attnMask: ctx.attMask, prefix }) as Tensor;
       const aOut = this.adapterPoint('attentionOutput', drop.forward(a) as Tensor, ctx);
       let h = this.adapterPoint('mha', tf.add(x0, aOut), ctx);
       h = this.crossAttention(h, opts);
@@ -180,7 +181,8 @@ export abstract class TransformerBlock extends Module {
     return tf.tidy(() => {
       const x0 = this.adapterPoint('input', x, {});
       const n1 = this.getChild('norm1')!.forward(x0) as Tensor;
-      const a = selfAttentionWithPast(this.getChild('self_attn') as MultiHeadAttention, n1, past, mask);
+      const self = this.getChild('self_attn') as MultiHeadAttention;
+      const a = selfAttentionWithPast(self, n1, past, mask, this.selfAttentionPrefix());
       const h = this.adapterPoint('mha', tf.add(x0, this.adapterPoint('attentionOutput', a.out, {})), {});
       const f = this.getChild('ffn')!.forward(this.getChild('norm2')!.forward(h)) as Tensor;
       const y = this.adapterPoint('post', tf.add(h, this.adapterPoint('ffnOutput', f, {})), {});
@@ -200,6 +202,14 @@ export abstract class TransformerBlock extends Module {
   private pointContext(x: Tensor, opts: TransformerForwardOptions): AdapterPointContext {
     const attMask = this.attentionMask(x, opts);
     return attMask ? { attMask } : {};
+  }
+
+  /**
+   * Hook: keys and values prepended to the self-attention's own, unmasked (prefix tuning). None
+   * here; adapter-capable subclasses return their enabled prefixes. Called inside the forward's scope.
+   */
+  selfAttentionPrefix(): AttentionPrefix | undefined {
+    return undefined;
   }
 
   /** Hook between the `'mha'` point and the FFN (decoder blocks with cross-attention override it). */

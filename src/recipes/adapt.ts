@@ -11,7 +11,7 @@ import { trainLm, type LanguageModel } from './lm.js';
 import type { AuxiliaryLossSource, StepInfo } from '../train/trainer.js';
 
 /** The adaptation methods. */
-export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora', 'vera'] as const;
+export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora', 'vera', 'prefix', 'mam'] as const;
 export type AdaptMethodKind = (typeof ADAPT_METHODS)[number];
 
 /** One method and its options. */
@@ -40,11 +40,59 @@ export type AdaptMethod =
       targetModules: string[];
       dropout?: number;
       projectionPrngKey?: number;
-    } & Heads);
+    } & Heads)
+  | ({ kind: 'prefix' } & PrefixOptions & Heads)
+  | ({ kind: 'mam'; dim: number; scaling: number } & PrefixOptions & Heads);
 
 /** Modules the adapter owns a trainable copy of (SPEC §5.2; PEFT's `modules_to_save`). */
 interface Heads {
   modulesToSave?: string[];
+}
+
+/** Prefix tuning's options (the `prefixTuning` config, and the prefix part of `mam`). */
+export interface PrefixOptions {
+  /** Learned key and value vectors per layer and head. */
+  numVirtualTokens: number;
+  /** Reparameterise the prefixes with PEFT's MLP. Default false. */
+  prefixProjection?: boolean;
+  /** Hidden width of that MLP (with `prefixProjection`); default the model width. */
+  encoderHiddenSize?: number;
+}
+
+/** The `prefixTuning` config fields of `o`. */
+function prefixConfig(o: PrefixOptions): Record<string, unknown> {
+  return {
+    numVirtualTokens: o.numVirtualTokens,
+    ...(o.prefixProjection ? { prefixProjection: true } : {}),
+    ...(o.encoderHiddenSize !== undefined ? { encoderHiddenSize: o.encoderHiddenSize } : {}),
+  };
+}
+
+/** The adapter config of a method the model holds itself (NeMo-style). */
+function hostAdapterConfig(model: CharLM, method: AdaptMethod): AdapterConfig {
+  switch (method.kind) {
+    case 'parallel':
+      return { type: 'parallel', inFeatures: model.cfg.dModel, dim: method.dim, scaling: method.scaling };
+    case 'prefix':
+      return { type: 'prefixTuning', ...prefixConfig(method) };
+    case 'mam':
+      return {
+        type: 'mam',
+        prefix: prefixConfig(method),
+        ffn: { dim: method.dim, scaling: method.scaling },
+      };
+    case 'linear':
+      return {
+        type: 'linear',
+        inFeatures: model.cfg.dModel,
+        dim: method.dim,
+        ...(method.activation ? { activation: method.activation } : {}),
+        ...(method.normPosition ? { normPosition: method.normPosition } : {}),
+        ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
+      };
+    default:
+      throw new AdapterError('INVALID_CONFIG', `method ${method.kind} is not an adapter the model holds`);
+  }
 }
 
 /** The name an adapter is added under. */
@@ -70,18 +118,10 @@ export function attachMethod(model: CharLM, method: AdaptMethod): AttachedMethod
       else trainOnlyMatching(model, method.trainable);
       return { model, auxiliaryLosses: model };
     case 'linear':
-    case 'parallel': {
-      const cfg: AdapterConfig =
-        method.kind === 'parallel'
-          ? { type: 'parallel', inFeatures: model.cfg.dModel, dim: method.dim, scaling: method.scaling }
-          : {
-              type: 'linear',
-              inFeatures: model.cfg.dModel,
-              dim: method.dim,
-              ...(method.activation ? { activation: method.activation } : {}),
-              ...(method.normPosition ? { normPosition: method.normPosition } : {}),
-              ...(method.dropout !== undefined ? { dropout: method.dropout } : {}),
-            };
+    case 'parallel':
+    case 'prefix':
+    case 'mam': {
+      const cfg = hostAdapterConfig(model, method);
       if (method.modulesToSave) cfg.modulesToSave = method.modulesToSave;
       model.addAdapter(ADAPTER_NAME, cfg);
       model.freeze();

@@ -66,6 +66,7 @@ describe('config schemas: introspection read from the zod schema', () => {
       for (const [k, f] of Object.entries(d.fields))
         if (f.required && k !== 'type') required[k] = f.kind === 'enum' ? f.choices![0] : 2;
       if (t.includes('ositional')) required.dModel = 4;
+      if (t === 'mam') Object.assign(required, { prefix: { numVirtualTokens: 2 }, ffn: { dim: 2 } }); // nested parts
       const parsed = parseAdapterConfig(required, 'test') as Record<string, unknown>;
       expect(Object.keys(parsed), t).toEqual(Object.keys(d.fields));
       for (const [k, f] of Object.entries(d.fields)) {

@@ -214,6 +214,13 @@ const conformerRun = (m: ConformerModel, x: Tensor) => m.forward(x, [6, 4]);
 const HOST_ROWS: Row[] = [
   hostRow('linear', { build: charLM, input: lmInput, cfg: { inFeatures: D, dim: 4 } }),
   hostRow('parallel', { build: charLM, input: lmInput, cfg: { inFeatures: D, dim: 4 } }),
+  // Held by the decoder stack (the model's default module); MAM adds a parallel adapter to every block.
+  hostRow('prefixTuning', { build: charLM, input: lmInput, cfg: { numVirtualTokens: 3 } }),
+  hostRow('mam', {
+    build: charLM,
+    input: lmInput,
+    cfg: { prefix: { numVirtualTokens: 2 }, ffn: { dim: 4, scaling: 4 } },
+  }),
   hostRow('transformerMultiHeadAttention', {
     build: charLM,
     input: lmInput,

@@ -218,3 +218,130 @@ describe('MultiHeadAttention', () => {
     expect(e.message).toContain('attnMask must be an additive float32 mask');
   });
 });
+
+/** The reference with `prefix` keys and values (already projected) in front of the projected ones. */
+function referenceWithPrefix(
+  mha: MultiHeadAttention,
+  x: Tensor,
+  pk: Tensor,
+  pv: Tensor,
+  bias?: Tensor,
+): Tensor {
+  return tf.tidy(() => {
+    const proj = (t: Tensor, name: string) => {
+      const lin = mha.getChild(name) as Linear;
+      return tf.add(tf.matMul(t, lin.weight, false, true), lin.bias!);
+    };
+    const [b, t] = x.shape as number[];
+    const p = pk.shape[0]!;
+    const { nHead: h, headDim: dk, dModel: d } = mha;
+    const rows = (u: Tensor) => tf.tile(tf.expandDims(u, 0), [b!, 1, 1]);
+    const split = (u: Tensor, n: number) => tf.transpose(tf.reshape(u, [b!, n, h, dk]), [0, 2, 1, 3]);
+    const Q = split(proj(x, 'q_proj'), t!);
+    const K = split(tf.concat([rows(pk), proj(x, 'k_proj')], 1), p + t!);
+    const V = split(tf.concat([rows(pv), proj(x, 'v_proj')], 1), p + t!);
+    let s = tf.div(tf.matMul(Q, K, false, true), Math.sqrt(dk));
+    if (bias) s = tf.add(s, bias);
+    const c = tf.matMul(tf.softmax(s), V);
+    const merged = tf.reshape(tf.transpose(c, [0, 2, 1, 3]), [b!, t!, d]);
+    const out = mha.getChild('out_proj') as Linear;
+    return tf.add(tf.matMul(merged, out.weight, false, true), out.bias!);
+  });
+}
+
+describe('MultiHeadAttention with a prefix (prefix tuning)', () => {
+  it('B-331 matches a direct softmax over [prefix; real] keys and values; prefix scores 1e4 below the real ones give the base output', () => {
+    const mha = new MultiHeadAttention({ dModel: 8, nHead: 2, rng: createRng(21) });
+    const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 4);
+    const pk = tf.randomNormal([3, 8], 0, 1, 'float32', 5);
+    const pv = tf.randomNormal([3, 8], 0, 1, 'float32', 6);
+    const y = mha.forward(x, x, x, { prefix: { k: pk, v: pv } });
+    expect(y.shape).toEqual([2, 4, 8]);
+    expect(maxAbsDiff(y, referenceWithPrefix(mha, x, pk, pv))).toBeLessThan(1e-5);
+    // Under a causal mask the prefix columns stay visible: the reference's mask has P zero columns.
+    const causalWithPrefix = tf.concat([tf.zeros([4, 3]), causalMask(4, 4)], 1);
+    expect(
+      maxAbsDiff(
+        mha.forward(x, x, x, { causal: true, prefix: { k: pk, v: pv } }),
+        referenceWithPrefix(mha, x, pk, pv, causalWithPrefix),
+      ),
+    ).toBeLessThan(1e-5);
+
+    // Every query is the same vector u (q_proj weight 0, bias u): a prefix key −α·u scores
+    // −α·|u|²/√dk, far below every real score, so the prefix takes no weight.
+    const q = mha.getChild('q_proj') as Linear;
+    q.weight.assign(tf.zerosLike(q.weight));
+    const u = tf.randomNormal([8], 0, 1, 'float32', 7);
+    q.bias!.assign(u);
+    const perHead = tf.sum(tf.reshape(tf.square(u), [2, 4]), 1).dataSync(); // |u_h|² per head
+    const alpha = (2e4 * Math.sqrt(4)) / Math.min(...perHead);
+    const far = tf.tile(tf.reshape(tf.mul(u, -alpha), [1, 8]), [3, 1]);
+    const base = mha.forward(x, x, x);
+    const realScores = tf.tidy(() => {
+      const k = (mha.getChild('k_proj') as Linear).forward(x);
+      return tf
+        .max(tf.abs(tf.div(tf.sum(tf.mul(tf.reshape(k, [2, 4, 2, 4]), tf.reshape(u, [1, 1, 2, 4])), 3), 2)))
+        .dataSync()[0]!;
+    });
+    expect((alpha * Math.min(...perHead)) / 2 - realScores).toBeGreaterThan(1e4);
+    expect(maxAbsDiff(mha.forward(x, x, x, { prefix: { k: far, v: pv } }), base)).toBeLessThan(1e-5);
+    mha.dispose();
+  });
+
+  it('B-333 prefix positions are never masked: padded keys stay masked, a fully padded row attends only to the prefix', () => {
+    const mha = new MultiHeadAttention({ dModel: 8, nHead: 2, rng: createRng(22) });
+    const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 8);
+    const pk = tf.randomNormal([2, 8], 0, 1, 'float32', 9);
+    const pv = tf.randomNormal([2, 8], 0, 1, 'float32', 10);
+    const pad = tf.tensor2d(
+      [
+        [0, 0, 1, 1],
+        [1, 1, 1, 1],
+      ],
+      [2, 4],
+    );
+    const y = mha.forward(x, x, x, { keyPaddingMask: pad, prefix: { k: pk, v: pv } });
+    const bias = tf.reshape(tf.concat([tf.zeros([2, 2]), tf.mul(pad, -1e9)], 1), [2, 1, 1, 6]);
+    expect(maxAbsDiff(y, referenceWithPrefix(mha, x, pk, pv, bias))).toBeLessThan(1e-5);
+    // Row 1 is fully padded: its output is the attention over the prefix alone.
+    const onlyPrefix = tf.reshape(tf.concat([tf.zeros([1, 2]), tf.fill([1, 4], -1e30)], 1), [1, 1, 1, 6]);
+    const row1 = tf.slice(x, [1, 0, 0], [1, 4, 8]);
+    expect(
+      maxAbsDiff(tf.slice(y, [1, 0, 0], [1, 4, 8]), referenceWithPrefix(mha, row1, pk, pv, onlyPrefix)),
+    ).toBeLessThan(1e-5);
+    // Changing a padded key changes nothing.
+    const first = tf.concat([tf.slice(x, [0, 0, 0], [1, 2, 8]), tf.ones([1, 2, 8])], 1);
+    const yFirst = mha.forward(first, first, first, {
+      keyPaddingMask: tf.slice(pad, [0, 0], [1, 4]),
+      prefix: { k: pk, v: pv },
+    });
+    expect(
+      maxAbsDiff(tf.slice(yFirst, [0, 0, 0], [1, 2, 8]), tf.slice(y, [0, 0, 0], [1, 2, 8])),
+    ).toBeLessThan(1e-5);
+    mha.dispose();
+  });
+
+  it('takes [B, P, D] prefixes, rejects mismatched ones (INVALID_INPUT naming both shapes), and leaks nothing', () => {
+    const mha = new MultiHeadAttention({ dModel: 8, nHead: 2, rng: createRng(23) });
+    const x = tf.randomNormal([2, 3, 8], 0, 1, 'float32', 11);
+    const pk = tf.randomNormal([2, 8], 0, 1, 'float32', 12);
+    const pv = tf.randomNormal([2, 8], 0, 1, 'float32', 13);
+    const shared = mha.forward(x, x, x, { prefix: { k: pk, v: pv } });
+    const perRow = mha.forward(x, x, x, {
+      prefix: { k: tf.stack([pk, pk]), v: tf.stack([pv, pv]) },
+    });
+    expect(maxAbsDiff(shared, perRow)).toBe(0);
+    let e: { code?: string; message?: string } = {};
+    try {
+      mha.forward(x, x, x, { prefix: { k: tf.zeros([2, 6]), v: pv } });
+    } catch (err) {
+      e = err as typeof e;
+    }
+    expect(e.code).toBe('INVALID_INPUT');
+    expect(e.message).toContain('[2, 6] and [2, 8]');
+    const before = tf.memory().numTensors;
+    tf.dispose(mha.forward(x, x, x, { causal: true, prefix: { k: pk, v: pv } }));
+    expect(tf.memory().numTensors).toBe(before);
+    mha.dispose();
+  });
+});

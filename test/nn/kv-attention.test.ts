@@ -58,3 +58,27 @@ describe('selfAttentionWithPast', () => {
     mha.dispose();
   });
 });
+
+describe('selfAttentionWithPast with a prefix', () => {
+  it('step by step with a prefix equals the causal forward with the same prefix; the prefix is not returned for caching', () => {
+    const mha = new MultiHeadAttention({ dModel: 8, nHead: 2, rng: createRng(8) });
+    mha.eval();
+    const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 3);
+    const prefix = {
+      k: tf.randomNormal([3, 8], 0, 1, 'float32', 4),
+      v: tf.randomNormal([3, 8], 0, 1, 'float32', 5),
+    };
+    const full = mha.forward(x, x, x, { causal: true, prefix });
+    const mask2 = tf.reshape(causalMask(2, 2), [1, 1, 2, 2]);
+    const start = selfAttentionWithPast(mha, tf.slice(x, [0, 0, 0], [2, 2, 8]), null, mask2, prefix);
+    expect(start.k.shape).toEqual([2, 2, 8]);
+    expect(maxAbsDiff(start.out, tf.slice(full, [0, 0, 0], [2, 2, 8]))).toBeLessThan(1e-5);
+    let past = { k: start.k, v: start.v };
+    for (const t of [2, 3]) {
+      const step = selfAttentionWithPast(mha, tf.slice(x, [0, t, 0], [2, 1, 8]), past, null, prefix);
+      expect(maxAbsDiff(step.out, tf.slice(full, [0, t, 0], [2, 1, 8]))).toBeLessThan(1e-5);
+      past = { k: tf.concat([past.k, step.k], 1), v: tf.concat([past.v, step.v], 1) };
+    }
+    mha.dispose();
+  });
+});

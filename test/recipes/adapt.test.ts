@@ -31,10 +31,13 @@ const trainable = (m: { namedParameters(): Array<[string, { trainable: boolean }
 const outputOf = (f: () => tf.Tensor) => tf.tidy(() => Array.from(f().dataSync()));
 
 describe('attachMethod', () => {
-  it('linear and parallel add one adapter, train only it, and can run with it disabled', () => {
+  it('linear, parallel, prefix and mam add one adapter, train only it, and can run with it disabled', () => {
     for (const method of [
       { kind: 'linear', dim: 4 },
       { kind: 'parallel', dim: 4, scaling: 2 },
+      { kind: 'prefix', numVirtualTokens: 3 },
+      { kind: 'prefix', numVirtualTokens: 3, prefixProjection: true, encoderHiddenSize: 8 },
+      { kind: 'mam', numVirtualTokens: 2, dim: 4, scaling: 4 },
     ] as AdaptMethod[]) {
       const model = tinyLm();
       const baseOut = outputOf(() => model.forward(x()));
@@ -112,9 +115,9 @@ describe('attachMethod', () => {
 
   it('an unknown method is INVALID_CONFIG listing the methods', () => {
     const model = tinyLm();
-    const err = thrown(() => attachMethod(model, { kind: 'prefix' } as unknown as AdaptMethod));
+    const err = thrown(() => attachMethod(model, { kind: 'adaptr' } as unknown as AdaptMethod));
     expect(err.code).toBe('INVALID_CONFIG');
-    expect(err.message).toBe(`adaptation method "prefix" is not one of: ${ADAPT_METHODS.join(', ')}`);
+    expect(err.message).toBe(`adaptation method "adaptr" is not one of: ${ADAPT_METHODS.join(', ')}`);
     model.dispose();
   });
 });

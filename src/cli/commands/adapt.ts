@@ -19,6 +19,8 @@ export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = {
   parallel: 1e-2,
   lora: 1e-2,
   vera: 1e-2,
+  prefix: 1e-1,
+  mam: 1e-2,
 };
 
 /** Default label of a run, per method. */
@@ -28,6 +30,8 @@ const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = {
   parallel: 'parallel-adapter',
   lora: 'lora',
   vera: 'vera',
+  prefix: 'prefix-tuning',
+  mam: 'mam-adapter',
 };
 
 /** Builds the method from the command's flags. */
@@ -42,6 +46,9 @@ export function methodFromFlags(o: {
   targets: string[];
   trainable?: string;
   modulesToSave?: string[];
+  prefixTokens?: number;
+  prefixProjection?: boolean;
+  prefixHidden?: number;
 }): AdaptMethod {
   if (o.trainable !== undefined && o.method !== 'full') {
     throw new UsageError(`--trainable applies to --method full only (got --method ${o.method})`);
@@ -49,7 +56,7 @@ export function methodFromFlags(o: {
   if (o.method === 'full') {
     if (o.modulesToSave !== undefined)
       throw new UsageError(
-        '--modules-to-save applies to adapter methods (linear, parallel, lora, vera); --method full trains every module already (use --trainable to choose)',
+        '--modules-to-save applies to adapter methods (linear, parallel, lora, vera, prefix, mam); --method full trains every module already (use --trainable to choose)',
       );
     return o.trainable === undefined ? { kind: 'full' } : { kind: 'full', trainable: o.trainable };
   }
@@ -57,7 +64,25 @@ export function methodFromFlags(o: {
   const heads = o.modulesToSave === undefined ? {} : { modulesToSave: modulesToSaveList(o.modulesToSave) };
   if (o.method === 'linear')
     return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition, ...heads };
+  const isPrefix = o.method === 'prefix' || o.method === 'mam';
+  if (!isPrefix && (o.prefixProjection || o.prefixHidden !== undefined)) {
+    const flag = o.prefixProjection ? '--prefix-projection' : '--prefix-hidden';
+    throw new UsageError(`${flag} applies to --method prefix or mam only (got --method ${o.method})`);
+  }
+  if (o.prefixHidden !== undefined && !o.prefixProjection) {
+    throw new UsageError('--prefix-hidden is the width of the prefix MLP; add --prefix-projection');
+  }
   if (o.method === 'parallel') return { kind: 'parallel', dim: o.dim, scaling: o.scaling, ...heads };
+  if (isPrefix) {
+    const prefix = {
+      numVirtualTokens: o.prefixTokens ?? 16,
+      ...(o.prefixProjection ? { prefixProjection: true } : {}),
+      ...(o.prefixHidden !== undefined ? { encoderHiddenSize: o.prefixHidden } : {}),
+    };
+    return o.method === 'prefix'
+      ? { kind: 'prefix', ...prefix, ...heads }
+      : { kind: 'mam', dim: o.dim, scaling: o.scaling, ...prefix, ...heads };
+  }
   if (o.method === 'vera') return { kind: 'vera', r: o.rank, targetModules: o.targets, ...heads };
   return { kind: 'lora', r: o.rank, alpha: o.alpha ?? 2 * o.rank, targetModules: o.targets, ...heads };
 }
@@ -83,7 +108,12 @@ export function adaptCommand(): Command {
         .default('mobydick'),
     )
     .addOption(new Option('--method <kind>', 'what to train').choices(ADAPT_METHODS).default('linear'))
-    .option('--dim <n>', 'bottleneck width of the linear or parallel adapter', positiveInt('--dim'), 32)
+    .option(
+      '--dim <n>',
+      'bottleneck width of the linear or parallel adapter (and of MAM’s parallel part)',
+      positiveInt('--dim'),
+      32,
+    )
     .addOption(
       new Option('--activation <name>', 'activation of the linear adapter')
         .choices(ACTIVATIONS)
@@ -96,9 +126,21 @@ export function adaptCommand(): Command {
     )
     .option(
       '--scaling <x>',
-      'output scale of the parallel adapter (4 = scaled parallel)',
+      'output scale of the parallel adapter and of MAM’s parallel part (4 = scaled parallel)',
       positiveNumber('--scaling'),
       4,
+    )
+    .option(
+      '--prefix-tokens <n>',
+      'prefix tuning (and MAM): learned key and value vectors per layer',
+      positiveInt('--prefix-tokens'),
+      16,
+    )
+    .option('--prefix-projection', "prefix tuning (and MAM): reparameterise the prefixes with PEFT's MLP")
+    .option(
+      '--prefix-hidden <n>',
+      'hidden width of the prefix MLP (with --prefix-projection; default the model width)',
+      positiveInt('--prefix-hidden'),
     )
     .option('--rank <n>', 'LoRA or VeRA rank (PEFT’s VeRA default is 256)', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))

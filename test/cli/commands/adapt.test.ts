@@ -56,6 +56,36 @@ describe('adapt: methodFromFlags', () => {
     expect(make).toThrow('--trainable applies to --method full only (got --method lora)');
   });
 
+  it('prefix and mam take --prefix-tokens, --prefix-projection, --prefix-hidden; mam reuses --dim and --scaling', () => {
+    expect(methodFromFlags({ ...flags, method: 'prefix', prefixTokens: 8 })).toEqual({
+      kind: 'prefix',
+      numVirtualTokens: 8,
+    });
+    expect(
+      methodFromFlags({
+        ...flags,
+        method: 'prefix',
+        prefixTokens: 8,
+        prefixProjection: true,
+        prefixHidden: 32,
+      }),
+    ).toEqual({ kind: 'prefix', numVirtualTokens: 8, prefixProjection: true, encoderHiddenSize: 32 });
+    expect(methodFromFlags({ ...flags, method: 'mam', prefixTokens: 4 })).toEqual({
+      kind: 'mam',
+      numVirtualTokens: 4,
+      dim: 8,
+      scaling: 4,
+    });
+  });
+
+  it('prefix flags with another method, or --prefix-hidden without --prefix-projection, are usage errors naming the flags', () => {
+    const other = () => methodFromFlags({ ...flags, method: 'lora', prefixProjection: true });
+    expect(other).toThrow(UsageError);
+    expect(other).toThrow('--prefix-projection applies to --method prefix or mam only (got --method lora)');
+    const hidden = () => methodFromFlags({ ...flags, method: 'prefix', prefixTokens: 4, prefixHidden: 8 });
+    expect(hidden).toThrow('add --prefix-projection');
+  });
+
   it('has a default learning rate for every method', () => {
     for (const m of ADAPT_METHODS) expect(DEFAULT_LR[m]).toBeGreaterThan(0);
   });
