@@ -218,7 +218,16 @@ export function withStackPrefixes<TBase extends StackHostCtor>(Base: TBase): TBa
         () => ({ name }),
       );
       this.checkSupportedAdapterType(cfg);
-      const normalized = parseAdapterConfig(cfg, `addAdapter('${name}')`);
+      // Prefixes enter self-attention: 'attention' is the one insertion point they have (and the default).
+      const { location, ...rest } = cfg;
+      check(
+        location === undefined || location === 'attention',
+        'UNSUPPORTED_TARGET',
+        () =>
+          `${where}: ${cfg.type} adapters run inside self-attention, location 'attention'; got location ${JSON.stringify(location)}`,
+        () => ({ field: 'location', value: location, valid: ['attention'] }),
+      );
+      const normalized = parseAdapterConfig(rest as AdapterConfig, `addAdapter('${name}')`);
       const blocks = this.blocks() as Array<Module & { nHead?: number }>;
       const sizes: StackSizes = { dModel: this.dModel, numLayers: this.numLayers, nHead: blocks[0]!.nHead! };
       const cls = adapterClassOf(normalized.type) as unknown as StackAdapterClass;

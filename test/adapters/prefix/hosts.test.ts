@@ -91,6 +91,18 @@ function directBlock(block: TransformerBlock, x: Tensor, pk: Tensor, pv: Tensor)
 }
 
 describe('prefix tuning on a transformer stack', () => {
+  it("takes location 'attention' (its one insertion point, the default) and refuses any other, naming it", () => {
+    const lm = tinyLM();
+    lm.addAdapter('decoder:p', { type: 'prefixTuning', numVirtualTokens: 2, location: 'attention' });
+    expect(lm.adapterNames()).toContain('p');
+    const e = thrown(() =>
+      lm.addAdapter('decoder:q', { type: 'prefixTuning', numVirtualTokens: 2, location: 'post' }),
+    );
+    expect(e.code).toBe('UNSUPPORTED_TARGET');
+    expect(e.message).toMatch(/location 'attention'; got location "post"/);
+    expect(lm.adapterNames()).not.toContain('q');
+  });
+
   it('B-331 with known prefixes, every layer’s attention is a direct softmax over [prefix; real]: the decoder output matches a written-out forward within 1e-5', () => {
     const lm = tinyLM();
     lm.eval();
