@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { check } from '../../errors.js';
 import { configField } from '../config-schema.js';
 import {
-  checkPatterns,
+  checkLayerSelection,
   customField,
   fanInFanOutField,
   layersPatternField,
@@ -126,19 +126,6 @@ export function parseLoraConfig(cfg: unknown, where = 'lora config'): Normalized
 /** PEFT's cross-field checks of `LoraConfig.__post_init__` (also run after model defaults are filled in). */
 export function checkLoraCrossFields(out: NormalizedLoraConfig, where: string): void {
   check(
-    !(typeof out.targetModules === 'string' && out.layersToTransform !== null),
-    'INVALID_CONFIG',
-    () =>
-      `${where}: layersToTransform cannot be used when targetModules is a string (${JSON.stringify(out.targetModules)}); give a list of module names`,
-    () => ({ field: 'layersToTransform' }),
-  );
-  check(
-    !(out.layersPattern !== null && out.layersToTransform === null),
-    'INVALID_CONFIG',
-    () => `${where}: layersPattern (${JSON.stringify(out.layersPattern)}) requires layersToTransform`,
-    () => ({ field: 'layersPattern' }),
-  );
-  check(
     !(out.loraBias && out.useDora),
     'INVALID_CONFIG',
     () => `${where}: loraBias: true is not supported with useDora: true (as in PEFT)`,
@@ -151,16 +138,9 @@ export function checkLoraCrossFields(out: NormalizedLoraConfig, where: string): 
       `${where}: loraBias: true is only supported with initLoraWeights true or false, got ${JSON.stringify(out.initLoraWeights)} (as in PEFT)`,
     () => ({ field: 'loraBias' }),
   );
-  checkPatterns(out, where);
+  checkLayerSelection(out, where);
   for (const p of Object.keys(out.rankPattern)) compilePattern(p, `${where}: rankPattern`);
   for (const p of Object.keys(out.alphaPattern)) compilePattern(p, `${where}: alphaPattern`);
-  const lp =
-    out.layersPattern === null
-      ? []
-      : Array.isArray(out.layersPattern)
-        ? out.layersPattern
-        : [out.layersPattern];
-  for (const p of lp) compilePattern(p, `${where}: layersPattern`);
 }
 
 /** `α/r`, or `α/√r` with rsLoRA. */

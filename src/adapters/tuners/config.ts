@@ -111,3 +111,40 @@ export function checkPatterns(
   }
   if (typeof cfg.excludeModules === 'string') compilePattern(cfg.excludeModules, `${where}: excludeModules`);
 }
+
+/**
+ * PEFT's cross-field rules of layer selection (`__post_init__` of every config that has it):
+ * `layersToTransform` needs list targets, `layersPattern` needs `layersToTransform`; also compiles
+ * every pattern (`targetModules`, `excludeModules`, `layersPattern`) so a bad one fails at parse time.
+ */
+export function checkLayerSelection(
+  out: {
+    targetModules?: unknown;
+    excludeModules?: unknown;
+    layersToTransform: unknown;
+    layersPattern: string | string[] | null;
+  },
+  where: string,
+): void {
+  check(
+    !(typeof out.targetModules === 'string' && out.layersToTransform !== null),
+    'INVALID_CONFIG',
+    () =>
+      `${where}: layersToTransform cannot be used when targetModules is a string (${JSON.stringify(out.targetModules)}); give a list of module names`,
+    () => ({ field: 'layersToTransform' }),
+  );
+  check(
+    !(out.layersPattern !== null && out.layersToTransform === null),
+    'INVALID_CONFIG',
+    () => `${where}: layersPattern (${JSON.stringify(out.layersPattern)}) requires layersToTransform`,
+    () => ({ field: 'layersPattern' }),
+  );
+  checkPatterns(out, where);
+  const lp =
+    out.layersPattern === null
+      ? []
+      : Array.isArray(out.layersPattern)
+        ? out.layersPattern
+        : [out.layersPattern];
+  for (const p of lp) compilePattern(p, `${where}: layersPattern`);
+}

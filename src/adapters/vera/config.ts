@@ -4,10 +4,9 @@
  * {@link veraConfigSchema}; the types are inferred from it.
  */
 import { z } from 'zod';
-import { check } from '../../errors.js';
 import { configField } from '../config-schema.js';
 import {
-  checkPatterns,
+  checkLayerSelection,
   customField,
   fanInFanOutField,
   layersPatternField,
@@ -16,7 +15,6 @@ import {
   parseTunerConfig,
   tunerConfigBase,
 } from '../tuners/config.js';
-import { compilePattern } from '../tuners/regex.js';
 
 /** `bias` choices (PEFT's): no bias, the biases of wrapped layers, every bias. */
 export const VERA_BIAS_CHOICES = ['none', 'all', 'vera_only'] as const;
@@ -101,25 +99,5 @@ export function parseVeraConfig(cfg: unknown, where = 'vera config'): Normalized
 
 /** PEFT's cross-field checks of `VeraConfig.__post_init__` (also run after model defaults are filled in). */
 export function checkVeraCrossFields(out: NormalizedVeraConfig, where: string): void {
-  check(
-    !(typeof out.targetModules === 'string' && out.layersToTransform !== null),
-    'INVALID_CONFIG',
-    () =>
-      `${where}: layersToTransform cannot be used when targetModules is a string (${JSON.stringify(out.targetModules)}); give a list of module names`,
-    () => ({ field: 'layersToTransform' }),
-  );
-  check(
-    !(out.layersPattern !== null && out.layersToTransform === null),
-    'INVALID_CONFIG',
-    () => `${where}: layersPattern (${JSON.stringify(out.layersPattern)}) requires layersToTransform`,
-    () => ({ field: 'layersPattern' }),
-  );
-  checkPatterns(out, where);
-  const lp =
-    out.layersPattern === null
-      ? []
-      : Array.isArray(out.layersPattern)
-        ? out.layersPattern
-        : [out.layersPattern];
-  for (const p of lp) compilePattern(p, `${where}: layersPattern`);
+  checkLayerSelection(out, where);
 }

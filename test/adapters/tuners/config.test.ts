@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkLayerSelection,
   checkPatterns,
   checkWrapperConfigObject,
   modulesToSaveField,
@@ -28,6 +29,24 @@ describe('config fields shared by tuner methods', () => {
     const x = thrown(() => checkPatterns({ excludeModules: '[' }, 'w'));
     expect(x.code).toBe('INVALID_CONFIG');
     expect(x.message).toContain('excludeModules');
+  });
+
+  it("checkLayerSelection applies PEFT's layer-selection rules for every method: list targets, layersPattern with layersToTransform, patterns compile", () => {
+    const ok = { targetModules: ['q'], layersToTransform: [0], layersPattern: 'layers' };
+    expect(() => checkLayerSelection(ok, 'cfg')).not.toThrow();
+    const str = thrown(() =>
+      checkLayerSelection({ targetModules: 'q', layersToTransform: [0], layersPattern: null }, 'cfg'),
+    );
+    expect(str.code).toBe('INVALID_CONFIG');
+    expect(str.message).toMatch(/cfg: layersToTransform cannot be used when targetModules is a string/);
+    expect(
+      thrown(() =>
+        checkLayerSelection({ targetModules: ['q'], layersToTransform: null, layersPattern: 'x' }, 'cfg'),
+      ).message,
+    ).toMatch(/layersPattern \("x"\) requires layersToTransform/);
+    expect(thrown(() => checkLayerSelection({ ...ok, layersPattern: ['(unclosed'] }, 'cfg')).code).toBe(
+      'INVALID_CONFIG',
+    );
   });
 
   it('targetField takes a regex string or a list of names, default null; modulesToSaveField only lists', () => {
