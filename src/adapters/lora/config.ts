@@ -118,7 +118,6 @@ export type NormalizedLoraConfig = z.output<typeof loraConfigSchema>;
  */
 export function parseLoraConfig(cfg: unknown, where = 'lora config'): NormalizedLoraConfig {
   const out = parseTunerConfig(loraConfigSchema, cfg, where);
-  if (Array.isArray(out.targetModules)) out.targetModules = [...new Set(out.targetModules)];
   checkLoraCrossFields(out, where);
   return out;
 }

@@ -98,7 +98,10 @@ export function parseTunerConfig<S extends ConfigObjectSchema>(
   where: string,
 ): z.output<S> {
   checkWrapperConfigObject(cfg, where);
-  return structuredClone(parseConfig(schema, cfg, where));
+  const out = structuredClone(parseConfig(schema, cfg, where)) as z.output<S> & { targetModules?: unknown };
+  // PEFT's configs turn a list of target names into a set.
+  if (Array.isArray(out.targetModules)) out.targetModules = [...new Set(out.targetModules)];
+  return out;
 }
 
 /** Compiles every regex-valued field so a bad pattern fails at parse time (`INVALID_CONFIG`). */

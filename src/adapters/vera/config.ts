@@ -92,7 +92,6 @@ export type NormalizedVeraConfig = z.output<typeof veraConfigSchema>;
  */
 export function parseVeraConfig(cfg: unknown, where = 'vera config'): NormalizedVeraConfig {
   const out = parseTunerConfig(veraConfigSchema, cfg, where);
-  if (Array.isArray(out.targetModules)) out.targetModules = [...new Set(out.targetModules)];
   checkVeraCrossFields(out, where);
   return out;
 }
