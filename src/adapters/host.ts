@@ -281,6 +281,11 @@ export function withAdapters<TBase extends ModuleCtor>(Base: TBase) {
      * Never reorders.
      */
     setEnabledAdapters(name?: string | null, enabled = true): void {
+      this.setEnabledHere(name, enabled);
+    }
+
+    /** {@link setEnabledAdapters} on this host only: `NO_ADAPTERS` when it holds none. @internal */
+    setEnabledHere(name: string | null | undefined, enabled: boolean): void {
       check(
         this.isAdapterAvailable(),
         'NO_ADAPTERS',

@@ -269,13 +269,7 @@ export function withStackPrefixes<TBase extends StackHostCtor>(Base: TBase): TBa
 
     /** Sets the flag in the shared config, and on every block that holds adapters. */
     override setEnabledAdapters(name?: string | null, enabled = true): void {
-      check(
-        this.isAdapterAvailable(),
-        'NO_ADAPTERS',
-        () =>
-          `setEnabledAdapters on '${this.hostLabel()}': it holds no adapters; add one with addAdapter() first`,
-      );
-      this.setEnabledInConfig(name, enabled);
+      this.setEnabledHere(name, enabled);
       for (const l of this.adapterLayers()) if (l.isAdapterAvailable()) l.setEnabledAdapters(name, enabled);
     }
   }
