@@ -1,3 +1,4 @@
+import type { Tensor } from '../../backend/tf.js';
 import type { AttentionPrefix } from '../../nn/attention.js';
 import { AdapterModule, type AdapterModuleOptions } from '../adapter-module.js';
 import { parseConfig } from '../config-schema.js';
@@ -53,8 +54,13 @@ export class MamAdapter extends AdapterModule {
   }
 
   /** Layer `layer`'s prefix keys and values `[P, D]`. */
-  layerPrefix(layer: number): AttentionPrefix {
-    return this.prefix.layerPrefix(layer);
+  layerPrefix(layer: number, all?: Tensor): AttentionPrefix {
+    return this.prefix.layerPrefix(layer, all);
+  }
+
+  /** Every layer's prefixes `[P, L·2·D]` of the prefix part. */
+  prefixes(): Tensor {
+    return this.prefix.prefixes();
   }
 
   /** Merges the prefix MLP into the prefixes (see {@link PrefixTuningAdapter.mergeProjection}). */

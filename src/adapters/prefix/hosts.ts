@@ -7,7 +7,7 @@
  * adapter of `mam`) are held by every block under the same name, so the adapter is enabled,
  * disabled, saved and loaded as a unit.
  */
-import { tf } from '../../backend/tf.js';
+import { tf, type Tensor } from '../../backend/tf.js';
 import { AdapterError, check, isPlainObject } from '../../errors.js';
 import type { AttentionPrefix } from '../../nn/attention.js';
 import type { Module, ModuleClass } from '../../nn/module.js';
@@ -30,8 +30,10 @@ export interface StackSizes {
 
 /** An adapter a stack holds that gives each of its attention layers a key/value prefix. */
 export interface PrefixSource extends Module {
-  /** Layer `layer`'s keys and values `[P, D]`. */
-  layerPrefix(layer: number): AttentionPrefix;
+  /** Every layer's keys and values `[P, L·2·D]` (through the MLP with `prefixProjection`). */
+  prefixes(): Tensor;
+  /** Layer `layer`'s keys and values `[P, D]`, sliced from `all` (default: {@link prefixes}). */
+  layerPrefix(layer: number, all?: Tensor): AttentionPrefix;
 }
 
 /** What a stack-level adapter class builds for one stack. */
@@ -62,6 +64,12 @@ export function stackAdapterTypes(): string[] {
 
 /** Which stack, and which of its layers, a block takes its prefixes from. */
 const prefixSources = new WeakMap<Module, { stack: AdapterHostModule; layer: number }>();
+
+/**
+ * While a stack's forward runs: every running prefix adapter's `[P, L·2·D]` prefixes, computed once
+ * for all its blocks (with `prefixProjection`, one pass of the MLP per forward instead of one per layer).
+ */
+const forwardPrefixes = new WeakMap<AdapterHostModule, Map<string, Tensor>>();
 
 function isEnabled(cfg: AdaptersConfig, name: string): boolean {
   return (cfg[name] as NormalizedAdapterConfig | undefined)?.enabled === true;
@@ -116,7 +124,8 @@ export function prefixForBlock(block: Module): AttentionPrefix | undefined {
   const names = runningStackAdapters(src.stack);
   if (names.length === 0) return undefined;
   const layer = src.stack.peekAdapterLayer()!;
-  const parts = names.map((n) => (layer.get(n) as PrefixSource).layerPrefix(src.layer));
+  const computed = forwardPrefixes.get(src.stack);
+  const parts = names.map((n) => (layer.get(n) as PrefixSource).layerPrefix(src.layer, computed?.get(n)));
   if (parts.length === 1) return parts[0];
   return {
     k: tf.concat(
@@ -205,6 +214,24 @@ type StackHostCtor = new (...args: any[]) => StackHost;
  */
 export function withStackPrefixes<TBase extends StackHostCtor>(Base: TBase): TBase {
   class StackWithPrefixes extends Base {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the stack's forward arguments pass through
+    override forward(...args: any[]): any {
+      const layer = this.peekAdapterLayer();
+      if (!layer || layer.size === 0) return super.forward(...args);
+      return tf.tidy(() => {
+        // Computed in this scope, so the blocks' own tidy scopes leave them alone; freed on return.
+        const computed = new Map<string, Tensor>();
+        for (const n of runningStackAdapters(this))
+          computed.set(n, (layer.get(n) as PrefixSource).prefixes());
+        forwardPrefixes.set(this, computed);
+        try {
+          return super.forward(...args) as Tensor;
+        } finally {
+          forwardPrefixes.delete(this);
+        }
+      });
+    }
+
     override addAdapter(name: string, cfg: AdapterConfig, extra?: Record<string, unknown>): void {
       if (!isPlainObject(cfg) || !isStackAdapterType(cfg.type)) return super.addAdapter(name, cfg, extra);
       const where = `addAdapter('${name}') on '${this.hostLabel()}'`;

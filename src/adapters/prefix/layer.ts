@@ -117,25 +117,30 @@ export class PrefixTuningAdapter extends AdapterModule {
 
   /** Every layer's prefixes `[P, L·2·D]` (through the MLP when `prefixProjection`). */
   override forward(): Tensor {
+    return this.prefixes();
+  }
+
+  /** Every layer's prefixes `[P, L·2·D]` (through the MLP when `prefixProjection`). */
+  prefixes(): Tensor {
     const table = (this.getChild('embedding') as Embedding).weight;
     const transform = this.getChild('transform');
     return transform ? (transform.forward(table) as Tensor) : table;
   }
 
-  /** Layer `layer`'s keys and values `[P, D]`. */
-  layerPrefix(layer: number): AttentionPrefix {
+  /** Layer `layer`'s keys and values `[P, D]`, sliced from `all` (default: {@link prefixes}). */
+  layerPrefix(layer: number, all?: Tensor): AttentionPrefix {
     check(
       Number.isInteger(layer) && layer >= 0 && layer < this.numLayers,
       'INVALID_INPUT',
       () => `PrefixTuningAdapter: layer ${layer} is not in 0…${this.numLayers - 1}`,
     );
     return tf.tidy(() => {
-      const all = this.forward();
+      const prefixes = all ?? this.prefixes();
       const p = this.numVirtualTokens;
       const d = this.tokenDim;
       return {
-        k: tf.slice(all, [0, 2 * layer * d], [p, d]),
-        v: tf.slice(all, [0, (2 * layer + 1) * d], [p, d]),
+        k: tf.slice(prefixes, [0, 2 * layer * d], [p, d]),
+        v: tf.slice(prefixes, [0, (2 * layer + 1) * d], [p, d]),
       };
     });
   }
