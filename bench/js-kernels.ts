@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/js-kernels.ts [--steps] [--ops gelu,sum,…]`: the JavaScript fused kernels against
+ * `npx tsx bench/js-kernels.ts [--only gelu,…] [--steps] [--ops gelu,sum,…]`: the JavaScript fused kernels against
  * TensorFlow.js's own decompositions on plain wasm (native kernels off, as with `ADAPTERKIT_NATIVE=0`),
  * at the bench model's shapes (batch 16 × 128 tokens, d_model 256, FFN 1024, vocabulary 96, 4 heads).
  *
@@ -135,10 +135,12 @@ const print = (label: string, r: { on: number; off: number; ratio: number }) =>
   console.log(
     `${label.padEnd(48)} ${r.on.toFixed(1).padStart(8)} ${r.off.toFixed(1).padStart(8)}  ${r.ratio.toFixed(2)}`,
   );
-for (const [label, op, run] of cases) print(label, onOff(op, run));
+// `--only gelu,adamw`: just those ops' rows.
+const only = arg('--only')?.split(',');
+for (const [label, op, run] of cases) if (!only || only.includes(op)) print(label, onOff(op, run));
 
 // AdamW: the update mutates the model's variables; both sides do the same work each time.
-{
+if (!only || only.includes('adamw')) {
   const opt = new AdamW(named, { lr: 1e-4, weightDecay: 0.01 });
   print(
     `AdamW update, ${named.reduce((n, [, v]) => n + v.size, 0)} parameters`,

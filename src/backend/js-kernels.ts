@@ -14,13 +14,13 @@ export const JS_KERNELS_ENV_VAR = 'ADAPTERKIT_JS_KERNELS';
 /**
  * The ops whose JavaScript kernels are registered on wasm without the native addon: the ones measured
  * faster than TensorFlow.js's decomposition at the bench model's shapes (forward + backward, README
- * "Benchmarks"; `npx tsx bench/js-kernels.ts`).
+ * "Benchmarks"; `npx tsx bench/js-kernels.ts`). Measured and left out: `adamw` (as fast as the
+ * tensor formulation, 0.88–1.18×) and `softmaxGrad` (1.3–2.1× slower than wasm's SIMD kernels).
  */
 export const JS_KERNEL_OPS: readonly HeapOp[] = Object.freeze([
   'gelu',
   'layerNorm',
   'sum',
-  'adamw',
   'gather',
   'crossEntropy',
 ] as const);
@@ -30,7 +30,7 @@ export const JS_KERNEL_OPS: readonly HeapOp[] = Object.freeze([
  * (training): their forward alone is slower than TensorFlow.js's (SIMD wasm), forward and backward
  * together are faster, so inference keeps TensorFlow.js's kernels.
  */
-export const JS_TRAINING_ONLY_OPS: readonly HeapOp[] = Object.freeze(['gelu', 'layerNorm'] as const);
+export const JS_TRAINING_ONLY_OPS: readonly HeapOp[] = Object.freeze(['layerNorm'] as const);
 
 /**
  * Registers the JavaScript fused kernels of {@link JS_KERNEL_OPS} (or `ops`) on the wasm backend,
