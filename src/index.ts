@@ -28,6 +28,7 @@ export {
   FUSED_OPS,
   JS_KERNELS_ENV_VAR,
   JS_KERNEL_OPS,
+  JS_TRAINING_ONLY_OPS,
   type BackendInfo,
   type BackendName,
   type FusedOp,

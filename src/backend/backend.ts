@@ -5,7 +5,7 @@ import { registerSharedIdentity } from './kernels/identity.js';
 import { activateJsKernels } from './js-kernels.js';
 import { activeHeapKernels, type HeapOp } from './kernels/heap-kernels.js';
 
-export { JS_KERNELS_ENV_VAR, JS_KERNEL_OPS } from './js-kernels.js';
+export { JS_KERNELS_ENV_VAR, JS_KERNEL_OPS, JS_TRAINING_ONLY_OPS } from './js-kernels.js';
 export { HEAP_OPS as FUSED_OPS, type HeapOp as FusedOp } from './kernels/heap-kernels.js';
 
 /**
