@@ -2,9 +2,9 @@
  * Exact GELU forward and backward as two native kernels on the wasm backend, and the differentiable
  * op that uses them. On wasm the formula `0.5·x·(1 + erf(x/√2))` costs an Erf, three Multiplies and
  * an Add forward, and an Exp plus several elementwise ops backward, each a pass over the FFN
- * activations; the native kernels make one pass each. The JavaScript kernels, slower per element
- * than native code, also offer a forward that writes `gelu'(x)` beside `gelu(x)` (one exp for both),
- * which training uses so that the backward is one wasm Multiply.
+ * activations; the native kernels make one pass each. The JavaScript kernels also offer a forward
+ * that writes `gelu'(x)` beside `gelu(x)` (both from one table lookup of Φ and φ), which training
+ * uses so that the backward is one wasm Multiply instead of a second JavaScript pass.
  */
 import { tf, type Tensor } from '../tf.js';
 import type { HeapKernels } from './heap-kernels.js';
@@ -21,7 +21,10 @@ let derivativeRegistered = false;
 
 type KernelArgs<I> = { inputs: I; backend: WasmBackend };
 
-/** Registers the two kernels on the wasm backend; returns their names. */
+/**
+ * Registers the forward and backward kernels on the wasm backend, and the forward that also writes
+ * the derivative when `lib` has one; returns their names.
+ */
 export function registerNativeGelu(lib: HeapKernels): string[] {
   forwardSwap.install(
     () =>
