@@ -308,6 +308,26 @@ describe('JavaScript fused kernels on plain wasm', () => {
     js.forEach((x, i) => expect(maxAbsDiff(x, tfjs[i]!)).toBeLessThan(1e-6));
   });
 
+  it('a kernel whose output allocation grows the heap writes into the grown heap', () => {
+    const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+    const before = backend.wasm.HEAPU8.buffer.byteLength;
+    const table = tf.tensor2d([Array.from({ length: 64 }, (_, i) => i + 0.5)], [1, 64]);
+    const ids = tf.zeros([Math.ceil(before / 4 / 64) + 16], 'int32');
+    registerHeapKernels(jsHeapKernels, 'js', ['gather']);
+    try {
+      const out = tf.gather(table, ids);
+      expect(backend.wasm.HEAPU8.buffer.byteLength).toBeGreaterThan(before);
+      const last = values(tf.slice(out, [ids.shape[0]! - 1, 0], [1, 64]));
+      expect(last).toEqual(Array.from({ length: 64 }, (_, i) => i + 0.5));
+      const total = values(tf.sum(out))[0]!;
+      expect(Math.abs(total / (ids.shape[0]! * 2048) - 1)).toBeLessThan(1e-5);
+      out.dispose();
+    } finally {
+      unregisterHeapKernels();
+    }
+    tf.dispose([table, ids]);
+  });
+
   it('every kernel reads the heap afresh: the same results after the heap grows between calls', () => {
     const x = tf.randomNormal([3, 16, 24], 0, 2, 'float32', 30);
     const g = tf.randomNormal([24], 1, 0.2, 'float32', 31);
