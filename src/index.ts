@@ -25,9 +25,15 @@ export {
   BROWSER_DEFAULT_BACKENDS,
   WASM_FILE_NAMES,
   WEBGPU_PACKAGE,
+  FUSED_OPS,
+  JS_KERNELS_ENV_VAR,
+  JS_KERNEL_OPS,
+  JS_TRAINING_ONLY_OPS,
   type BackendInfo,
   type BackendName,
+  type FusedOp,
   type InitBackendOptions,
+  type KernelSet,
   type WasmFileName,
 } from './backend/backend.js';
 export { AdapterError, type AdapterErrorCode } from './errors.js';

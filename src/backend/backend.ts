@@ -2,6 +2,19 @@ import { setWasmPaths, tf } from './tf.js';
 import { AdapterError, describeValue, notOneOf } from '../errors.js';
 import { activateNative, nativeStatus } from './native.js';
 import { registerSharedIdentity } from './kernels/identity.js';
+import { activateJsKernels } from './js-kernels.js';
+import { activeHeapKernels, type HeapOp } from './kernels/heap-kernels.js';
+
+export { JS_KERNELS_ENV_VAR, JS_KERNEL_OPS, JS_TRAINING_ONLY_OPS } from './js-kernels.js';
+export { HEAP_OPS as FUSED_OPS, type HeapOp as FusedOp } from './kernels/heap-kernels.js';
+
+/**
+ * Which kernels run the wasm backend's fused ops ({@link FUSED_OPS}: GELU, LayerNorm, bias-gradient
+ * Sum, AdamW, the embedding gather, cross-entropy, the softmax gradient): `native` (the Node addon),
+ * `js` (plain JavaScript on the wasm heap: browsers, and Node without the addon), or `tfjs`
+ * (TensorFlow.js's own decompositions into many kernels; always so on the other backends).
+ */
+export type KernelSet = 'native' | 'js' | 'tfjs';
 
 /** Backends the library knows how to select. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgl', 'webgpu'] as const;
@@ -47,6 +60,14 @@ export interface BackendInfo {
   blas: string | null;
   /** Why native kernels are not active (null when they are, or outside Node). */
   nativeReason: string | null;
+  /**
+   * Which kernels run the fused ops: `native`, `js` (when the addon is not active, the ops of
+   * {@link JS_KERNEL_OPS}), or `tfjs` (`ADAPTERKIT_JS_KERNELS=0`, `initBackend({ jsKernels: false })`,
+   * or a backend other than wasm).
+   */
+  kernels: KernelSet;
+  /** The fused ops registered on wasm by that kernel set (empty for `tfjs`). */
+  fusedOps: HeapOp[];
   /** `node` or `browser`. */
   platform: 'node' | 'browser';
   /** TensorFlow.js version. */
@@ -79,6 +100,12 @@ export interface InitBackendOptions {
   native?: boolean;
   /** Node only: BLAS threads for the native kernels. Default: `ADAPTERKIT_THREADS` if set, else 1. */
   threads?: number;
+  /**
+   * On wasm without native kernels (browsers; Node without the addon): run the fused ops of
+   * {@link JS_KERNEL_OPS} as JavaScript kernels on the wasm heap. Default: true, unless
+   * `ADAPTERKIT_JS_KERNELS=0` in Node. `false` keeps TensorFlow.js's own kernels (for measurements).
+   */
+  jsKernels?: boolean;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -228,6 +255,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     if (tf.getBackend() === 'wasm') {
       registerSharedIdentity();
       if (isNode) activateNative({ enabled: opts.native, threads: opts.threads });
+      if (!nativeStatus().active) activateJsKernels({ enabled: opts.jsKernels });
     }
     return getBackendInfo();
   };
@@ -314,6 +342,8 @@ export function getBackendInfo(): BackendInfo {
   let threads: number | null = null;
   const native = nativeStatus();
   const nativeOn = native.active && name === 'wasm';
+  const fused = activeHeapKernels();
+  const fusedOn = name === 'wasm' && fused.provider !== null;
   if (name === 'wasm') {
     simd = isNode ? true : Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
     // TensorFlow.js runs wasm single-threaded in Node; in browsers threads need cross-origin isolation.
@@ -328,6 +358,8 @@ export function getBackendInfo(): BackendInfo {
     blas: nativeOn ? native.blas : null,
     nativeReason:
       isNode && !nativeOn ? (name === 'wasm' ? native.reason : `the ${name} backend is active`) : null,
+    kernels: fusedOn ? fused.provider! : 'tfjs',
+    fusedOps: fusedOn ? fused.ops : [],
     platform: isNode ? 'node' : 'browser',
     tfjsVersion: tf.version_core,
     registered: BACKEND_NAMES.filter((n) => tf.findBackendFactory(n) !== null),

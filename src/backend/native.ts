@@ -10,13 +10,8 @@
 import { tf } from './tf.js';
 import { logger } from '../logger.js';
 import { registerBlasBatchMatMul, unregisterBlasBatchMatMul } from './kernels/batch-mat-mul.js';
-import { registerNativeGelu, unregisterNativeGelu } from './kernels/gelu.js';
-import { registerNativeSum, unregisterNativeSum } from './kernels/sum.js';
-import { registerNativeAdamW, unregisterNativeAdamW } from './kernels/adamw.js';
-import { registerNativeGather, unregisterNativeGather } from './kernels/gather.js';
-import { registerNativeLayerNorm, unregisterNativeLayerNorm } from './kernels/layer-norm.js';
-import { registerNativeCrossEntropy, unregisterNativeCrossEntropy } from './kernels/cross-entropy.js';
-import { registerNativeSoftmax, unregisterNativeSoftmax } from './kernels/softmax.js';
+import { registerHeapKernels, unregisterHeapKernels } from './fused-kernels.js';
+import { HEAP_OPS, type HeapKernels } from './kernels/heap-kernels.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
@@ -31,7 +26,7 @@ export const THREADS_ENV_VAR = 'ADAPTERKIT_THREADS';
 export const DEFAULT_BLAS_THREADS = 1;
 
 /** The functions the addon exports (native/adapterkit_native.c). */
-export interface NativeAddon {
+export interface NativeAddon extends HeapKernels {
   /** Row-major `C[i] = op(A[i])·op(B[i])` on `heap`; offsets and strides in floats (stride 0 broadcasts). */
   sgemm(
     heap: ArrayBufferLike,
@@ -48,92 +43,6 @@ export interface NativeAddon {
     cOff: number,
     cStride: number,
   ): void;
-  /** `y = gelu(x)` (exact) over `n` floats. */
-  gelu(heap: ArrayBufferLike, x: number, y: number, n: number): void;
-  /** `dx = dy·gelu'(x)` over `n` floats. */
-  geluGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, n: number): void;
-  /** Sums `x` viewed as `[outer, inner]` over its outer axis (`leading` 1) or its inner axis (0). */
-  sum(heap: ArrayBufferLike, x: number, out: number, outer: number, inner: number, leading: number): void;
-  /** One AdamW update (see kernels/adamw.ts); offsets in floats. */
-  adamw(
-    heap: ArrayBufferLike,
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    pOut: number,
-    mOut: number,
-    vOut: number,
-    n: number,
-    decay: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    stepSize: number,
-    sqrtBiasCorrection2: number,
-    sign: number,
-  ): void;
-  /** `out[i] = x[indices[i]]` for rows of `rowLen` 4-byte values; −1, or the position of the first index outside `[0, rows)`. */
-  gatherRows(
-    heap: ArrayBufferLike,
-    x: number,
-    indices: number,
-    out: number,
-    rows: number,
-    rowLen: number,
-    count: number,
-  ): number;
-  /** LayerNorm over rows of `f` values; writes `y` and each row's mean and 1/σ (see kernels/layer-norm.ts). */
-  layerNorm(
-    heap: ArrayBufferLike,
-    x: number,
-    gamma: number,
-    beta: number,
-    y: number,
-    mean: number,
-    rstd: number,
-    rows: number,
-    f: number,
-    eps: number,
-  ): void;
-  /** LayerNorm's gradient: `dx`, and with `params` 1 also `dgamma` and `dbeta`. */
-  layerNormGrad(
-    heap: ArrayBufferLike,
-    dy: number,
-    x: number,
-    gamma: number,
-    mean: number,
-    rstd: number,
-    dx: number,
-    dgamma: number,
-    dbeta: number,
-    rows: number,
-    f: number,
-    params: number,
-  ): void;
-  /** Per-row log-sum-exp and `lse − x[id]` (0 where id < 0); −1, or the first row whose id is ≥ classes. */
-  softmaxXent(
-    heap: ArrayBufferLike,
-    logits: number,
-    ids: number,
-    nll: number,
-    lse: number,
-    rows: number,
-    classes: number,
-  ): number;
-  /** `dx = dy·(softmax(x) − onehot(id))`, 0 where id < 0. */
-  softmaxXentGrad(
-    heap: ArrayBufferLike,
-    logits: number,
-    ids: number,
-    lse: number,
-    dy: number,
-    dx: number,
-    rows: number,
-    classes: number,
-  ): void;
-  /** Softmax's gradient `dx = y·(dy − Σ dy·y)` per row. */
-  softmaxGrad(heap: ArrayBufferLike, y: number, dy: number, dx: number, rows: number, cols: number): void;
   setThreads(n: number): void;
   info(): { available: boolean; error: string; library: string; config: string; threads: number };
 }
@@ -227,31 +136,17 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
   }
   const threads = opts.threads ?? requestedThreads();
   lib.setThreads(threads);
-  const kernels = [
-    registerBlasBatchMatMul(lib),
-    ...registerNativeGelu(lib),
-    registerNativeSum(lib),
-    registerNativeAdamW(lib),
-    registerNativeGather(lib),
-    ...registerNativeLayerNorm(lib),
-    ...registerNativeCrossEntropy(lib),
-    ...registerNativeSoftmax(lib),
-  ];
+  // Replaces the JavaScript fused kernels if they were registered: native wins.
+  const kernels = [registerBlasBatchMatMul(lib), ...registerHeapKernels(lib, 'native', HEAP_OPS)];
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
   return nativeStatus();
 }
 
-/** Restores the wasm backend's own kernels. */
+/** Restores the wasm backend's own kernels (JavaScript fused kernels, if registered, stay). */
 export function deactivateNative(reason = 'turned off'): void {
   unregisterBlasBatchMatMul();
-  unregisterNativeGelu();
-  unregisterNativeSum();
-  unregisterNativeAdamW();
-  unregisterNativeGather();
-  unregisterNativeLayerNorm();
-  unregisterNativeCrossEntropy();
-  unregisterNativeSoftmax();
+  unregisterHeapKernels('native');
   status = { active: false, reason, blas: null, threads: null, kernels: [] };
 }
 

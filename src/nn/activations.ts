@@ -1,6 +1,6 @@
 import { tf, type Tensor } from '../backend/tf.js';
-import { nativeKernelsActive } from '../backend/native.js';
-import { nativeGelu } from '../backend/kernels/gelu.js';
+import { heapKernelActive } from '../backend/kernels/heap-kernels.js';
+import { fusedGelu } from '../backend/kernels/gelu.js';
 import { AdapterError, notOneOf } from '../errors.js';
 import { Module } from './module.js';
 
@@ -9,11 +9,11 @@ export const ACTIVATIONS = ['identity', 'hardtanh', 'relu', 'selu', 'swish', 'si
 export type Activation = (typeof ACTIVATIONS)[number];
 
 /**
- * Exact GELU, `0.5·x·(1 + erf(x/√2))` (not the tanh approximation). With native kernels active it
- * runs as one native pass forward and one backward.
+ * Exact GELU, `0.5·x·(1 + erf(x/√2))` (not the tanh approximation). With the fused kernels
+ * registered on wasm (native or JavaScript) it runs as one pass forward and one backward.
  */
 export function gelu(x: Tensor): Tensor {
-  if (nativeKernelsActive()) return nativeGelu(x);
+  if (heapKernelActive('gelu')) return fusedGelu(x);
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 

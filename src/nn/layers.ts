@@ -4,7 +4,7 @@
  */
 import { tf, type Tensor, type Variable } from '../backend/tf.js';
 import { embeddingLookup, matMulWeightT } from '../backend/kernels.js';
-import { nativeKernelsActive } from '../backend/native.js';
+import { heapKernelActive } from '../backend/kernels/heap-kernels.js';
 import { nativeLayerNorm } from '../backend/kernels/layer-norm.js';
 import { AdapterError, check } from '../errors.js';
 import { getRng, type Rng } from '../rng.js';
@@ -128,7 +128,7 @@ export class LayerNorm extends Module {
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
   const d = x.shape[x.rank - 1];
   if (
-    nativeKernelsActive() &&
+    heapKernelActive('layerNorm') &&
     gamma.rank === 1 &&
     beta.rank === 1 &&
     gamma.shape[0] === d &&

@@ -5,7 +5,7 @@
  */
 import { tf, type Tensor, type Variable } from '../backend/tf.js';
 import { AdapterError, check } from '../errors.js';
-import { nativeKernelsActive } from '../backend/native.js';
+import { heapKernelActive } from '../backend/kernels/heap-kernels.js';
 import { nativeAdamWUpdate } from '../backend/kernels/adamw.js';
 import { fmtShape, toVariable } from '../nn/module.js';
 
@@ -348,13 +348,13 @@ export class AdamW {
     );
     const pairs = this.resolve(grads);
     const [beta1, beta2] = this.betas;
-    const native = nativeKernelsActive();
+    const native = heapKernelActive('adamw');
     tf.tidy(() => {
       for (const [slot, grad] of pairs) {
         slot.step += 1;
         const t = slot.step;
         if (native && !slot.maxExpAvgSq) {
-          // One native pass instead of about twelve elementwise kernels (same formula as below).
+          // One fused pass (native or JavaScript) instead of about twelve elementwise kernels (same formula as below).
           const [p, m, v] = nativeAdamWUpdate(slot.param, grad, slot.expAvg, slot.expAvgSq, {
             decay: 1 - lr * slot.weightDecay,
             beta1,

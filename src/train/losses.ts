@@ -7,7 +7,7 @@
 import { tf, type Tensor } from '../backend/tf.js';
 import { check } from '../errors.js';
 import { fmtShape } from '../nn/module.js';
-import { nativeKernelsActive } from '../backend/native.js';
+import { heapKernelActive } from '../backend/kernels/heap-kernels.js';
 import { nativeSoftmaxCrossEntropy } from '../backend/kernels/cross-entropy.js';
 
 /** Options shared by the cross-entropy functions. */
@@ -110,7 +110,7 @@ function prepare(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions, whe
     w[i] = 1;
     count++;
   }
-  const native = nativeKernelsActive();
+  const native = heapKernelActive('crossEntropy');
   return tf.tidy(() => ({
     logits2d: tf.reshape(tf.cast(logits, 'float32'), [n, v]),
     oneHot: native ? undefined : tf.cast(tf.oneHot(tf.tensor1d(hotIds, 'int32'), v), 'float32'),

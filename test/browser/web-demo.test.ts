@@ -90,9 +90,12 @@ describe.runIf(chromiumPath)('the web demo in headless Chromium', () => {
     await server?.close();
   });
 
-  it('starts on wasm by default, with the .wasm files from wasmPaths', async () => {
-    const info = await call<{ name: string; wasmPaths: string; platform: string }>(page, 'info');
-    expect(info).toMatchObject({ name: 'wasm', wasmPaths: '/wasm/', platform: 'browser' });
+  it('starts on wasm by default, with the .wasm files from wasmPaths and the JavaScript kernels', async () => {
+    const info = await call<{ name: string; wasmPaths: string; platform: string; kernels: string }>(
+      page,
+      'info',
+    );
+    expect(info).toMatchObject({ name: 'wasm', wasmPaths: '/wasm/', platform: 'browser', kernels: 'js' });
     expect(await page.locator('#backend-badge').textContent()).toMatch(/^wasm/);
   });
 

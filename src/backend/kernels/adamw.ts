@@ -5,7 +5,7 @@
  * operations as `torch.optim.AdamW` (see train/adamw.ts); amsgrad stays on the tensor path.
  */
 import { tf, type Tensor } from '../tf.js';
-import type { NativeAddon } from '../native.js';
+import type { HeapKernels } from './heap-kernels.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 const KERNEL = 'AdapterkitAdamW';
@@ -29,7 +29,7 @@ export interface AdamWUpdateAttrs {
 type Inputs = { param: tf.TensorInfo; grad: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
 
 /** Registers the kernel on the wasm backend; returns its name. */
-export function registerNativeAdamW(lib: NativeAddon): string {
+export function registerNativeAdamW(lib: HeapKernels): string {
   return swap.install(
     () =>
       (({ inputs, backend, attrs }: { inputs: Inputs; backend: WasmBackend; attrs: AdamWUpdateAttrs }) => {

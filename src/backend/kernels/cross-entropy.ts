@@ -6,7 +6,7 @@
  * make one pass each way and never build the one-hot matrix.
  */
 import { tf, type Tensor } from '../tf.js';
-import type { NativeAddon } from '../native.js';
+import type { HeapKernels } from './heap-kernels.js';
 import { customGrad1, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
@@ -19,7 +19,7 @@ type KernelArgs<I> = { inputs: I; backend: WasmBackend };
 type Info = tf.TensorInfo;
 
 /** Registers the two kernels on the wasm backend; returns their names. */
-export function registerNativeCrossEntropy(lib: NativeAddon): string[] {
+export function registerNativeCrossEntropy(lib: HeapKernels): string[] {
   forwardSwap.install(
     () =>
       (({ inputs: { logits, ids }, backend }: KernelArgs<{ logits: Info; ids: Info }>) => {

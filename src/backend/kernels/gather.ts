@@ -5,7 +5,7 @@
  * backend's own kernel. Indices outside the table are an error, as with the backend's kernel.
  */
 import { tf } from '../tf.js';
-import type { NativeAddon } from '../native.js';
+import type { HeapKernels } from './heap-kernels.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 interface Args {
@@ -16,7 +16,7 @@ interface Args {
 
 const swap = new WasmKernelSwap('GatherV2');
 
-function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
+function makeKernel(lib: HeapKernels, fallback: tf.KernelFunc): tf.KernelFunc {
   return ((args: Args) => {
     const { inputs, backend, attrs } = args;
     const { x, indices } = inputs;
@@ -55,7 +55,7 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
 }
 
 /** Replaces the wasm backend's `GatherV2` with the native row copy; returns the kernel name. */
-export function registerNativeGather(lib: NativeAddon): string {
+export function registerNativeGather(lib: HeapKernels): string {
   return swap.install((previous) => {
     if (!previous) throw new Error('the wasm backend has no GatherV2 kernel to replace');
     return makeKernel(lib, previous);

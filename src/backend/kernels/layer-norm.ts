@@ -5,7 +5,7 @@
  * them broadcasting (slow scalar loops on wasm); the native kernels make one row-wise pass each way.
  */
 import { tf, type Tensor } from '../tf.js';
-import type { NativeAddon } from '../native.js';
+import type { HeapKernels } from './heap-kernels.js';
 import { customGrad3, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
@@ -20,7 +20,7 @@ type Info = tf.TensorInfo;
 const rowsOf = (x: Info) => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 
 /** Registers the two kernels on the wasm backend; returns their names. */
-export function registerNativeLayerNorm(lib: NativeAddon): string[] {
+export function registerNativeLayerNorm(lib: HeapKernels): string[] {
   forwardSwap.install(
     () =>
       (({

@@ -5,8 +5,7 @@
  * `Softmax` kernel (measured: as fast as a native loop).
  */
 import { tf, type Tensor } from '../tf.js';
-import type { NativeAddon } from '../native.js';
-import { nativeKernelsActive } from '../native.js';
+import { heapKernelActive, type HeapKernels } from './heap-kernels.js';
 import { customGrad1, type SaveForBackward } from './custom-grad.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
@@ -22,7 +21,7 @@ const rowsAndCols = (x: Info): [number, number] => {
 };
 
 /** Registers the backward kernel on the wasm backend; returns its name. */
-export function registerNativeSoftmax(lib: NativeAddon): string[] {
+export function registerNativeSoftmax(lib: HeapKernels): string[] {
   backwardSwap.install(
     () =>
       (({ inputs: { y, dy }, backend }: KernelArgs<{ y: Info; dy: Info }>) => {
@@ -59,10 +58,10 @@ const softmaxOp = customGrad1((x: Tensor, save: SaveForBackward) => {
 });
 
 /**
- * Softmax over the last axis: with the native backward while native kernels are active (float32 of rank ≥ 1),
- * `tf.softmax` otherwise.
+ * Softmax over the last axis: with the fused backward while it is registered on wasm (native or
+ * JavaScript; float32 of rank ≥ 1), `tf.softmax` otherwise.
  */
 export function softmaxLastAxis(x: Tensor): Tensor {
-  if (nativeKernelsActive() && x.dtype === 'float32' && x.rank >= 1) return softmaxOp(x);
+  if (heapKernelActive('softmaxGrad') && x.dtype === 'float32' && x.rank >= 1) return softmaxOp(x);
   return tf.softmax(x);
 }

@@ -2,10 +2,11 @@
  * `Sum` on the wasm backend, natively, when the reduced axes are a leading or a trailing block of a
  * float32 tensor: bias gradients (sum over batch and time), LayerNorm and softmax gradient sums.
  * wasm's own Sum first transposes the reduced axes to the end, then runs a scalar loop. Other forms
- * go to the backend's own kernel.
+ * go to the backend's own kernel. The JavaScript kernel takes leading blocks only (measured: wasm's own
+ * row sums are faster than a JavaScript loop; its column sums are not).
  */
 import { tf } from '../tf.js';
-import type { NativeAddon } from '../native.js';
+import type { HeapKernels } from './heap-kernels.js';
 import { floatOffset, heapOf, WasmKernelSwap, type WasmBackend } from './wasm-heap.js';
 
 interface Args {
@@ -16,7 +17,7 @@ interface Args {
 
 const swap = new WasmKernelSwap('Sum');
 
-function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
+function makeKernel(lib: HeapKernels, fallback: tf.KernelFunc, trailingToo: boolean): tf.KernelFunc {
   return ((args: Args) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
@@ -28,7 +29,13 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
     const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1]! + 1);
     const leading = axes[0] === 0;
     const trailing = axes.at(-1) === rank - 1;
-    if (x.dtype !== 'float32' || size === 0 || axes.length === 0 || !contiguous || (!leading && !trailing)) {
+    if (
+      x.dtype !== 'float32' ||
+      size === 0 ||
+      axes.length === 0 ||
+      !contiguous ||
+      !(leading || (trailing && trailingToo))
+    ) {
       return fallback(args as unknown as Parameters<tf.KernelFunc>[0]);
     }
     const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
@@ -51,11 +58,17 @@ function makeKernel(lib: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
   }) as unknown as tf.KernelFunc;
 }
 
-/** Replaces the wasm backend's `Sum` with the native one; returns the kernel name. */
-export function registerNativeSum(lib: NativeAddon): string {
+/**
+ * Replaces the wasm backend's `Sum` with `lib`'s for leading blocks of axes, and for trailing ones
+ * too unless `trailing` is false; returns the kernel name.
+ */
+export function registerNativeSum(
+  lib: HeapKernels,
+  { trailing = true }: { trailing?: boolean } = {},
+): string {
   return swap.install((previous) => {
     if (!previous) throw new Error('the wasm backend has no Sum kernel to replace');
-    return makeKernel(lib, previous);
+    return makeKernel(lib, previous, trailing);
   });
 }
 
