@@ -9,7 +9,7 @@
  * - per-sample routing of 8 LoRA adapters in one batch (bench/routing.ts);
  * - per-token cost of key/value-cached decoding at prefix 120 vs 8 (bench/kv-cache.ts);
  * - the same model's step in PyTorch on this CPU when Debian's python3-torch is importable;
- * - with native kernels active: the full step with 1 and 2 BLAS threads, and on plain wasm;
+ * - with native kernels active: the full step with 1 and 2 BLAS threads, and on wasm without the addon (its JavaScript kernels, and TensorFlow.js's own kernels alone);
  * - `--profile`: each kernel's share of one full, LinearAdapter and LoRA step and the matMuls' GFLOP/s;
  * - `--steps-only`: only the three kinds of step side by side (printed, nothing written).
  */
@@ -18,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { initBackend, getBackendInfo } from '../src/backend/backend.js';
 import { activateNative, nativeStatus } from '../src/backend/native.js';
+import { activateJsKernels } from '../src/backend/js-kernels.js';
 import { tf } from '../src/backend/tf.js';
 import '../src/index.js';
 import { PeftModel } from '../src/adapters/index.js';
@@ -337,10 +338,11 @@ if (process.argv.includes('--steps-only')) {
 }
 
 // With native kernels: the full step with 1 and 2 BLAS threads (the faster is kept for the rest),
-// and the same step on plain wasm, side by side.
+// and the same step on wasm without the addon, side by side.
 const fullModel = freshModel();
 const threadRuns: Record<string, number> = {};
 let wasmFullStepMs: number | null = null;
+let tfjsWasmFullStepMs: number | null = null;
 let fullStepMs: number;
 let fullStepCpuMs = NaN;
 let wasmFullStepCpuMs = NaN;
@@ -351,9 +353,14 @@ if (nativeStatus().active) {
     if (threads === 1) fullStepCpuMs = lastCpuMs;
   }
   const best = threadRuns[1]! <= threadRuns[2]! ? 1 : 2;
+  // Without the addon, as browsers and Node without a compiler run it (the JavaScript kernels), and
+  // with TensorFlow.js's own kernels alone.
   activateNative({ enabled: false });
+  activateJsKernels();
   wasmFullStepMs = stepMs(fullModel);
   wasmFullStepCpuMs = lastCpuMs;
+  activateJsKernels({ enabled: false });
+  tfjsWasmFullStepMs = stepMs(fullModel);
   activateNative({ threads: best });
   fullStepMs = threadRuns[best]!;
 } else {
@@ -385,6 +392,7 @@ const results = {
   fullStepMs,
   wasmFullStepMs,
   wasmFullStepVsNative: native.active ? wasmFullStepMs! / fullStepMs : null,
+  tfjsWasmFullStepMs,
   adapterStepMs,
   loraStepMs,
   sideBySideFullStepMs: sideBySide.wallMs[0],
@@ -418,7 +426,7 @@ writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(resu
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 if (native.active) {
   console.log(
-    `full step with native kernels: 1 BLAS thread ${ms(threadRuns[1]!)}, 2 threads ${ms(threadRuns[2]!)} (using ${native.threads}); plain wasm ${ms(wasmFullStepMs!)} (${results.wasmFullStepVsNative!.toFixed(2)}× slower)`,
+    `full step with native kernels: 1 BLAS thread ${ms(threadRuns[1]!)}, 2 threads ${ms(threadRuns[2]!)} (using ${native.threads}); wasm without the addon ${ms(wasmFullStepMs!)} (${results.wasmFullStepVsNative!.toFixed(2)}× slower; ${ms(tfjsWasmFullStepMs!)} with TensorFlow.js's own kernels alone)`,
   );
 }
 console.log(
@@ -443,7 +451,7 @@ if (torch) {
   );
 }
 console.log(
-  `CPU time per full step at one thread (steadier under load): adapterkit ${ms(fullStepCpuMs)}, plain wasm ${ms(wasmFullStepCpuMs)}${torch?.oneThread ? `, PyTorch ${ms(torch.oneThread.fullStepCpuMs)} → ${results.fullStepCpuVsTorch1Thread!.toFixed(2)}×` : ''}`,
+  `CPU time per full step at one thread (steadier under load): adapterkit ${ms(fullStepCpuMs)}, wasm without the addon ${ms(wasmFullStepCpuMs)}${torch?.oneThread ? `, PyTorch ${ms(torch.oneThread.fullStepCpuMs)} → ${results.fullStepCpuVsTorch1Thread!.toFixed(2)}×` : ''}`,
 );
 console.log(`load average during the run: ${results.uptimeLoad.join(', ')}`);
 console.log('wrote bench/results.json');
