@@ -9,7 +9,7 @@ import {
   type JobMethodInput,
   type TrainJobInput,
 } from '../../src/jobs/payload.js';
-import { runEvaluateJob, runTrainJob } from '../../src/jobs/train-job.js';
+import { runEvaluateJob, runExportJob, runTrainJob } from '../../src/jobs/train-job.js';
 import { FsAdapterStore } from '../../src/store/fs-store.js';
 import { writeTinyBase } from './fixtures.js';
 
@@ -122,6 +122,19 @@ describe('training jobs without a queue', () => {
       expect(evaluated.heldOutBpc).not.toBe(evaluated.baseHeldOutBpc); // the adapter was loaded and used
     },
   );
+
+  it('the export step writes a stored VeRA adapter as PEFT and refuses a prefix adapter, naming the methods that export', async () => {
+    const out = join(dir, 'export-vera');
+    const exported = await runExportJob({ name: 'vera', out }, store);
+    expect(exported.files).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect((await readdir(out)).sort()).toEqual(exported.files);
+    const e = await runExportJob({ name: 'prefix', out: join(dir, 'export-prefix') }, store).catch(
+      (err: unknown) => err,
+    );
+    expect(e).toMatchObject({ code: 'UNSUPPORTED_FEATURE' });
+    expect((e as Error).message).toContain("adapter 'prefix' is a prefix adapter stored as adapterkit");
+    expect((e as Error).message).toContain('(methods lora, vera)');
+  });
 
   it('fails clearly on a missing base model and an unknown dataset', async () => {
     await expect(runTrainJob(payload({ name: 'b', base: join(dir, 'nope') }), ctx('job-3'))).rejects.toThrow(
