@@ -6,6 +6,7 @@ import { FlowProducer, Queue, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AdapterError } from '../errors.js';
 import {
+  checkPeftExportable,
   evaluateJobSchema,
   exportJobSchema,
   parsePayload,
@@ -54,7 +55,8 @@ export class JobClient {
 
   /**
    * Enqueues train → evaluate → export as a BullMQ flow: export waits for evaluate, which waits for
-   * train. Resolves to the three job ids.
+   * train. Resolves to the three job ids. Refuses, before enqueueing anything, a method whose
+   * adapter has no PEFT form (`UNSUPPORTED_FEATURE`; `PEFT_JOB_METHODS` can be exported).
    */
   async submitFlow(
     input: TrainJobInput,
@@ -62,6 +64,7 @@ export class JobClient {
     opts: SubmitOptions = {},
   ): Promise<{ train: string; evaluate: string; export: string }> {
     const payload = parsePayload(trainJobSchema, input, 'training job');
+    checkPeftExportable(payload);
     const evaluate = parsePayload(
       evaluateJobSchema,
       {

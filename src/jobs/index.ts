@@ -7,6 +7,8 @@ export { startWorker, type StartWorkerOptions } from './worker.js';
 export { DEFAULT_QUEUE, JOB_NAMES, PROCESSOR_ENV, type JobName } from './queue-names.js';
 export {
   JOB_METHODS,
+  PEFT_JOB_METHODS,
+  checkPeftExportable,
   evaluateJobSchema,
   exportJobSchema,
   jobMethodSchema,
@@ -14,6 +16,8 @@ export {
   trainJobSchema,
   type EvaluateJobPayload,
   type ExportJobPayload,
+  type JobMethod,
+  type JobMethodInput,
   type TrainJobInput,
   type TrainJobPayload,
 } from './payload.js';

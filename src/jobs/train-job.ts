@@ -10,10 +10,10 @@ import '../adapters/builtins.js'; // the adapter kinds a job may attach or load
 import { AdapterError } from '../errors.js';
 import { loadAdapters, saveAdapters } from '../io/adapter-file.js';
 import { peftFiles } from '../io/peft.js';
-import { loadPretrained } from '../io/peft-model.js';
+import { loadPretrained, type PeftModel } from '../io/peft-model.js';
 import type { AdapterStore, PutResult } from '../store/adapter-store.js';
 import { STORE_ADAPTER_FILE, STORE_PEFT_DIR, type AdapterManifest } from '../store/manifest.js';
-import { adaptCharLm, ADAPTER_NAME, type AdaptMethod } from '../recipes/adapt.js';
+import { adaptCharLm, ADAPTER_NAME, DEFAULT_LR, type AdaptMethod } from '../recipes/adapt.js';
 import { loadBaseModel, type BaseModel } from '../recipes/base-model.js';
 import { listTrainerCheckpoints } from '../train/checkpoint-files.js';
 import { evaluateBpc, type LanguageModel } from '../recipes/lm.js';
@@ -22,16 +22,10 @@ import {
   evaluateJobSchema,
   exportJobSchema,
   parsePayload,
+  PEFT_JOB_METHODS,
   trainJobSchema,
-  type TrainJobPayload,
+  type JobMethod,
 } from './payload.js';
-
-/** Peak learning rates per method when the job gives none (the README's sweep). */
-const DEFAULT_JOB_LR: Record<TrainJobPayload['method']['kind'], number> = {
-  lora: 1e-2,
-  linear: 3e-2,
-  parallel: 1e-2,
-};
 
 /** Progress a training job reports. */
 export interface TrainProgress {
@@ -80,6 +74,8 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
   }
   const text = await loadJobText(job.data, job.textField);
   const base = await loadBaseOrFail(job.base);
+  // A PEFT wrapper (LoRA, VeRA) owns the model and state shared by its layers (VeRA's projections).
+  let peft: PeftModel | undefined;
   try {
     const seqLen = job.training.seqLen ?? base.model.cfg.maxLen;
     if (seqLen > base.model.cfg.maxLen) {
@@ -104,7 +100,7 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
     await mkdir(checkpointDir, { recursive: true });
     const done = await listTrainerCheckpoints(checkpointDir);
     const resumedFromStep = done.length ? done[done.length - 1]!.step : 0;
-    const lr = job.training.lr ?? DEFAULT_JOB_LR[job.method.kind];
+    const lr = job.training.lr ?? DEFAULT_LR[job.method.kind];
     const steps = job.training.steps;
     const method = toAdaptMethod(job.method);
     const checkpointEvery = job.training.checkpointEvery ?? Math.max(1, Math.round(steps / 10));
@@ -145,6 +141,7 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
         });
       },
     });
+    peft = result.peft;
     const model = result.model as LanguageModel;
     const metrics = {
       steps,
@@ -189,7 +186,7 @@ export async function runTrainJob(data: unknown, ctx: JobContext): Promise<Train
     await rm(checkpointDir, { recursive: true, force: true });
     return resultOf(put.manifest, put.outcome, resumedFromStep);
   } finally {
-    base.model.dispose();
+    (peft ?? base.model).dispose();
   }
 }
 
@@ -207,6 +204,7 @@ export async function runEvaluateJob(data: unknown, store: AdapterStore): Promis
   const { manifest, files } = await store.get(job.name);
   const text = await loadJobText(job.data, job.textField);
   const base = await loadBaseOrFail(job.base);
+  let peft: PeftModel | undefined;
   try {
     const ids = base.vocab.encode(text.heldOut);
     const seqLen = Math.min(base.model.cfg.maxLen, Math.max(1, ids.length - 1));
@@ -215,7 +213,7 @@ export async function runEvaluateJob(data: unknown, store: AdapterStore): Promis
     let heldOutBpc: number;
     if (manifest.format === 'peft') {
       const prefix = `${STORE_PEFT_DIR}/`;
-      const peft = await loadPretrained(base.model, { readFile: (p) => files[prefix + p] ?? null });
+      peft = await loadPretrained(base.model, { readFile: (p) => files[prefix + p] ?? null });
       heldOutBpc = evaluateBpc(peft as unknown as LanguageModel, ids, opts);
     } else {
       loadAdapters(base.model, files[STORE_ADAPTER_FILE]!);
@@ -223,7 +221,7 @@ export async function runEvaluateJob(data: unknown, store: AdapterStore): Promis
     }
     return { name: job.name, data: job.data, heldOutBpc, baseHeldOutBpc };
   } finally {
-    base.model.dispose();
+    (peft ?? base.model).dispose();
   }
 }
 
@@ -234,14 +232,14 @@ export interface ExportJobResult {
   files: string[];
 }
 
-/** Writes a stored LoRA adapter's verified PEFT files to `out` (a directory PEFT's `from_pretrained` reads). */
+/** Writes a stored LoRA or VeRA adapter's verified PEFT files to `out` (a directory PEFT's `from_pretrained` reads). */
 export async function runExportJob(data: unknown, store: AdapterStore): Promise<ExportJobResult> {
   const job = parsePayload(exportJobSchema, data, 'export job');
   const { manifest, files } = await store.get(job.name);
   if (manifest.format !== 'peft') {
     throw new AdapterError(
       'UNSUPPORTED_FEATURE',
-      `adapter '${job.name}' is a ${manifest.kind} adapter stored as ${manifest.format}; only LoRA adapters (format peft) export to PEFT`,
+      `adapter '${job.name}' is a ${manifest.kind} adapter stored as ${manifest.format}; only adapters stored as peft export to PEFT (methods ${PEFT_JOB_METHODS.join(', ')})`,
     );
   }
   const written: string[] = [];
@@ -266,23 +264,51 @@ async function loadBaseOrFail(dir: string): Promise<BaseModel> {
   }
 }
 
-function toAdaptMethod(m: TrainJobPayload['method']): AdaptMethod {
-  if (m.kind === 'lora')
-    return {
-      kind: 'lora',
-      r: m.r,
-      alpha: m.alpha ?? 2 * m.r,
-      targetModules: m.targetModules,
-      dropout: m.dropout,
-    };
-  if (m.kind === 'parallel') return { kind: 'parallel', dim: m.dim, scaling: m.scaling };
-  return {
-    kind: 'linear',
-    dim: m.dim,
-    activation: m.activation,
-    normPosition: m.normPosition,
-    dropout: m.dropout,
-  };
+/** The recipe's method for a job's method: the same options, with `adapt`'s defaults filled in. */
+function toAdaptMethod(m: JobMethod): AdaptMethod {
+  const heads = m.modulesToSave ? { modulesToSave: m.modulesToSave } : {};
+  switch (m.kind) {
+    case 'lora':
+      return {
+        kind: 'lora',
+        r: m.r,
+        alpha: m.alpha ?? 2 * m.r,
+        targetModules: m.targetModules,
+        dropout: m.dropout,
+        ...heads,
+      };
+    case 'vera':
+      return {
+        kind: 'vera',
+        r: m.r,
+        targetModules: m.targetModules,
+        dropout: m.dropout,
+        projectionPrngKey: m.projectionPrngKey,
+        ...heads,
+      };
+    case 'parallel':
+      return { kind: 'parallel', dim: m.dim, scaling: m.scaling, ...heads };
+    case 'linear':
+      return {
+        kind: 'linear',
+        dim: m.dim,
+        activation: m.activation,
+        normPosition: m.normPosition,
+        dropout: m.dropout,
+        ...heads,
+      };
+    case 'prefix':
+    case 'mam': {
+      const prefix = {
+        numVirtualTokens: m.numVirtualTokens,
+        prefixProjection: m.prefixProjection,
+        encoderHiddenSize: m.encoderHiddenSize,
+      };
+      return m.kind === 'prefix'
+        ? { kind: 'prefix', ...prefix, ...heads }
+        : { kind: 'mam', dim: m.dim, scaling: m.scaling, ...prefix, ...heads };
+    }
+  }
 }
 
 /** The base model's config without its vocabulary (large, and identified by the base's name). */

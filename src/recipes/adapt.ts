@@ -14,6 +14,20 @@ import type { AuxiliaryLossSource, StepInfo } from '../train/trainer.js';
 export const ADAPT_METHODS = ['full', 'linear', 'parallel', 'lora', 'vera', 'prefix', 'mam'] as const;
 export type AdaptMethodKind = (typeof ADAPT_METHODS)[number];
 
+/**
+ * Peak learning rates per method when a run gives none, chosen by the sweep recorded in the README;
+ * `adapterkit adapt` and training jobs both use them.
+ */
+export const DEFAULT_LR: Readonly<Record<AdaptMethodKind, number>> = {
+  full: 3e-3,
+  linear: 3e-2,
+  parallel: 1e-2,
+  lora: 1e-2,
+  vera: 1e-2,
+  prefix: 1e-1,
+  mam: 1e-2,
+};
+
 /** One method and its options. */
 export type AdaptMethod =
   | {

@@ -3,10 +3,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { parsePayload, trainJobSchema, type TrainJobInput } from '../../src/jobs/payload.js';
-import { runTrainJob } from '../../src/jobs/train-job.js';
+import {
+  parsePayload,
+  trainJobSchema,
+  type JobMethodInput,
+  type TrainJobInput,
+} from '../../src/jobs/payload.js';
+import { runEvaluateJob, runExportJob, runTrainJob } from '../../src/jobs/train-job.js';
 import { FsAdapterStore } from '../../src/store/fs-store.js';
 import { writeTinyBase } from './fixtures.js';
+
+/** Methods beyond lora, linear and parallel, and modulesToSave: [label, method, stored format]. */
+const NEW_METHODS: [string, JobMethodInput, 'peft' | 'adapterkit'][] = [
+  ['vera', { kind: 'vera', r: 2, targetModules: ['q_proj', 'fc1'] }, 'peft'],
+  ['prefix', { kind: 'prefix', numVirtualTokens: 2 }, 'adapterkit'],
+  [
+    'mam',
+    { kind: 'mam', numVirtualTokens: 2, prefixProjection: true, encoderHiddenSize: 8, dim: 4 },
+    'adapterkit',
+  ],
+  ['linear with modulesToSave', { kind: 'linear', dim: 4, modulesToSave: ['lm_head'] }, 'adapterkit'],
+  ['lora with modulesToSave', { kind: 'lora', r: 2, modulesToSave: ['decoder.norm'] }, 'peft'],
+  ['vera with modulesToSave', { kind: 'vera', r: 2, modulesToSave: ['lm_head'] }, 'peft'],
+];
 
 describe('training jobs without a queue', () => {
   let dir: string;
@@ -76,6 +95,45 @@ describe('training jobs without a queue', () => {
       ]),
     );
     for (const p of seen) expect(p.checkpointedStep).toBe(Math.floor((p.step - 1) / 3) * 3);
+  });
+
+  it.each(NEW_METHODS)(
+    '%s: trains, is stored in its format, and loads back with the same held-out bits per character',
+    async (label, method, format) => {
+      const name = label.replace(/ /g, '-');
+      const training = { steps: 3, batch: 2, seqLen: 16, evalWindows: 2 };
+      const trained = tf.memory().numTensors;
+      const r = await runTrainJob(payload({ name, method, training }), ctx(`job-${name}`));
+      // The first VeRA job creates one cached backend constant, once; later VeRA jobs leave the count flat.
+      if (label !== 'vera') expect(tf.memory().numTensors).toBe(trained);
+      expect(r.outcome).toBe('written');
+      const manifest = await store.manifest(name);
+      expect(manifest).toMatchObject({ kind: method.kind, format });
+      expect(Object.keys(manifest.files)[0]).toMatch(
+        format === 'peft' ? /^peft\// : /^adapter\.safetensors$/,
+      );
+      const heldOutBpc = r.metrics.heldOutBpc as number;
+      expect(Number.isFinite(heldOutBpc)).toBe(true);
+      const evalJob = { name, base, data: text, evalWindows: training.evalWindows, batch: training.batch };
+      const before = tf.memory().numTensors;
+      const evaluated = await runEvaluateJob(evalJob, store);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(evaluated.heldOutBpc).toBeCloseTo(heldOutBpc, 5);
+      expect(evaluated.heldOutBpc).not.toBe(evaluated.baseHeldOutBpc); // the adapter was loaded and used
+    },
+  );
+
+  it('the export step writes a stored VeRA adapter as PEFT and refuses a prefix adapter, naming the methods that export', async () => {
+    const out = join(dir, 'export-vera');
+    const exported = await runExportJob({ name: 'vera', out }, store);
+    expect(exported.files).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect((await readdir(out)).sort()).toEqual(exported.files);
+    const e = await runExportJob({ name: 'prefix', out: join(dir, 'export-prefix') }, store).catch(
+      (err: unknown) => err,
+    );
+    expect(e).toMatchObject({ code: 'UNSUPPORTED_FEATURE' });
+    expect((e as Error).message).toContain("adapter 'prefix' is a prefix adapter stored as adapterkit");
+    expect((e as Error).message).toContain('(methods lora, vera)');
   });
 
   it('fails clearly on a missing base model and an unknown dataset', async () => {

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { TEXT_CORPUS_NAMES, type TextCorpusName } from '../../data/datasets.js';
 import { ACTIVATIONS, type Activation } from '../../nn/activations.js';
 import { AdapterError } from '../../errors.js';
-import { ADAPT_METHODS, type AdaptMethod } from '../../recipes/adapt.js';
+import { ADAPT_METHODS, DEFAULT_LR, type AdaptMethod } from '../../recipes/adapt.js';
 import { nameList, nonNegativeInt, positiveInt, positiveNumber, windowCount } from '../args.js';
 import { runAdapt } from '../adapt-run.js';
 import { DEFAULT_BASE_DIR } from '../base-model.js';
@@ -12,16 +12,8 @@ import { timestamp, withOutputDir } from '../run-dir.js';
 import { UsageError } from '../user-error.js';
 import { progressOption } from './pretrain.js';
 
-/** Learning rates chosen by the sweep recorded in the README, per method. */
-export const DEFAULT_LR: Record<(typeof ADAPT_METHODS)[number], number> = {
-  full: 3e-3,
-  linear: 3e-2,
-  parallel: 1e-2,
-  lora: 1e-2,
-  vera: 1e-2,
-  prefix: 1e-1,
-  mam: 1e-2,
-};
+/** Learning rates chosen by the sweep recorded in the README, per method (shared with training jobs). */
+export { DEFAULT_LR };
 
 /** Default label of a run, per method. */
 const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = {
@@ -38,8 +30,8 @@ const RUN_NAMES: Record<(typeof ADAPT_METHODS)[number], string> = {
 export function methodFromFlags(o: {
   method: string;
   dim: number;
-  activation: Activation;
-  normPosition: 'pre' | 'post';
+  activation?: Activation;
+  normPosition?: 'pre' | 'post';
   scaling: number;
   rank: number;
   alpha?: number;
@@ -63,7 +55,13 @@ export function methodFromFlags(o: {
   // Module copies the adapter owns (PEFT's modules_to_save); given as paths, space- or comma-separated.
   const heads = o.modulesToSave === undefined ? {} : { modulesToSave: modulesToSaveList(o.modulesToSave) };
   if (o.method === 'linear')
-    return { kind: 'linear', dim: o.dim, activation: o.activation, normPosition: o.normPosition, ...heads };
+    return {
+      kind: 'linear',
+      dim: o.dim,
+      ...(o.activation ? { activation: o.activation } : {}),
+      ...(o.normPosition ? { normPosition: o.normPosition } : {}),
+      ...heads,
+    };
   const isPrefix = o.method === 'prefix' || o.method === 'mam';
   if (!isPrefix && (o.prefixProjection || o.prefixHidden !== undefined)) {
     const flag = o.prefixProjection ? '--prefix-projection' : '--prefix-hidden';
@@ -95,6 +93,27 @@ function modulesToSaveList(values: string[]): string[] {
     );
   return paths;
 }
+
+/** `--prefix-tokens`: prefix tuning's (and MAM's) virtual tokens; shared with `submit`. */
+export const prefixTokensOption = () =>
+  new Option('--prefix-tokens <n>', 'prefix tuning (and MAM): learned key and value vectors per layer')
+    .argParser(positiveInt('--prefix-tokens'))
+    .default(16);
+/** `--prefix-projection`; shared with `submit`. */
+export const prefixProjectionOption = () =>
+  new Option('--prefix-projection', "prefix tuning (and MAM): reparameterise the prefixes with PEFT's MLP");
+/** `--prefix-hidden`; shared with `submit`. */
+export const prefixHiddenOption = () =>
+  new Option(
+    '--prefix-hidden <n>',
+    'hidden width of the prefix MLP (with --prefix-projection; default the model width)',
+  ).argParser(positiveInt('--prefix-hidden'));
+/** `--modules-to-save`; shared with `submit`. */
+export const modulesToSaveOption = () =>
+  new Option(
+    '--modules-to-save <paths...>',
+    "modules the adapter owns a trainable copy of (PEFT's modules_to_save), e.g. 'decoder.norm'; not with --method full",
+  );
 
 /** `adapterkit adapt`: adapts the base model to a corpus with one method. */
 export function adaptCommand(): Command {
@@ -130,28 +149,16 @@ export function adaptCommand(): Command {
       positiveNumber('--scaling'),
       4,
     )
-    .option(
-      '--prefix-tokens <n>',
-      'prefix tuning (and MAM): learned key and value vectors per layer',
-      positiveInt('--prefix-tokens'),
-      16,
-    )
-    .option('--prefix-projection', "prefix tuning (and MAM): reparameterise the prefixes with PEFT's MLP")
-    .option(
-      '--prefix-hidden <n>',
-      'hidden width of the prefix MLP (with --prefix-projection; default the model width)',
-      positiveInt('--prefix-hidden'),
-    )
+    .addOption(prefixTokensOption())
+    .addOption(prefixProjectionOption())
+    .addOption(prefixHiddenOption())
     .option('--rank <n>', 'LoRA or VeRA rank (PEFT’s VeRA default is 256)', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
     .option('--targets <list>', 'LoRA or VeRA target modules, comma-separated', nameList('--targets'), [
       'q_proj',
       'v_proj',
     ])
-    .option(
-      '--modules-to-save <paths...>',
-      "modules the adapter owns a trainable copy of (PEFT's modules_to_save), e.g. 'decoder.norm'; not with --method full",
-    )
+    .addOption(modulesToSaveOption())
     .option(
       '--trainable <regex>',
       "with --method full: train only the parameters whose path matches, e.g. '^lm_head' or 'ffn'",

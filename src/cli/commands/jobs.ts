@@ -6,12 +6,20 @@ import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { AdapterError } from '../../errors.js';
 import { JobClient } from '../../jobs/client.js';
-import { JOB_METHODS, type TrainJobInput } from '../../jobs/payload.js';
+import { JOB_METHODS, type JobMethodInput, type TrainJobInput } from '../../jobs/payload.js';
+import type { AdaptMethod } from '../../recipes/adapt.js';
 import { DEFAULT_QUEUE } from '../../jobs/queue-names.js';
 import { startWorker } from '../../jobs/worker.js';
 import { FsAdapterStore } from '../../store/fs-store.js';
 import { nameList, nonNegativeInt, positiveInt, positiveNumber } from '../args.js';
 import { DEFAULT_BASE_DIR } from '../base-model.js';
+import {
+  methodFromFlags,
+  modulesToSaveOption,
+  prefixHiddenOption,
+  prefixProjectionOption,
+  prefixTokensOption,
+} from './adapt.js';
 
 const redisOption = () =>
   new Option('--redis <url>', 'Redis URL').default(process.env.ADAPTERKIT_REDIS ?? 'redis://127.0.0.1:6379');
@@ -80,6 +88,10 @@ interface SubmitFlags {
   targets: string[];
   dim: number;
   scaling: number;
+  prefixTokens: number;
+  prefixProjection?: boolean;
+  prefixHidden?: number;
+  modulesToSave?: string[];
   steps: number;
   batch: number;
   seqLen?: number;
@@ -99,12 +111,9 @@ async function payloadFrom(o: SubmitFlags): Promise<TrainJobInput> {
   }
   if (!o.name)
     throw new AdapterError('INVALID_INPUT', 'submit needs --name <adapter> (or --payload <file.json>)');
-  const method =
-    o.method === 'lora'
-      ? { kind: 'lora' as const, r: o.rank, ...(o.alpha ? { alpha: o.alpha } : {}), targetModules: o.targets }
-      : o.method === 'parallel'
-        ? { kind: 'parallel' as const, dim: o.dim, scaling: o.scaling }
-        : { kind: 'linear' as const, dim: o.dim };
+  // The flags mean what they mean for `adapterkit adapt`, checked the same way.
+  // Never 'full' (not a --method choice here); every other method's options are a job method's.
+  const method: JobMethodInput = methodFromFlags(o) as Exclude<AdaptMethod, { kind: 'full' }>;
   return {
     name: o.name,
     base: o.base,
@@ -138,14 +147,28 @@ export function submitCommand(): Command {
       'sotu',
     )
     .addOption(new Option('--method <kind>', 'adapter method').choices(JOB_METHODS).default('lora'))
-    .option('--rank <n>', 'LoRA rank', positiveInt('--rank'), 8)
+    .option('--rank <n>', 'LoRA or VeRA rank', positiveInt('--rank'), 8)
     .option('--alpha <x>', 'LoRA alpha (default 2 × rank)', positiveNumber('--alpha'))
-    .option('--targets <list>', 'LoRA target modules, comma-separated', nameList('--targets'), [
+    .option('--targets <list>', 'LoRA or VeRA target modules, comma-separated', nameList('--targets'), [
       'q_proj',
       'v_proj',
     ])
-    .option('--dim <n>', 'bottleneck width of the linear or parallel adapter', positiveInt('--dim'), 32)
-    .option('--scaling <x>', 'output scale of the parallel adapter', positiveNumber('--scaling'), 4)
+    .option(
+      '--dim <n>',
+      'bottleneck width of the linear or parallel adapter (and of MAM’s parallel part)',
+      positiveInt('--dim'),
+      32,
+    )
+    .option(
+      '--scaling <x>',
+      'output scale of the parallel adapter and of MAM’s parallel part',
+      positiveNumber('--scaling'),
+      4,
+    )
+    .addOption(prefixTokensOption())
+    .addOption(prefixProjectionOption())
+    .addOption(prefixHiddenOption())
+    .addOption(modulesToSaveOption())
     .option('--steps <n>', 'optimizer steps', positiveInt('--steps'), 200)
     .option('--batch <n>', 'sequences per step', positiveInt('--batch'), 16)
     .option('--seq-len <n>', 'characters per sequence (default: the model context)', positiveInt('--seq-len'))
@@ -154,7 +177,10 @@ export function submitCommand(): Command {
     .option('--replace', 'replace an adapter of the same name written by another job')
     .option('--job-id <id>', 'job id (a second submit with the same id is ignored)')
     .option('--attempts <n>', 'attempts for transient failures', positiveInt('--attempts'), 3)
-    .option('--export-to <dir>', 'run the flow train → evaluate → export PEFT into this directory (LoRA)')
+    .option(
+      '--export-to <dir>',
+      'run the flow train → evaluate → export PEFT into this directory (methods lora and vera)',
+    )
     .action(async (o) => {
       const client = new JobClient(o.redis, o.queue);
       try {

@@ -74,6 +74,72 @@ describe.skipIf(!haveRedis)('submit, status and cancel on a real redis-server', 
     });
   });
 
+  it('submit takes every adapter method of adapt, with its flags and defaults', async () => {
+    const submitted = async (id: string, ...flags: string[]) => {
+      expect(await run(submitCommand(), '--name', id, ...flags, '--job-id', id)).toEqual([
+        { event: 'submitted', id },
+      ]);
+      return (await client.queue.getJob(id))!.data as { method: unknown; training: { lr?: number } };
+    };
+    expect(
+      (await submitted('vera-1', '--method', 'vera', '--rank', '16', '--targets', 'fc1,fc2')).method,
+    ).toEqual({ kind: 'vera', r: 16, targetModules: ['fc1', 'fc2'] });
+    expect((await submitted('prefix-1', '--method', 'prefix')).method).toEqual({
+      kind: 'prefix',
+      numVirtualTokens: 16,
+    });
+    expect(
+      (
+        await submitted(
+          ...['mam-1', '--method', 'mam', '--dim', '8', '--prefix-tokens', '4'],
+          ...['--prefix-projection', '--prefix-hidden', '24', '--modules-to-save', 'lm_head,decoder.norm'],
+        )
+      ).method,
+    ).toEqual({
+      kind: 'mam',
+      dim: 8,
+      scaling: 4,
+      numVirtualTokens: 4,
+      prefixProjection: true,
+      encoderHiddenSize: 24,
+      modulesToSave: ['lm_head', 'decoder.norm'],
+    });
+    const linear = await submitted('linear-1', '--method', 'linear', '--modules-to-save', 'lm_head');
+    expect(linear.method).toEqual({ kind: 'linear', dim: 32, modulesToSave: ['lm_head'] });
+    expect(linear.training.lr).toBeUndefined(); // the worker applies adapt's per-method default
+  });
+
+  it('submit refuses flags that do not fit the method, an unknown method, and a flow exporting a non-PEFT kind', async () => {
+    await expect(
+      run(submitCommand(), '--name', 'x', '--method', 'lora', '--prefix-projection'),
+    ).rejects.toThrow('--prefix-projection applies to --method prefix or mam only (got --method lora)');
+    await expect(
+      run(submitCommand(), '--name', 'x', '--method', 'prefix', '--prefix-hidden', '8'),
+    ).rejects.toThrow('--prefix-hidden is the width of the prefix MLP; add --prefix-projection');
+    await expect(run(submitCommand(), '--name', 'x', '--method', 'ia3')).rejects.toThrow(
+      'Allowed choices are lora, linear, parallel, vera, prefix, mam',
+    );
+    for (const method of ['prefix', 'mam', 'linear']) {
+      const err = await run(
+        submitCommand(),
+        ...[
+          '--name',
+          `flow-${method}`,
+          '--method',
+          method,
+          '--export-to',
+          join(dir, 'out'),
+          '--job-id',
+          `flow-${method}`,
+        ],
+      ).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UNSUPPORTED_FEATURE' });
+      expect((err as Error).message).toContain(`a ${method} adapter has no PEFT form`);
+      expect((err as Error).message).toContain('methods that export to PEFT: lora, vera');
+      expect(await client.queue.getJob(`flow-${method}`)).toBeUndefined(); // nothing was enqueued
+    }
+  });
+
   it('submit reads --payload, and names the file or the missing --name when it cannot', async () => {
     const file = join(dir, 'job.json');
     await writeFile(
