@@ -117,7 +117,7 @@ export const trainJobSchema = z.strictObject({
     batch: positiveInt.default(16),
     /** Default: the base model's context. */
     seqLen: positiveInt.optional(),
-    /** Default: per method, as `adapterkit adapt` (lora, vera, parallel, mam 1e-2; linear 3e-2; prefix 1e-1). */
+    /** Default: per method, as `adapterkit adapt` (lora, parallel, mam 1e-2; linear 3e-2; vera, prefix 1e-1). */
     lr: z.number().positive().optional(),
     warmupSteps: z.number().int().min(0).optional(),
     weightDecay: z.number().min(0).optional(),

@@ -23,7 +23,7 @@ export const DEFAULT_LR: Readonly<Record<AdaptMethodKind, number>> = {
   linear: 3e-2,
   parallel: 1e-2,
   lora: 1e-2,
-  vera: 1e-2,
+  vera: 1e-1,
   prefix: 1e-1,
   mam: 1e-2,
 };
