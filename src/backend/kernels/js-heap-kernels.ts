@@ -9,6 +9,9 @@
  */
 import type { HeapKernels } from './heap-kernels.js';
 
+/** A kernel with the native addon's signature (kernels/heap-kernels.ts). */
+type Kernel<K extends keyof HeapKernels> = NonNullable<HeapKernels[K]>;
+
 /** `2^k` for k in [−{@link POW2_BIAS}, {@link POW2_BIAS}), for {@link fastExp}. */
 const POW2_BIAS = 200;
 const POW2 = Float64Array.from({ length: 2 * POW2_BIAS }, (_, i) => Math.pow(2, i - POW2_BIAS));
@@ -88,19 +91,19 @@ function geluPass(h: Float32Array, x: number, y: number, d: number, n: number): 
   }
 }
 
-function gelu(heap: ArrayBufferLike, x: number, y: number, n: number): void {
+const gelu: Kernel<'gelu'> = (heap, x, y, n) => {
   geluPass(new Float32Array(heap), x, y, -1, n);
-}
+};
 
-function geluWithDerivative(heap: ArrayBufferLike, x: number, y: number, d: number, n: number): void {
+const geluWithDerivative: Kernel<'geluWithDerivative'> = (heap, x, y, d, n) => {
   geluPass(new Float32Array(heap), x, y, d, n);
-}
+};
 
-function geluGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, n: number): void {
+const geluGrad: Kernel<'geluGrad'> = (heap, x, dy, dx, n) => {
   const h = new Float32Array(heap);
   geluPass(h, x, -1, dx, n);
   for (let i = 0; i < n; i++) h[dx + i] = h[dx + i]! * h[dy + i]!;
-}
+};
 
 /** `Σ h[from .. from+n)` in four independent partial sums (faster, and no less accurate than one). */
 function rowSum(h: Float32Array, from: number, n: number): number {
@@ -120,14 +123,7 @@ function rowSum(h: Float32Array, from: number, n: number): number {
   return a + b + c + d;
 }
 
-function sum(
-  heap: ArrayBufferLike,
-  x: number,
-  out: number,
-  outer: number,
-  inner: number,
-  leading: number,
-): void {
+const sum: Kernel<'sum'> = (heap, x, out, outer, inner, leading) => {
   const h = new Float32Array(heap);
   if (leading) {
     // Column sums, row by row (sequential reads).
@@ -143,26 +139,26 @@ function sum(
       h[out + i] = rowSum(h, row, inner);
     }
   }
-}
+};
 
-function adamw(
-  heap: ArrayBufferLike,
-  p: number,
-  g: number,
-  m: number,
-  v: number,
-  pOut: number,
-  mOut: number,
-  vOut: number,
-  n: number,
-  decay: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-  stepSize: number,
-  sqrtBiasCorrection2: number,
-  sign: number,
-): void {
+const adamw: Kernel<'adamw'> = (
+  heap,
+  p,
+  g,
+  m,
+  v,
+  pOut,
+  mOut,
+  vOut,
+  n,
+  decay,
+  beta1,
+  beta2,
+  eps,
+  stepSize,
+  sqrtBiasCorrection2,
+  sign,
+) => {
   const h = new Float32Array(heap);
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
@@ -174,17 +170,9 @@ function adamw(
     h[vOut + i] = vi;
     h[pOut + i] = h[p + i]! * decay - (mi / (Math.sqrt(vi) / sqrtBiasCorrection2 + eps)) * stepSize;
   }
-}
+};
 
-function gatherRows(
-  heap: ArrayBufferLike,
-  x: number,
-  indices: number,
-  out: number,
-  rows: number,
-  rowLen: number,
-  count: number,
-): number {
+const gatherRows: Kernel<'gatherRows'> = (heap, x, indices, out, rows, rowLen, count) => {
   const idx = new Int32Array(heap);
   for (let i = 0; i < count; i++) {
     const r = idx[indices + i]!;
@@ -196,20 +184,9 @@ function gatherRows(
     idx.copyWithin(out + i * rowLen, from, from + rowLen);
   }
   return -1;
-}
+};
 
-function layerNorm(
-  heap: ArrayBufferLike,
-  x: number,
-  gamma: number,
-  beta: number,
-  y: number,
-  mean: number,
-  rstd: number,
-  rows: number,
-  f: number,
-  eps: number,
-): void {
+const layerNorm: Kernel<'layerNorm'> = (heap, x, gamma, beta, y, mean, rstd, rows, f, eps) => {
   const h = new Float32Array(heap);
   for (let r = 0; r < rows; r++) {
     const xr = x + r * f;
@@ -228,22 +205,22 @@ function layerNorm(
     h[mean + r] = m;
     h[rstd + r] = rs;
   }
-}
+};
 
-function layerNormGrad(
-  heap: ArrayBufferLike,
-  dy: number,
-  x: number,
-  gamma: number,
-  mean: number,
-  rstd: number,
-  dx: number,
-  dgamma: number,
-  dbeta: number,
-  rows: number,
-  f: number,
-  params: number,
-): void {
+const layerNormGrad: Kernel<'layerNormGrad'> = (
+  heap,
+  dy,
+  x,
+  gamma,
+  mean,
+  rstd,
+  dx,
+  dgamma,
+  dbeta,
+  rows,
+  f,
+  params,
+) => {
   const h = new Float32Array(heap);
   const dg = params ? new Float64Array(f) : null;
   const db = params ? new Float64Array(f) : null;
@@ -280,17 +257,9 @@ function layerNormGrad(
       h[dbeta + j] = db[j]!;
     }
   }
-}
+};
 
-function softmaxXent(
-  heap: ArrayBufferLike,
-  logits: number,
-  ids: number,
-  nll: number,
-  lse: number,
-  rows: number,
-  classes: number,
-): number {
+const softmaxXent: Kernel<'softmaxXent'> = (heap, logits, ids, nll, lse, rows, classes) => {
   const h = new Float32Array(heap);
   const id = new Int32Array(heap);
   for (let r = 0; r < rows; r++) if (id[ids + r]! >= classes) return r;
@@ -306,18 +275,9 @@ function softmaxXent(
     h[nll + r] = target < 0 ? 0 : l - h[xr + target]!;
   }
   return -1;
-}
+};
 
-function softmaxXentGrad(
-  heap: ArrayBufferLike,
-  logits: number,
-  ids: number,
-  lse: number,
-  dy: number,
-  dx: number,
-  rows: number,
-  classes: number,
-): void {
+const softmaxXentGrad: Kernel<'softmaxXentGrad'> = (heap, logits, ids, lse, dy, dx, rows, classes) => {
   const h = new Float32Array(heap);
   const id = new Int32Array(heap);
   for (let r = 0; r < rows; r++) {
@@ -333,16 +293,9 @@ function softmaxXentGrad(
     for (let j = 0; j < classes; j++) h[dxr + j] = d * fastExp(h[xr + j]! - l);
     h[dxr + target] = h[dxr + target]! - d;
   }
-}
+};
 
-function softmaxGrad(
-  heap: ArrayBufferLike,
-  y: number,
-  dy: number,
-  dx: number,
-  rows: number,
-  cols: number,
-): void {
+const softmaxGrad: Kernel<'softmaxGrad'> = (heap, y, dy, dx, rows, cols) => {
   const h = new Float32Array(heap);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -350,7 +303,7 @@ function softmaxGrad(
     for (let j = 0; j < cols; j++) s += h[dy + o + j]! * h[y + o + j]!;
     for (let j = 0; j < cols; j++) h[dx + o + j] = h[y + o + j]! * (h[dy + o + j]! - s);
   }
-}
+};
 
 /** The JavaScript implementations, with the native addon's signatures. */
 export const jsHeapKernels: HeapKernels = {

@@ -18,9 +18,9 @@ import { fastExp, jsHeapKernels } from '../../../src/backend/kernels/js-heap-ker
 import { softmaxLastAxis } from '../../../src/backend/kernels/softmax.js';
 import { gelu } from '../../../src/nn/activations.js';
 import { layerNorm } from '../../../src/nn/layers.js';
-import { AdamW } from '../../../src/train/adamw.js';
-import { crossEntropy, tokenNll } from '../../../src/train/losses.js';
+import { crossEntropy } from '../../../src/train/losses.js';
 import { maxAbsDiff, nativeAvailable, values } from './native-harness.js';
+import { adamwCase, crossEntropyCases, layerNormCases, type FusedAndReference } from './fused-op-cases.js';
 
 /** Runs `f` with every JavaScript fused kernel registered (inference included), then with none. */
 function jsAndTfjs<T>(f: () => T): { js: T; tfjs: T } {
@@ -33,6 +33,12 @@ function jsAndTfjs<T>(f: () => T): { js: T; tfjs: T } {
     unregisterHeapKernels();
   }
 }
+
+/** {@link jsAndTfjs} as the shared cases take it. */
+const jsRun: FusedAndReference = (f) => {
+  const { js, tfjs } = jsAndTfjs(f);
+  return { fused: js, reference: tfjs };
+};
 
 /** Grows the wasm heap by allocating (and freeing) a tensor larger than the heap is now. */
 function growHeap(): void {
@@ -109,43 +115,7 @@ describe('JavaScript fused kernels on plain wasm', () => {
     tf.dispose([empty, x, dy]);
   });
 
-  const norms: Array<[string, number[]]> = [
-    ['[B, T, D]', [3, 5, 16]],
-    ['one row', [1, 7]],
-    ['one feature (output is β)', [4, 1]],
-    ['no rows', [0, 6]],
-    ['a large offset mean', [2, 3, 32]],
-  ];
-  it.each(norms)('LayerNorm %s and its gradients agree with the tensor formula', (name, shape) => {
-    const shift = name.includes('offset') ? 1000 : 0;
-    const x = tf.add(tf.randomNormal(shape, 0, 2, 'float32', 15), shift);
-    const f = shape.at(-1)!;
-    const g = tf.randomNormal([f], 1, 0.5, 'float32', 16);
-    const b = tf.randomNormal([f], 0, 0.5, 'float32', 17);
-    const w = tf.randomNormal(shape, 0, 1, 'float32', 18);
-    const { js, tfjs } = jsAndTfjs(() => {
-      const y = values(layerNorm(x, g, b));
-      const grads = tf.grads((xi: Tensor, gi: Tensor, bi: Tensor) =>
-        tf.sum(tf.mul(layerNorm(xi, gi, bi), w)),
-      )([x, g, b]);
-      return { y, grads: grads.map(values) };
-    });
-    const tol = shift ? 2e-3 : 1e-4;
-    expect(maxAbsDiff(js.y, tfjs.y)).toBeLessThan(tol);
-    js.grads.forEach((gr, i) => expect(maxAbsDiff(gr, tfjs.grads[i]!)).toBeLessThan(shift ? 5e-2 : 2e-4));
-    tf.dispose([x, g, b, w]);
-  });
-
-  it('LayerNorm with frozen γ and β: the input gradient agrees', () => {
-    const x = tf.randomNormal([4, 8], 0, 1, 'float32', 19);
-    const g = tf.variable(tf.randomNormal([8], 1, 0.3, 'float32', 20), false);
-    const b = tf.variable(tf.zeros([8]), false);
-    const { js, tfjs } = jsAndTfjs(() =>
-      values(tf.grad((xi: Tensor) => tf.sum(tf.square(layerNorm(xi, g, b))))(x)),
-    );
-    expect(maxAbsDiff(js, tfjs)).toBeLessThan(1e-4);
-    tf.dispose([x, g, b]);
-  });
+  layerNormCases(jsRun);
 
   const sums: Array<[number[], number | number[], boolean]> = [
     [[6, 5, 4], [0, 1], false],
@@ -217,60 +187,7 @@ describe('JavaScript fused kernels on plain wasm', () => {
     tf.dispose([table, itable, ids]);
   });
 
-  it('cross-entropy and token NLL with a mask and ignore_index agree with wasm, gradients included', () => {
-    const logits = tf.randomNormal([2, 5, 7], 0, 3, 'float32', 21);
-    const targets = tf.tensor2d(
-      [
-        [1, 6, 0, -100, 3],
-        [2, 2, 5, 4, 0],
-      ],
-      [2, 5],
-      'int32',
-    );
-    const mask = tf.tensor2d(
-      [
-        [0, 0, 1, 0, 0],
-        [0, 0, 0, 0, 1],
-      ],
-      [2, 5],
-      'int32',
-    );
-    const { js, tfjs } = jsAndTfjs(() => ({
-      nll: values(tokenNll(logits, targets, { mask })),
-      loss: values(crossEntropy(logits, targets, { mask })),
-      grad: values(tf.grad((l: Tensor) => crossEntropy(l, targets, { mask }))(logits)),
-    }));
-    expect(maxAbsDiff(js.nll, tfjs.nll)).toBeLessThan(1e-5);
-    expect(js.nll[2]).toBe(0);
-    expect(js.nll[3]).toBe(0);
-    expect(maxAbsDiff(js.loss, tfjs.loss)).toBeLessThan(1e-5);
-    expect(maxAbsDiff(js.grad, tfjs.grad)).toBeLessThan(1e-6);
-    tf.dispose([logits, targets, mask]);
-  });
-
-  it('cross-entropy of one position, and of extreme logits, stays finite and agrees', () => {
-    const logits = tf.tensor2d(
-      [
-        [1e4, -1e4, 0],
-        [-50, 80, 80],
-      ],
-      [2, 3],
-    );
-    const targets = tf.tensor1d([1, 2], 'int32');
-    const one = tf.tensor2d([[0.5, -0.5]], [1, 2]);
-    const oneT = tf.tensor1d([0], 'int32');
-    const { js, tfjs } = jsAndTfjs(() => [
-      values(tokenNll(logits, targets)),
-      values(tf.grad((l: Tensor) => crossEntropy(l, targets))(logits)),
-      values(crossEntropy(one, oneT)),
-    ]);
-    js.forEach((x, i) => {
-      expect(x.every(Number.isFinite)).toBe(true);
-      expect(maxAbsDiff(x, tfjs[i]!)).toBeLessThan(1e-2);
-    });
-    expect(js[0]![0]).toBeCloseTo(2e4, 0);
-    tf.dispose([logits, targets, one, oneT]);
-  });
+  crossEntropyCases(jsRun);
 
   it('softmax over the last axis and its gradient agree with tf.softmax', () => {
     for (const shape of [
@@ -289,24 +206,7 @@ describe('JavaScript fused kernels on plain wasm', () => {
     }
   });
 
-  it('AdamW updates agree (weight decay, maximize, several steps)', () => {
-    const run = () => {
-      const p = tf.variable(tf.randomNormal([7, 5], 0, 1, 'float32', 10), true, `p${Math.random()}`);
-      const opt = new AdamW([['p', p]], { lr: 0.01, weightDecay: 0.1, maximize: true });
-      for (let s = 0; s < 4; s++) {
-        const g = tf.randomNormal([7, 5], 0, 1, 'float32', 20 + s);
-        opt.step({ p: g });
-        g.dispose();
-      }
-      const st = opt.getState().params.p!;
-      const out = [Array.from(p.dataSync()), Array.from(st.expAvg), Array.from(st.expAvgSq)];
-      opt.dispose();
-      p.dispose();
-      return out;
-    };
-    const { js, tfjs } = jsAndTfjs(run);
-    js.forEach((x, i) => expect(maxAbsDiff(x, tfjs[i]!)).toBeLessThan(1e-6));
-  });
+  adamwCase(jsRun);
 
   it('a kernel whose output allocation grows the heap writes into the grown heap', () => {
     const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };

@@ -3,6 +3,7 @@
  * kernels on and then off. The suite's one line about a missing addon (and the CI=true failure) is in
  * test/backend/native.test.ts, so that it is printed once, not once per kernel file.
  */
+import type { FusedAndReference } from './fused-op-cases.js';
 import { expect } from 'vitest';
 import type { Tensor } from '../../../src/backend/tf.js';
 import { activateNative } from '../../../src/backend/native.js';
@@ -25,6 +26,12 @@ export function onAndOff<T>(f: () => T): { native: T; wasm: T } {
   activateNative({ enabled: true });
   return { native, wasm };
 }
+
+/** {@link onAndOff} as the shared cases of fused-op-cases.ts take it. */
+export const nativeAndWasm: FusedAndReference = (f) => {
+  const { native, wasm } = onAndOff(f);
+  return { fused: native, reference: wasm };
+};
 
 /** Largest element-wise difference; the lengths must agree. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
