@@ -112,8 +112,9 @@ export async function readDirConsistent<T>(dir: string, read: (root: string) => 
     const last = attempt >= READ_ATTEMPTS;
     const root = (await exists(target)) ? target : ((await completeCopy(target)) ?? target);
     const before = await identity(root);
-    // The copy was renamed into place (or away) since it was found: look again.
-    if (before === 'missing' && root !== target && !last) continue;
+    // What was found is gone already (the copy was renamed into place or away, or a save moved the
+    // directory aside between the two looks): look again.
+    if (before === 'missing' && !last) continue;
     let result: T;
     try {
       result = await read(root);
