@@ -8,7 +8,7 @@
  * - inference with disabled adapters vs the same model without adapters;
  * - per-sample routing of 8 LoRA adapters in one batch (bench/routing.ts);
  * - per-token cost of key/value-cached decoding at prefix 120 vs 8 (bench/kv-cache.ts);
- * - the same model's step in PyTorch on this CPU when Debian's python3-torch is importable;
+ * - the same model's full, LinearAdapter and LoRA steps in PyTorch on this CPU when Debian's python3-torch is importable;
  * - with native kernels active: the full step with 1 and 2 BLAS threads, and on wasm without the addon (its JavaScript kernels, and TensorFlow.js's own kernels alone);
  * - `--profile`: each kernel's share of one full, LinearAdapter and LoRA step and the matMuls' GFLOP/s;
  * - `--steps-only`: only the three kinds of step side by side (printed, nothing written).
@@ -265,6 +265,8 @@ type TorchRun = {
   adapterStepMs: number;
   fullStepCpuMs: number;
   adapterStepCpuMs: number;
+  loraStepMs: number;
+  loraStepCpuMs: number;
   threads: number;
   blas: string;
 };
@@ -411,6 +413,9 @@ const results = {
   kvCache,
   torchFullStepMs: torch?.fullStepMs ?? null,
   torchAdapterStepMs: torch?.adapterStepMs ?? null,
+  torchLoraStepMs: torch?.loraStepMs ?? null,
+  torchAdapterStepVsFull: torch ? torch.adapterStepMs / torch.fullStepMs : null,
+  torchLoraStepVsFull: torch ? torch.loraStepMs / torch.fullStepMs : null,
   torchThreads: torch?.threads ?? null,
   fullStepVsTorch: torch ? fullStepMs / torch.fullStepMs : null,
   uptimeLoad: loadAverage(),
@@ -419,6 +424,7 @@ const results = {
   torchFullStepCpuMs1Thread: torch?.oneThread?.fullStepCpuMs ?? null,
   fullStepCpuVsTorch1Thread: torch?.oneThread ? fullStepCpuMs / torch.oneThread.fullStepCpuMs : null,
   adapterStepVsTorch: torch ? adapterStepMs / torch.adapterStepMs : null,
+  loraStepVsTorch: torch ? loraStepMs / torch.loraStepMs : null,
   torchBlas: torch?.blas ?? 'not measured: python3-torch is not importable',
 };
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
@@ -443,7 +449,7 @@ console.log(
 );
 if (torch) {
   console.log(
-    `PyTorch ${torch.threads} thread(s), BLAS ${torch.blas}: full ${ms(torch.fullStepMs)}, adapter ${ms(torch.adapterStepMs)}; adapterkit/PyTorch full ${results.fullStepVsTorch!.toFixed(2)}×, adapter ${results.adapterStepVsTorch!.toFixed(2)}×`,
+    `PyTorch ${torch.threads} thread(s), BLAS ${torch.blas}: full ${ms(torch.fullStepMs)}, adapter ${ms(torch.adapterStepMs)} (${results.torchAdapterStepVsFull!.toFixed(2)}× full), LoRA ${ms(torch.loraStepMs)} (${results.torchLoraStepVsFull!.toFixed(2)}× full); adapterkit/PyTorch full ${results.fullStepVsTorch!.toFixed(2)}×, adapter ${results.adapterStepVsTorch!.toFixed(2)}×, LoRA ${results.loraStepVsTorch!.toFixed(2)}×`,
   );
 } else {
   console.log(

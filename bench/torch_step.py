@@ -38,6 +38,20 @@ class LinearAdapter(nn.Module):
         return x + self.module(x)
 
 
+class LoraLinear(nn.Module):
+    """PEFT's lora.Linear: the frozen base plus scaling·B(A(x)), A Kaiming-uniform, B zero."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base, self.scaling = base, alpha / r
+        self.lora_A = nn.Linear(base.in_features, r, bias=False)
+        self.lora_B = nn.Linear(r, base.out_features, bias=False)
+        nn.init.zeros_(self.lora_B.weight)
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.scaling
+
+
 class Block(nn.Module):
     def __init__(self, d, h, ff):
         super().__init__()
@@ -107,6 +121,8 @@ def main():
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--adapter-dim", type=int, default=32)
+    ap.add_argument("--lora-r", type=int, default=8)
+    ap.add_argument("--lora-alpha", type=int, default=16)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -120,7 +136,14 @@ def main():
         blk.adapter = LinearAdapter(a.d_model, a.adapter_dim)
     adapter_params = [p for blk in model.blocks for p in blk.adapter.parameters()]
     adapter, adapter_cpu = time_steps(model, adapter_params, ids, targets, a.reps)
-    print(json.dumps({"threads": a.threads, "fullStepMs": full, "adapterStepMs": adapter, "fullStepCpuMs": full_cpu, "adapterStepCpuMs": adapter_cpu, "blas": blas_library(), "torch": torch.__version__}))
+    # LoRA on q_proj and v_proj of every block (the adapters above removed, the base still frozen).
+    for blk in model.blocks:
+        blk.adapter = None
+        attn = blk.self_attn
+        attn.q_proj, attn.v_proj = (LoraLinear(m, a.lora_r, a.lora_alpha) for m in (attn.q_proj, attn.v_proj))
+    lora_params = [p for n, p in model.named_parameters() if "lora_" in n]
+    lora, lora_cpu = time_steps(model, lora_params, ids, targets, a.reps)
+    print(json.dumps({"threads": a.threads, "fullStepMs": full, "adapterStepMs": adapter, "fullStepCpuMs": full_cpu, "adapterStepCpuMs": adapter_cpu, "loraStepMs": lora, "loraStepCpuMs": lora_cpu, "blas": blas_library(), "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

@@ -506,6 +506,111 @@ static napi_value softmax_grad(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/* Checks a product's sizes fit the BLAS's int arguments; throws otherwise. */
+static int blas_sizes(napi_env env, int64_t rows, int64_t in, int64_t out, int64_t r) {
+  if (rows < 0 || in < 0 || out < 0 || r < 0 || rows > INT32_MAX || in > INT32_MAX || out > INT32_MAX ||
+      r > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "adapterkit native lora: sizes outside [0, 2^31)");
+    return 0;
+  }
+  if (!blas_sgemm) {
+    napi_throw_error(env, NULL, blas_error);
+    return 0;
+  }
+  return 1;
+}
+
+#define GEMM(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)                                      \
+  blas_sgemm(CblasRowMajor, (ta) ? CblasTrans : CblasNoTrans, (tb) ? CblasTrans : CblasNoTrans, (int)(m), \
+             (int)(n), (int)(k), (alpha), (a), (int)(lda), (b), (int)(ldb), (beta), (c), (int)(ldc))
+
+/*
+ * loraLinear(heap, x, w, bias, a, b, y, hs, rows, in, out, r, scaling): a linear layer with one LoRA
+ * adapter in one call, y = x·Wᵀ + bias + hs·Bᵀ with hs = scaling·x·Aᵀ (x [rows, in], W [out, in],
+ * A [r, in], B [out, r]; bias −1 for none). hs is written too: the backward pass needs it. The
+ * scaling sits on the rank-r intermediate (rows·r multiplies, not rows·out), the bias is the first
+ * product's starting value and the low-rank product accumulates onto it, so no pass over y is extra.
+ */
+static napi_value lora_linear(napi_env env, napi_callback_info cb) {
+  int64_t v[11];
+  double s;
+  size_t floats;
+  float *h = heap_args_eps(env, cb, 11, v, &s, &floats);
+  if (!h) return NULL;
+  int64_t rows = v[7], in = v[8], out = v[9], r = v[10];
+  if (!blas_sizes(env, rows, in, out, r) || !in_heap(env, v[0], rows * in, floats) ||
+      !in_heap(env, v[1], out * in, floats) || (v[2] >= 0 && !in_heap(env, v[2], out, floats)) ||
+      !in_heap(env, v[3], r * in, floats) || !in_heap(env, v[4], out * r, floats) ||
+      !in_heap(env, v[5], rows * out, floats) || !in_heap(env, v[6], rows * r, floats))
+    return NULL;
+  const float *x = h + v[0], *w = h + v[1], *a = h + v[3], *b = h + v[4];
+  float *y = h + v[5], *hs = h + v[6];
+  if (rows == 0 || out == 0) {
+    if (rows * r > 0) memset(hs, 0, (size_t)(rows * r) * sizeof(float));
+    return NULL;
+  }
+  float beta = 0.0f;
+  if (v[2] >= 0) {
+    for (int64_t i = 0; i < rows; i++) memcpy(y + i * out, h + v[2], (size_t)out * sizeof(float));
+    beta = 1.0f;
+  }
+  if (in == 0) { /* x·Wᵀ and hs are zero */
+    if (beta == 0.0f) memset(y, 0, (size_t)(rows * out) * sizeof(float));
+    if (r > 0) memset(hs, 0, (size_t)(rows * r) * sizeof(float));
+    return NULL;
+  }
+  GEMM(0, 1, rows, out, in, 1.0f, x, in, w, in, beta, y, out);
+  if (r == 0) return NULL;
+  GEMM(0, 1, rows, r, in, (float)s, x, in, a, in, 0.0f, hs, r);
+  GEMM(0, 1, rows, out, r, 1.0f, hs, r, b, r, 1.0f, y, out);
+  return NULL;
+}
+
+/*
+ * loraLinearGrad(heap, dy, x, w, a, b, hs, dx, da, db, rows, in, out, r, scaling): the gradients of
+ * loraLinear with respect to x, A and B, each written only when its offset is ≥ 0:
+ *   g = scaling·dy·B [rows, r];  dx = dy·W + g·A;  dA = gᵀ·x;  dB = dyᵀ·hs.
+ * W and the bias are frozen (no gradient).
+ */
+static napi_value lora_linear_grad(napi_env env, napi_callback_info cb) {
+  int64_t v[13];
+  double s;
+  size_t floats;
+  float *h = heap_args_eps(env, cb, 13, v, &s, &floats);
+  if (!h) return NULL;
+  int64_t rows = v[9], in = v[10], out = v[11], r = v[12];
+  int want_dx = v[6] >= 0, want_da = v[7] >= 0, want_db = v[8] >= 0;
+  if (!blas_sizes(env, rows, in, out, r) || !in_heap(env, v[0], rows * out, floats) ||
+      !in_heap(env, v[1], rows * in, floats) || !in_heap(env, v[2], out * in, floats) ||
+      !in_heap(env, v[3], r * in, floats) || !in_heap(env, v[4], out * r, floats) ||
+      !in_heap(env, v[5], rows * r, floats) || (want_dx && !in_heap(env, v[6], rows * in, floats)) ||
+      (want_da && !in_heap(env, v[7], r * in, floats)) || (want_db && !in_heap(env, v[8], out * r, floats)))
+    return NULL;
+  const float *dy = h + v[0], *x = h + v[1], *w = h + v[2], *a = h + v[3], *b = h + v[4], *hs = h + v[5];
+  float *dx = want_dx ? h + v[6] : NULL, *da = want_da ? h + v[7] : NULL, *db = want_db ? h + v[8] : NULL;
+  /* A product over an empty inner axis is zero (BLAS implementations differ on k = 0): cleared here. */
+  if (db) {
+    if (rows > 0 && out > 0 && r > 0) GEMM(1, 0, out, r, rows, 1.0f, dy, out, hs, r, 0.0f, db, r);
+    else memset(db, 0, (size_t)(out * r) * sizeof(float));
+  }
+  if (dx) {
+    if (rows > 0 && in > 0 && out > 0) GEMM(0, 0, rows, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+    else memset(dx, 0, (size_t)(rows * in) * sizeof(float));
+  }
+  if (da && (rows == 0 || out == 0 || r == 0)) memset(da, 0, (size_t)(r * in) * sizeof(float));
+  if (!(dx || da) || rows == 0 || in == 0 || out == 0 || r == 0) return NULL;
+  float *g = malloc((size_t)(rows * r) * sizeof(float));
+  if (!g) {
+    napi_throw_error(env, NULL, "adapterkit native lora: out of memory");
+    return NULL;
+  }
+  GEMM(0, 0, rows, r, out, (float)s, dy, out, b, r, 0.0f, g, r);
+  if (dx) GEMM(0, 0, rows, in, r, 1.0f, g, r, a, in, 1.0f, dx, in);
+  if (da) GEMM(1, 0, r, in, rows, 1.0f, g, r, x, in, 0.0f, da, in);
+  free(g);
+  return NULL;
+}
+
 /* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
@@ -552,6 +657,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"softmaxXent", NULL, softmax_xent, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxXentGrad", NULL, softmax_xent_grad, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"loraLinear", NULL, lora_linear, NULL, NULL, NULL, napi_default, NULL},
+      {"loraLinearGrad", NULL, lora_linear_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
   return exports;

@@ -6,5 +6,6 @@ export { batchedMatMul } from './kernels/batched-mat-mul.js';
 export { embeddingLookup } from './kernels/embedding-lookup.js';
 export { matMul } from './kernels/mat-mul.js';
 export { matMulWeightT } from './kernels/mat-mul-weight-t.js';
+export { fusedLoraLinear, loraLinearFusable } from './kernels/lora-linear.js';
 export { permuteRows } from './kernels/permute-rows.js';
 export { transposeLast2 } from './kernels/transpose-last2.js';

@@ -29,7 +29,8 @@ function requireProbability(v: unknown, field: string, layer: string): asserts v
   );
 }
 
-function requireLastDim(x: Tensor, size: number, layer: string): void {
+/** Throws `INVALID_INPUT` unless `x`'s last dimension is `size` (a layer's input width). */
+export function requireLastDim(x: Tensor, size: number, layer: string): void {
   check(
     x.rank >= 1 && x.shape[x.rank - 1] === size,
     'INVALID_INPUT',

@@ -4,11 +4,18 @@
  */
 import { shareModelGuid } from '../model-guid.js';
 import { tf, type Tensor } from '../../backend/tf.js';
-import { embeddingLookup, matMul, matMulWeightT, permuteRows } from '../../backend/kernels.js';
+import {
+  embeddingLookup,
+  fusedLoraLinear,
+  loraLinearFusable,
+  matMul,
+  matMulWeightT,
+  permuteRows,
+} from '../../backend/kernels.js';
 import { customGrad3 } from '../../backend/kernels/custom-grad.js';
 import { AdapterError, check } from '../../errors.js';
 import { normal, uniform } from '../../nn/init.js';
-import { Dropout, Embedding, Linear, ModuleDict, linear } from '../../nn/layers.js';
+import { Dropout, Embedding, Linear, ModuleDict, linear, requireLastDim } from '../../nn/layers.js';
 import { batchedMatMul } from '../../backend/kernels/batched-mat-mul.js';
 import type { Module } from '../../nn/module.js';
 import { getRng, type Rng } from '../../rng.js';
@@ -191,16 +198,42 @@ export class LoraLinear extends LinearTunerLayer {
   /** `x [..., in]` → `[..., out]`. With a per-sample plan (SPEC §4.5), row `b` adds only its adapter's delta. */
   override forward(x: Tensor): Tensor {
     return tf.tidy(() => {
-      const base = this.baseLayer.forward(x);
       const plan = this.rowPlan(x);
+      const names = this.runNames();
+      const fused = plan ? null : this.fusedAdapter(x, names);
+      if (fused !== null) {
+        requireLastDim(x, this.inFeatures, this.label());
+        const { scaling } = this.info.get(fused)!;
+        const [a, b] = [this.lora_A.get(fused)!.weight, this.lora_B.get(fused)!.weight];
+        return fusedLoraLinear(x, this.weight, this.bias, a, b, scaling);
+      }
+      const base = this.baseLayer.forward(x);
       if (plan) {
         const delta = this.perRowDelta(x, base, plan);
         return delta ? tf.add(base, delta) : base;
       }
       let y = base;
-      for (const n of this.runNames()) y = tf.add(y, this.adapterDelta(x, n, base));
+      for (const n of names) y = tf.add(y, this.adapterDelta(x, n, base));
       return y;
     });
+  }
+
+  /**
+   * The adapter to run as one fused native kernel (backend/kernels/lora-linear.ts), or null: only
+   * when exactly one plain adapter runs (no DoRA, no `lora_B` bias, no active dropout) on a plain
+   * {@link Linear} with frozen float32 weights in `[out, in]` layout.
+   */
+  private fusedAdapter(x: Tensor, names: string[]): string | null {
+    if (names.length !== 1 || !loraLinearFusable()) return null;
+    if (this.fanInFanOut || this.baseLayer.constructor !== Linear) return null;
+    const n = names[0]!;
+    const { useDora, loraBias } = this.info.get(n)!;
+    const dropout = this.lora_dropout.get(n)!;
+    if (useDora || loraBias || (dropout.training && dropout.p > 0)) return null;
+    const { weight, bias } = this;
+    if (weight.trainable || bias?.trainable) return null;
+    const ts = [x, weight, bias, this.lora_A.get(n)!.weight, this.lora_B.get(n)!.weight];
+    return ts.every((t) => t === null || t.dtype === 'float32') ? n : null;
   }
 
   /**
