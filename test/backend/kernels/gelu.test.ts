@@ -35,6 +35,10 @@ describe.skipIf(!nativeAvailable)('native GELU', () => {
       10,
       40,
       ...Array.from({ length: 200 }, (_, i) => (i - 100) / 17),
+      -100,
+      100,
+      -1e4,
+      1e4,
     ]);
     const { native, wasm } = onAndOff(() => values(gelu(x)));
     expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-5);
@@ -44,8 +48,11 @@ describe.skipIf(!nativeAvailable)('native GELU', () => {
     x.dispose();
   });
 
-  it('GELU gradient agrees with the tensor formula', () => {
-    const x = tf.randomNormal([64, 33], 0, 2, 'float32', 8);
+  it('GELU gradient agrees with the tensor formula, extremes included', () => {
+    const x = tf.concat([
+      tf.randomNormal([64 * 33], 0, 2, 'float32', 8),
+      tf.tensor1d([-1e4, -100, -40, -9.5, 0, 9.5, 40, 100, 1e4]),
+    ]);
     const { native, wasm } = onAndOff(() => values(tf.grad((z: Tensor) => tf.sum(tf.mul(gelu(z), z)))(x)));
     expect(maxAbsDiff(native, wasm)).toBeLessThan(1e-5);
     x.dispose();
