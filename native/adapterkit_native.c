@@ -583,11 +583,31 @@ static int blas_sizes(napi_env env, int64_t rows, int64_t in, int64_t out, int64
              (int)(n), (int)(k), (alpha), (a), (int)(lda), (b), (int)(ldb), (beta), (c), (int)(ldc))
 
 /*
+ * W + s·B·A [out, in] in a new buffer (the caller frees it), or NULL after throwing. Worth building
+ * when the batch has at least about in·out/(in + out) rows: one product with it then replaces a
+ * rank-r product and a pass over the [rows, in] or [rows, out] result.
+ */
+static float *merged_weight(napi_env env, const float *w, const float *a, const float *b, int64_t in, int64_t out,
+                            int64_t r, float s) {
+  float *m = malloc((size_t)(out * in) * sizeof(float));
+  if (!m) {
+    napi_throw_error(env, NULL, "adapterkit native lora: out of memory");
+    return NULL;
+  }
+  memcpy(m, w, (size_t)(out * in) * sizeof(float));
+  if (r > 0) GEMM(0, 0, out, in, r, s, b, r, a, in, 1.0f, m, in);
+  return m;
+}
+
+static int merge_pays(int64_t rows, int64_t in, int64_t out) { return rows * (in + out) >= in * out; }
+
+/*
  * loraLinear(heap, x, w, bias, a, b, y, hs, rows, in, out, r, scaling): a linear layer with one LoRA
  * adapter in one call, y = x·Wᵀ + bias + hs·Bᵀ with hs = scaling·x·Aᵀ (x [rows, in], W [out, in],
  * A [r, in], B [out, r]; bias −1 for none). hs is written too: the backward pass needs it. The
- * scaling sits on the rank-r intermediate (rows·r multiplies, not rows·out), the bias is the first
- * product's starting value and the low-rank product accumulates onto it, so no pass over y is extra.
+ * scaling sits on the rank-r intermediate (rows·r multiplies, not rows·out) and the bias is the first
+ * product's starting value. For a batch of many rows y is one product with W + s·B·A
+ * (merged_weight); for a few rows the low-rank product accumulates onto x·Wᵀ instead.
  */
 static napi_value lora_linear(napi_env env, napi_callback_info cb) {
   int64_t v[11];
@@ -617,6 +637,14 @@ static napi_value lora_linear(napi_env env, napi_callback_info cb) {
     if (r > 0) memset(hs, 0, (size_t)(rows * r) * sizeof(float));
     return NULL;
   }
+  if (r > 0 && merge_pays(rows, in, out)) {
+    float *m = merged_weight(env, w, a, b, in, out, r, (float)s);
+    if (!m) return NULL;
+    GEMM(0, 1, rows, out, in, 1.0f, x, in, m, in, beta, y, out);
+    free(m);
+    GEMM(0, 1, rows, r, in, (float)s, x, in, a, in, 0.0f, hs, r);
+    return NULL;
+  }
   GEMM(0, 1, rows, out, in, 1.0f, x, in, w, in, beta, y, out);
   if (r == 0) return NULL;
   GEMM(0, 1, rows, r, in, (float)s, x, in, a, in, 0.0f, hs, r);
@@ -627,7 +655,8 @@ static napi_value lora_linear(napi_env env, napi_callback_info cb) {
 /*
  * loraLinearGrad(heap, dy, x, w, a, b, hs, dx, da, db, rows, in, out, r, scaling): the gradients of
  * loraLinear with respect to x, A and B, each written only when its offset is ≥ 0:
- *   g = scaling·dy·B [rows, r];  dx = dy·W + g·A;  dA = gᵀ·x;  dB = dyᵀ·hs.
+ *   g = scaling·dy·B [rows, r];  dx = dy·W + g·A = dy·(W + scaling·B·A);  dA = gᵀ·x;  dB = dyᵀ·hs
+ * (dx by the second form, one product, for a batch of many rows; see merged_weight).
  * W and the bias are frozen (no gradient).
  */
 static napi_value lora_linear_grad(napi_env env, napi_callback_info cb) {
@@ -651,7 +680,13 @@ static napi_value lora_linear_grad(napi_env env, napi_callback_info cb) {
     if (rows > 0 && out > 0 && r > 0) GEMM(1, 0, out, r, rows, 1.0f, dy, out, hs, r, 0.0f, db, r);
     else memset(db, 0, (size_t)(out * r) * sizeof(float));
   }
-  if (dx) {
+  if (dx && rows > 0 && in > 0 && out > 0 && r > 0 && merge_pays(rows, in, out)) {
+    float *m = merged_weight(env, w, a, b, in, out, r, (float)s);
+    if (!m) return NULL;
+    GEMM(0, 0, rows, in, out, 1.0f, dy, out, m, in, 0.0f, dx, in);
+    free(m);
+    dx = NULL; /* done */
+  } else if (dx) {
     if (rows > 0 && in > 0 && out > 0) GEMM(0, 0, rows, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
     else memset(dx, 0, (size_t)(rows * in) * sizeof(float));
   }

@@ -56,6 +56,9 @@ describe.skipIf(!nativeAvailable)('native fused LoRA linear', () => {
     ['one row, rank 1', [1, 12], 5, 1, true],
     ['no rows', [0, 12], 5, 3, true],
     ['rank above both widths', [4, 3], 2, 8, true],
+    // The kernel builds W + s·B·A when rows·(in + out) ≥ in·out, else adds the low-rank product.
+    ['many rows (one product with the merged weight)', [64, 16], 16, 4, true],
+    ['few rows (the low-rank product added)', [2, 32], 32, 4, true],
   ];
   it.each(shapes)(
     '%s: output and the gradients of x, A and B match the composed ops',
