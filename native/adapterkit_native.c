@@ -704,6 +704,48 @@ static napi_value lora_linear_grad(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/*
+ * swapAxes(heap, x, y, outer, d1, d2, inner): y[o, j, i, :] = x[o, i, j, :] for x viewed
+ * [outer, d1, d2, inner] of 4-byte values — every Transpose that exchanges two adjacent groups of
+ * axes (attention's head split and merge, [0, 2, 1, 3], and the key transpose, [0, 2, 3, 1]).
+ * Blocks of `inner` values move whole; for narrow blocks the [d1, d2] plane goes in 32×32 tiles so
+ * that reads and writes both stay in cache.
+ */
+static napi_value swap_axes(napi_env env, napi_callback_info cb) {
+  int64_t v[6];
+  size_t floats;
+  float *h = heap_args(env, cb, 6, v, &floats);
+  int64_t outer = v[2], d1 = v[3], d2 = v[4], inner = v[5];
+  if (!h || outer < 0 || d1 < 0 || d2 < 0 || inner < 0) {
+    if (h) napi_throw_range_error(env, NULL, "adapterkit native swapAxes: negative size");
+    return NULL;
+  }
+  int64_t n = outer * d1 * d2 * inner;
+  if (!in_heap(env, v[0], n, floats) || !in_heap(env, v[1], n, floats)) return NULL;
+  /* Moved as bits (float32 or int32 alike). */
+  const uint32_t *x = (const uint32_t *)(h + v[0]);
+  uint32_t *y = (uint32_t *)(h + v[1]);
+  const int64_t plane = d1 * d2 * inner;
+  const size_t bytes = (size_t)inner * sizeof(uint32_t);
+  for (int64_t o = 0; o < outer; o++) {
+    const uint32_t *xs = x + o * plane;
+    uint32_t *ys = y + o * plane;
+    if (inner >= 8) {
+      for (int64_t i = 0; i < d1; i++)
+        for (int64_t j = 0; j < d2; j++) memcpy(ys + (j * d1 + i) * inner, xs + (i * d2 + j) * inner, bytes);
+      continue;
+    }
+    for (int64_t i0 = 0; i0 < d1; i0 += 32)
+      for (int64_t j0 = 0; j0 < d2; j0 += 32) {
+        int64_t i1 = i0 + 32 < d1 ? i0 + 32 : d1, j1 = j0 + 32 < d2 ? j0 + 32 : d2;
+        for (int64_t i = i0; i < i1; i++)
+          for (int64_t j = j0; j < j1; j++)
+            for (int64_t k = 0; k < inner; k++) ys[(j * d1 + i) * inner + k] = xs[(i * d2 + j) * inner + k];
+      }
+  }
+  return NULL;
+}
+
 /* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
@@ -751,6 +793,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"softmaxXentGrad", NULL, softmax_xent_grad, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
       {"loraLinear", NULL, lora_linear, NULL, NULL, NULL, napi_default, NULL},
+      {"swapAxes", NULL, swap_axes, NULL, NULL, NULL, napi_default, NULL},
       {"loraLinearGrad", NULL, lora_linear_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
