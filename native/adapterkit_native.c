@@ -706,43 +706,31 @@ static napi_value lora_linear_grad(napi_env env, napi_callback_info cb) {
 
 /*
  * swapAxes(heap, x, y, outer, d1, d2, inner): y[o, j, i, :] = x[o, i, j, :] for x viewed
- * [outer, d1, d2, inner] of 4-byte values — every Transpose that exchanges two adjacent groups of
- * axes (attention's head split and merge, [0, 2, 1, 3], and the key transpose, [0, 2, 3, 1]).
- * Blocks of `inner` values move whole; for narrow blocks the [d1, d2] plane goes in 32×32 tiles so
- * that reads and writes both stay in cache.
+ * [outer, d1, d2, inner] of 4-byte values (float32 or int32, moved as bytes) — a Transpose that
+ * exchanges two adjacent groups of axes, such as attention's head split and merge ([0, 2, 1, 3]).
+ * Each block of `inner` values moves whole, so it pays for blocks of several values (the caller
+ * sends narrower ones to the backend's kernel).
  */
 static napi_value swap_axes(napi_env env, napi_callback_info cb) {
   int64_t v[6];
   size_t floats;
   float *h = heap_args(env, cb, 6, v, &floats);
+  if (!h) return NULL;
   int64_t outer = v[2], d1 = v[3], d2 = v[4], inner = v[5];
-  if (!h || outer < 0 || d1 < 0 || d2 < 0 || inner < 0) {
-    if (h) napi_throw_range_error(env, NULL, "adapterkit native swapAxes: negative size");
+  if (outer < 0 || d1 < 0 || d2 < 0 || inner < 0) {
+    napi_throw_range_error(env, NULL, "adapterkit native swapAxes: negative size");
     return NULL;
   }
   int64_t n = outer * d1 * d2 * inner;
   if (!in_heap(env, v[0], n, floats) || !in_heap(env, v[1], n, floats)) return NULL;
-  /* Moved as bits (float32 or int32 alike). */
-  const uint32_t *x = (const uint32_t *)(h + v[0]);
-  uint32_t *y = (uint32_t *)(h + v[1]);
+  const float *x = h + v[0];
+  float *y = h + v[1];
   const int64_t plane = d1 * d2 * inner;
-  const size_t bytes = (size_t)inner * sizeof(uint32_t);
-  for (int64_t o = 0; o < outer; o++) {
-    const uint32_t *xs = x + o * plane;
-    uint32_t *ys = y + o * plane;
-    if (inner >= 8) {
-      for (int64_t i = 0; i < d1; i++)
-        for (int64_t j = 0; j < d2; j++) memcpy(ys + (j * d1 + i) * inner, xs + (i * d2 + j) * inner, bytes);
-      continue;
-    }
-    for (int64_t i0 = 0; i0 < d1; i0 += 32)
-      for (int64_t j0 = 0; j0 < d2; j0 += 32) {
-        int64_t i1 = i0 + 32 < d1 ? i0 + 32 : d1, j1 = j0 + 32 < d2 ? j0 + 32 : d2;
-        for (int64_t i = i0; i < i1; i++)
-          for (int64_t j = j0; j < j1; j++)
-            for (int64_t k = 0; k < inner; k++) ys[(j * d1 + i) * inner + k] = xs[(i * d2 + j) * inner + k];
-      }
-  }
+  const size_t bytes = (size_t)inner * sizeof(float);
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < d1; i++)
+      for (int64_t j = 0; j < d2; j++)
+        memcpy(y + o * plane + (j * d1 + i) * inner, x + o * plane + (i * d2 + j) * inner, bytes);
   return NULL;
 }
 

@@ -5,6 +5,7 @@
  */
 import { tf, type Tensor } from '../backend/tf.js';
 import { batchedMatMul } from '../backend/kernels/batched-mat-mul.js';
+import { nativeKernelsActive } from '../backend/native.js';
 import { softmaxLastAxis } from '../backend/kernels/softmax.js';
 import { check } from '../errors.js';
 import type { Rng } from '../rng.js';
@@ -248,11 +249,18 @@ export class MultiHeadAttention extends Module {
     const t2 = k.shape[1]!;
     const h = this.nHead;
     const dk = this.headDim;
-    // [B, T, D] → [B·H, T, dk]; keys go straight to [B·H, dk, T2] with one transpose.
-    const qh = tf.reshape(tf.transpose(tf.reshape(q, [b, t1, h, dk]), [0, 2, 1, 3]), [b * h, t1, dk]);
-    const kt = tf.reshape(tf.transpose(tf.reshape(k, [b, t2, h, dk]), [0, 2, 3, 1]), [b * h, dk, t2]);
-    const vh = tf.reshape(tf.transpose(tf.reshape(v, [b, t2, h, dk]), [0, 2, 1, 3]), [b * h, t2, dk]);
-    let scores = batchedMatMul(qh, kt);
+    // [B, T, D] → [B·H, T, dk]. On wasm keys go straight to [B·H, dk, T2] with one transpose (its
+    // products are fast only untransposed); with native kernels the BLAS takes kᵀ as a flag.
+    const split = (x: Tensor, t: number) =>
+      tf.reshape(tf.transpose(tf.reshape(x, [b, t, h, dk]), [0, 2, 1, 3]), [b * h, t, dk]);
+    const qh = split(q, t1);
+    const vh = split(v, t2);
+    let scores = nativeKernelsActive()
+      ? tf.matMul(qh, split(k, t2), false, true)
+      : batchedMatMul(
+          qh,
+          tf.reshape(tf.transpose(tf.reshape(k, [b, t2, h, dk]), [0, 2, 3, 1]), [b * h, dk, t2]),
+        );
     if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [b, h, t1, t2]), bias), [b * h, t1, t2]);
     const probs = dropoutFn(softmaxLastAxis(scores), this.dropoutP, this.training, this.rng);
     const ctx = batchedMatMul(probs, vh);
