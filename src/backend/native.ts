@@ -13,7 +13,11 @@ import { registerBlasBatchMatMul, unregisterBlasBatchMatMul } from './kernels/ba
 import { registerHeapKernels, unregisterHeapKernels } from './fused-kernels.js';
 import { HEAP_OPS, type HeapKernels } from './kernels/heap-kernels.js';
 import { registerLoraLinear, unregisterLoraLinear, type LoraLinearKernels } from './kernels/lora-linear.js';
-import { registerNativeTranspose, unregisterNativeTranspose, type SwapAxesKernel } from './kernels/transpose.js';
+import {
+  registerNativeTranspose,
+  unregisterNativeTranspose,
+  type SwapAxesKernel,
+} from './kernels/transpose.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
