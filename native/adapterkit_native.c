@@ -704,36 +704,6 @@ static napi_value lora_linear_grad(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
-/*
- * swapAxes(heap, x, y, outer, d1, d2, inner): y[o, j, i, :] = x[o, i, j, :] for x viewed
- * [outer, d1, d2, inner] of 4-byte values (float32 or int32, moved as bytes) — a Transpose that
- * exchanges two adjacent groups of axes, such as attention's head split and merge ([0, 2, 1, 3]).
- * Each block of `inner` values moves whole, so it pays for blocks of several values (the caller
- * sends narrower ones to the backend's kernel).
- */
-static napi_value swap_axes(napi_env env, napi_callback_info cb) {
-  int64_t v[6];
-  size_t floats;
-  float *h = heap_args(env, cb, 6, v, &floats);
-  if (!h) return NULL;
-  int64_t outer = v[2], d1 = v[3], d2 = v[4], inner = v[5];
-  if (outer < 0 || d1 < 0 || d2 < 0 || inner < 0) {
-    napi_throw_range_error(env, NULL, "adapterkit native swapAxes: negative size");
-    return NULL;
-  }
-  int64_t n = outer * d1 * d2 * inner;
-  if (!in_heap(env, v[0], n, floats) || !in_heap(env, v[1], n, floats)) return NULL;
-  const float *x = h + v[0];
-  float *y = h + v[1];
-  const int64_t plane = d1 * d2 * inner;
-  const size_t bytes = (size_t)inner * sizeof(float);
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t i = 0; i < d1; i++)
-      for (int64_t j = 0; j < d2; j++)
-        memcpy(y + o * plane + (j * d1 + i) * inner, x + o * plane + (i * d2 + j) * inner, bytes);
-  return NULL;
-}
-
 /* setThreads(n): the BLAS's thread count (no-op for a BLAS without the OpenBLAS extension). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 1;
@@ -781,7 +751,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"softmaxXentGrad", NULL, softmax_xent_grad, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
       {"loraLinear", NULL, lora_linear, NULL, NULL, NULL, napi_default, NULL},
-      {"swapAxes", NULL, swap_axes, NULL, NULL, NULL, napi_default, NULL},
       {"loraLinearGrad", NULL, lora_linear_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof *props, props));

@@ -13,11 +13,6 @@ import { registerBlasBatchMatMul, unregisterBlasBatchMatMul } from './kernels/ba
 import { registerHeapKernels, unregisterHeapKernels } from './fused-kernels.js';
 import { HEAP_OPS, type HeapKernels } from './kernels/heap-kernels.js';
 import { registerLoraLinear, unregisterLoraLinear, type LoraLinearKernels } from './kernels/lora-linear.js';
-import {
-  registerNativeTranspose,
-  unregisterNativeTranspose,
-  type SwapAxesKernel,
-} from './kernels/transpose.js';
 
 /** Environment variable: `0` keeps the library on wasm even when the native kernels are built. */
 export const NATIVE_ENV_VAR = 'ADAPTERKIT_NATIVE';
@@ -32,7 +27,7 @@ export const THREADS_ENV_VAR = 'ADAPTERKIT_THREADS';
 export const DEFAULT_BLAS_THREADS = 1;
 
 /** The functions the addon exports (native/adapterkit_native.c). */
-export interface NativeAddon extends HeapKernels, Partial<LoraLinearKernels>, Partial<SwapAxesKernel> {
+export interface NativeAddon extends HeapKernels, Partial<LoraLinearKernels> {
   /** Row-major `C[i] = op(A[i])·op(B[i])` on `heap`; offsets and strides in floats (stride 0 broadcasts). */
   sgemm(
     heap: ArrayBufferLike,
@@ -144,11 +139,9 @@ export function activateNative(opts: { enabled?: boolean; threads?: number } = {
   lib.setThreads(threads);
   // Replaces the JavaScript fused kernels if they were registered: native wins.
   const kernels = [registerBlasBatchMatMul(lib), ...registerHeapKernels(lib, 'native', HEAP_OPS)];
-  // An addon built before these kernels existed lacks them; the ops then run as they did before.
+  // An addon built before the fused LoRA kernels existed lacks them; LoRA then composes its ops.
   if (lib.loraLinear && lib.loraLinearGrad) kernels.push(...registerLoraLinear(lib as LoraLinearKernels));
   else unregisterLoraLinear();
-  if (lib.swapAxes) kernels.push(registerNativeTranspose(lib as SwapAxesKernel));
-  else unregisterNativeTranspose();
   const info = lib.info();
   status = { active: true, reason: '', blas: info.library || null, threads: info.threads, kernels };
   return nativeStatus();
@@ -159,7 +152,6 @@ export function deactivateNative(reason = 'turned off'): void {
   unregisterBlasBatchMatMul();
   unregisterHeapKernels('native');
   unregisterLoraLinear();
-  unregisterNativeTranspose();
   status = { active: false, reason, blas: null, threads: null, kernels: [] };
 }
 
