@@ -32,6 +32,11 @@ import { benchRouting } from './routing.js';
 const CFG: CharLMConfig = { vocabSize: 96, dModel: 256, numLayers: 4, nHead: 4, dFF: 1024, maxLen: 128 };
 const BATCH = 16;
 const REPS = Number(process.env.BENCH_REPS ?? 5);
+/**
+ * Rounds of the side-by-side steps. Single steps on this 2-core machine vary by ±10 % from one to
+ * the next, so five rounds moved the adapter/full ratios by up to ±0.05 between runs; eleven halve that.
+ */
+const PAIRED_REPS = Number(process.env.BENCH_PAIRED_REPS ?? 11);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -100,7 +105,7 @@ interface SideBySide {
 }
 
 /**
- * One step of each model in turn, `REPS` rounds (the order rotates each round) after two warm-up
+ * One step of each model in turn, `PAIRED_REPS` rounds (the order rotates each round) after two warm-up
  * rounds, so that every kind of step sees the same machine load; ratios are taken within each round
  * (paired) and their median reported.
  */
@@ -109,7 +114,7 @@ function stepsSideBySide(models: Trainable[]): SideBySide {
   for (let r = 0; r < 2; r++) for (const s of steps) s.step();
   const wall: number[][] = steps.map(() => []);
   const cpu: number[][] = steps.map(() => []);
-  for (let r = 0; r < REPS; r++) {
+  for (let r = 0; r < PAIRED_REPS; r++) {
     for (let j = 0; j < steps.length; j++) {
       const i = (j + r) % steps.length;
       const t0 = performance.now();
@@ -304,7 +309,7 @@ function loadAverage(): number[] {
 await initBackend();
 const backendInfo = getBackendInfo();
 console.log(
-  `backend ${backendInfo.name}${backendInfo.native ? ` + native kernels (BLAS ${backendInfo.blas})` : ` (native kernels off: ${backendInfo.nativeReason})`}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS}`,
+  `backend ${backendInfo.name}${backendInfo.native ? ` + native kernels (BLAS ${backendInfo.blas})` : ` (native kernels off: ${backendInfo.nativeReason})`}; model vocab ${CFG.vocabSize}, d_model ${CFG.dModel}, ${CFG.numLayers} layers, FFN ${CFG.dFF}, batch ${BATCH}×${CFG.maxLen}; median of ${REPS} (side-by-side steps: of ${PAIRED_REPS} rounds)`,
 );
 
 if (process.argv.includes('--profile') || process.argv.includes('--profile-only')) {
@@ -391,6 +396,7 @@ const results = {
   nativeFullStepMsByThreads: native.active ? threadRuns : null,
   model: { ...CFG, batch: BATCH },
   reps: REPS,
+  pairedReps: PAIRED_REPS,
   fullStepMs,
   wasmFullStepMs,
   wasmFullStepVsNative: native.active ? wasmFullStepMs! / fullStepMs : null,
