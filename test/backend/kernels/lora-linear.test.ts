@@ -137,6 +137,16 @@ describe.skipIf(!nativeAvailable)('native fused LoRA linear', () => {
     x.dispose();
   });
 
+  it('LoraLinear on the fused path refuses an input of the wrong width, naming the layer and the width', () => {
+    const layer = loraLayer();
+    const x = tf.zeros([2, 15]);
+    expect(() => layer.forward(x)).toThrow(
+      /LoraLinear: the input's last dimension must be 16, got shape \[2, 15\]/,
+    );
+    layer.dispose();
+    x.dispose();
+  });
+
   const fallbacks: Array<[string, () => LoraLinear]> = [
     ['DoRA', () => loraLayer({ dora: true })],
     ['a lora_B bias', () => loraLayer({ loraBias: true })],
