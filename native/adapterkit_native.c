@@ -637,18 +637,14 @@ static napi_value lora_linear(napi_env env, napi_callback_info cb) {
     if (r > 0) memset(hs, 0, (size_t)(rows * r) * sizeof(float));
     return NULL;
   }
-  if (r > 0 && merge_pays(rows, in, out)) {
-    float *m = merged_weight(env, w, a, b, in, out, r, (float)s);
-    if (!m) return NULL;
-    GEMM(0, 1, rows, out, in, 1.0f, x, in, m, in, beta, y, out);
-    free(m);
-    GEMM(0, 1, rows, r, in, (float)s, x, in, a, in, 0.0f, hs, r);
-    return NULL;
-  }
-  GEMM(0, 1, rows, out, in, 1.0f, x, in, w, in, beta, y, out);
+  const int merged = r > 0 && merge_pays(rows, in, out);
+  float *m = merged ? merged_weight(env, w, a, b, in, out, r, (float)s) : NULL;
+  if (merged && !m) return NULL;
+  GEMM(0, 1, rows, out, in, 1.0f, x, in, merged ? m : w, in, beta, y, out);
+  free(m);
   if (r == 0) return NULL;
   GEMM(0, 1, rows, r, in, (float)s, x, in, a, in, 0.0f, hs, r);
-  GEMM(0, 1, rows, out, r, 1.0f, hs, r, b, r, 1.0f, y, out);
+  if (!merged) GEMM(0, 1, rows, out, r, 1.0f, hs, r, b, r, 1.0f, y, out);
   return NULL;
 }
 
