@@ -89,6 +89,35 @@ describe.skipIf(!nativeAvailable)('native fused LoRA linear', () => {
     },
   );
 
+  it('an output that grows the wasm heap is written to the new heap (no stale buffer)', () => {
+    const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+    const before = backend.wasm.HEAPU8.buffer.byteLength;
+    const outF = 2048;
+    const rows = Math.ceil(before / 4 / outF) + 64; // the output alone is larger than the whole heap
+    const x = tf.randomNormal([rows, 3], 0, 1, 'float32', 14);
+    const w = tf.randomNormal([outF, 3], 0, 1, 'float32', 15);
+    const a = tf.randomNormal([2, 3], 0, 1, 'float32', 16);
+    const b = tf.randomNormal([outF, 2], 0, 1, 'float32', 17);
+    const y = fusedLoraLinear(x, w, null, a, b, 0.5);
+    expect(backend.wasm.HEAPU8.buffer.byteLength).toBeGreaterThan(before);
+    const [xv, wv, av, bv, yv] = [x, w, a, b, y].map((t) => t.dataSync());
+    for (const [i, j] of [
+      [0, 0],
+      [rows - 1, outF - 1],
+      [Math.floor(rows / 2), 17],
+    ] as const) {
+      let want = 0;
+      for (let k = 0; k < 3; k++) want += xv![i * 3 + k]! * wv![j * 3 + k]!;
+      for (let q = 0; q < 2; q++) {
+        let h = 0;
+        for (let k = 0; k < 3; k++) h += xv![i * 3 + k]! * av![q * 3 + k]!;
+        want += 0.5 * h * bv![j * 2 + q]!;
+      }
+      expect(yv![i * outF + j]).toBeCloseTo(want, 4);
+    }
+    tf.dispose([x, w, a, b, y]);
+  });
+
   it('computes only the gradients the tape needs (no input gradient when only A and B train)', async () => {
     const x = tf.randomNormal([4, 8], 0, 1, 'float32', 7);
     const w = tf.randomNormal([6, 8], 0, 0.3, 'float32', 8);
